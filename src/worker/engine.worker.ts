@@ -1,0 +1,39 @@
+/// <reference lib="webworker" />
+/**
+ * The engine's worker: owns the GPU device and (later) the model. The UI reaches it only
+ * through comlink with the API in protocol.ts.
+ */
+import * as Comlink from 'comlink';
+import { openDevice, type OpenedDevice } from '../gpu/device.ts';
+import { WebGPUUnavailableError } from '../gpu/errors.ts';
+import { runSelfTest } from '../engine/self-test.ts';
+import type { CapabilitiesResult, EngineApi } from './protocol.ts';
+
+let opened: Promise<OpenedDevice> | undefined;
+
+function device(): Promise<OpenedDevice> {
+  if (!opened) {
+    opened = openDevice((self as unknown as { navigator: Navigator }).navigator.gpu);
+    // A failed attempt is not cached: the user may enable WebGPU and retry.
+    opened.catch(() => (opened = undefined));
+  }
+  return opened;
+}
+
+const api: EngineApi = {
+  async capabilities(): Promise<CapabilitiesResult> {
+    try {
+      const { capabilities } = await device();
+      return { ok: true, ...capabilities };
+    } catch (e) {
+      if (e instanceof WebGPUUnavailableError) return { ok: false, reason: e.reason, message: e.message };
+      return { ok: false, reason: 'error', message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+    }
+  },
+  async selfTest() {
+    const { device: dev } = await device();
+    return runSelfTest(dev);
+  },
+};
+
+Comlink.expose(api);
