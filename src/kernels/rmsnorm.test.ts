@@ -65,3 +65,21 @@ describe('rmsnorm kernel vs CPU reference', () => {
     }
   });
 });
+
+describe('Dawn stays up under many submits', () => {
+  // The GPU object from create() must outlive every device (src/gpu/node.ts); when it was
+  // collectable, processes died after a few dozen submits. Churn memory to invite the GC.
+  it('300 submit + readback cycles in one process', async () => {
+    const rng = new Rng(9);
+    const x = rng.fill(2 * 512);
+    const w = rng.fill(512);
+    const ref = rmsnormRef(x, w, 2, 512, 1e-5);
+    let junk: ArrayBuffer[] = [];
+    for (let i = 0; i < 300; i++) {
+      junk.push(new ArrayBuffer(1 << 20));
+      if (junk.length > 64) junk = [];
+      const got = await runRmsNorm(kernel, x, w, 2, 512, 1e-5);
+      if (i % 50 === 0) expect(compareArrays(got, ref, ATOL, RTOL).ok).toBe(true);
+    }
+  });
+});
