@@ -4,6 +4,7 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 import reactHooks from 'eslint-plugin-react-hooks';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import globals from 'globals';
 
 /**
  * Imports flow one way between the rooms of src/ (DESIGN.md section 1):
@@ -56,6 +57,6 @@ export default tseslint.config(
   },
   {
     files: ['scripts/**', 'e2e/**', '*.config.ts', '*.config.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    languageOptions: { globals: { ...globals.node } },
   },
 );
