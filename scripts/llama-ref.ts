@@ -1,0 +1,106 @@
+/**
+ * llama.cpp as the reference implementation nobody here wrote: node-llama-cpp (pinned 3.21.1,
+ * prebuilt CPU binary) loads the same GGUF and gives metadata and next-token probabilities.
+ * Test-only; never bundled into the app.
+ */
+import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token } from 'node-llama-cpp';
+
+let llamaPromise: Promise<Llama> | undefined;
+
+export function llamaCpu(): Promise<Llama> {
+  llamaPromise ??= getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: 2 });
+  return llamaPromise;
+}
+
+export async function loadLlamaModel(path: string, opts: { vocabOnly?: boolean } = {}): Promise<LlamaModel> {
+  const llama = await llamaCpu();
+  return llama.loadModel({ modelPath: path, gpuLayers: 0, vocabOnly: opts.vocabOnly ?? false, useMmap: true });
+}
+
+export interface NextTokenDistribution {
+  /** (token, probability) sorted by probability, highest first. */
+  top: [number, number][];
+  /** Sum of all probabilities llama.cpp returned. */
+  total: number;
+  finite: boolean;
+}
+
+/**
+ * Feeds `ids` to a fresh sequence and returns llama.cpp's next-token distribution after each of
+ * the positions listed in `at` (default: only the last).
+ */
+export async function llamaNextTokenDistributions(
+  model: LlamaModel,
+  ids: number[],
+  opts: { at?: number[]; topK?: number; contextSize?: number } = {},
+): Promise<Map<number, NextTokenDistribution>> {
+  const at = new Set(opts.at ?? [ids.length - 1]);
+  const topK = opts.topK ?? 10;
+  const context = await model.createContext({ contextSize: opts.contextSize ?? Math.max(256, ids.length + 16), threads: 2, batchSize: Math.max(64, ids.length) });
+  try {
+    const seq = context.getSequence();
+    const input = ids.map((id, i) =>
+      at.has(i) ? ([id as Token, { generateNext: { probabilities: true } }] as const) : (id as Token),
+    );
+    const out = await seq.controlledEvaluate(input as Parameters<typeof seq.controlledEvaluate>[0]);
+    const result = new Map<number, NextTokenDistribution>();
+    out.forEach((o, i) => {
+      const probs = o?.next?.probabilities;
+      if (!probs) return;
+      let total = 0;
+      let finite = true;
+      const top: [number, number][] = [];
+      for (const [tok, p] of probs) {
+        if (!Number.isFinite(p)) finite = false;
+        total += p;
+        if (top.length < topK) top.push([tok, p]);
+      }
+      result.set(i, { top, total, finite });
+    });
+    return result;
+  } finally {
+    await context.dispose();
+  }
+}
+
+export interface GreedyTrace {
+  /** prompt + generated ids */
+  ids: number[];
+  /** The distribution llama.cpp gave at each decision point (after the prompt, then after each generated token). */
+  steps: NextTokenDistribution[];
+}
+
+/** llama.cpp's own greedy continuation of `prompt` for `n` tokens, with its distribution at every step. */
+export async function llamaGreedy(model: LlamaModel, prompt: number[], n: number, opts: { topK?: number; contextSize?: number } = {}): Promise<GreedyTrace> {
+  const topK = opts.topK ?? 10;
+  // The context size matters: llama.cpp picks LongRoPE's long factors when it exceeds the original context.
+  const context = await model.createContext({ contextSize: opts.contextSize ?? Math.max(256, prompt.length + n + 16), threads: 2, batchSize: Math.max(64, prompt.length) });
+  try {
+    const seq = context.getSequence();
+    const ids = [...prompt];
+    const steps: NextTokenDistribution[] = [];
+    let input: number[] = prompt;
+    for (let s = 0; s <= n; s++) {
+      const items = input.map((id, i) => (i === input.length - 1 ? ([id as Token, { generateNext: { probabilities: true } }] as const) : (id as Token)));
+      const out = await seq.controlledEvaluate(items as Parameters<typeof seq.controlledEvaluate>[0]);
+      const probs = out[input.length - 1]?.next?.probabilities;
+      if (!probs) throw new Error('llama.cpp returned no probabilities');
+      let total = 0;
+      let finite = true;
+      const top: [number, number][] = [];
+      for (const [tok, p] of probs) {
+        if (!Number.isFinite(p)) finite = false;
+        total += p;
+        if (top.length < topK) top.push([tok, p]);
+      }
+      steps.push({ top, total, finite });
+      if (s === n) break;
+      const next = top[0][0];
+      ids.push(next);
+      input = [next];
+    }
+    return { ids, steps };
+  } finally {
+    await context.dispose();
+  }
+}

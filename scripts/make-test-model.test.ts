@@ -1,0 +1,94 @@
+/**
+ * Our generated GGUFs are valid by an implementation nobody here wrote: llama.cpp (node-llama-cpp
+ * 3.21.1) loads every preset and type mix, agrees with our reader on the metadata, and produces
+ * finite, peaked next-token probabilities.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readGGUFFile } from '../src/model/source-node.ts';
+import { modelConfigFromGGUF } from '../src/model/config.ts';
+import { GGMLType } from '../src/model/gguf-types.ts';
+import { loadLlamaModel, llamaNextTokenDistributions } from './llama-ref.ts';
+import { ensureModel } from './test-models.ts';
+import { makeTestModel } from './make-test-model.ts';
+import type { ModelOptions } from './test-model-spec.ts';
+
+const CASES: [string, ModelOptions][] = [
+  ['tiny f32', { preset: 'tiny', mix: 'f32', seed: 1 }],
+  ['tiny q4_0', { preset: 'tiny', mix: 'q4_0', seed: 1 }],
+  ['tiny q8_0', { preset: 'tiny', mix: 'q8_0', seed: 1 }],
+  ['tiny q4_k_m', { preset: 'tiny', mix: 'q4_k_m', seed: 1 }],
+  ['tiny q4_k_m GQA (4 heads, 2 kv heads)', { preset: 'tiny', mix: 'q4_k_m', seed: 2, nKvHeads: 2 }],
+  ['tiny q4_0 LongRoPE', { preset: 'tiny', mix: 'q4_0', seed: 3, longRope: true, contextLength: 2048 }],
+  ['tiny q8_0 without sliding_window key', { preset: 'tiny', mix: 'q8_0', seed: 4, slidingWindow: null }],
+  ['small q4_k_m', { preset: 'small', mix: 'q4_k_m', seed: 1 }],
+];
+
+// "Hello world, how are you" with BOS: a short real-text prompt.
+const PROMPT = [1, 15043, 3186, 29892, 920, 526, 366];
+
+describe('generated phi3 GGUFs load in llama.cpp', () => {
+  for (const [label, opts] of CASES) {
+    it(label, async () => {
+      const path = await ensureModel(opts);
+      const ours = await readGGUFFile(path);
+      const cfg = modelConfigFromGGUF(ours);
+      const model = await loadLlamaModel(path);
+      try {
+        // Metadata as llama.cpp reads it vs ours.
+        expect(model.trainContextSize).toBe(cfg.contextLength);
+        expect(model.embeddingVectorSize).toBe(cfg.dim);
+        expect(model.tokens.bos).toBe(1);
+        expect(model.tokens.eos).toBe(32000);
+        expect([...model.iterateAllTokens()].length).toBe(cfg.vocabSize);
+        expect(model.typeDescription).toMatch(/^phi3 /);
+        // llama_model_size is the sum of the tensors' bytes: ours must agree to the byte.
+        expect(model.size).toBe(ours.tensors.reduce((s, t) => s + t.nbytes, 0));
+        expect(cfg.nKvHeads).toBe(opts.nKvHeads ?? cfg.nHeads);
+
+        const dists = await llamaNextTokenDistributions(model, PROMPT, { at: [1, PROMPT.length - 1] });
+        expect(dists.size).toBe(2);
+        for (const d of dists.values()) {
+          expect(d.finite).toBe(true);
+          expect(Math.abs(d.total - 1)).toBeLessThan(1e-3);
+          // Peaked, not uniform: uniform would give 1/32064 = 3e-5 to every token.
+          expect(d.top[0][1]).toBeGreaterThan(0.05);
+        }
+      } finally {
+        await model.dispose();
+      }
+    });
+  }
+});
+
+describe('generator', () => {
+  const dir = join(tmpdir(), `make-model-${process.pid}`);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is deterministic: same seed, same bytes; another seed, other bytes', async () => {
+    const opts: ModelOptions = { preset: 'tiny', mix: 'q8_0', seed: 7 };
+    const a = await makeTestModel(opts, join(dir, 'a.gguf'));
+    const b = await makeTestModel(opts, join(dir, 'b.gguf'));
+    const c = await makeTestModel({ ...opts, seed: 8 }, join(dir, 'c.gguf'));
+    const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+    expect(a.bytes).toBe(b.bytes);
+    expect(sha(a.path)).toBe(sha(b.path));
+    expect(sha(c.path)).not.toBe(sha(a.path));
+  });
+
+  it('uses the Q4_K_M type mix of llama.cpp', async () => {
+    const file = await readGGUFFile(await ensureModel({ preset: 'small', mix: 'q4_k_m', seed: 1 }));
+    const type = (name: string) => file.tensors.find((t) => t.name === name)?.type;
+    expect(type('token_embd.weight')).toBe(GGMLType.Q4_K);
+    expect(type('output.weight')).toBe(GGMLType.Q6_K);
+    expect(type('blk.0.attn_qkv.weight')).toBe(GGMLType.Q5_K);
+    expect(type('blk.0.attn_output.weight')).toBe(GGMLType.Q4_K);
+    expect(type('blk.0.ffn_up.weight')).toBe(GGMLType.Q4_K);
+    expect(type('blk.0.attn_norm.weight')).toBe(GGMLType.F32);
+    // use_more_bits(i, 4): i < 0 || i >= 3 || (i - 0) % 3 == 2  ->  layers 2 and 3 get Q6_K.
+    expect([0, 1, 2, 3].map((l) => type(`blk.${l}.ffn_down.weight`))).toEqual([GGMLType.Q4_K, GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.Q6_K]);
+  });
+});

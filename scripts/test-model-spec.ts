@@ -1,0 +1,155 @@
+/**
+ * What a generated phi3 test model contains: presets (shapes), type mixes (which ggml type each
+ * tensor gets, following llama.cpp's rules for that file type) and the metadata keys that the
+ * real Phi-3 GGUF carries (PHI3.md 3.2, 3.3).
+ */
+import { GGMLType } from '../src/model/gguf-types.ts';
+
+export interface Preset {
+  dim: number;
+  nLayers: number;
+  nHeads: number;
+  nKvHeads: number;
+  ffnDim: number;
+  contextLength: number;
+}
+
+export const PRESETS = {
+  /** A few MB in the quantized mixes: fast enough for every CI run. K-quants need dim % 256 == 0. */
+  tiny: { dim: 256, nLayers: 2, nHeads: 4, nKvHeads: 4, ffnDim: 512, contextLength: 512 },
+  /** Phi-3's head size (96) and more layers, still small. */
+  small: { dim: 768, nLayers: 4, nHeads: 8, nKvHeads: 8, ffnDim: 2048, contextLength: 2048 },
+  /** Phi-3-mini-4k's exact shapes (PHI3.md 1.1). */
+  'phi3-mini': { dim: 3072, nLayers: 32, nHeads: 32, nKvHeads: 32, ffnDim: 8192, contextLength: 4096 },
+} satisfies Record<string, Preset>;
+export type PresetName = keyof typeof PRESETS;
+
+export const MIXES = ['f32', 'q4_0', 'q8_0', 'q4_k_m'] as const;
+export type Mix = (typeof MIXES)[number];
+
+/** general.file_type (llama_ftype) of each mix. */
+export const FILE_TYPE: Record<Mix, number> = { f32: 0, q4_0: 2, q8_0: 7, q4_k_m: 15 };
+
+/** llama.cpp's use_more_bits(i, n): the ffn_down layers that Q4_K_M keeps at Q6_K. */
+export function moreBitsLayer(i: number, n: number): boolean {
+  const e = Math.trunc(n / 8);
+  return i < e || i >= Math.trunc((7 * n) / 8) || (i - e) % 3 === 2;
+}
+
+/** The ggml type of a 2-D weight under a mix (norms and rope factors are always F32). */
+export function weightType(mix: Mix, name: string, layer: number, nLayers: number): GGMLType {
+  switch (mix) {
+    case 'f32':
+      return GGMLType.F32;
+    case 'q8_0':
+      return GGMLType.Q8_0;
+    case 'q4_0':
+      // llama-quant.cpp: the output tensor becomes Q6_K unless the target is Q8_0.
+      return name === 'output.weight' ? GGMLType.Q6_K : GGMLType.Q4_0;
+    case 'q4_k_m':
+      if (name === 'output.weight') return GGMLType.Q6_K;
+      if (name.endsWith('attn_qkv.weight')) return GGMLType.Q5_K;
+      if (name.endsWith('ffn_down.weight')) return moreBitsLayer(layer, nLayers) ? GGMLType.Q6_K : GGMLType.Q4_K;
+      return GGMLType.Q4_K;
+  }
+}
+
+export interface ModelOptions {
+  preset: PresetName;
+  mix: Mix;
+  seed: number;
+  /** Overrides of the preset. */
+  contextLength?: number;
+  nKvHeads?: number;
+  /** phi3.attention.sliding_window; `null` leaves the key out (llama.cpp then applies its fallback). */
+  slidingWindow?: number | null;
+  /** Adds rope_factors_long/short and phi3.rope.scaling.attn_factor (Phi-3-128k style). */
+  longRope?: boolean;
+  /** Standard deviation of the random part of the logits: larger is more peaked. */
+  logitScale?: number;
+  /**
+   * Strength of a planted bigram: output row pi(t) gets `bigram` x token t's embedding, so after
+   * token t the logit of pi(t) rises by about `bigram`. Default 24 where token_embd and output are
+   * quantized value by value (tiny), 0 for pooled tensors. Why: llama.cpp's CPU matmuls quantize
+   * activations to 8 bits (~1% relative logit error), so with purely random logits about one step
+   * in six has a top-2 gap inside that error and "same greedy token as llama.cpp" would be luck;
+   * a clear winner makes the top-1 comparison meaningful while the rest of the distribution
+   * (compared with a tolerance) still comes from every layer.
+   */
+  bigram?: number;
+  name?: string;
+}
+
+export interface TensorPlan {
+  name: string;
+  type: GGMLType;
+  /** ne: ne[0] (the input dimension) first. */
+  dims: number[];
+  /** Layer index, or -1. */
+  layer: number;
+  /** How values are drawn: normal(0, std), or uniform(lo, hi) for norms and rope factors. */
+  init: { kind: 'normal'; std: number } | { kind: 'uniform'; lo: number; hi: number };
+}
+
+export interface ModelPlan {
+  shape: Preset & { headDim: number; vocabSize: number };
+  tensors: TensorPlan[];
+  /** Planted bigram strength (0 = none); see ModelOptions.bigram. */
+  bigram: number;
+}
+
+/** Tensors larger than this draw their blocks from a pool (make-test-model.ts). */
+export const POOL_THRESHOLD = 9 * 1024 * 1024;
+
+/** The planted bigram's successor: a fixed permutation of the vocabulary (7919 is prime). */
+export function bigramNext(t: number, vocab: number): number {
+  return (t * 7919 + 1) % vocab;
+}
+
+export function planModel(opts: ModelOptions, vocabSize: number): ModelPlan {
+  const p = PRESETS[opts.preset];
+  const shape = {
+    ...p,
+    nKvHeads: opts.nKvHeads ?? p.nKvHeads,
+    contextLength: opts.contextLength ?? p.contextLength,
+    headDim: p.dim / p.nHeads,
+    vocabSize,
+  };
+  if (shape.nHeads % shape.nKvHeads !== 0) throw new Error(`kv heads ${shape.nKvHeads} must divide heads ${shape.nHeads}`);
+  const { dim, ffnDim, nLayers, headDim } = shape;
+  const qkvOut = dim + 2 * shape.nKvHeads * headDim;
+  const bigram = opts.bigram ?? (dim * vocabSize <= POOL_THRESHOLD ? 24 : 0);
+  const logitScale = opts.logitScale ?? (bigram > 0 ? 3 : 6);
+  const t = (name: string, dims: number[], layer: number, init: TensorPlan['init']): TensorPlan => ({
+    name,
+    dims,
+    layer,
+    init,
+    type: dims.length === 1 ? GGMLType.F32 : weightType(opts.mix, name, layer, nLayers),
+  });
+  const norm = { kind: 'uniform', lo: 0.8, hi: 1.2 } as const;
+  const tensors: TensorPlan[] = [t('token_embd.weight', [dim, vocabSize], -1, { kind: 'normal', std: 1 })];
+  // Scales keep the residual stream near unit RMS: each projection's output has about the
+  // variance of its (normalized) input times the stated factor.
+  for (let l = 0; l < nLayers; l++) {
+    tensors.push(
+      t(`blk.${l}.attn_norm.weight`, [dim], l, norm),
+      t(`blk.${l}.attn_qkv.weight`, [dim, qkvOut], l, { kind: 'normal', std: 1 / Math.sqrt(dim) }),
+      t(`blk.${l}.attn_output.weight`, [dim, dim], l, { kind: 'normal', std: 0.5 / Math.sqrt(dim) }),
+      t(`blk.${l}.ffn_norm.weight`, [dim], l, norm),
+      t(`blk.${l}.ffn_up.weight`, [dim, 2 * ffnDim], l, { kind: 'normal', std: 1 / Math.sqrt(dim) }),
+      t(`blk.${l}.ffn_down.weight`, [ffnDim, dim], l, { kind: 'normal', std: 0.5 / Math.sqrt(ffnDim) }),
+    );
+  }
+  tensors.push(t('output_norm.weight', [dim], -1, norm));
+  // The final RMSNorm gives unit-RMS input, so logits are about normal(0, logitScale): peaked.
+  tensors.push(t('output.weight', [dim, vocabSize], -1, { kind: 'normal', std: logitScale / Math.sqrt(dim) }));
+  if (opts.longRope) {
+    const half = headDim / 2;
+    tensors.push(
+      t('rope_factors_long.weight', [half], -1, { kind: 'uniform', lo: 1, hi: 8 }),
+      t('rope_factors_short.weight', [half], -1, { kind: 'uniform', lo: 1, hi: 1.3 }),
+    );
+  }
+  return { shape, tensors, bigram };
+}

@@ -1,0 +1,40 @@
+/**
+ * Generated models for tests and benchmarks, cached under .cache/models/<generator hash>/ so a
+ * change to the generator (or the codecs it uses) never serves a stale file.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeTestModel, modelFileName } from './make-test-model.ts';
+import type { ModelOptions } from './test-model-spec.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SOURCES = ['scripts/make-test-model.ts', 'scripts/test-model-spec.ts', 'scripts/phi3-vocab.ts', 'src/model/gguf-write.ts'];
+
+function generatorHash(): string {
+  const h = createHash('sha1');
+  const quantDir = join(ROOT, 'src/model/quant');
+  const files = [...SOURCES.map((f) => join(ROOT, f)), ...readdirSync(quantDir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort().map((f) => join(quantDir, f))];
+  for (const f of files) h.update(readFileSync(f));
+  return h.digest('hex').slice(0, 12);
+}
+
+let hash: string | undefined;
+
+export function modelCacheDir(): string {
+  hash ??= generatorHash();
+  return join(ROOT, '.cache', 'models', hash);
+}
+
+/** Path of the generated model for `opts`, generating it first if needed. */
+export async function ensureModel(opts: ModelOptions): Promise<string> {
+  const path = join(modelCacheDir(), modelFileName(opts));
+  if (!existsSync(path)) {
+    // Write under a temporary name so an interrupted run never leaves a truncated cached file.
+    const tmp = `${path}.${process.pid}.tmp`;
+    await makeTestModel(opts, tmp);
+    renameSync(tmp, path);
+  }
+  return path;
+}

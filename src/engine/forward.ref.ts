@@ -1,0 +1,237 @@
+/**
+ * CPU reference forward pass: plain loops, f32 storage, f64 accumulation, for the tiny and small
+ * generated models. It is the yardstick the GPU engine is debugged against layer by layer, and it
+ * is itself checked against llama.cpp (forward.ref.test.ts). Not for speed.
+ *
+ *   x = embed[token]
+ *   per layer:  x += Wo · attn(rope(Wqkv · norm(x)))   ;   x += Wdown · (silu(gate) * up)(Wup · norm(x))
+ *   logits = Wout · norm(x)
+ */
+import type { ModelConfig } from '../model/config.ts';
+import type { ByteSource, GGUFFile } from '../model/gguf-types.ts';
+import { dequantize, f16ToF32, f32ToF16 } from '../model/quant/index.ts';
+
+export interface RefLayer {
+  attnNorm: Float32Array; // [dim]
+  wqkv: Float32Array; // [dim + 2*kvDim][dim]: q rows, then k, then v
+  wo: Float32Array; // [dim][dim]
+  ffnNorm: Float32Array; // [dim]
+  wup: Float32Array; // [2*ffn][dim]: gate rows, then up
+  wdown: Float32Array; // [dim][ffn]
+}
+
+export interface RefWeights {
+  cfg: ModelConfig;
+  tokenEmbd: Float32Array; // [vocab][dim]
+  layers: RefLayer[];
+  outputNorm: Float32Array; // [dim]
+  output: Float32Array; // [vocab][dim]
+  ropeFactorsLong?: Float32Array; // [ropeDim/2]
+  ropeFactorsShort?: Float32Array;
+}
+
+async function tensorF32(file: GGUFFile, src: ByteSource, name: string): Promise<Float32Array> {
+  const t = file.tensors.find((x) => x.name === name);
+  if (!t) throw new Error(`reference: tensor ${name} missing`);
+  const bytes = await src.read(file.dataOffset + t.offset, t.nbytes);
+  return dequantize(t.type, bytes, t.nelements);
+}
+
+function concat(...parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Dequantizes every weight to f32 (split llama-style tensors are fused like phi3's). */
+export async function loadRefWeights(file: GGUFFile, src: ByteSource, cfg: ModelConfig): Promise<RefWeights> {
+  const get = (name: string) => tensorF32(file, src, name);
+  const layers: RefLayer[] = [];
+  for (let l = 0; l < cfg.nLayers; l++) {
+    const b = `blk.${l}.`;
+    layers.push({
+      attnNorm: await get(`${b}attn_norm.weight`),
+      wqkv: cfg.fused ? await get(`${b}attn_qkv.weight`) : concat(await get(`${b}attn_q.weight`), await get(`${b}attn_k.weight`), await get(`${b}attn_v.weight`)),
+      wo: await get(`${b}attn_output.weight`),
+      ffnNorm: await get(`${b}ffn_norm.weight`),
+      wup: cfg.fused ? await get(`${b}ffn_up.weight`) : concat(await get(`${b}ffn_gate.weight`), await get(`${b}ffn_up.weight`)),
+      wdown: await get(`${b}ffn_down.weight`),
+    });
+  }
+  const tokenEmbd = await get('token_embd.weight');
+  return {
+    cfg,
+    tokenEmbd,
+    layers,
+    outputNorm: await get('output_norm.weight'),
+    output: cfg.tiedOutput ? tokenEmbd : await get('output.weight'),
+    ropeFactorsLong: cfg.ropeFactorsLong ? await get('rope_factors_long.weight') : undefined,
+    ropeFactorsShort: cfg.ropeFactorsShort ? await get('rope_factors_short.weight') : undefined,
+  };
+}
+
+// W [rows][n] · x [n] -> y [rows]
+function matvec(w: Float32Array, x: Float32Array, rows: number, n: number, y = new Float32Array(rows)): Float32Array {
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    const o = r * n;
+    for (let k = 0; k < n; k++) s += w[o + k] * x[k];
+    y[r] = s;
+  }
+  return y;
+}
+
+function rmsnorm(x: Float32Array, w: Float32Array, eps: number): Float32Array {
+  let ss = 0;
+  for (let i = 0; i < x.length; i++) ss += x[i] * x[i];
+  const scale = 1 / Math.sqrt(ss / x.length + eps);
+  const y = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) y[i] = w[i] * (x[i] * scale);
+  return y;
+}
+
+const roundF16 = (v: number) => f16ToF32(f32ToF16(v));
+
+export interface RefOptions {
+  /** Context length the model runs with: picks LongRoPE's long factors when above the original. */
+  contextLength?: number;
+  /** Store K and V rounded to f16, as the GPU engine and llama.cpp do (default true). */
+  kvF16?: boolean;
+  /** Apply the sliding window from the metadata (transformers does; llama.cpp 3.21.1 does not). */
+  slidingWindow?: boolean;
+}
+
+/** One sequence's state: KV cache in f32 (optionally f16-rounded) for every layer. */
+export class RefModel {
+  readonly cfg: ModelConfig;
+  readonly maxCtx: number;
+  private readonly k: Float32Array[]; // per layer [maxCtx][kvDim]
+  private readonly v: Float32Array[];
+  private readonly ropeFactors?: Float32Array;
+  private readonly kvF16: boolean;
+  private readonly window: number;
+  /** Number of positions in the cache. */
+  pos = 0;
+
+  constructor(
+    readonly w: RefWeights,
+    opts: RefOptions = {},
+  ) {
+    const cfg = (this.cfg = w.cfg);
+    this.maxCtx = opts.contextLength ?? cfg.contextLength;
+    this.kvF16 = opts.kvF16 ?? true;
+    this.window = opts.slidingWindow === false ? 0 : cfg.slidingWindow;
+    // llama.cpp picks the factor set statically from the context it runs with (PHI3.md 1.2).
+    this.ropeFactors = this.maxCtx > cfg.originalContextLength ? (w.ropeFactorsLong ?? w.ropeFactorsShort) : (w.ropeFactorsShort ?? w.ropeFactorsLong);
+    this.k = Array.from({ length: cfg.nLayers }, () => new Float32Array(this.maxCtx * cfg.kvDim));
+    this.v = Array.from({ length: cfg.nLayers }, () => new Float32Array(this.maxCtx * cfg.kvDim));
+  }
+
+  private rope(vec: Float32Array, offset: number, pos: number): void {
+    const { ropeDim, ropeTheta, ropeStyle, ropeAttnFactor } = this.cfg;
+    const half = ropeDim / 2;
+    for (let i = 0; i < half; i++) {
+      const theta = (pos * Math.pow(ropeTheta, (-2 * i) / ropeDim)) / (this.ropeFactors ? this.ropeFactors[i] : 1);
+      const c = Math.cos(theta) * ropeAttnFactor;
+      const s = Math.sin(theta) * ropeAttnFactor;
+      const [a, b] = ropeStyle === 'neox' ? [offset + i, offset + i + half] : [offset + 2 * i, offset + 2 * i + 1];
+      const x0 = vec[a];
+      const x1 = vec[b];
+      vec[a] = x0 * c - x1 * s;
+      vec[b] = x0 * s + x1 * c;
+    }
+  }
+
+  /** Runs one token at position this.pos and returns its hidden state before the final norm. */
+  private step(token: number): Float32Array {
+    const { dim, nHeads, nKvHeads, headDim, kvDim, ffnDim, normEps } = this.cfg;
+    const pos = this.pos;
+    if (pos >= this.maxCtx) throw new Error(`reference: context full (${this.maxCtx})`);
+    const x = this.w.tokenEmbd.slice(token * dim, (token + 1) * dim);
+    const group = nHeads / nKvHeads;
+    const scale = 1 / Math.sqrt(headDim);
+    for (let l = 0; l < this.cfg.nLayers; l++) {
+      const L = this.w.layers[l];
+      // attention
+      const qkv = matvec(L.wqkv, rmsnorm(x, L.attnNorm, normEps), dim + 2 * kvDim, dim);
+      for (let h = 0; h < nHeads; h++) this.rope(qkv, h * headDim, pos);
+      for (let h = 0; h < nKvHeads; h++) this.rope(qkv, dim + h * headDim, pos);
+      const kc = this.k[l];
+      const vc = this.v[l];
+      for (let i = 0; i < kvDim; i++) {
+        kc[pos * kvDim + i] = this.kvF16 ? roundF16(qkv[dim + i]) : qkv[dim + i];
+        vc[pos * kvDim + i] = this.kvF16 ? roundF16(qkv[dim + kvDim + i]) : qkv[dim + kvDim + i];
+      }
+      const att = new Float32Array(dim);
+      const first = this.window > 0 ? Math.max(0, pos - this.window + 1) : 0;
+      const scores = new Float64Array(pos + 1);
+      for (let h = 0; h < nHeads; h++) {
+        const kvh = Math.floor(h / group);
+        let max = -Infinity;
+        for (let j = first; j <= pos; j++) {
+          let s = 0;
+          for (let d = 0; d < headDim; d++) s += qkv[h * headDim + d] * kc[j * kvDim + kvh * headDim + d];
+          scores[j] = s * scale;
+          max = Math.max(max, scores[j]);
+        }
+        let sum = 0;
+        for (let j = first; j <= pos; j++) sum += (scores[j] = Math.exp(scores[j] - max));
+        for (let d = 0; d < headDim; d++) {
+          let acc = 0;
+          for (let j = first; j <= pos; j++) acc += scores[j] * vc[j * kvDim + kvh * headDim + d];
+          att[h * headDim + d] = acc / sum;
+        }
+      }
+      const o = matvec(L.wo, att, dim, dim);
+      for (let i = 0; i < dim; i++) x[i] += o[i];
+      // feed-forward
+      const gu = matvec(L.wup, rmsnorm(x, L.ffnNorm, normEps), 2 * ffnDim, dim);
+      const hbuf = new Float32Array(ffnDim);
+      for (let i = 0; i < ffnDim; i++) {
+        const g = gu[i];
+        hbuf[i] = (g / (1 + Math.exp(-g))) * gu[ffnDim + i];
+      }
+      const down = matvec(L.wdown, hbuf, dim, ffnDim);
+      for (let i = 0; i < dim; i++) x[i] += down[i];
+    }
+    this.pos++;
+    return x;
+  }
+
+  /** Feeds tokens; returns the logits after each of them (or only the last, by default). */
+  forward(tokens: number[], opts: { all?: boolean } = {}): Float32Array[] {
+    const out: Float32Array[] = [];
+    tokens.forEach((t, i) => {
+      const x = this.step(t);
+      if (opts.all || i === tokens.length - 1) out.push(this.logits(x));
+    });
+    return out;
+  }
+
+  private logits(x: Float32Array): Float32Array {
+    const { dim, vocabSize, normEps } = this.cfg;
+    return matvec(this.w.output, rmsnorm(x, this.w.outputNorm, normEps), vocabSize, dim);
+  }
+}
+
+/** log-softmax in f64. */
+export function logSoftmax(logits: ArrayLike<number>): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  const lse = max + Math.log(sum);
+  const out = new Float64Array(logits.length);
+  for (let i = 0; i < logits.length; i++) out[i] = logits[i] - lse;
+  return out;
+}
+
+export function argmax(a: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
+  return best;
+}

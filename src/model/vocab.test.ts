@@ -1,0 +1,82 @@
+/**
+ * Reading the tokenizer from GGUF metadata, and the per-token attributes llama.cpp derives.
+ */
+import { describe, expect, it } from 'vitest';
+import { phi3TokenizerMetadata, phi3VocabGGUF, phi3VocabObject } from '../../scripts/phi3-vocab.ts';
+import { ModelFormatError } from './errors.ts';
+import { parseGGUF } from './gguf.ts';
+import { TokenAttr, TokenType, tokenAttrs, vocabFromMetadata } from './vocab.ts';
+
+function meta(extra: [string, unknown][] = []): Map<string, unknown> {
+  const m = phi3TokenizerMetadata();
+  m.set('general.name', 'Phi3');
+  for (const [k, v] of extra) m.set(k, v);
+  return m;
+}
+
+describe('vocabFromMetadata', () => {
+  it('reads the phi3 keys', () => {
+    const v = vocabFromMetadata(meta());
+    expect(v.tokens.length).toBe(32064);
+    expect(v.tokens[15043]).toBe('▁Hello');
+    expect(v.scores[29871]).toBe(-1e9);
+    expect(v.types[32007]).toBe(TokenType.CONTROL);
+    expect([v.bosId, v.eosId, v.unkId, v.addBos, v.addSpacePrefix, v.isPhi3]).toEqual([1, 32000, 0, true, true, true]);
+  });
+
+  it('reads what the GGUF reader returns for our vocab-only file', async () => {
+    const file = await parseGGUF(phi3VocabGGUF());
+    const v = vocabFromMetadata(file.metadata);
+    const ref = phi3VocabObject();
+    // Token 30143 is U+FEFF: a UTF-8 decoder that strips byte-order marks would empty it.
+    expect(v.tokens[30143], 'GGUF strings must be decoded with ignoreBOM').toBe('\uFEFF');
+    expect(v.tokens).toEqual(ref.tokens);
+    expect(v.scores).toEqual(ref.scores);
+    expect(v.types).toEqual(ref.types);
+    expect(v.isPhi3).toBe(true);
+  });
+
+  it('uses llama.cpp SPM defaults for missing optional keys', () => {
+    const m = new Map<string, unknown>([['tokenizer.ggml.model', 'llama'], ['tokenizer.ggml.tokens', ['<unk>', '<s>', '</s>', 'a']]]);
+    const v = vocabFromMetadata(m);
+    expect([v.bosId, v.eosId, v.unkId, v.addBos, v.addSpacePrefix, v.isPhi3]).toEqual([1, 2, 0, true, true, false]);
+    expect([...v.types]).toEqual([1, 1, 1, 1]);
+    expect(vocabFromMetadata(new Map([...m, ['tokenizer.ggml.add_space_prefix', false], ['tokenizer.ggml.eos_token_id', 3n]])))
+      .toMatchObject({ addSpacePrefix: false, eosId: 3 });
+  });
+
+  it('recognises Phi-3 by name (any case, "phi-3" or "phi3") or by architecture', () => {
+    const base = [['tokenizer.ggml.model', 'llama'], ['tokenizer.ggml.tokens', ['a']]] as [string, unknown][];
+    const is = (extra: [string, unknown][]): boolean => vocabFromMetadata(new Map([...base, ...extra])).isPhi3;
+    expect(is([['general.name', 'Phi-3-mini-4k-instruct']])).toBe(true);
+    expect(is([['general.name', 'PHI3 test']])).toBe(true);
+    expect(is([['general.architecture', 'phi3'], ['general.name', 'x']])).toBe(true);
+    expect(is([['general.architecture', 'llama'], ['general.name', 'LLaMA v2']])).toBe(false);
+  });
+
+  it('names the unsupported tokenizer model', () => {
+    expect(() => vocabFromMetadata(meta([['tokenizer.ggml.model', 'gpt2']]))).toThrow(/unsupported tokenizer model "gpt2"/);
+    expect(() => vocabFromMetadata(meta([['tokenizer.ggml.model', 'gpt2']]))).toThrow(ModelFormatError);
+    expect(() => vocabFromMetadata(new Map())).toThrow(/tokenizer.ggml.model is missing/);
+  });
+
+  it('rejects arrays whose length disagrees with the token list', () => {
+    expect(() => vocabFromMetadata(meta([['tokenizer.ggml.scores', new Float32Array(5)]]))).toThrow(/scores has 5 entries/);
+    expect(() => vocabFromMetadata(meta([['tokenizer.ggml.tokens', [1, 2]]]))).toThrow(/array of strings/);
+  });
+});
+
+describe('tokenAttrs', () => {
+  const attrs = tokenAttrs(phi3VocabObject());
+  it('marks </s> CONTROL (llama.cpp: control-looking EOG text) on top of USER_DEFINED', () => {
+    expect(attrs[2] & TokenAttr.USER_DEFINED).toBeTruthy();
+    expect(attrs[2] & TokenAttr.CONTROL).toBeTruthy();
+  });
+  it('sets RSTRIP on Phi-3 specials and </s>, not on <unk>, <s>, <|endoftext|>, text or bytes', () => {
+    const rstrip = (id: number): boolean => (attrs[id] & TokenAttr.RSTRIP) !== 0;
+    for (const id of [2, 32001, 32006, 32007, 32010, 32011, 32063]) expect(rstrip(id)).toBe(true);
+    for (const id of [0, 1, 32000, 13, 15043]) expect(rstrip(id)).toBe(false);
+    const notPhi = tokenAttrs({ ...phi3VocabObject(), isPhi3: false });
+    expect(notPhi[32007] & TokenAttr.RSTRIP).toBe(0);
+  });
+});
