@@ -11,6 +11,7 @@ export const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--enable-unsafe-swiftsha
 
 export default defineConfig({
   testDir: 'e2e',
+  globalSetup: './e2e/global-setup.ts',
   timeout: 120_000,
   expect: { timeout: 60_000 },
   fullyParallel: false,

@@ -20,6 +20,10 @@ const COMMANDS: Record<string, Command> = {
     usage: 'tokenize --model FILE.gguf (--text T | --file F) [--special] [--bos]   token ids as a JSON array',
     run: async (args) => (await import('./cli-tokenize.ts')).tokenizeCommand(args),
   },
+  generate: {
+    usage: 'generate --model FILE.gguf (--prompt TEXT | --prompt-ids 1,2,3) --max-tokens N [--temperature T] [--seed S] [--json]   run the model on WebGPU',
+    run: async (args) => (await import('./cli-generate.ts')).generateCommand(args),
+  },
   detokenize: {
     usage: 'detokenize --model FILE.gguf --ids 1,2,3    the text of the ids',
     run: async (args) => (await import('./cli-tokenize.ts')).detokenizeCommand(args),

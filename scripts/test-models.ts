@@ -38,3 +38,26 @@ export async function ensureModel(opts: ModelOptions): Promise<string> {
   }
   return path;
 }
+
+/** Every generated model the test suites use; generated once, up front, by globalSetup. */
+export const TEST_MODELS: ModelOptions[] = [
+  { preset: 'tiny', mix: 'f32', seed: 1 },
+  { preset: 'tiny', mix: 'q4_0', seed: 1 },
+  { preset: 'tiny', mix: 'q8_0', seed: 1 },
+  { preset: 'tiny', mix: 'q4_k_m', seed: 1 },
+  { preset: 'tiny', mix: 'q4_k_m', seed: 2, nKvHeads: 2 },
+  { preset: 'tiny', mix: 'q4_0', seed: 3, longRope: true, contextLength: 2048 },
+  { preset: 'tiny', mix: 'q8_0', seed: 4, slidingWindow: null },
+  { preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: 16 },
+  { preset: 'small', mix: 'q4_k_m', seed: 1 },
+];
+
+/** Generates whatever of TEST_MODELS is not cached yet, one at a time. */
+export async function ensureTestModels(log: (line: string) => void = () => {}): Promise<void> {
+  for (const opts of TEST_MODELS) {
+    const t0 = performance.now();
+    const path = await ensureModel(opts);
+    const ms = performance.now() - t0;
+    if (ms > 50) log(`[models] generated ${path.split('/').pop()} in ${(ms / 1000).toFixed(1)} s`);
+  }
+}

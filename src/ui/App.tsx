@@ -1,4 +1,5 @@
 import { CapabilityCheck } from './CapabilityCheck.tsx';
+import { ModelCheck } from './ModelCheck.tsx';
 import { useEngine } from './useEngine.ts';
 
 export function App() {
@@ -9,7 +10,10 @@ export function App() {
         <h1>Phi-3 Local Chat</h1>
         <p className="tagline">A language model that runs entirely on your own GPU. Nothing you type leaves this device.</p>
       </header>
-      <main>{engine ? <CapabilityCheck engine={engine} /> : null}</main>
+      <main>
+        {engine ? <CapabilityCheck engine={engine} /> : null}
+        {engine && new URLSearchParams(location.search).has('check-model') ? <ModelCheck engine={engine} /> : null}
+      </main>
     </div>
   );
 }

@@ -21,7 +21,29 @@ export interface KernelCheck {
   report: CompareReport;
 }
 
+export interface ModelCheckRequest {
+  /** A GGUF file served with HTTP Range support. */
+  url: string;
+  promptIds: number[];
+  maxTokens: number;
+  topLogprobs: number;
+  contextLength: number;
+  slidingWindow: boolean;
+}
+
+export interface ModelCheckResult {
+  adapter: string;
+  tokens: { id: number; top: [number, number][] }[];
+  finishReason: string;
+  loadMs: number;
+  prefillMs: number;
+  decodeMs: number;
+  dispatchesPerToken: number;
+}
+
 export interface EngineApi {
+  /** Loads a model from a URL, runs greedy generation on a prompt, unloads (diagnostics, e2e). */
+  checkModel(req: ModelCheckRequest): Promise<ModelCheckResult>;
   /** Adapter info, features and limits as seen from inside the worker. */
   capabilities(): Promise<CapabilitiesResult>;
   /** Runs each kernel on fixed seeded inputs and compares it with its CPU reference. */

@@ -1,0 +1,67 @@
+// Matrix-vector product for one token (decode), dequantizing on the fly:
+//   y[y_offset + r] = sum_k W[r, k] * x[k]      (params.accumulate != 0: y[y_offset + r] += ...)
+// for the rows r of one weight tensor, or of one row-range part of a split tensor.
+//
+// Module = quant_common.wgsl + weights_<type>.wgsl + this file + reduce_{tree,subgroup}.wgsl.
+// Bindings (group 0):
+//   0  wq      storage, read       array<vec4<u32>>  repacked weight rows [rows, k] (weights_<type>.wgsl)
+//   1  ws      storage, read       array<u32>        f16 d pairs (Q4_0, Q8_0, Q6_K only)
+//   2  x       storage, read       array<vec4<f32>>  [k]
+//   3  y       storage, read_write array<f32>        [>= y_offset + rows]
+//   4  params  uniform             { k, rows, y_offset, accumulate }
+// Dispatch: (ceil(rows / ROWS), 1, 1) workgroups of WG threads.
+//
+// A workgroup owns ROWS consecutive rows. Its threads stride over the row's chunks (CHUNK
+// elements, one or a few vec4<u32> of weights): each thread loads a chunk of x once into
+// registers and reuses it for all ROWS rows, keeping one partial sum per row. The partial sums
+// are then reduced across the workgroup (reduce_*.wgsl). Rows past the end are clamped to the
+// last row (their sums are computed and dropped), so every loop has a constant trip count.
+
+override WG: u32 = 64u;
+// Rows per workgroup, at most MAX_ROWS.
+override ROWS: u32 = 16u;
+const MAX_ROWS: u32 = 16u;
+
+struct Params {
+  k: u32,
+  rows: u32,
+  y_offset: u32,
+  // 1: add to y (the residual add fused into a projection), 0: overwrite it
+  accumulate: u32,
+}
+
+@group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+// Per-(row, thread) partial sums for the reduction.
+var<workgroup> red: array<f32, ROWS * WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: ReduceIds) {
+  let lid = ids.lid;
+  let row0 = wid.x * ROWS;
+  let last = params.rows - 1u;
+  let nchunks = params.k / CHUNK;
+  var acc: array<f32, MAX_ROWS>;
+  for (var c = lid; c < nchunks; c += WG) {
+    var v: array<vec4<f32>, CHUNK_VECS>;
+    for (var j = 0u; j < CHUNK_VECS; j++) {
+      v[j] = x[chunk_vec(c, j)];
+    }
+    let xc = prep_x(v);
+    for (var r = 0u; r < ROWS; r++) {
+      acc[r] += chunk_dot(min(row0 + r, last), c, xc);
+    }
+  }
+  let total = reduce_rows(ids, acc);
+  if (lid < ROWS && row0 + lid < params.rows) {
+    let i = params.y_offset + row0 + lid;
+    if (params.accumulate != 0u) {
+      y[i] += total;
+    } else {
+      y[i] = total;
+    }
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * The GPU engine against llama.cpp and against our CPU reference, on generated tiny models in
+ * every type mix (plus GQA and LongRoPE): a 64-token prompt and 32 greedy steps.
+ *  - top-1 equals llama.cpp's at every step, and top probabilities agree (tolerance of
+ *    forward.ref.test.ts: llama.cpp quantizes activations to 8 bits, we do not);
+ *  - logits equal the CPU reference's within f32 summation-order error;
+ *  - prefill-then-decode gives the logits of feeding the prompt one token at a time.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileSource } from '../model/source-node.ts';
+import { readGGUF } from '../model/gguf.ts';
+import { modelConfigFromGGUF } from '../model/config.ts';
+import { openNodeDevice } from '../gpu/node.ts';
+import { loadRefWeights, logSoftmax, RefModel } from './forward.ref.ts';
+import { Engine } from './engine.ts';
+import { llamaGreedy, loadLlamaModel } from '../../scripts/llama-ref.ts';
+import { ensureModel } from '../../scripts/test-models.ts';
+import { promptIds } from '../../scripts/prompts.ts';
+import type { ModelOptions } from '../../scripts/test-model-spec.ts';
+
+// Logit tolerance GPU vs CPU reference: both dequantize bit-exactly and store K/V in f16 the same
+// way; they differ only in f32 vs f64 accumulation order over sums of up to ffn = 512 terms per
+// matmul, 2 layers deep, and the GPU's exp/inverseSqrt (a few ulp). Logits reach |20|, so a
+// relative 1e-5 is 2e-4 absolute; observed max 1e-4. Tolerance 2e-3; a wrong element anywhere
+// (one nibble, one position) moves logits by > 1e-2.
+const LOGIT_TOL = 2e-3;
+const Q_TOL = 3e-2; // probabilities vs llama.cpp: see forward.ref.test.ts
+const F32_TOL = 1e-3;
+
+const CASES: [string, ModelOptions, number, number?][] = [
+  ['tiny f32', { preset: 'tiny', mix: 'f32', seed: 1 }, F32_TOL],
+  ['tiny q8_0', { preset: 'tiny', mix: 'q8_0', seed: 1 }, Q_TOL],
+  ['tiny q4_0', { preset: 'tiny', mix: 'q4_0', seed: 1 }, Q_TOL],
+  ['tiny q4_k_m', { preset: 'tiny', mix: 'q4_k_m', seed: 1 }, Q_TOL],
+  ['tiny q4_k_m GQA', { preset: 'tiny', mix: 'q4_k_m', seed: 2, nKvHeads: 2 }, Q_TOL],
+  ['tiny q4_0 LongRoPE, long factors', { preset: 'tiny', mix: 'q4_0', seed: 3, longRope: true, contextLength: 2048 }, Q_TOL, 2048],
+];
+
+let device: GPUDevice;
+beforeAll(async () => {
+  ({ device } = await openNodeDevice());
+});
+afterAll(() => device?.destroy());
+
+async function open(opts: ModelOptions) {
+  const path = await ensureModel(opts);
+  const src = await fileSource(path);
+  const file = await readGGUF(src);
+  return { path, src, file, cfg: modelConfigFromGGUF(file) };
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+describe('GPU engine vs llama.cpp and the CPU reference', () => {
+  for (const [label, opts, tol, ctx = 256] of CASES) {
+    it(label, async () => {
+      const { path, src, file, cfg } = await open(opts);
+      const prompt = promptIds(64);
+      const llama = await loadLlamaModel(path);
+      let trace;
+      try {
+        trace = await llamaGreedy(llama, prompt, 32, { contextSize: ctx });
+      } finally {
+        await llama.dispose();
+      }
+      const engine = await Engine.load(device, file, src, cfg, { contextLength: ctx, slidingWindow: false });
+      try {
+        // Greedy generation through the engine's own loop (sampling on the GPU).
+        const res = await engine.generate(prompt, { maxTokens: 33, topLogprobs: 5 });
+        expect(res.tokens.length).toBe(33);
+        let worstP = 0;
+        res.tokens.forEach((t, s) => {
+          expect(t.id, `step ${s}`).toBe(trace.steps[s].top[0][0]);
+          const ours = new Map(t.top);
+          for (const [id, p] of trace.steps[s].top.slice(0, 5)) {
+            const lp = ours.get(id);
+            if (lp === undefined) {
+              // Not in our top 5: then llama.cpp's probability must be small too.
+              expect(p, `step ${s}: token ${id} missing from our top 5`).toBeLessThanOrEqual(tol + Math.exp(t.top[4][1]));
+              continue;
+            }
+            worstP = Math.max(worstP, Math.abs(Math.exp(lp) - p));
+            expect(Math.abs(Math.exp(lp) - p), `step ${s} token ${id}`).toBeLessThanOrEqual(tol);
+          }
+        });
+
+        // Logits at every position vs the CPU reference, prefill in one chunk, then one at a time.
+        const ref = new RefModel(await loadRefWeights(file, src, cfg), { contextLength: ctx, slidingWindow: false });
+        const seq = trace.ids.slice(0, prompt.length + 8);
+        const refLogits = ref.forward(seq, { all: true });
+        engine.reset();
+        const gpuPrefill = (await engine.feed(prompt)).at(-1) as Float32Array;
+        const gpuDecode: Float32Array[] = [];
+        for (const id of seq.slice(prompt.length)) gpuDecode.push(...(await engine.feed([id])));
+        let worstLogit = maxAbsDiff(gpuPrefill, refLogits[prompt.length - 1]);
+        gpuDecode.forEach((l, i) => (worstLogit = Math.max(worstLogit, maxAbsDiff(l, refLogits[prompt.length + i]))));
+        expect(worstLogit).toBeLessThanOrEqual(LOGIT_TOL);
+
+        engine.reset();
+        const oneByOne = await engine.feed(seq, { chunk: 1 });
+        let worstChunk = 0;
+        oneByOne.slice(prompt.length - 1).forEach((l, i) => (worstChunk = Math.max(worstChunk, maxAbsDiff(l, refLogits[prompt.length - 1 + i]))));
+        expect(worstChunk).toBeLessThanOrEqual(LOGIT_TOL);
+        console.log(
+          `[engine] ${label}: 33 greedy steps equal llama.cpp; max |dp| vs llama.cpp ${worstP.toExponential(2)}; ` +
+            `max |dlogit| vs CPU ref ${worstLogit.toExponential(2)} (prefill) ${worstChunk.toExponential(2)} (one at a time); ` +
+            `log-softmax check ${logSoftmax(gpuPrefill)[0].toFixed(1)}`,
+        );
+      } finally {
+        engine.destroy();
+      }
+    });
+  }
+});
+
+describe('engine behaviour', () => {
+  it('sliding window: matches the CPU reference with a short window over a longer prompt', async () => {
+    const { file, src, cfg } = await open({ preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: 16 });
+    expect(cfg.slidingWindow).toBe(16);
+    const prompt = promptIds(64);
+    const engine = await Engine.load(device, file, src, cfg, { contextLength: 256, prefillChunk: 32 });
+    try {
+      const ref = new RefModel(await loadRefWeights(file, src, cfg), { contextLength: 256 });
+      const noWindow = new RefModel(ref.w, { contextLength: 256, slidingWindow: false });
+      const want = ref.forward(prompt, { all: true });
+      const unwindowed = noWindow.forward(prompt, { all: true });
+      const got = await engine.feed(prompt);
+      const decodeGot = await engine.feed([prompt[5]]);
+      const decodeWant = ref.forward([prompt[5]]);
+      expect(maxAbsDiff(got[1], want[63])).toBeLessThanOrEqual(LOGIT_TOL);
+      expect(maxAbsDiff(decodeGot[0], decodeWant[0])).toBeLessThanOrEqual(LOGIT_TOL);
+      // The window must matter for this prompt, or the test proves nothing.
+      expect(maxAbsDiff(want[63], unwindowed[63])).toBeGreaterThan(100 * LOGIT_TOL);
+    } finally {
+      engine.destroy();
+    }
+  });
+
+  it('stops on stop tokens, honours max_tokens, reports context_full, reuses the KV cache', async () => {
+    const { file, src, cfg } = await open({ preset: 'tiny', mix: 'q4_k_m', seed: 1 });
+    const engine = await Engine.load(device, file, src, cfg, { contextLength: 80 });
+    try {
+      const prompt = promptIds(64);
+      const free = await engine.generate(prompt, { maxTokens: 5 });
+      expect(free.finishReason).toBe('length');
+      expect(free.tokens).toHaveLength(5);
+      // Stop on the third token: two are emitted, the stop token is not.
+      const stop = await engine.generate(prompt, { maxTokens: 10, stopIds: [free.tokens[2].id] });
+      expect(stop.finishReason).toBe('stop');
+      expect(stop.tokens.map((t) => t.id)).toEqual(free.tokens.slice(0, 2).map((t) => t.id));
+      // The second request repeats the first's prompt: only its last token is recomputed.
+      expect(stop.cachedTokens).toBe(63);
+      // A follow-up turn that extends the conversation prefills only the new tokens.
+      const turn2 = [...prompt, ...stop.tokens.map((t) => t.id), 13, 29871];
+      const before = engine.counters.prefillTokens;
+      await engine.generate(turn2, { maxTokens: 1 });
+      expect(engine.counters.prefillTokens - before).toBe(turn2.length - (prompt.length + 2));
+      // The context holds 80 positions: 64 + 16 generated fills it.
+      engine.reset();
+      const full = await engine.generate(prompt, { maxTokens: 100 });
+      expect(full.finishReason).toBe('context_full');
+      expect(full.tokens.length).toBe(80 - 64 + 1);
+      await expect(engine.generate(promptIds(64).concat(promptIds(20)), { maxTokens: 1 })).rejects.toThrow(/context holds 80/);
+      // Abort between steps.
+      const ctl = new AbortController();
+      const aborted = await engine.generate(prompt, { maxTokens: 10, signal: ctl.signal, onToken: () => ctl.abort() });
+      expect(aborted.finishReason).toBe('abort');
+      expect(aborted.tokens).toHaveLength(1);
+      // No per-token allocation: the decode step's dispatch count is fixed and small.
+      expect(engine.counters.dispatchesPerDecodeStep).toBeGreaterThan(0);
+    } finally {
+      engine.destroy();
+    }
+  });
+
+  it('seeded sampling is reproducible and differs across seeds', async () => {
+    const { file, src, cfg } = await open({ preset: 'tiny', mix: 'q4_0', seed: 1 });
+    const engine = await Engine.load(device, file, src, cfg, { contextLength: 128 });
+    try {
+      const prompt = promptIds(16);
+      const run = async (seed: number) =>
+        (await engine.generate(prompt, { maxTokens: 12, temperature: 1.5, topK: 40, topP: 0.95, seed })).tokens.map((t) => t.id);
+      const a = await run(1);
+      const b = await run(1);
+      const c = await run(2);
+      expect(a).toEqual(b);
+      expect(c).not.toEqual(a);
+    } finally {
+      engine.destroy();
+    }
+  });
+});

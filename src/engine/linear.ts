@@ -1,0 +1,70 @@
+/**
+ * A linear layer bound to its input and output buffers, for both step kinds:
+ *   decode (1 token): matvec, one dispatch per part, params fixed at load;
+ *   prefill (M tokens): matmul, params rewritten per chunk (M changes), bind groups fixed.
+ */
+import type { Kernels } from './kernels.ts';
+import type { Linear } from './weights.ts';
+import type { MatmulKernel } from '../kernels/matmul.ts';
+import type { MatvecKernel } from '../kernels/matvec.ts';
+
+interface PartBinding {
+  rows: number;
+  rowOffset: number;
+  k: number;
+  vecGroup: GPUBindGroup;
+  matGroup: GPUBindGroup;
+  matParams: GPUBuffer;
+}
+
+export class BoundLinear {
+  private readonly parts: PartBinding[];
+  private readonly vec: MatvecKernel;
+  private readonly mat: MatmulKernel;
+  private m = -1;
+  readonly owned: GPUBuffer[] = [];
+
+  constructor(
+    kernels: Kernels,
+    readonly linear: Linear,
+    x: GPUBuffer,
+    y: GPUBuffer,
+    /** Floats between consecutive token rows of y. */
+    readonly yStride: number,
+    readonly accumulate: boolean,
+  ) {
+    this.vec = kernels.matvec(linear.format);
+    this.mat = kernels.matmul(linear.format);
+    this.parts = linear.parts.map(({ weight, rowOffset }) => {
+      const vecParams = this.vec.createParams(weight.k, weight.rows, rowOffset, accumulate);
+      const matParams = this.mat.createParams(weight.k, weight.rows, 1, yStride, rowOffset, accumulate);
+      this.owned.push(vecParams, matParams);
+      return {
+        rows: weight.rows,
+        rowOffset,
+        k: weight.k,
+        vecGroup: this.vec.bind(weight, x, y, vecParams),
+        matGroup: this.mat.bind(weight, x, y, matParams),
+        matParams,
+      };
+    });
+  }
+
+  /** Call before encoding a prefill chunk of m tokens (writes the params only when m changes). */
+  setTokens(m: number): void {
+    if (m === this.m) return;
+    this.m = m;
+    for (const p of this.parts) this.mat.writeParams(p.matParams, p.k, p.rows, m, this.yStride, p.rowOffset, this.accumulate);
+  }
+
+  encode(pass: GPUComputePassEncoder, m: number): void {
+    for (const p of this.parts) {
+      if (m === 1) this.vec.encode(pass, p.vecGroup, p.rows);
+      else this.mat.encode(pass, p.matGroup, p.rows, m);
+    }
+  }
+
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * The model's weights on the GPU. Each GGUF tensor is read from its ByteSource a row range at a
+ * time, repacked losslessly (src/model/repack.ts) and uploaded; tensors larger than the device's
+ * storage binding limit are split by rows into parts. A logical matrix ("linear") is a list of
+ * parts, each writing its rows at an offset of the output: llama-architecture files' separate
+ * q/k/v (and gate/up) tensors become one fused linear this way, exactly like phi3's.
+ */
+import type { ModelConfig } from '../model/config.ts';
+import type { ByteSource, GGUFFile, TensorInfo } from '../model/gguf-types.ts';
+import { GGML_TYPE_INFO } from '../model/gguf-types.ts';
+import { repackRows, splitRows } from '../model/repack.ts';
+import { isWeightFormat, uploadWeight, destroyWeight, type GpuWeight, type WeightFormat } from '../kernels/weight-formats.ts';
+import { uploadStorage } from '../gpu/buffers.ts';
+import { dequantize } from '../model/quant/index.ts';
+
+/** One row range of a tensor on the GPU, writing output rows [rowOffset, rowOffset + rows). */
+export interface LinearPart {
+  weight: GpuWeight;
+  rowOffset: number;
+}
+
+export interface Linear {
+  name: string;
+  format: WeightFormat;
+  /** Input features. */
+  k: number;
+  /** Output features (sum of the parts' rows). */
+  rows: number;
+  parts: LinearPart[];
+  /** Bytes of this tensor in the file (what a decode step reads). */
+  fileBytes: number;
+}
+
+export interface LayerWeights {
+  attnNorm: GPUBuffer;
+  qkv: Linear;
+  wo: Linear;
+  ffnNorm: GPUBuffer;
+  /** gate rows, then up rows */
+  up: Linear;
+  down: Linear;
+}
+
+export interface ModelWeights {
+  embed: Linear;
+  layers: LayerWeights[];
+  outputNorm: GPUBuffer;
+  output: Linear;
+  /** [ropeDim/2] f32, the factor set chosen for the context length, if the file has any. */
+  ropeFactors?: GPUBuffer;
+  /** Sum of the bytes of every tensor (the file's tensor data). */
+  totalBytes: number;
+  destroy(): void;
+}
+
+export interface LoadProgress {
+  tensor: string;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+/** Reads rows [start, start + count) of a tensor from the source. */
+async function readRows(src: ByteSource, file: GGUFFile, t: TensorInfo, rowBytes: number, start: number, count: number): Promise<Uint8Array> {
+  return src.read(file.dataOffset + t.offset + start * rowBytes, count * rowBytes);
+}
+
+export class WeightLoader {
+  private readonly buffers: GPUBuffer[] = [];
+  private readonly weights: GpuWeight[] = [];
+  private done = 0;
+  readonly total: number;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly file: GGUFFile,
+    readonly src: ByteSource,
+    readonly onProgress?: (p: LoadProgress) => void,
+    /** Upper bound on bytes read from the source at once. */
+    readonly readChunkBytes = 32 * 2 ** 20,
+  ) {
+    this.total = file.tensors.reduce((s, t) => s + t.nbytes, 0);
+  }
+
+  tensor(name: string): TensorInfo {
+    const t = this.file.tensors.find((x) => x.name === name);
+    if (!t) throw new Error(`weights: tensor ${name} missing`);
+    return t;
+  }
+
+  private progress(name: string, bytes: number): void {
+    this.done += bytes;
+    this.onProgress?.({ tensor: name, bytesDone: this.done, bytesTotal: this.total });
+  }
+
+  /** A 1-D f32 vector (norm weights, rope factors), dequantized if stored otherwise. */
+  async vector(name: string): Promise<GPUBuffer> {
+    const t = this.tensor(name);
+    const raw = await this.src.read(this.file.dataOffset + t.offset, t.nbytes);
+    const values = dequantize(t.type, raw, t.nelements);
+    const buf = uploadStorage(this.device, values, name);
+    this.buffers.push(buf);
+    this.progress(name, t.nbytes);
+    return buf;
+  }
+
+  /** Tensors concatenated by output rows into one linear (one tensor for phi3's fused ones). */
+  async linear(names: string[]): Promise<Linear> {
+    const maxBinding = this.device.limits.maxStorageBufferBindingSize;
+    const parts: LinearPart[] = [];
+    let rowOffset = 0;
+    let format: WeightFormat | undefined;
+    let k = 0;
+    let fileBytes = 0;
+    for (const name of names) {
+      const t = this.tensor(name);
+      const typeName = GGML_TYPE_INFO[t.type]?.name ?? `type ${t.type}`;
+      if (!isWeightFormat(typeName)) throw new Error(`weights: no GPU kernel for ${name} of type ${typeName}`);
+      if (format && (format !== typeName || k !== t.dims[0])) {
+        throw new Error(`weights: ${names.join(' + ')} mix types or widths; they cannot share one kernel`);
+      }
+      format = typeName;
+      k = t.dims[0];
+      const rows = t.nelements / k;
+      const rowBytes = t.nbytes / rows;
+      fileBytes += t.nbytes;
+      for (const range of splitRows(t.type, rows, k, maxBinding)) {
+        // Read and repack the part a chunk of rows at a time, then upload it whole.
+        const step = Math.max(1, Math.floor(this.readChunkBytes / rowBytes));
+        const pieces: { blocks: Uint8Array; scales?: Uint8Array }[] = [];
+        for (let r = 0; r < range.rowCount; r += step) {
+          const count = Math.min(step, range.rowCount - r);
+          const raw = await readRows(this.src, this.file, t, rowBytes, range.rowStart + r, count);
+          const rp = repackRows(t.type, k, raw, 0, count);
+          pieces.push(rp);
+          this.progress(name, raw.length);
+        }
+        const blocks = join(pieces.map((p) => p.blocks));
+        const scales = pieces[0].scales ? join(pieces.map((p) => p.scales as Uint8Array)) : undefined;
+        const weight = uploadWeight(this.device, format, k, range.rowCount, blocks, scales);
+        this.weights.push(weight);
+        parts.push({ weight, rowOffset: rowOffset + range.rowStart });
+      }
+      rowOffset += rows;
+    }
+    return { name: names.join('+'), format: format as WeightFormat, k, rows: rowOffset, parts, fileBytes };
+  }
+
+  destroyAll(): void {
+    for (const b of this.buffers) b.destroy();
+    for (const w of this.weights) destroyWeight(w);
+  }
+}
+
+function join(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Uploads every weight the forward pass needs. */
+export async function loadWeights(
+  device: GPUDevice,
+  file: GGUFFile,
+  src: ByteSource,
+  cfg: ModelConfig,
+  opts: { contextLength: number; onProgress?: (p: LoadProgress) => void },
+): Promise<ModelWeights> {
+  const L = new WeightLoader(device, file, src, opts.onProgress);
+  try {
+    const layers: LayerWeights[] = [];
+    for (let l = 0; l < cfg.nLayers; l++) {
+      const b = `blk.${l}.`;
+      layers.push({
+        attnNorm: await L.vector(`${b}attn_norm.weight`),
+        qkv: await L.linear(cfg.fused ? [`${b}attn_qkv.weight`] : [`${b}attn_q.weight`, `${b}attn_k.weight`, `${b}attn_v.weight`]),
+        wo: await L.linear([`${b}attn_output.weight`]),
+        ffnNorm: await L.vector(`${b}ffn_norm.weight`),
+        up: await L.linear(cfg.fused ? [`${b}ffn_up.weight`] : [`${b}ffn_gate.weight`, `${b}ffn_up.weight`]),
+        down: await L.linear([`${b}ffn_down.weight`]),
+      });
+    }
+    const embed = await L.linear(['token_embd.weight']);
+    const output = cfg.tiedOutput ? embed : await L.linear(['output.weight']);
+    const outputNorm = await L.vector('output_norm.weight');
+    // llama.cpp picks LongRoPE's factor set statically from the context it runs with (PHI3.md 1.2).
+    const useLong = opts.contextLength > cfg.originalContextLength;
+    const factorName = useLong
+      ? cfg.ropeFactorsLong ? 'rope_factors_long.weight' : cfg.ropeFactorsShort ? 'rope_factors_short.weight' : undefined
+      : cfg.ropeFactorsShort ? 'rope_factors_short.weight' : cfg.ropeFactorsLong ? 'rope_factors_long.weight' : undefined;
+    const ropeFactors = factorName ? await L.vector(factorName) : undefined;
+    return { embed, layers, outputNorm, output, ropeFactors, totalBytes: L.total, destroy: () => L.destroyAll() };
+  } catch (e) {
+    L.destroyAll();
+    throw e;
+  }
+}

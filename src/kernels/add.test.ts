@@ -1,0 +1,57 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openNodeDevice } from '../gpu/node.ts';
+import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
+import { Rng } from '../util/rng.ts';
+import { AddKernel } from './add.ts';
+import { addRef } from './add.ref.ts';
+
+// y + x is one correctly rounded f32 addition on both sides: the result must be bit-identical.
+
+let device: GPUDevice;
+let kernel: AddKernel;
+beforeAll(async () => {
+  ({ device } = await openNodeDevice());
+  kernel = new AddKernel(device);
+});
+afterAll(() => device?.destroy());
+
+async function run(k: AddKernel, y: Float32Array, x: Float32Array, M: number, n: number): Promise<Float32Array> {
+  const xb = uploadStorage(device, x, 'x');
+  const yb = uploadStorage(device, y, 'y');
+  const params = k.createParams(n);
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  k.encode(pass, k.bind(xb, yb, params), n, M);
+  pass.end();
+  device.queue.submit([enc.finish()]);
+  const out = new Float32Array(await readBuffer(device, yb, M * n * 4));
+  for (const b of [xb, yb, params]) b.destroy();
+  return out;
+}
+
+async function check(M: number, n: number, seed: number, k = kernel) {
+  const rng = new Rng(seed);
+  const y = rng.fill(M * n, -100, 100);
+  const x = rng.fill(M * n, -1, 1);
+  expect(await run(k, y, x, M, n)).toEqual(addRef(y, x));
+}
+
+describe('add kernel vs CPU reference', () => {
+  it('fixed case', async () => {
+    const got = await run(kernel, new Float32Array([1, 2, 3, 4, 5, 6]), new Float32Array([0.5, -2, 1e-8, 0, -5, 6]), 2, 3);
+    expect([...got]).toEqual([1.5, 0, 3, 4, 0, 12]);
+  });
+
+  it('Phi-3 hidden size, a prefill chunk of rows', () => check(37, 3072, 1));
+
+  it('n not a multiple of the workgroup size', async () => {
+    await check(3, 1000, 2);
+    await check(7, 1, 3);
+    await check(1, 257, 4);
+  });
+
+  it('random shapes and workgroup sizes', async () => {
+    const rng = new Rng(5);
+    for (let t = 0; t < 4; t++) await check(rng.int(1, 20), rng.int(1, 4000), 100 + t, t % 2 ? kernel : new AddKernel(device, 64));
+  });
+});

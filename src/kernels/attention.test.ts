@@ -1,0 +1,356 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openNodeDevice } from '../gpu/node.ts';
+import { createStorage, readBuffer, uploadStorage } from '../gpu/buffers.ts';
+import { Rng } from '../util/rng.ts';
+import { createStepBuffer, writeStep, type Step } from './step.ts';
+import { AttentionKernel, decodeChunks, windowStart, type AttentionOptions, type AttentionShape } from './attention.ts';
+import { attentionRef } from './attention.ref.ts';
+import { RopeKvKernel, kvCacheBytes, type RopeKvShape } from './rope_kv.ts';
+import { packKvCache, unpackKvCache } from './kv-cache.ref.ts';
+
+// Tolerance, per (row, head), from f32 arithmetic. K and V are f16 in the cache and the
+// reference reads the very same f16 values, so only the GPU's f32 work differs (u = 2^-24):
+//   scores: q*scale rounds once, the HD-term dot product accumulates <= HD ulps:
+//       |ds| <= (HD + 2) u S,   S = max_j scale * sum_d |q_d k_jd|
+//   exp: WGSL allows 3 + 2|x| ulp at x = s - max, |x| <= R = spread of the row's scores,
+//       so every weight is off by a relative (HD + 2) u S + (3 + 2R) u =: delta;
+//       perturbing the weights by a relative delta moves a weighted average by <= 2 delta max|v|;
+//   sums: sum p v and sum p run over at most n visible keys, plus rescaling steps (tiles,
+//       chunks, merge): <= (n + 64) u max|v| each, with the final division 2 ulp more.
+//   tol = max|v| (2 delta + 2 (n + 64) u + 4 u).
+// Measured errors are 200x or more below it; a wrong mask (one key too many or too few) moves the result
+// by ~max|v|/n, which the small-window and fixed cases below make far larger than tol.
+const U = 2 ** -24;
+const F16_NAN = 0x7e00;
+
+let device: GPUDevice;
+beforeAll(async () => {
+  ({ device } = await openNodeDevice());
+});
+afterAll(() => device?.destroy());
+
+interface Inputs {
+  shape: AttentionShape;
+  pos0: number;
+  M: number;
+  /** [M, nHeads*headDim] */
+  q: Float32Array;
+  /** [nKvHeads, kvLen, headDim], f16 values; kvLen = pos0 + M. */
+  k: Float32Array;
+  v: Float32Array;
+}
+
+function makeInputs(shape: AttentionShape, pos0: number, M: number, seed: number, qScale = 1): Inputs {
+  const rng = new Rng(seed);
+  const { nHeads, nKvHeads, headDim } = shape;
+  const kvLen = pos0 + M;
+  const q = rng.fill(M * nHeads * headDim, -1.5 * qScale, 1.5 * qScale);
+  // Multiples of 2^-10 below 2 in magnitude are exact in f16: no rounding step needed.
+  const grid = (n: number, max: number) => {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = rng.int(-max * 1024, max * 1024) / 1024;
+    return a;
+  };
+  const k = grid(nKvHeads * kvLen * headDim, 1.5);
+  const v = grid(nKvHeads * kvLen * headDim, 1);
+  return { shape, pos0, M, q, k, v };
+}
+
+/** Cache words with every slot no row may read (before the first window, after kvLen) set to NaN. */
+function cacheWords(values: Float32Array, inp: Inputs): Uint32Array {
+  const { nKvHeads, headDim, maxCtx, window } = inp.shape;
+  const kvLen = inp.pos0 + inp.M;
+  const words = packKvCache(values, nKvHeads, kvLen, headDim, maxCtx, (F16_NAN | (F16_NAN << 16)) >>> 0);
+  const lo = windowStart(inp.pos0, window);
+  for (let h = 0; h < nKvHeads; h++) words.fill((F16_NAN | (F16_NAN << 16)) >>> 0, h * maxCtx * (headDim / 2), (h * maxCtx + lo) * (headDim / 2));
+  return words;
+}
+
+async function runGpu(kernel: AttentionKernel, inp: Inputs, path: 'decode' | 'prefill'): Promise<Float32Array> {
+  const { shape, pos0, M } = inp;
+  const n = M * shape.nHeads * shape.headDim;
+  const q = uploadStorage(device, inp.q, 'q');
+  const kCache = uploadStorage(device, cacheWords(inp.k, inp), 'k');
+  const vCache = uploadStorage(device, cacheWords(inp.v, inp), 'v');
+  const att = uploadStorage(device, new Float32Array(n).fill(NaN), 'att');
+  const step = createStepBuffer(device);
+  writeStep(device, step, { pos0, nTokens: M });
+  const params = kernel.createParams(shape);
+  const scratch = kernel.createScratch(shape);
+  const binding = kernel.bind(shape, q, kCache, vCache, att, step, params, scratch);
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  if (path === 'decode') kernel.encodeDecode(pass, binding, { pos0, nTokens: M });
+  else kernel.encodePrefill(pass, binding, { pos0, nTokens: M });
+  pass.end();
+  device.queue.submit([enc.finish()]);
+  const out = new Float32Array(await readBuffer(device, att, n * 4));
+  for (const b of [q, kCache, vCache, att, step, params, scratch.partO, scratch.partML]) b.destroy();
+  return out;
+}
+
+/** The bound above, per (m, h). */
+function tolerance(inp: Inputs): Float64Array {
+  const { nHeads, nKvHeads, headDim, window } = inp.shape;
+  const kvLen = inp.pos0 + inp.M;
+  const scale = 1 / Math.sqrt(headDim);
+  const tol = new Float64Array(inp.M * nHeads);
+  for (let m = 0; m < inp.M; m++) {
+    const pos = inp.pos0 + m;
+    const lo = windowStart(pos, window);
+    for (let h = 0; h < nHeads; h++) {
+      const kvo = Math.floor(h / (nHeads / nKvHeads)) * kvLen * headDim;
+      const qo = (m * nHeads + h) * headDim;
+      let S = 0;
+      let smax = -Infinity;
+      let smin = Infinity;
+      let vmax = 0;
+      for (let j = lo; j <= pos; j++) {
+        let abs = 0;
+        let s = 0;
+        for (let d = 0; d < headDim; d++) {
+          const qk = inp.q[qo + d] * inp.k[kvo + j * headDim + d];
+          abs += Math.abs(qk);
+          s += qk;
+          vmax = Math.max(vmax, Math.abs(inp.v[kvo + j * headDim + d]));
+        }
+        S = Math.max(S, abs * scale);
+        smax = Math.max(smax, s * scale);
+        smin = Math.min(smin, s * scale);
+      }
+      const delta = (headDim + 2) * U * S + (3 + 2 * (smax - smin)) * U;
+      tol[m * nHeads + h] = vmax * (2 * delta + 2 * (pos - lo + 1 + 64) * U + 4 * U);
+    }
+  }
+  return tol;
+}
+
+function expectClose(got: Float32Array, ref: Float64Array, inp: Inputs, what: string): number {
+  const tol = tolerance(inp);
+  const { nHeads, headDim } = inp.shape;
+  let bad = 0;
+  let worst = 0;
+  const report: string[] = [];
+  for (let i = 0; i < ref.length; i++) {
+    const t = tol[Math.floor(i / headDim)];
+    const err = Math.abs(got[i] - ref[i]);
+    worst = Math.max(worst, err / t);
+    if (!(err <= t)) {
+      bad++;
+      if (report.length < 6) {
+        const m = Math.floor(i / (nHeads * headDim));
+        report.push(`[m=${m} h=${Math.floor(i / headDim) % nHeads} d=${i % headDim}] ${got[i]} vs ${ref[i]} (tol ${t.toExponential(2)})`);
+      }
+    }
+  }
+  expect(bad, `${what}: ${bad}/${ref.length} out of tolerance: ${report.join('; ')}`).toBe(0);
+  return worst;
+}
+
+async function check(kernel: AttentionKernel, inp: Inputs, paths: ('decode' | 'prefill')[]) {
+  const ref = attentionRef(inp.q, inp.k, inp.v, inp.pos0 + inp.M, inp.M, inp.pos0, inp.shape);
+  for (const path of paths) {
+    const got = await runGpu(kernel, inp, path);
+    const s = inp.shape;
+    expectClose(got, ref, inp, `${path} ${s.nHeads}/${s.nKvHeads}x${s.headDim} pos0 ${inp.pos0} M ${inp.M} window ${s.window}`);
+  }
+}
+
+function expectNear(got: Float32Array, want: number[]) {
+  expect(got.length).toBe(want.length);
+  want.forEach((w, i) => expect(got[i], `element ${i}`).toBeCloseTo(w, 6));
+}
+
+const shape = (nHeads: number, nKvHeads: number, headDim: number, maxCtx: number, window = 0): AttentionShape => ({ nHeads, nKvHeads, headDim, maxCtx, window });
+
+describe('attention kernels vs CPU reference', () => {
+  const kernels = new Map<string, AttentionKernel>();
+  const kernelFor = (headDim: number, opts: AttentionOptions = {}) => {
+    const key = `${headDim} ${JSON.stringify(opts)}`;
+    if (!kernels.has(key)) kernels.set(key, new AttentionKernel(device, headDim, opts));
+    return kernels.get(key)!;
+  };
+
+  it('fixed cases: uniform weights give the mean of visible V; ln 2 gives weights 2/3, 1/3', async () => {
+    const k2 = kernelFor(2);
+    // q = 0: every visible key weighs the same.
+    const v = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]);
+    const base: Inputs = { shape: shape(1, 1, 2, 8), pos0: 0, M: 4, q: new Float32Array(8), k: new Float32Array([1, 0, 0, 1, 1, 1, -1, 0]), v };
+    expectNear(await runGpu(k2, base, 'prefill'), [1, 2, 2, 3, 3, 4, 4, 5]);
+    // Window 2: each row sees itself and the one before.
+    const win = { ...base, shape: shape(1, 1, 2, 8, 2) };
+    expectNear(await runGpu(k2, win, 'prefill'), [1, 2, 2, 3, 4, 5, 6, 7]);
+    // Decode of the last row: same numbers.
+    const last = { ...base, pos0: 3, M: 1, q: new Float32Array(2) };
+    expectNear(await runGpu(k2, last, 'decode'), [4, 5]);
+    expectNear(await runGpu(k2, { ...last, shape: shape(1, 1, 2, 8, 2) }, 'decode'), [6, 7]);
+    // score(k0) = ln 2 * sqrt 2 * 1 / sqrt 2 = ln 2, score(k1) = 0: weights 2/3 and 1/3.
+    const ln2: Inputs = { shape: shape(1, 1, 2, 8), pos0: 1, M: 1, q: new Float32Array([Math.LN2 * Math.SQRT2, 0]), k: new Float32Array([1, 0, 0, 0]), v: new Float32Array([3, 0, 0, 3]) };
+    for (const path of ['decode', 'prefill'] as const) {
+      const got = await runGpu(k2, ln2, path);
+      expect(got[0]).toBeCloseTo(2, 6);
+      expect(got[1]).toBeCloseTo(1, 6);
+    }
+  });
+
+  it('window of 1: each row is its own V exactly', async () => {
+    for (const [path, pos0, M] of [['prefill', 250, 37], ['decode', 286, 1], ['decode', 283, 4]] as const) {
+      const inp = makeInputs(shape(4, 2, 64, 300, 1), pos0, M, 1, 3);
+      const got = await runGpu(kernelFor(64), inp, path);
+      const kvLen = pos0 + M;
+      for (let m = 0; m < M; m++) {
+        for (let h = 0; h < 4; h++) {
+          const row = got.subarray((m * 4 + h) * 64, (m * 4 + h + 1) * 64);
+          const self = ((h >> 1) * kvLen + pos0 + m) * 64;
+          expect([...row], `${path} m=${m} h=${h}`).toEqual([...inp.v.subarray(self, self + 64)]);
+        }
+      }
+    }
+  });
+
+  it('decode (M = 1 and small M): Phi-3 heads, far into the context, several chunks', async () => {
+    await check(kernelFor(96), makeInputs(shape(32, 32, 96, 4096), 3000, 1, 2), ['decode', 'prefill']);
+    await check(kernelFor(96), makeInputs(shape(4, 4, 96, 2000), 1533, 3, 3, 3), ['decode', 'prefill']);
+  });
+
+  it('GQA 4/2 and 32/8 at headDim 64 and 96, kvLen not a multiple of chunk or tile', async () => {
+    await check(kernelFor(64), makeInputs(shape(4, 2, 64, 1200), 1100, 4, 4, 2), ['decode', 'prefill']);
+    await check(kernelFor(64), makeInputs(shape(32, 8, 64, 800), 700, 37, 5), ['prefill']);
+    await check(kernelFor(96), makeInputs(shape(32, 8, 96, 600), 517, 1, 6, 4), ['decode', 'prefill']);
+  });
+
+  it('sliding window smaller than the context: chunks and tiles before the window are skipped', async () => {
+    // Window 300 with 64-key chunks: most chunks lie wholly before the window; NaN-filled slots
+    // there prove they are never read. Window 2047 is Phi-3-mini's.
+    const small = kernelFor(64, { chunk: 64 });
+    await check(small, makeInputs(shape(4, 2, 64, 2100, 300), 2000, 1, 7, 2), ['decode', 'prefill']);
+    await check(small, makeInputs(shape(4, 2, 64, 2100, 300), 1990, 4, 8), ['decode', 'prefill']);
+    await check(small, makeInputs(shape(4, 4, 64, 2100, 7), 1500, 45, 9, 2), ['prefill']);
+    await check(kernelFor(96), makeInputs(shape(4, 4, 96, 2600, 2047), 2500, 3, 10), ['decode', 'prefill']);
+    await check(kernelFor(96), makeInputs(shape(4, 4, 96, 2600, 2047), 2000, 70, 11), ['prefill']);
+  });
+
+  it('prefill from position 0, M up to 129 (several query tiles, last one partial)', async () => {
+    await check(kernelFor(96), makeInputs(shape(4, 2, 96, 200), 0, 129, 12, 2), ['prefill']);
+    await check(kernelFor(64), makeInputs(shape(2, 1, 64, 100), 0, 1, 13), ['decode', 'prefill']);
+  });
+
+  it('random shapes and options', async () => {
+    const rng = new Rng(14);
+    for (let t = 0; t < 8; t++) {
+      const headDim = [64, 96, 32, 2 * rng.int(1, 64)][t % 4];
+      const nKvHeads = rng.int(1, 3);
+      const s = shape(nKvHeads * rng.int(1, 3), nKvHeads, headDim, 0, rng.next() < 0.5 ? 0 : rng.int(1, 500));
+      const M = rng.next() < 0.5 ? rng.int(1, 4) : rng.int(5, 40);
+      const pos0 = rng.int(0, 1500);
+      s.maxCtx = pos0 + M + rng.int(0, 50);
+      const opts: AttentionOptions = { chunk: [256, 64, 100][t % 3], tileK: [32, 16, 8][t % 3], tileQ: [16, 8, 4][(t + 1) % 3], threadsPerRow: [8, 4, 16][t % 3] };
+      const kernel = new AttentionKernel(device, headDim, opts);
+      await check(kernel, makeInputs(s, pos0, M, 200 + t, rng.uniform(0.5, 4)), M <= 4 ? ['decode', 'prefill'] : ['prefill']);
+    }
+  });
+
+  it('decodeChunks counts the chunks the shaders visit', () => {
+    expect(decodeChunks(0, 1, 0, 256)).toEqual({ first: 0, count: 1 });
+    expect(decodeChunks(255, 1, 0, 256)).toEqual({ first: 0, count: 1 });
+    expect(decodeChunks(256, 1, 0, 256)).toEqual({ first: 0, count: 2 });
+    // Window 2047 at pos 4000: keys 1954..4000, chunks 7..15.
+    expect(decodeChunks(4000, 1, 2047, 256)).toEqual({ first: 7, count: 9 });
+    expect(windowStart(2046, 2047)).toBe(0);
+    expect(windowStart(2047, 2047)).toBe(1);
+  });
+});
+
+describe('rope_kv + attention: one step of 38 tokens equals 37 then 1', () => {
+  it('same cache, same outputs (prefill then split-K decode vs one prefill)', async () => {
+    const rope: RopeKvShape = { nHeads: 8, nKvHeads: 2, headDim: 96, ropeDim: 96, maxCtx: 1300, base: 10000, attnFactor: 1 };
+    const attShape = shape(8, 2, 96, 1300, 1000);
+    const P = 1234;
+    const M = 38;
+    const rowLen = (rope.nHeads + 2 * rope.nKvHeads) * rope.headDim;
+    const rng = new Rng(15);
+    const qkv = rng.fill(M * rowLen, -2, 2);
+    // An earlier context: positions 0 .. P-1 already in the cache.
+    const earlier = (seed: number) => packKvCache(new Rng(seed).fill(2 * P * 96, -1.5, 1.5), 2, P, 96, rope.maxCtx);
+    const ropeKernel = new RopeKvKernel(device);
+    const att = kernelFor96();
+
+    async function run(steps: Step[]) {
+      const bytes = kvCacheBytes(2, rope.maxCtx, 96);
+      const kCache = uploadStorage(device, earlier(16), 'k');
+      const vCache = uploadStorage(device, earlier(17), 'v');
+      const qkvBuf = createStorage(device, M * rowLen * 4, 'qkv');
+      const q = createStorage(device, M * 8 * 96 * 4, 'q');
+      const out = createStorage(device, M * 8 * 96 * 4, 'att');
+      const step = createStepBuffer(device);
+      const ones = ropeKernel.createUnitFactors(96);
+      const ropeParams = ropeKernel.createParams(rope);
+      const attParams = att.createParams(attShape);
+      const scratch = att.createScratch(attShape);
+      const ropeGroup = ropeKernel.bind(qkvBuf, ones, q, kCache, vCache, step, ropeParams);
+      const attBinding = att.bind(attShape, q, kCache, vCache, out, step, attParams, scratch);
+      const result = new Float32Array(M * 8 * 96);
+      for (const s of steps) {
+        // This step's rows of qkv, then the step uniform, then one pass.
+        const first = s.pos0 - P;
+        device.queue.writeBuffer(qkvBuf, 0, qkv.buffer as ArrayBuffer, first * rowLen * 4, s.nTokens * rowLen * 4);
+        writeStep(device, step, s);
+        const enc = device.createCommandEncoder();
+        const pass = enc.beginComputePass();
+        ropeKernel.encode(pass, ropeGroup, s.nTokens, 8, 2);
+        att.encode(pass, attBinding, s);
+        pass.end();
+        device.queue.submit([enc.finish()]);
+        result.set(new Float32Array(await readBuffer(device, out, s.nTokens * 8 * 96 * 4)), first * 8 * 96);
+      }
+      const caches = { k: new Uint32Array(await readBuffer(device, kCache, bytes)), v: new Uint32Array(await readBuffer(device, vCache, bytes)) };
+      for (const b of [kCache, vCache, qkvBuf, q, out, step, ones, ropeParams, attParams, scratch.partO, scratch.partML]) b.destroy();
+      return { att: result, ...caches };
+    }
+
+    const split = await run([
+      { pos0: P, nTokens: 37 },
+      { pos0: P + 37, nTokens: 1 },
+    ]);
+    const whole = await run([{ pos0: P, nTokens: M }]);
+    // RoPE and the append do not depend on how the steps are cut: bit-identical caches.
+    expect(split.k).toEqual(whole.k);
+    expect(split.v).toEqual(whole.v);
+    // Rows 0..36 come from the same prefill tiles over the same keys: identical.
+    expect(split.att.subarray(0, 37 * 768)).toEqual(whole.att.subarray(0, 37 * 768));
+    // Row 37: split-K decode vs prefill, both within the f32 bound of the reference built from
+    // the cache contents and the rotated q of that row.
+    const kvLen = P + M;
+    const kv = { k: unpackKvCache(whole.k, 2, rope.maxCtx, 96, 0, kvLen), v: unpackKvCache(whole.v, 2, rope.maxCtx, 96, 0, kvLen) };
+    const lastQ = await rotatedQ(ropeKernel, rope, qkv.subarray(37 * rowLen), P + 37);
+    const inp: Inputs = { shape: attShape, pos0: P + 37, M: 1, q: lastQ, ...kv };
+    const ref = attentionRef(lastQ, kv.k, kv.v, kvLen, 1, P + 37, attShape);
+    expectClose(split.att.subarray(37 * 768), ref, inp, 'decode after prefill');
+    expectClose(whole.att.subarray(37 * 768), ref, inp, 'prefill of 38');
+  });
+
+  function kernelFor96() {
+    return new AttentionKernel(device, 96);
+  }
+
+  /** The GPU's rotated q for one token (what attention consumed). */
+  async function rotatedQ(kernel: RopeKvKernel, rope: RopeKvShape, row: Float32Array, pos: number): Promise<Float32Array> {
+    const qkv = uploadStorage(device, row, 'qkv');
+    const q = createStorage(device, rope.nHeads * rope.headDim * 4, 'q');
+    const bytes = kvCacheBytes(rope.nKvHeads, rope.maxCtx, rope.headDim);
+    const k = createStorage(device, bytes, 'k');
+    const v = createStorage(device, bytes, 'v');
+    const step = createStepBuffer(device);
+    writeStep(device, step, { pos0: pos, nTokens: 1 });
+    const ones = kernel.createUnitFactors(rope.ropeDim);
+    const params = kernel.createParams(rope);
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    kernel.encode(pass, kernel.bind(qkv, ones, q, k, v, step, params), 1, rope.nHeads, rope.nKvHeads);
+    pass.end();
+    device.queue.submit([enc.finish()]);
+    const out = new Float32Array(await readBuffer(device, q, rope.nHeads * rope.headDim * 4));
+    for (const b of [qkv, q, k, v, step, ones, params]) b.destroy();
+    return out;
+  }
+});

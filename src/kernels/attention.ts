@@ -1,0 +1,245 @@
+/**
+ * Causal (optionally sliding-window) softmax attention over a layer's f16 KV cache, two paths:
+ *   - split-K "flash-decoding" for steps of at most `decodeMaxTokens` tokens:
+ *     shaders/attention_decode.wgsl (one workgroup per key chunk, head, token) then
+ *     shaders/attention_merge.wgsl (one per head, token);
+ *   - tiled causal attention for prefill: shaders/attention_prefill.wgsl.
+ * Both read q [M, nHeads*headDim] (rotated, unscaled), write att [M, nHeads*headDim], and agree
+ * with attention.ref.ts. Pipelines are made once per headDim; bind groups once per layer.
+ */
+import decodeSource from '../../shaders/attention_decode.wgsl?raw';
+import mergeSource from '../../shaders/attention_merge.wgsl?raw';
+import prefillSource from '../../shaders/attention_prefill.wgsl?raw';
+import { UniformLayout } from '../gpu/uniforms.ts';
+import { STEP_WGSL, type Step } from './step.ts';
+
+export interface AttentionShape {
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  /** Cache capacity in positions. */
+  maxCtx: number;
+  /** Sliding window in positions including self (key j visible iff pos - j < window); 0 = none. */
+  window: number;
+}
+
+export interface AttentionOptions {
+  /** Keys per split-K workgroup. Default 256. */
+  chunk?: number;
+  /** Threads of a split-K workgroup (power of two, >= headDim/2). Default 128. */
+  decodeWorkgroupSize?: number;
+  /** Steps with at most this many tokens take the split-K path. Default 4. */
+  decodeMaxTokens?: number;
+  /** Query rows per prefill workgroup. Default 16, halved while the tiles exceed workgroup memory. */
+  tileQ?: number;
+  /** Keys per prefill tile. Default 32, halved first while the tiles exceed workgroup memory. */
+  tileK?: number;
+  /** Threads per query row in prefill (power of two). Default 8. */
+  threadsPerRow?: number;
+}
+
+/** Output words per prefill thread the shader has registers for (MAX_WPT). */
+const MAX_WPT = 16;
+const MERGE_WG = 64;
+
+export interface AttentionBinding {
+  readonly shape: AttentionShape;
+  readonly decode: GPUBindGroup;
+  readonly merge: GPUBindGroup;
+  readonly prefill: GPUBindGroup;
+}
+
+/** Split-K scratch: per (token, head, chunk) partial outputs and (max, sum). Shared by all layers. */
+export interface AttentionScratch {
+  partO: GPUBuffer;
+  partML: GPUBuffer;
+}
+
+/** First key visible from position `pos` under a sliding window (0 = none). */
+export function windowStart(pos: number, window: number): number {
+  return window === 0 || pos < window ? 0 : pos + 1 - window;
+}
+
+/** Key chunks a split-K step visits: [first, first + count) in units of `chunk` positions. */
+export function decodeChunks(pos0: number, nTokens: number, window: number, chunk: number): { first: number; count: number } {
+  const first = Math.floor(windowStart(pos0, window) / chunk);
+  const last = Math.floor((pos0 + nTokens - 1) / chunk);
+  return { first, count: last - first + 1 };
+}
+
+export class AttentionKernel {
+  static readonly uniforms = new UniformLayout([
+    ['nHeads', 'u32'],
+    ['nKvHeads', 'u32'],
+    ['maxCtx', 'u32'],
+    ['window', 'u32'],
+    ['scale', 'f32'],
+    ['maxChunks', 'u32'],
+    ['_pad0', 'u32'],
+    ['_pad1', 'u32'],
+  ] as const);
+
+  readonly chunk: number;
+  readonly decodeWorkgroupSize: number;
+  readonly decodeMaxTokens: number;
+  readonly tileQ: number;
+  readonly tileK: number;
+  readonly threadsPerRow: number;
+  readonly decodeLayout: GPUBindGroupLayout;
+  readonly mergeLayout: GPUBindGroupLayout;
+  readonly prefillLayout: GPUBindGroupLayout;
+  readonly decodePipeline: GPUComputePipeline;
+  readonly mergePipeline: GPUComputePipeline;
+  readonly prefillPipeline: GPUComputePipeline;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly headDim: number,
+    opts: AttentionOptions = {},
+  ) {
+    const limits = device.limits;
+    const pow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+    this.chunk = opts.chunk ?? 256;
+    this.decodeWorkgroupSize = opts.decodeWorkgroupSize ?? Math.min(128, limits.maxComputeInvocationsPerWorkgroup);
+    this.decodeMaxTokens = opts.decodeMaxTokens ?? 4;
+    this.threadsPerRow = opts.threadsPerRow ?? 8;
+    const words = headDim / 2;
+    if (!Number.isInteger(words) || headDim < 2) throw new Error(`attention: headDim ${headDim} must be even`);
+    if (!pow2(this.decodeWorkgroupSize) || this.decodeWorkgroupSize < words) {
+      throw new Error(`attention: decode workgroup size ${this.decodeWorkgroupSize} must be a power of two >= headDim/2`);
+    }
+    if (!(this.chunk >= 1 && this.decodeMaxTokens >= 1)) throw new Error('attention: bad chunk or decodeMaxTokens');
+    if (!pow2(this.threadsPerRow) || words > MAX_WPT * this.threadsPerRow) {
+      throw new Error(`attention: headDim ${headDim} needs more than ${MAX_WPT} words per prefill thread`);
+    }
+    // Prefill tiles: shrink K tile, then Q tile, until they fit the device's workgroup memory.
+    let tileQ = opts.tileQ ?? 16;
+    let tileK = opts.tileK ?? 32;
+    const bytes = () => 4 * (tileQ * headDim + tileK * words + tileQ * tileK);
+    const fixed = opts.tileQ !== undefined && opts.tileK !== undefined;
+    while (!fixed && bytes() > limits.maxComputeWorkgroupStorageSize && tileK > 8) tileK /= 2;
+    while (!fixed && bytes() > limits.maxComputeWorkgroupStorageSize && tileQ > 1) tileQ /= 2;
+    if (bytes() > limits.maxComputeWorkgroupStorageSize || tileQ * this.threadsPerRow > limits.maxComputeInvocationsPerWorkgroup) {
+      throw new Error(`attention: prefill tiles ${tileQ}x${tileK} at headDim ${headDim} exceed the device limits`);
+    }
+    this.tileQ = tileQ;
+    this.tileK = tileK;
+    const decodeBytes = 4 * (headDim + this.chunk) + 12 * this.decodeWorkgroupSize;
+    if (decodeBytes > limits.maxComputeWorkgroupStorageSize) throw new Error(`attention: chunk ${this.chunk} exceeds workgroup memory`);
+
+    const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
+      binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type },
+    });
+    const ro = 'read-only-storage';
+    this.decodeLayout = device.createBindGroupLayout({
+      label: 'attention.decode',
+      entries: [entry(0, ro), entry(1, ro), entry(2, ro), entry(3, 'storage'), entry(4, 'storage'), entry(5, 'uniform'), entry(6, 'uniform')],
+    });
+    this.mergeLayout = device.createBindGroupLayout({
+      label: 'attention.merge',
+      entries: [entry(0, ro), entry(1, ro), entry(2, 'storage'), entry(3, 'uniform'), entry(4, 'uniform')],
+    });
+    this.prefillLayout = device.createBindGroupLayout({
+      label: 'attention.prefill',
+      entries: [entry(0, ro), entry(1, ro), entry(2, ro), entry(3, 'storage'), entry(4, 'uniform'), entry(5, 'uniform')],
+    });
+    const pipeline = (label: string, layout: GPUBindGroupLayout, source: string, constants: Record<string, number>) =>
+      device.createComputePipeline({
+        label,
+        layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module: device.createShaderModule({ label, code: STEP_WGSL + source }), entryPoint: 'main', constants },
+      });
+    this.decodePipeline = pipeline('attention.decode', this.decodeLayout, decodeSource, { HD: headDim, CHUNK: this.chunk, WG: this.decodeWorkgroupSize });
+    this.mergePipeline = pipeline('attention.merge', this.mergeLayout, mergeSource, { HD: headDim, CHUNK: this.chunk, WG: MERGE_WG });
+    this.prefillPipeline = pipeline('attention.prefill', this.prefillLayout, prefillSource, {
+      HD: headDim,
+      BQ: this.tileQ,
+      BK: this.tileK,
+      TPR: this.threadsPerRow,
+    });
+  }
+
+  maxChunks(maxCtx: number): number {
+    return Math.ceil(maxCtx / this.chunk);
+  }
+
+  private checkShape(shape: AttentionShape): void {
+    const { nHeads, nKvHeads, headDim, maxCtx, window } = shape;
+    if (headDim !== this.headDim) throw new Error(`attention: kernel built for headDim ${this.headDim}, shape has ${headDim}`);
+    if (!(nKvHeads >= 1 && nHeads % nKvHeads === 0)) throw new Error(`attention: nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
+    if (!(maxCtx >= 1 && window >= 0)) throw new Error('attention: bad maxCtx or window');
+  }
+
+  /** Static uniform for a model; made once at load, shared by every layer. */
+  createParams(shape: AttentionShape): GPUBuffer {
+    this.checkShape(shape);
+    const buf = this.device.createBuffer({
+      label: 'attention.params',
+      size: AttentionKernel.uniforms.byteSize,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    const { nHeads, nKvHeads, maxCtx, window, headDim } = shape;
+    const values = { nHeads, nKvHeads, maxCtx, window, scale: 1 / Math.sqrt(headDim), maxChunks: this.maxChunks(maxCtx), _pad0: 0, _pad1: 0 };
+    this.device.queue.writeBuffer(buf, 0, AttentionKernel.uniforms.pack(values));
+    return buf;
+  }
+
+  /** Split-K scratch sized for decodeMaxTokens tokens; made once at load. */
+  createScratch(shape: AttentionShape): AttentionScratch {
+    const slots = this.decodeMaxTokens * shape.nHeads * this.maxChunks(shape.maxCtx);
+    const make = (label: string, size: number) =>
+      this.device.createBuffer({ label, size: Math.max(16, size), usage: GPUBufferUsage.STORAGE });
+    return { partO: make('attention.partO', slots * this.headDim * 4), partML: make('attention.partML', slots * 8) };
+  }
+
+  /** Bind groups of one layer (its K and V cache); q, att, step, params and scratch are shared. */
+  bind(
+    shape: AttentionShape,
+    q: GPUBuffer,
+    kCache: GPUBuffer,
+    vCache: GPUBuffer,
+    att: GPUBuffer,
+    step: GPUBuffer,
+    params: GPUBuffer,
+    scratch: AttentionScratch,
+  ): AttentionBinding {
+    this.checkShape(shape);
+    const group = (label: string, layout: GPUBindGroupLayout, buffers: GPUBuffer[]) =>
+      this.device.createBindGroup({ label, layout, entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })) });
+    return {
+      shape,
+      decode: group('attention.decode', this.decodeLayout, [q, kCache, vCache, scratch.partO, scratch.partML, step, params]),
+      merge: group('attention.merge', this.mergeLayout, [scratch.partO, scratch.partML, att, step, params]),
+      prefill: group('attention.prefill', this.prefillLayout, [q, kCache, vCache, att, step, params]),
+    };
+  }
+
+  /** Encodes this step's attention (the Step uniform must hold the same pos0 and nTokens). */
+  encode(pass: GPUComputePassEncoder, binding: AttentionBinding, step: Step): void {
+    if (step.nTokens <= this.decodeMaxTokens) this.encodeDecode(pass, binding, step);
+    else this.encodePrefill(pass, binding, step);
+  }
+
+  encodeDecode(pass: GPUComputePassEncoder, binding: AttentionBinding, { pos0, nTokens }: Step): void {
+    const { nHeads, window, maxCtx } = binding.shape;
+    if (nTokens > this.decodeMaxTokens) throw new Error(`attention: split-K path takes at most ${this.decodeMaxTokens} tokens, got ${nTokens}`);
+    if (pos0 + nTokens > maxCtx) throw new Error(`attention: step ends at ${pos0 + nTokens} beyond the cache (${maxCtx})`);
+    const { count } = decodeChunks(pos0, nTokens, window, this.chunk);
+    pass.setPipeline(this.decodePipeline);
+    pass.setBindGroup(0, binding.decode);
+    pass.dispatchWorkgroups(count, nHeads, nTokens);
+    pass.setPipeline(this.mergePipeline);
+    pass.setBindGroup(0, binding.merge);
+    pass.dispatchWorkgroups(nHeads, nTokens);
+  }
+
+  encodePrefill(pass: GPUComputePassEncoder, binding: AttentionBinding, { pos0, nTokens }: Step): void {
+    const { nHeads, maxCtx } = binding.shape;
+    if (pos0 + nTokens > maxCtx) throw new Error(`attention: step ends at ${pos0 + nTokens} beyond the cache (${maxCtx})`);
+    pass.setPipeline(this.prefillPipeline);
+    pass.setBindGroup(0, binding.prefill);
+    pass.dispatchWorkgroups(Math.ceil(nTokens / this.tileQ), nHeads);
+  }
+}

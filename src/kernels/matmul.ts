@@ -1,0 +1,145 @@
+import driver from '../../shaders/matmul.wgsl?raw';
+import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
+import { UniformLayout } from '../gpu/uniforms.ts';
+import { checkWeight, weightBindEntries, weightLayoutEntries, weightShader } from './weight-formats.ts';
+import type { GpuWeight, WeightFormat } from './weight-formats.ts';
+
+export interface MatmulOptions {
+  /** Weight rows per workgroup, a multiple of 8 (workgroup memory: rows * 256 B). */
+  rowsPerWorkgroup?: number;
+  /** Tokens per workgroup, a multiple of 4 (workgroup memory: tokens * 256 B). Threads = rows / 8 * tokens / 4. */
+  tokensPerWorkgroup?: number;
+}
+
+/** Prefill GEMM Y[m, :] (+)= W X[m, :] for m tokens over repacked weights (see shaders/matmul.wgsl). */
+export class MatmulKernel {
+  static readonly uniforms = new UniformLayout([
+    ['k', 'u32'],
+    ['rows', 'u32'],
+    ['m', 'u32'],
+    ['yStride', 'u32'],
+    ['yOffset', 'u32'],
+    ['accumulate', 'u32'],
+  ] as const);
+
+  readonly layout: GPUBindGroupLayout;
+  readonly pipeline: GPUComputePipeline;
+  readonly rowsPerWorkgroup: number;
+  readonly tokensPerWorkgroup: number;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly format: WeightFormat,
+    opts: MatmulOptions = {},
+  ) {
+    this.rowsPerWorkgroup = opts.rowsPerWorkgroup ?? 32;
+    this.tokensPerWorkgroup = opts.tokensPerWorkgroup ?? 16;
+    const tr = this.rowsPerWorkgroup;
+    const tm = this.tokensPerWorkgroup;
+    const threads = (tr / 8) * (tm / 4);
+    if (!(tr >= 8 && tr % 8 === 0 && tm >= 4 && tm % 4 === 0)) throw new Error(`matmul: bad tile ${tr} rows x ${tm} tokens (multiples of 8 and 4)`);
+    if (threads > device.limits.maxComputeInvocationsPerWorkgroup || threads > device.limits.maxComputeWorkgroupSizeX) {
+      throw new Error(`matmul: a ${tr} x ${tm} tile needs ${threads} threads, over the device limit`);
+    }
+    if ((tr + tm) * 256 > device.limits.maxComputeWorkgroupStorageSize) throw new Error(`matmul: a ${tr} x ${tm} tile needs too much workgroup memory`);
+    const label = `matmul.${format}`;
+    this.layout = device.createBindGroupLayout({
+      label,
+      entries: [
+        ...weightLayoutEntries(format),
+        { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+        { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
+        { binding: 4, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+      ],
+    });
+    this.pipeline = device.createComputePipeline({
+      label,
+      layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
+      compute: {
+        module: device.createShaderModule({ label, code: weightShader(format, driver) }),
+        entryPoint: 'main',
+        constants: { TR: tr, TM: tm },
+      },
+    });
+  }
+
+  /**
+   * Uniform buffer for one weight (part) and m tokens: rows of k elements, written to columns
+   * [yOffset, yOffset + rows) of Y, whose rows are yStride apart, or added to them when
+   * `accumulate`. Rewrite it (writeParams) when m changes.
+   */
+  createParams(k: number, rows: number, m: number, yStride: number, yOffset = 0, accumulate = false): GPUBuffer {
+    const buf = this.device.createBuffer({
+      label: `matmul.${this.format}.params`,
+      size: MatmulKernel.uniforms.byteSize,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.writeParams(buf, k, rows, m, yStride, yOffset, accumulate);
+    return buf;
+  }
+
+  writeParams(buf: GPUBuffer, k: number, rows: number, m: number, yStride: number, yOffset = 0, accumulate = false): void {
+    this.device.queue.writeBuffer(buf, 0, MatmulKernel.uniforms.pack({ k, rows, m, yStride, yOffset, accumulate: accumulate ? 1 : 0 }));
+  }
+
+  /** x: [m, k] f32, y: [m, yStride] f32. */
+  bind(w: GpuWeight, x: GPUBuffer, y: GPUBuffer, params: GPUBuffer): GPUBindGroup {
+    if (w.format !== this.format) throw new Error(`matmul.${this.format}: got a ${w.format} weight`);
+    return this.device.createBindGroup({
+      label: `matmul.${this.format}`,
+      layout: this.layout,
+      entries: [
+        ...weightBindEntries(w),
+        { binding: 2, resource: { buffer: x } },
+        { binding: 3, resource: { buffer: y } },
+        { binding: 4, resource: { buffer: params } },
+      ],
+    });
+  }
+
+  workgroups(rows: number, m: number): [number, number] {
+    const n: [number, number] = [Math.ceil(rows / this.rowsPerWorkgroup), Math.ceil(m / this.tokensPerWorkgroup)];
+    if (Math.max(...n) > this.device.limits.maxComputeWorkgroupsPerDimension) throw new RangeError(`matmul: ${rows} rows x ${m} tokens exceed the dispatch limit`);
+    return n;
+  }
+
+  encode(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, rows: number, m: number): void {
+    pass.setPipeline(this.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(...this.workgroups(rows, m));
+  }
+}
+
+/**
+ * One-off run for tests: Y [m, yStride] = X W^T (or yInit + X W^T when accumulating), each
+ * weight part writing its rows at its row offset. Not for the hot path.
+ */
+export async function runMatmul(
+  kernel: MatmulKernel,
+  parts: readonly { weight: GpuWeight; rowOffset: number }[],
+  x: Float32Array,
+  m: number,
+  yInit: Float32Array,
+  accumulate = false,
+): Promise<Float32Array> {
+  const { device } = kernel;
+  const yStride = yInit.length / m;
+  const xb = uploadStorage(device, x, 'matmul.x');
+  const yb = uploadStorage(device, yInit, 'matmul.y');
+  const params: GPUBuffer[] = [];
+  const enc = device.createCommandEncoder({ label: 'matmul.once' });
+  const pass = enc.beginComputePass();
+  for (const { weight, rowOffset } of parts) {
+    checkWeight(weight);
+    if (weight.k * m !== x.length) throw new RangeError(`matmul: x has ${x.length} values, not ${m} x ${weight.k}`);
+    if (rowOffset + weight.rows > yStride) throw new RangeError('matmul: y rows too short for the weight rows');
+    const p = kernel.createParams(weight.k, weight.rows, m, yStride, rowOffset, accumulate);
+    params.push(p);
+    kernel.encode(pass, kernel.bind(weight, xb, yb, p), weight.rows, m);
+  }
+  pass.end();
+  device.queue.submit([enc.finish()]);
+  const y = new Float32Array(await readBuffer(device, yb, yInit.byteLength));
+  for (const b of [xb, yb, ...params]) b.destroy();
+  return y;
+}

@@ -1,0 +1,146 @@
+import driver from '../../shaders/matvec.wgsl?raw';
+import reduceSubgroup from '../../shaders/reduce_subgroup.wgsl?raw';
+import reduceTree from '../../shaders/reduce_tree.wgsl?raw';
+import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
+import { UniformLayout } from '../gpu/uniforms.ts';
+import { checkWeight, weightBindEntries, weightLayoutEntries, weightShader } from './weight-formats.ts';
+import type { GpuWeight, WeightFormat } from './weight-formats.ts';
+
+export interface MatvecOptions {
+  /** Threads per workgroup; a power of two. */
+  workgroupSize?: number;
+  /** Output rows per workgroup, 1..16 (default 16: each thread reuses its x chunk across them). */
+  rowsPerWorkgroup?: number;
+  /** Reduce with subgroupAdd; defaults to whether the device has the `subgroups` feature. */
+  subgroups?: boolean;
+}
+
+const MAX_ROWS = 16;
+
+/** Decode GEMV y (+)= W x over repacked weights of one format (see shaders/matvec.wgsl). */
+export class MatvecKernel {
+  static readonly uniforms = new UniformLayout([
+    ['k', 'u32'],
+    ['rows', 'u32'],
+    ['yOffset', 'u32'],
+    ['accumulate', 'u32'],
+  ] as const);
+
+  readonly layout: GPUBindGroupLayout;
+  readonly pipeline: GPUComputePipeline;
+  readonly workgroupSize: number;
+  readonly rowsPerWorkgroup: number;
+  readonly subgroups: boolean;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly format: WeightFormat,
+    opts: MatvecOptions = {},
+  ) {
+    this.workgroupSize = opts.workgroupSize ?? 64;
+    this.rowsPerWorkgroup = opts.rowsPerWorkgroup ?? 16;
+    this.subgroups = opts.subgroups ?? device.features.has('subgroups');
+    const wg = this.workgroupSize;
+    if (wg & (wg - 1) || wg < 1 || wg > device.limits.maxComputeInvocationsPerWorkgroup) {
+      throw new Error(`matvec: workgroup size ${wg} is not a power of two within the device limit`);
+    }
+    if (!(this.rowsPerWorkgroup >= 1 && this.rowsPerWorkgroup <= MAX_ROWS)) {
+      throw new Error(`matvec: rows per workgroup ${this.rowsPerWorkgroup} outside 1..${MAX_ROWS}`);
+    }
+    if (this.subgroups && !device.features.has('subgroups')) throw new Error('matvec: the device lacks the subgroups feature');
+    const label = `matvec.${format}`;
+    this.layout = device.createBindGroupLayout({
+      label,
+      entries: [
+        ...weightLayoutEntries(format),
+        { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+        { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
+        { binding: 4, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+      ],
+    });
+    const code = weightShader(format, driver, { subgroups: this.subgroups, tail: this.subgroups ? reduceSubgroup : reduceTree });
+    this.pipeline = device.createComputePipeline({
+      label,
+      layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
+      compute: {
+        module: device.createShaderModule({ label, code }),
+        entryPoint: 'main',
+        constants: { WG: wg, ROWS: this.rowsPerWorkgroup },
+      },
+    });
+  }
+
+  /**
+   * Uniform buffer for one weight (part): k elements per row, `rows` rows, written to
+   * y[yOffset .. yOffset + rows), or added to it when `accumulate` (the residual add fused into
+   * the output and down projections). Made once at load.
+   */
+  createParams(k: number, rows: number, yOffset = 0, accumulate = false): GPUBuffer {
+    const buf = this.device.createBuffer({
+      label: `matvec.${this.format}.params`,
+      size: MatvecKernel.uniforms.byteSize,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.device.queue.writeBuffer(buf, 0, MatvecKernel.uniforms.pack({ k, rows, yOffset, accumulate: accumulate ? 1 : 0 }));
+    return buf;
+  }
+
+  /** x: [k] f32, y: f32 with room for yOffset + rows. */
+  bind(w: GpuWeight, x: GPUBuffer, y: GPUBuffer, params: GPUBuffer): GPUBindGroup {
+    if (w.format !== this.format) throw new Error(`matvec.${this.format}: got a ${w.format} weight`);
+    return this.device.createBindGroup({
+      label: `matvec.${this.format}`,
+      layout: this.layout,
+      entries: [
+        ...weightBindEntries(w),
+        { binding: 2, resource: { buffer: x } },
+        { binding: 3, resource: { buffer: y } },
+        { binding: 4, resource: { buffer: params } },
+      ],
+    });
+  }
+
+  workgroups(rows: number): number {
+    const n = Math.ceil(rows / this.rowsPerWorkgroup);
+    if (n > this.device.limits.maxComputeWorkgroupsPerDimension) throw new RangeError(`matvec: ${rows} rows need ${n} workgroups, over the device limit`);
+    return n;
+  }
+
+  encode(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, rows: number): void {
+    pass.setPipeline(this.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(this.workgroups(rows));
+  }
+}
+
+/**
+ * One-off run for tests and the self-test: y = W x (or yInit + W x when accumulating) over the
+ * weight parts, each writing its rows at its row offset. Not for the hot path.
+ */
+export async function runMatvec(
+  kernel: MatvecKernel,
+  parts: readonly { weight: GpuWeight; rowOffset: number }[],
+  x: Float32Array,
+  yInit: Float32Array,
+  accumulate = false,
+): Promise<Float32Array> {
+  const { device } = kernel;
+  const xb = uploadStorage(device, x, 'matvec.x');
+  const yb = uploadStorage(device, yInit, 'matvec.y');
+  const params: GPUBuffer[] = [];
+  const enc = device.createCommandEncoder({ label: 'matvec.once' });
+  const pass = enc.beginComputePass();
+  for (const { weight, rowOffset } of parts) {
+    checkWeight(weight);
+    if (weight.k !== x.length) throw new RangeError(`matvec: x has ${x.length} values, weight rows ${weight.k}`);
+    if (rowOffset + weight.rows > yInit.length) throw new RangeError('matvec: y too short for the weight rows');
+    const p = kernel.createParams(weight.k, weight.rows, rowOffset, accumulate);
+    params.push(p);
+    kernel.encode(pass, kernel.bind(weight, xb, yb, p), weight.rows);
+  }
+  pass.end();
+  device.queue.submit([enc.finish()]);
+  const y = new Float32Array(await readBuffer(device, yb, yInit.byteLength));
+  for (const b of [xb, yb, ...params]) b.destroy();
+  return y;
+}

@@ -1,0 +1,138 @@
+import source from '../../shaders/rope_kv.wgsl?raw';
+import { UniformLayout } from '../gpu/uniforms.ts';
+import { STEP_WGSL } from './step.ts';
+
+export type RopeStyle = 'neox' | 'norm';
+
+/** Static shape of one model's RoPE + KV append; the same for every layer. */
+export interface RopeKvShape {
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  /** Rotated dims per head (<= headDim, even); the rest pass through. */
+  ropeDim: number;
+  /** Cache capacity in positions. */
+  maxCtx: number;
+  /** rope.freq_base (10000 for Phi-3). */
+  base: number;
+  /** Multiplies cos and sin (LongRoPE attention factor; 1 otherwise). */
+  attnFactor: number;
+}
+
+/** Highest position the kernel's sin/cos range reduction is exact for (theta < 2^17 * pi/2). */
+export const ROPE_MAX_POS = 2 ** 17;
+
+const TABLE_MAX = 128;
+
+/**
+ * llama.cpp's `theta_scale = powf(freq_base, -2.0f/n_dims)` in f32. Math.pow in f64 rounded once
+ * to f32 is the correctly rounded powf (glibc's powf is within 0.82 ulp, so the two can differ
+ * in the last bit only in rare cases).
+ */
+export function ropeThetaScale(base: number, ropeDim: number): number {
+  return Math.fround(Math.pow(Math.fround(base), Math.fround(-2 / ropeDim)));
+}
+
+/** Bytes of one layer's K (or V) cache: [nKvHeads, maxCtx, headDim/2] u32. */
+export function kvCacheBytes(nKvHeads: number, maxCtx: number, headDim: number): number {
+  return nKvHeads * maxCtx * headDim * 2;
+}
+
+/** RoPE on Q and K + append of K and V to a layer's f16 cache (see shaders/rope_kv.wgsl). */
+export class RopeKvKernel {
+  static readonly uniforms = new UniformLayout([
+    ['nHeads', 'u32'],
+    ['nKvHeads', 'u32'],
+    ['headDim', 'u32'],
+    ['ropeDim', 'u32'],
+    ['maxCtx', 'u32'],
+    ['thetaScale', 'f32'],
+    ['attnFactor', 'f32'],
+    ['_pad', 'u32'],
+  ] as const);
+
+  readonly layout: GPUBindGroupLayout;
+  readonly pipeline: GPUComputePipeline;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly style: RopeStyle = 'neox',
+    readonly workgroupSize = 64,
+    /** Heads (of Q | K | V) per workgroup; they share one cos/sin table. */
+    readonly headsPerWorkgroup = 8,
+  ) {
+    const label = `rope_kv.${style}`;
+    const entry = (type: GPUBufferBindingType, binding: number): GPUBindGroupLayoutEntry => ({
+      binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type },
+    });
+    this.layout = device.createBindGroupLayout({
+      label,
+      entries: [
+        entry('read-only-storage', 0),
+        entry('read-only-storage', 1),
+        entry('storage', 2),
+        entry('storage', 3),
+        entry('storage', 4),
+        entry('uniform', 5),
+        entry('uniform', 6),
+      ],
+    });
+    this.pipeline = device.createComputePipeline({
+      label,
+      layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
+      compute: {
+        module: device.createShaderModule({ label, code: STEP_WGSL + source }),
+        entryPoint: 'main',
+        constants: { WG: workgroupSize, NEOX: style === 'neox' ? 1 : 0, HALF_MAX: TABLE_MAX, HEADS: headsPerWorkgroup },
+      },
+    });
+  }
+
+  /** Static uniform for a model; made once at load and shared by every layer. */
+  createParams(shape: RopeKvShape): GPUBuffer {
+    const { nHeads, nKvHeads, headDim, ropeDim, maxCtx, base, attnFactor } = shape;
+    if (headDim % 2 || ropeDim % 2 || ropeDim < 2 || ropeDim > headDim) {
+      throw new Error(`rope_kv: headDim ${headDim} and ropeDim ${ropeDim} must be even with 2 <= ropeDim <= headDim`);
+    }
+    if (ropeDim / 2 > TABLE_MAX) throw new Error(`rope_kv: ropeDim ${ropeDim} exceeds ${2 * TABLE_MAX}`);
+    if (nHeads % nKvHeads) throw new Error(`rope_kv: nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
+    if (maxCtx > ROPE_MAX_POS) throw new Error(`rope_kv: maxCtx ${maxCtx} exceeds ${ROPE_MAX_POS}`);
+    const buf = this.device.createBuffer({
+      label: 'rope_kv.params',
+      size: RopeKvKernel.uniforms.byteSize,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    const thetaScale = ropeThetaScale(base, ropeDim);
+    this.device.queue.writeBuffer(buf, 0, RopeKvKernel.uniforms.pack({ nHeads, nKvHeads, headDim, ropeDim, maxCtx, thetaScale, attnFactor, _pad: 0 }));
+    return buf;
+  }
+
+  /** A [ropeDim/2] f32 buffer of ones, for models without rope factors. */
+  createUnitFactors(ropeDim: number): GPUBuffer {
+    const buf = this.device.createBuffer({
+      label: 'rope_kv.ones',
+      size: Math.max(16, ropeDim * 2),
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+    });
+    this.device.queue.writeBuffer(buf, 0, new Float32Array(Math.max(4, ropeDim / 2)).fill(1));
+    return buf;
+  }
+
+  /** One bind group per layer (the caches differ), made at load. */
+  bind(qkv: GPUBuffer, factors: GPUBuffer, q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, step: GPUBuffer, params: GPUBuffer): GPUBindGroup {
+    return this.device.createBindGroup({
+      label: 'rope_kv',
+      layout: this.layout,
+      entries: [qkv, factors, q, kCache, vCache, step, params].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+  }
+
+  /** nTokens = M of this step (the Step uniform must hold the same). */
+  encode(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, nTokens: number, nHeads: number, nKvHeads: number): void {
+    pass.setPipeline(this.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(nTokens, Math.ceil((nHeads + 2 * nKvHeads) / this.headsPerWorkgroup));
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * The weight formats the GPU kernels read: the repacked layouts of src/model/repack.ts, one WGSL
+ * decoder per format (shaders/weights_<type>.wgsl), and how a kernel module is composed:
+ *   [enable subgroups;] quant_common.wgsl + weights_<type>.wgsl + driver (+ reduction).
+ * Names are GGML's (`QUANT_INFO[type].name` in src/model/quant), so the engine maps a tensor's
+ * type to a format by name.
+ */
+import { uploadStorage } from '../gpu/buffers.ts';
+import common from '../../shaders/quant_common.wgsl?raw';
+import bf16 from '../../shaders/weights_bf16.wgsl?raw';
+import f16 from '../../shaders/weights_f16.wgsl?raw';
+import f32 from '../../shaders/weights_f32.wgsl?raw';
+import q4_0 from '../../shaders/weights_q4_0.wgsl?raw';
+import q4_k from '../../shaders/weights_q4_k.wgsl?raw';
+import q5_k from '../../shaders/weights_q5_k.wgsl?raw';
+import q6_k from '../../shaders/weights_q6_k.wgsl?raw';
+import q8_0 from '../../shaders/weights_q8_0.wgsl?raw';
+
+export type WeightFormat = 'F32' | 'F16' | 'BF16' | 'Q4_0' | 'Q8_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
+
+interface FormatInfo {
+  /** Row lengths must be a multiple of this (the block size; 8 for the float types' vec4 reads). */
+  kMultiple: number;
+  /** Elements one thread handles at once (the shader's CHUNK). */
+  chunk: number;
+  /** Elements per block and bytes per block in the repacked `blocks` array. */
+  blockElems: number;
+  blockBytes: number;
+  /** True when the f16 `d` of each block sits in a separate `scales` array (binding 1). */
+  split: boolean;
+  source: string;
+}
+
+const FORMATS: Record<WeightFormat, FormatInfo> = {
+  F32: { kMultiple: 8, chunk: 8, blockElems: 1, blockBytes: 4, split: false, source: f32 },
+  F16: { kMultiple: 8, chunk: 8, blockElems: 1, blockBytes: 2, split: false, source: f16 },
+  BF16: { kMultiple: 8, chunk: 8, blockElems: 1, blockBytes: 2, split: false, source: bf16 },
+  Q4_0: { kMultiple: 32, chunk: 32, blockElems: 32, blockBytes: 16, split: true, source: q4_0 },
+  Q8_0: { kMultiple: 32, chunk: 32, blockElems: 32, blockBytes: 32, split: true, source: q8_0 },
+  Q4_K: { kMultiple: 256, chunk: 32, blockElems: 256, blockBytes: 144, split: false, source: q4_k },
+  Q5_K: { kMultiple: 256, chunk: 32, blockElems: 256, blockBytes: 176, split: false, source: q5_k },
+  Q6_K: { kMultiple: 256, chunk: 64, blockElems: 256, blockBytes: 208, split: true, source: q6_k },
+};
+
+export const WEIGHT_FORMATS = Object.keys(FORMATS) as WeightFormat[];
+
+export function isWeightFormat(name: string): name is WeightFormat {
+  return Object.hasOwn(FORMATS, name);
+}
+
+export function formatInfo(format: WeightFormat): Readonly<FormatInfo> {
+  const info = FORMATS[format];
+  if (!info) throw new Error(`no GPU kernel for weight format ${String(format)}`);
+  return info;
+}
+
+/** Throws unless rows of length k can be read by the kernels. */
+export function checkRowLength(format: WeightFormat, k: number): void {
+  const { kMultiple } = formatInfo(format);
+  if (!Number.isInteger(k) || k <= 0 || k % kMultiple !== 0) {
+    throw new RangeError(`${format} kernels need a row length that is a positive multiple of ${kMultiple}, got ${k}`);
+  }
+}
+
+/** Bytes of one repacked row in `blocks` and in `scales` (as src/model/repack.ts lays them out). */
+export function weightRowBytes(format: WeightFormat, k: number): { blocks: number; scales: number } {
+  checkRowLength(format, k);
+  const { blockElems, blockBytes, split } = formatInfo(format);
+  const nb = k / blockElems;
+  return { blocks: nb * blockBytes, scales: split ? Math.ceil(nb / 2) * 4 : 0 };
+}
+
+/** A weight tensor (or one row-range part of it) in GPU buffers, as repacked. */
+export interface GpuWeight {
+  format: WeightFormat;
+  /** Elements per row. */
+  k: number;
+  /** Rows in these buffers. */
+  rows: number;
+  blocks: GPUBuffer;
+  /** The f16 d pairs; required for Q4_0, Q8_0 and Q6_K. */
+  scales?: GPUBuffer;
+}
+
+/** Checks a GpuWeight against its format and shape before it is bound. */
+export function checkWeight(w: GpuWeight): void {
+  const rb = weightRowBytes(w.format, w.k);
+  if (w.rows < 1) throw new RangeError(`${w.format} weight with ${w.rows} rows`);
+  if (w.blocks.size < w.rows * rb.blocks) {
+    throw new RangeError(`${w.format} ${w.rows}x${w.k}: blocks buffer has ${w.blocks.size} B, needs ${w.rows * rb.blocks}`);
+  }
+  if (formatInfo(w.format).split) {
+    if (!w.scales) throw new RangeError(`${w.format} weight needs its scales buffer`);
+    if (w.scales.size < w.rows * rb.scales) {
+      throw new RangeError(`${w.format} ${w.rows}x${w.k}: scales buffer has ${w.scales.size} B, needs ${w.rows * rb.scales}`);
+    }
+  }
+}
+
+/** Bind group layout entries 0 (blocks) and, for split formats, 1 (scales). */
+export function weightLayoutEntries(format: WeightFormat): GPUBindGroupLayoutEntry[] {
+  const entries: GPUBindGroupLayoutEntry[] = [
+    { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+  ];
+  if (formatInfo(format).split) {
+    entries.push({ binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } });
+  }
+  return entries;
+}
+
+export function weightBindEntries(w: GpuWeight): GPUBindGroupEntry[] {
+  checkWeight(w);
+  const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: w.blocks } }];
+  if (formatInfo(w.format).split) entries.push({ binding: 1, resource: { buffer: w.scales as GPUBuffer } });
+  return entries;
+}
+
+/** WGSL module text for a driver over this format's decoder. */
+export function weightShader(format: WeightFormat, driver: string, opts: { subgroups?: boolean; tail?: string } = {}): string {
+  const parts = [common, formatInfo(format).source, driver];
+  if (opts.tail) parts.push(opts.tail);
+  return (opts.subgroups ? 'enable subgroups;\n\n' : '') + parts.join('\n');
+}
+
+/** Uploads repacked bytes as a GpuWeight (blocks, and scales when given). */
+export function uploadWeight(
+  device: GPUDevice,
+  format: WeightFormat,
+  k: number,
+  rows: number,
+  blocks: Uint8Array,
+  scales?: Uint8Array,
+): GpuWeight {
+  const w: GpuWeight = { format, k, rows, blocks: uploadStorage(device, blocks, `${format}.blocks`) };
+  if (scales) w.scales = uploadStorage(device, scales, `${format}.scales`);
+  checkWeight(w);
+  return w;
+}
+
+export function destroyWeight(w: GpuWeight): void {
+  w.blocks.destroy();
+  w.scales?.destroy();
+}
