@@ -49,6 +49,7 @@ export const TEST_MODELS: ModelOptions[] = [
   { preset: 'tiny', mix: 'q4_0', seed: 3, longRope: true, contextLength: 2048 },
   { preset: 'tiny', mix: 'q8_0', seed: 4, slidingWindow: null },
   { preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: 16 },
+  { preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: null },
   { preset: 'small', mix: 'q4_k_m', seed: 1 },
 ];
 

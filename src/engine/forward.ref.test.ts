@@ -70,3 +70,37 @@ describe('CPU reference forward pass vs llama.cpp', () => {
     });
   }
 });
+
+describe('sliding window and llama.cpp', () => {
+  // PHI3.md 2.4: transformers applies phi3's sliding window; the llama.cpp in node-llama-cpp
+  // 3.21.1 does not. Two files that differ only in the key give llama.cpp identical outputs,
+  // while our reference (which applies it, as transformers does) differs: so the window is
+  // checked against our CPU reference (engine.test.ts), and against llama.cpp only without it.
+  it('llama.cpp ignores phi3.attention.sliding_window', async () => {
+    const withKey = await ensureModel({ preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: 16 });
+    const withoutKey = await ensureModel({ preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: null });
+    const prompt = promptIds(64);
+    const dists = [];
+    for (const path of [withKey, withoutKey]) {
+      const m = await loadLlamaModel(path);
+      try {
+        dists.push(await llamaGreedy(m, prompt, 4));
+      } finally {
+        await m.dispose();
+      }
+    }
+    expect(dists[0].ids).toEqual(dists[1].ids);
+    dists[0].steps.forEach((s, i) => expect(s.top).toEqual(dists[1].steps[i].top));
+    // ...while the window does change the model's output (our reference applies it).
+    const src = await fileSource(withKey);
+    const file = await readGGUF(src);
+    const cfg = modelConfigFromGGUF(file);
+    expect(cfg.slidingWindow).toBe(16);
+    const w = await loadRefWeights(file, src, cfg);
+    const windowed = logSoftmax(new RefModel(w, { contextLength: 256 }).forward(prompt)[0]);
+    const full = logSoftmax(new RefModel(w, { contextLength: 256, slidingWindow: false }).forward(prompt)[0]);
+    const llamaTop = dists[0].steps[0].top[0];
+    expect(Math.abs(Math.exp(full[llamaTop[0]]) - llamaTop[1])).toBeLessThanOrEqual(Q_TOL);
+    expect(Math.abs(Math.exp(windowed[llamaTop[0]]) - llamaTop[1])).toBeGreaterThan(Q_TOL);
+  });
+});
