@@ -80,7 +80,7 @@ describe('sliding window and llama.cpp', () => {
     const withKey = await ensureModel({ preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: 16 });
     const withoutKey = await ensureModel({ preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: null });
     const prompt = promptIds(64);
-    const dists = [];
+    const dists: Awaited<ReturnType<typeof llamaGreedy>>[] = [];
     for (const path of [withKey, withoutKey]) {
       const m = await loadLlamaModel(path);
       try {
