@@ -12,7 +12,30 @@ import { httpSource } from '../model/gguf-sources.ts';
 import { readGGUF } from '../model/gguf.ts';
 import { modelConfigFromGGUF } from '../model/config.ts';
 import { adapterName } from '../gpu/device.ts';
-import type { CapabilitiesResult, EngineApi, ModelCheckRequest, ModelCheckResult } from './protocol.ts';
+import { ChatSession } from './session.ts';
+import { WeightStore } from '../store/weight-store.ts';
+import { downloadModel } from '../store/download.ts';
+import { importFile } from '../store/import.ts';
+import { customModelEntry } from '../store/registry.ts';
+import type { ModelManifest } from '../store/manifest.ts';
+import type { StoreProgress } from '../store/progress.ts';
+import type { ByteSource } from '../model/gguf-types.ts';
+import type { CapabilitiesResult, EngineApi, InstallSource, LoadProgress, LoadRequest, ModelCheckRequest, ModelCheckResult, StoredModel } from './protocol.ts';
+
+const store = new WeightStore();
+
+function describe(m: ModelManifest): StoredModel {
+  return {
+    id: m.id,
+    displayName: m.displayName ?? m.header?.name ?? (m.source.kind === 'url' ? m.source.url.split('/').pop() ?? m.id : m.source.name),
+    bytes: m.source.size,
+    storedBytes: m.chunks.reduce((s, c) => s + c.bytes, 0),
+    complete: m.complete,
+    source: m.source.kind,
+    architecture: m.header?.architecture,
+    contextLength: m.header?.contextLength,
+  };
+}
 
 let opened: Promise<OpenedDevice> | undefined;
 
@@ -25,7 +48,83 @@ function device(): Promise<OpenedDevice> {
   return opened;
 }
 
+let session: ChatSession | undefined;
+let loadedId: string | undefined;
+
+function requireSession(): ChatSession {
+  if (!session) throw new Error('No model is loaded: load one first.');
+  return session;
+}
+
 const api: EngineApi = {
+  async install(source: InstallSource, onProgress?: (p: LoadProgress) => void): Promise<StoredModel> {
+    const progress = (p: StoreProgress) =>
+      onProgress?.({ phase: p.phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal ?? 0, rate: p.bytesPerSecond || undefined, etaSeconds: p.etaSeconds, message: p.message });
+    if (source.kind === 'file') {
+      const r = await importFile(source.file, store, progress);
+      return describe(r.manifest);
+    }
+    const entry = customModelEntry(source.url);
+    const r = await downloadModel({ id: entry.id, url: entry.url, store, displayName: source.displayName ?? entry.displayName, expectedBytes: source.expectedBytes ?? entry.bytes, onProgress: progress });
+    return describe(r.manifest);
+  },
+  async listModels() {
+    return (await store.listModels()).map(describe);
+  },
+  async deleteModel(id: string) {
+    if (session && loadedId === id) {
+      session.engine.destroy();
+      session = undefined;
+    }
+    await store.deleteModel(id);
+  },
+  async load(req: LoadRequest, onProgress?: (p: LoadProgress) => void) {
+    const { device: dev } = await device();
+    session?.engine.destroy();
+    session = undefined;
+    const t0 = performance.now();
+    onProgress?.({ phase: 'checking', bytesDone: 0, bytesTotal: 0 });
+    const src: ByteSource = req.kind === 'stored' ? await store.storeSource(req.id) : await httpSource(req.url);
+    loadedId = req.kind === 'stored' ? req.id : undefined;
+    const file = await readGGUF(src);
+    const cfg = modelConfigFromGGUF(file);
+    const contextLength = Math.min(req.contextLength ?? 4096, cfg.contextLength);
+    const engine = await Engine.load(dev, file, src, cfg, {
+      contextLength,
+      onProgress: (p) => onProgress?.({ phase: 'uploading', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
+    });
+    onProgress?.({ phase: 'compiling', bytesDone: engine.weightBytes, bytesTotal: engine.weightBytes });
+    await engine.generate([cfg.vocabSize > 1 ? 1 : 0], { maxTokens: 1 }); // compile every pipeline now, not at the first message
+    engine.reset();
+    session = new ChatSession(engine, file, cfg);
+    return {
+      name: (file.metadata.get('general.name') as string | undefined) ?? (req.kind === 'url' ? req.url.split('/').pop() : req.id) ?? 'model',
+      architecture: cfg.arch,
+      contextLength,
+      weightBytes: engine.weightBytes,
+      loadMs: performance.now() - t0,
+    };
+  },
+  async chat(req, onDelta) {
+    return requireSession().chat(req, onDelta);
+  },
+  async abort() {
+    session?.abort();
+  },
+  async unload() {
+    session?.engine.destroy();
+    session = undefined;
+  },
+  async stats() {
+    const e = session?.engine;
+    return {
+      loaded: Boolean(e),
+      cachedTokens: e?.cachedTokens.length ?? 0,
+      prefillTokens: e?.counters.prefillTokens ?? 0,
+      decodeSteps: e?.counters.decodeSteps ?? 0,
+      dispatchesPerToken: e?.counters.dispatchesPerDecodeStep ?? 0,
+    };
+  },
   async capabilities(): Promise<CapabilitiesResult> {
     try {
       const { capabilities } = await device();

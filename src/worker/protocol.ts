@@ -8,6 +8,9 @@ import type { CompareReport } from '../util/compare.ts';
 
 export type { GpuCapabilities, AdapterSummary } from '../gpu/device.ts';
 export { WebGPUUnavailableError, DeviceLostError } from '../gpu/errors.ts';
+export { QuotaExceededError, DownloadError, CorruptChunkError, ModelNotStoredError } from '../store/errors.ts';
+export { ModelFormatError } from '../model/errors.ts';
+export { ContextFullError } from '../engine/errors.ts';
 
 export type CapabilitiesResult =
   | ({ ok: true } & GpuCapabilities)
@@ -41,7 +44,96 @@ export interface ModelCheckResult {
   dispatchesPerToken: number;
 }
 
+export type ChatRole = 'system' | 'user' | 'assistant';
+
+/** The OpenAI chat-completions request fields we honour. */
+export interface ChatRequest {
+  messages: { role: ChatRole; content: string }[];
+  max_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  top_k?: number;
+  /** Repetition penalty (llama.cpp `repeat_penalty`); 1 = off. */
+  repetition_penalty?: number;
+  seed?: number;
+  /** Extra stop strings (the model's own stop tokens always apply). */
+  stop?: string | string[];
+  /** Top logprobs per token, 0..20. */
+  top_logprobs?: number;
+}
+
+/** One streamed piece of the reply. */
+export interface ChatDelta {
+  text: string;
+  tokenId: number;
+  top?: [number, number][];
+}
+
+export type ChatFinishReason = 'stop' | 'length' | 'abort' | 'context_full';
+
+export interface ChatResult {
+  text: string;
+  finishReason: ChatFinishReason;
+  usage: { promptTokens: number; completionTokens: number; totalTokens: number; cachedPromptTokens: number };
+  timing: { prefillMs: number; decodeMs: number; prefillTokPerS: number; decodeTokPerS: number };
+}
+
+/** `stored`: a model installed in IndexedDB (no network); `url`: read straight from a Range-capable URL. */
+export type LoadRequest = ({ kind: 'stored'; id: string } | { kind: 'url'; url: string }) & { contextLength?: number };
+
+/** Where to install a model from: a URL (download with resume) or a local .gguf file. */
+export type InstallSource = { kind: 'url'; url: string; displayName?: string; expectedBytes?: number } | { kind: 'file'; file: File };
+
+export interface StoredModel {
+  id: string;
+  displayName: string;
+  bytes: number;
+  storedBytes: number;
+  complete: boolean;
+  source: 'url' | 'file';
+  architecture?: string;
+  contextLength?: number;
+}
+
+export interface LoadProgress {
+  phase: 'checking' | 'downloading' | 'verifying' | 'converting' | 'storing' | 'uploading' | 'compiling';
+  message?: string;
+  bytesDone: number;
+  bytesTotal: number;
+  /** Bytes per second over the last few seconds, when known. */
+  rate?: number;
+  etaSeconds?: number;
+}
+
+export interface LoadedModel {
+  name: string;
+  architecture: string;
+  contextLength: number;
+  weightBytes: number;
+  loadMs: number;
+}
+
+export interface EngineStats {
+  loaded: boolean;
+  cachedTokens: number;
+  prefillTokens: number;
+  decodeSteps: number;
+  dispatchesPerToken: number;
+}
+
 export interface EngineApi {
+  /** Downloads (resuming any earlier attempt) or imports a model into IndexedDB; returns its id. */
+  install(source: InstallSource, onProgress?: (p: LoadProgress) => void): Promise<StoredModel>;
+  listModels(): Promise<StoredModel[]>;
+  deleteModel(id: string): Promise<void>;
+  /** Loads a model (replacing any loaded one); progress through one proxied callback. */
+  load(req: LoadRequest, onProgress?: (p: LoadProgress) => void): Promise<LoadedModel>;
+  /** Generates a reply; each token's text goes to `onDelta` (one message per token, no round trip). */
+  chat(req: ChatRequest, onDelta?: (d: ChatDelta) => void): Promise<ChatResult>;
+  /** Stops the running chat after the current step. */
+  abort(): Promise<void>;
+  unload(): Promise<void>;
+  stats(): Promise<EngineStats>;
   /** Loads a model from a URL, runs greedy generation on a prompt, unloads (diagnostics, e2e). */
   checkModel(req: ModelCheckRequest): Promise<ModelCheckResult>;
   /** Adapter info, features and limits as seen from inside the worker. */
