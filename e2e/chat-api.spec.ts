@@ -7,6 +7,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { ensureModel } from '../scripts/test-models.ts';
 import { startModelServer, type ModelServer } from './model-server.ts';
+import type { ChatEngine } from '../src/client/openai.ts';
 
 let server: ModelServer;
 let bytes = 0;
@@ -18,7 +19,7 @@ test.beforeAll(async () => {
 });
 test.afterAll(async () => server?.close());
 
-type Win = { phi3: import('../src/client/openai.ts').ChatEngine };
+type Win = { phi3: ChatEngine };
 
 async function ready(page: Page) {
   await page.goto('/');
