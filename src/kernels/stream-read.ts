@@ -17,7 +17,7 @@ export class StreamReadKernel {
   constructor(
     readonly device: GPUDevice,
     readonly workgroupSize = 256,
-    readonly workgroups = 512,
+    readonly workgroups = 64,
   ) {
     this.layout = device.createBindGroupLayout({
       label: 'stream_read',
@@ -34,9 +34,9 @@ export class StreamReadKernel {
     });
   }
 
-  /** Partial-sum buffer (one u32 per workgroup) shared by every source. */
+  /** Partial-sum buffer (one u32 per thread) shared by every source. */
   createPartials(): GPUBuffer {
-    return this.device.createBuffer({ label: 'stream_read.partial', size: this.workgroups * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    return this.device.createBuffer({ label: 'stream_read.partial', size: this.workgroups * this.workgroupSize * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
   }
 
   /** A bind group reading `src` (its size a multiple of 16 bytes). Made once. */
