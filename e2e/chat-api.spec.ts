@@ -26,7 +26,7 @@ async function ready(page: Page) {
   await page.waitForFunction(() => Boolean((window as unknown as Win).phi3));
 }
 
-test('install, load from IndexedDB, stream a reply, second turn reuses the cache, offline reload chats', async ({ page, context }) => {
+test('install, load from IndexedDB, stream a reply, second turn reuses the cache, device loss recovers, offline reload chats', async ({ page, context }) => {
   test.setTimeout(600_000);
   await ready(page);
   const url = server.url('tiny-q4_0.gguf');
@@ -76,6 +76,28 @@ test('install, load from IndexedDB, stream a reply, second turn reuses the cache
   const newTokens = first.second.usage.prompt_tokens - first.second.usage.cached_prompt_tokens;
   expect(newTokens).toBeLessThan(12); // <|end|> <|user|> ▁And ▁books ? <|end|> <|assistant|> and the last reply token
   expect(first.stats.prefillTokens).toBe(last.usage!.prompt_tokens + newTokens + 1); // +1: the load-time warm-up token
+
+  // Device loss: the worker notices, makes a new device, reloads the weights from IndexedDB, and
+  // the next request works without a page reload (same greedy reply as before).
+  // The loss happens in the middle of a reply: that reply fails with a DeviceLostError.
+  const recovered = await page.evaluate(async () => {
+    const phi3 = (window as unknown as Win).phi3;
+    const stream = await phi3.chat.completions.create({ messages: [{ role: 'user', content: 'Write a long story.' }], stream: true, max_tokens: 200, temperature: 0 });
+    let error = '';
+    let chunks = 0;
+    try {
+      for await (const _c of stream) {
+        if (++chunks === 2) await phi3.client.api.loseDevice();
+      }
+    } catch (e) {
+      error = (e as Error).name;
+    }
+    const r = await phi3.chat.completions.create({ messages: [{ role: 'user', content: 'Tell me about printing presses.' }], max_tokens: 12, temperature: 0 });
+    return { error, text: r.choices[0].message.content, stats: await phi3.stats() };
+  });
+  expect(recovered.error).toBe('DeviceLostError');
+  expect(recovered.stats.deviceLosses).toBe(1);
+  expect(recovered.text).toBe(first.text);
 
   // Offline: a fresh page, no network to the model server, weights only from IndexedDB.
   await server.close();

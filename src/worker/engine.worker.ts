@@ -5,7 +5,7 @@
  */
 import * as Comlink from 'comlink';
 import { openDevice, type OpenedDevice } from '../gpu/device.ts';
-import { WebGPUUnavailableError } from '../gpu/errors.ts';
+import { DeviceLostError, WebGPUUnavailableError } from '../gpu/errors.ts';
 import { runSelfTest } from '../engine/self-test.ts';
 import { Engine } from '../engine/engine.ts';
 import { httpSource } from '../model/gguf-sources.ts';
@@ -42,6 +42,7 @@ let opened: Promise<OpenedDevice> | undefined;
 function device(): Promise<OpenedDevice> {
   if (!opened) {
     opened = openDevice((self as unknown as { navigator: Navigator }).navigator.gpu);
+    void opened.then((o) => watchDevice(o.device), () => {});
     // A failed attempt is not cached: the user may enable WebGPU and retry.
     opened.catch(() => (opened = undefined));
   }
@@ -54,6 +55,58 @@ let loadedId: string | undefined;
 function requireSession(): ChatSession {
   if (!session) throw new Error('No model is loaded: load one first.');
   return session;
+}
+
+let lastLoad: LoadRequest | undefined;
+let recovering: Promise<unknown> | undefined;
+let loading: Promise<unknown> = Promise.resolve();
+let deviceLosses = 0;
+let lastLoss = '';
+
+/** A lost device takes every buffer with it: forget it, and reload the model on a new one. */
+function watchDevice(dev: GPUDevice): void {
+  void dev.lost.then((info) => {
+    deviceLosses++;
+    lastLoss = `device lost: ${info.reason}${info.message ? `, ${info.message}` : ''}`;
+    opened = undefined;
+    session = undefined;
+    const req = lastLoad;
+    if (req) {
+      recovering = loadModel(req).catch((e: unknown) => {
+        lastLoss += `; reloading failed: ${e instanceof Error ? e.message : String(e)}`;
+        throw e;
+      });
+    }
+  });
+}
+
+async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => void) {
+  const { device: dev } = await device();
+  session?.engine.destroy();
+  session = undefined;
+  lastLoad = req;
+  const t0 = performance.now();
+  onProgress?.({ phase: 'checking', bytesDone: 0, bytesTotal: 0 });
+  const src: ByteSource = req.kind === 'stored' ? await store.storeSource(req.id) : await httpSource(req.url);
+  loadedId = req.kind === 'stored' ? req.id : undefined;
+  const file = await readGGUF(src);
+  const cfg = modelConfigFromGGUF(file);
+  const contextLength = Math.min(req.contextLength ?? 4096, cfg.contextLength);
+  const engine = await Engine.load(dev, file, src, cfg, {
+    contextLength,
+    onProgress: (p) => onProgress?.({ phase: 'uploading', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
+  });
+  onProgress?.({ phase: 'compiling', bytesDone: engine.weightBytes, bytesTotal: engine.weightBytes });
+  await engine.generate([cfg.vocabSize > 1 ? 1 : 0], { maxTokens: 1 }); // compile every pipeline now, not at the first message
+  engine.reset();
+  session = new ChatSession(engine, file, cfg);
+  return {
+    name: (file.metadata.get('general.name') as string | undefined) ?? (req.kind === 'url' ? req.url.split('/').pop() : req.id) ?? 'model',
+    architecture: cfg.arch,
+    contextLength,
+    weightBytes: engine.weightBytes,
+    loadMs: performance.now() - t0,
+  };
 }
 
 const api: EngineApi = {
@@ -79,34 +132,33 @@ const api: EngineApi = {
     await store.deleteModel(id);
   },
   async load(req: LoadRequest, onProgress?: (p: LoadProgress) => void) {
+    await recovering?.catch(() => {});
+    // Loads run one at a time; a later one replaces (and frees) the model of an earlier one.
+    const run = loading.catch(() => {}).then(() => loadModel(req, onProgress));
+    loading = run;
+    return run;
+  },
+  async loseDevice() {
     const { device: dev } = await device();
-    session?.engine.destroy();
-    session = undefined;
-    const t0 = performance.now();
-    onProgress?.({ phase: 'checking', bytesDone: 0, bytesTotal: 0 });
-    const src: ByteSource = req.kind === 'stored' ? await store.storeSource(req.id) : await httpSource(req.url);
-    loadedId = req.kind === 'stored' ? req.id : undefined;
-    const file = await readGGUF(src);
-    const cfg = modelConfigFromGGUF(file);
-    const contextLength = Math.min(req.contextLength ?? 4096, cfg.contextLength);
-    const engine = await Engine.load(dev, file, src, cfg, {
-      contextLength,
-      onProgress: (p) => onProgress?.({ phase: 'uploading', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
-    });
-    onProgress?.({ phase: 'compiling', bytesDone: engine.weightBytes, bytesTotal: engine.weightBytes });
-    await engine.generate([cfg.vocabSize > 1 ? 1 : 0], { maxTokens: 1 }); // compile every pipeline now, not at the first message
-    engine.reset();
-    session = new ChatSession(engine, file, cfg);
-    return {
-      name: (file.metadata.get('general.name') as string | undefined) ?? (req.kind === 'url' ? req.url.split('/').pop() : req.id) ?? 'model',
-      architecture: cfg.arch,
-      contextLength,
-      weightBytes: engine.weightBytes,
-      loadMs: performance.now() - t0,
-    };
+    dev.destroy();
+    await dev.lost; // the watcher (registered first) has started the reload when this resumes
   },
   async chat(req, onDelta) {
-    return requireSession().chat(req, onDelta);
+    await recovering?.catch(() => {});
+    await loading.catch(() => {}); // a chat sent while a model loads waits for it
+    const current = requireSession();
+    const lossesBefore = deviceLosses;
+    try {
+      return await current.chat(req, onDelta);
+    } catch (e) {
+      // A lost device first shows as a failed mapAsync (AbortError); its `lost` promise may
+      // settle a moment later, so give it that moment before deciding what to report.
+      const lost = await Promise.race([current.engine.device.lost.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 250))]);
+      if (lost || deviceLosses > lossesBefore) {
+        throw new DeviceLostError(`The GPU was reset during this reply (${lastLoss}). The model is being reloaded from storage; send the message again in a moment.`);
+      }
+      throw e;
+    }
   },
   async abort() {
     session?.abort();
@@ -123,6 +175,7 @@ const api: EngineApi = {
       prefillTokens: e?.counters.prefillTokens ?? 0,
       decodeSteps: e?.counters.decodeSteps ?? 0,
       dispatchesPerToken: e?.counters.dispatchesPerDecodeStep ?? 0,
+      deviceLosses,
     };
   },
   async capabilities(): Promise<CapabilitiesResult> {

@@ -119,6 +119,8 @@ export interface EngineStats {
   prefillTokens: number;
   decodeSteps: number;
   dispatchesPerToken: number;
+  /** GPU device losses survived (each followed by a reload of the model). */
+  deviceLosses: number;
 }
 
 export interface EngineApi {
@@ -134,6 +136,8 @@ export interface EngineApi {
   abort(): Promise<void>;
   unload(): Promise<void>;
   stats(): Promise<EngineStats>;
+  /** Diagnostics: destroys the GPU device to exercise recovery from a device loss. */
+  loseDevice(): Promise<void>;
   /** Loads a model from a URL, runs greedy generation on a prompt, unloads (diagnostics, e2e). */
   checkModel(req: ModelCheckRequest): Promise<ModelCheckResult>;
   /** Adapter info, features and limits as seen from inside the worker. */
