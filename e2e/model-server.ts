@@ -13,7 +13,12 @@ export interface ModelServer {
   close(): Promise<void>;
 }
 
-export async function startModelServer(files: Record<string, string>): Promise<ModelServer> {
+export interface ServerOptions {
+  /** Throttle: bytes per second per response (default: unthrottled). */
+  bytesPerSecond?: number;
+}
+
+export async function startModelServer(files: Record<string, string>, opts: ServerOptions = {}): Promise<ModelServer> {
   const state = { bytesServed: 0 };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     res.setHeader('Access-Control-Allow-Origin', '*');
@@ -38,8 +43,15 @@ export async function startModelServer(files: Record<string, string>): Promise<M
       res.writeHead(200, { 'Content-Length': size });
     }
     if (req.method === 'HEAD') return void res.end();
-    const stream = createReadStream(path, { start, end });
-    stream.on('data', (chunk) => (state.bytesServed += chunk.length));
+    const stream = createReadStream(path, { start, end, highWaterMark: 64 * 1024 });
+    stream.on('data', (chunk) => {
+      state.bytesServed += chunk.length;
+      if (opts.bytesPerSecond) {
+        stream.pause();
+        setTimeout(() => stream.resume(), (1000 * chunk.length) / opts.bytesPerSecond);
+      }
+    });
+    res.on('close', () => stream.destroy());
     stream.pipe(res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -115,6 +115,8 @@ export interface ChatEngine {
   client: EngineClient;
   /** Downloads (resumable) or imports a model into IndexedDB. */
   install(source: InstallSource, onProgress?: (p: LoadProgress) => void): Promise<StoredModel>;
+  /** Stops a running install (what was stored stays; installing again resumes). */
+  cancelInstall(): Promise<void>;
   listModels(): Promise<StoredModel[]>;
   deleteModel(id: string): Promise<void>;
   load(req: LoadRequest, onProgress?: (p: LoadProgress) => void): ReturnType<EngineApi['load']>;
@@ -154,6 +156,7 @@ export function createChatEngine(client: EngineClient = createEngineClient()): C
   return {
     client,
     install: (source, onProgress) => api.install(source, onProgress ? Comlink.proxy(onProgress) : undefined),
+    cancelInstall: () => api.cancelInstall(),
     listModels: () => api.listModels(),
     deleteModel: (id) => api.deleteModel(id),
     async load(req, onProgress) {

@@ -28,7 +28,7 @@ export interface ModelEntry {
 
 export const PHI3_MINI_4K_Q4: ModelEntry = {
   id: 'microsoft/Phi-3-mini-4k-instruct-gguf/Phi-3-mini-4k-instruct-q4.gguf',
-  displayName: 'Phi-3 mini 4k instruct (Q4_K_M)',
+  displayName: 'Phi-3 mini 4k instruct',
   url: 'https://huggingface.co/microsoft/Phi-3-mini-4k-instruct-gguf/resolve/main/Phi-3-mini-4k-instruct-q4.gguf',
   // The publisher lists 2.39 GB; the exact size comes from the server's Content-Range.
   approxBytes: 2_393_231_360,

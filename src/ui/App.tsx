@@ -65,7 +65,8 @@ function ChatApp({ engine, gpu }: { engine: ChatEngine; gpu: ReactNode }) {
           <InstallProgress
             title={stage.label}
             progress={stage.progress}
-            note="A download resumes where it stopped if this tab is closed or the network drops: open the app again and download the same model."
+            note="A download resumes where it stopped if it is cancelled, the tab is closed or the network drops: download the same model again."
+            onCancel={() => void engine.cancelInstall()}
           />
         ) : stage.kind === 'loading' ? (
           <InstallProgress title={`Loading ${stage.model.displayName}`} progress={stage.progress} />

@@ -12,7 +12,7 @@ const PHASES: Record<LoadProgress['phase'], string> = {
 };
 
 /** A download, import or load under way: a real progress bar and what it is doing. */
-export function InstallProgress({ title, progress, note }: { title: string; progress?: LoadProgress; note?: string }) {
+export function InstallProgress({ title, progress, note, onCancel }: { title: string; progress?: LoadProgress; note?: string; onCancel?: () => void }) {
   const total = progress?.bytesTotal ?? 0;
   const done = Math.min(progress?.bytesDone ?? 0, total || Infinity);
   const known = total > 0;
@@ -37,6 +37,11 @@ export function InstallProgress({ title, progress, note }: { title: string; prog
       </p>
       {progress?.message ? <p className="muted">{progress.message}</p> : null}
       {note ? <p className="muted small">{note}</p> : null}
+      {onCancel ? (
+        <button type="button" className="secondary" onClick={onCancel}>
+          Cancel
+        </button>
+      ) : null}
     </section>
   );
 }

@@ -1,23 +1,25 @@
-/**
- * What the model picker shows for the default model.
- *
- * A copy of `DEFAULT_MODEL` in src/store/registry.ts, which ui/ may not import: keep the two in
- * step until the registry entry is exposed through src/worker/protocol.ts.
- */
-export const DEFAULT_MODEL_CARD = {
-  displayName: 'Phi-3 mini 4k instruct',
-  quant: 'Q4_K_M',
-  url: 'https://huggingface.co/microsoft/Phi-3-mini-4k-instruct-gguf/resolve/main/Phi-3-mini-4k-instruct-q4.gguf',
-  approxBytes: 2_393_231_360,
-  license: 'MIT',
-  homepage: 'https://huggingface.co/microsoft/Phi-3-mini-4k-instruct-gguf',
-  contextLength: 4096,
-  /**
-   * GPU memory while chatting: the repacked weights (about the file size) plus the f16 KV cache,
-   * 32 layers x 2 (K, V) x 32 heads x 96 dims x 4096 positions x 2 bytes = 1.61 GB.
-   */
-  gpuBytes: 2_393_231_360 + 1_610_612_736,
-} as const;
+import { DEFAULT_MODEL } from '../worker/protocol.ts';
 
 /** The context length the chat loads models with (the worker caps it at the model's own). */
 export const CHAT_CONTEXT_LENGTH = 4096;
+
+/**
+ * GPU memory a phi3 model needs while chatting: the weights (about the file size) plus the f16
+ * KV cache, layers x 2 (K, V) x kvHeads x headDim x positions x 2 bytes; Phi-3-mini at 4096
+ * positions: 32 x 2 x 32 x 96 x 4096 x 2 = 1.61 GB.
+ */
+export function gpuBytesNeeded(fileBytes: number, contextLength: number, shape = { layers: 32, kvHeads: 32, headDim: 96 }): number {
+  return fileBytes + shape.layers * 2 * shape.kvHeads * shape.headDim * contextLength * 2;
+}
+
+/** What the model picker shows for the default model (the registry's entry). */
+export const DEFAULT_MODEL_CARD = {
+  displayName: DEFAULT_MODEL.displayName,
+  quant: DEFAULT_MODEL.quant ?? '',
+  url: DEFAULT_MODEL.url,
+  approxBytes: DEFAULT_MODEL.bytes ?? DEFAULT_MODEL.approxBytes ?? 0,
+  license: DEFAULT_MODEL.license ?? 'see the model page',
+  homepage: DEFAULT_MODEL.homepage ?? DEFAULT_MODEL.url,
+  contextLength: Math.min(DEFAULT_MODEL.contextLength ?? CHAT_CONTEXT_LENGTH, CHAT_CONTEXT_LENGTH),
+  gpuBytes: gpuBytesNeeded(DEFAULT_MODEL.bytes ?? DEFAULT_MODEL.approxBytes ?? 0, Math.min(DEFAULT_MODEL.contextLength ?? CHAT_CONTEXT_LENGTH, CHAT_CONTEXT_LENGTH)),
+} as const;

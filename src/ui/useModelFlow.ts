@@ -82,7 +82,8 @@ export function useModelFlow(engine: ChatEngine) {
         await navigator.storage?.persist?.().catch(() => false);
         model = await engine.install(source, (progress) => setStage((s) => (s.kind === 'installing' ? { ...s, progress } : s)));
       } catch (e) {
-        setError(`${label} failed: ${errorText(e)}`);
+        const cancelled = e instanceof Error && e.name === 'AbortError';
+        setError(cancelled ? `${label} cancelled. What was downloaded is kept: download the same model again to resume.` : `${label} failed: ${errorText(e)}`);
         setStage({ kind: 'pick' });
         await refresh().catch(() => undefined);
         return;

@@ -32,6 +32,7 @@ function describe(m: ModelManifest): StoredModel {
     storedBytes: m.chunks.reduce((s, c) => s + c.bytes, 0),
     complete: m.complete,
     source: m.source.kind,
+    url: m.source.kind === 'url' ? m.source.url : undefined,
     architecture: m.header?.architecture,
     contextLength: m.header?.contextLength,
   };
@@ -50,6 +51,7 @@ function device(): Promise<OpenedDevice> {
 }
 
 let session: ChatSession | undefined;
+let installCtl: AbortController | undefined;
 let loadedId: string | undefined;
 
 function requireSession(): ChatSession {
@@ -113,13 +115,30 @@ const api: EngineApi = {
   async install(source: InstallSource, onProgress?: (p: LoadProgress) => void): Promise<StoredModel> {
     const progress = (p: StoreProgress) =>
       onProgress?.({ phase: p.phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal ?? 0, rate: p.bytesPerSecond || undefined, etaSeconds: p.etaSeconds, message: p.message });
-    if (source.kind === 'file') {
-      const r = await importFile(source.file, store, progress);
+    installCtl?.abort();
+    const ctl = (installCtl = new AbortController());
+    try {
+      if (source.kind === 'file') {
+        const r = await importFile(source.file, store, progress, { signal: ctl.signal });
+        return describe(r.manifest);
+      }
+      const entry = customModelEntry(source.url);
+      const r = await downloadModel({
+        id: entry.id,
+        url: entry.url,
+        store,
+        signal: ctl.signal,
+        displayName: source.displayName ?? entry.displayName,
+        expectedBytes: source.expectedBytes ?? entry.bytes,
+        onProgress: progress,
+      });
       return describe(r.manifest);
+    } finally {
+      if (installCtl === ctl) installCtl = undefined;
     }
-    const entry = customModelEntry(source.url);
-    const r = await downloadModel({ id: entry.id, url: entry.url, store, displayName: source.displayName ?? entry.displayName, expectedBytes: source.expectedBytes ?? entry.bytes, onProgress: progress });
-    return describe(r.manifest);
+  },
+  async cancelInstall() {
+    installCtl?.abort();
   },
   async listModels() {
     return (await store.listModels()).map(describe);

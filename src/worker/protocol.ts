@@ -11,6 +11,9 @@ export { WebGPUUnavailableError, DeviceLostError } from '../gpu/errors.ts';
 export { QuotaExceededError, DownloadError, CorruptChunkError, ModelNotStoredError } from '../store/errors.ts';
 export { ModelFormatError } from '../model/errors.ts';
 export { ContextFullError } from '../engine/errors.ts';
+/** The registry's default model, for the picker (the UI may not import the store directly). */
+export { DEFAULT_MODEL } from '../store/registry.ts';
+export type { ModelEntry } from '../store/registry.ts';
 
 export type CapabilitiesResult =
   | ({ ok: true } & GpuCapabilities)
@@ -91,6 +94,8 @@ export interface StoredModel {
   storedBytes: number;
   complete: boolean;
   source: 'url' | 'file';
+  /** The download URL of a URL-installed model (to resume an incomplete download). */
+  url?: string;
   architecture?: string;
   contextLength?: number;
 }
@@ -126,6 +131,8 @@ export interface EngineStats {
 export interface EngineApi {
   /** Downloads (resuming any earlier attempt) or imports a model into IndexedDB; returns its id. */
   install(source: InstallSource, onProgress?: (p: LoadProgress) => void): Promise<StoredModel>;
+  /** Stops the running install; chunks stored so far stay, so installing again resumes. */
+  cancelInstall(): Promise<void>;
   listModels(): Promise<StoredModel[]>;
   deleteModel(id: string): Promise<void>;
   /** Loads a model (replacing any loaded one); progress through one proxied callback. */
