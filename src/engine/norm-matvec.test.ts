@@ -1,0 +1,183 @@
+/**
+ * RMSNorm fused into the decode GEMV (src/kernels/norm-matvec.ts) against the CPU references
+ * composed: rmsnormRef -> matvecRef, on weights dequantized exactly like llama.cpp. Tolerance:
+ * errorBounds() of matvec.test.ts on the normalized x, with depth matvecDepth + normDepth
+ * (test-norm.ts: the norm's sum of squares, inverseSqrt and the extra roundings).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openNodeDevice } from '../gpu/node.ts';
+import type { MatvecOptions } from '../kernels/matvec.ts';
+import { matvecRef } from '../kernels/matvec.ref.ts';
+import { NormMatvecKernel, runNormMatvec } from '../kernels/norm-matvec.ts';
+import { rmsnormRef } from '../kernels/rmsnorm.ref.ts';
+import { destroyWeight } from '../kernels/weight-formats.ts';
+import { GgmlType } from '../model/quant/index.ts';
+import { repack } from '../model/repack.ts';
+import { Rng } from '../util/rng.ts';
+import { normDepth } from './test-norm.ts';
+import {
+  ALL_TYPES, checkBounds, describeBounds, errorBounds, formatOf, kStep, makeWeight, matvecDepth, uploadRepacked, uploadTestWeight,
+  uploadTestWeightParts,
+} from './test-weights.ts';
+import type { TestWeight } from './test-weights.ts';
+
+const EPS = 1e-5;
+
+let device: GPUDevice;
+let subgroupSizes: { min: number; max: number } = { min: 4, max: 128 };
+const hasSubgroups = () => device.features.has('subgroups');
+beforeAll(async () => {
+  const opened = await openNodeDevice();
+  device = opened.device;
+  const { subgroupMinSize: min, subgroupMaxSize: max } = opened.capabilities.adapter;
+  if (min && max) subgroupSizes = { min, max };
+});
+afterAll(() => device?.destroy());
+
+const kernels = new Map<string, NormMatvecKernel>();
+function kernel(type: GgmlType, opts: MatvecOptions = {}): NormMatvecKernel {
+  const key = `${type}:${JSON.stringify(opts)}`;
+  let k = kernels.get(key);
+  if (!k) kernels.set(key, (k = new NormMatvecKernel(device, formatOf(type), opts)));
+  return k;
+}
+
+/** GPU vs rmsnormRef -> matvecRef; split at `cuts`, accumulating onto y0 when given. Returns the worst err/bound. */
+async function check(tw: TestWeight, x: Float32Array, g: Float32Array, opts: MatvecOptions = {}, cuts?: number[], y0?: Float32Array): Promise<number> {
+  const kern = kernel(tw.type, opts);
+  const parts = cuts ? uploadTestWeightParts(device, tw, cuts) : [{ weight: uploadTestWeight(device, tw), rowOffset: 0 }];
+  const init = y0 ?? new Float32Array(tw.rows).fill(NaN);
+  const got = await runNormMatvec(kern, parts, x, g, EPS, init, y0 !== undefined);
+  for (const p of parts) destroyWeight(p.weight);
+  const xn = rmsnormRef(x, g, 1, tw.k, EPS);
+  const ref = matvecRef(tw.w, xn, tw.rows, tw.k, y0);
+  const sg = kern.subgroups ? subgroupSizes : null;
+  const depth = matvecDepth(tw.type, tw.k, kern.workgroupSize, sg) + normDepth(tw.type, tw.k, kern.workgroupSize, sg);
+  const report = checkBounds(got, ref, errorBounds(tw, xn, depth, ref));
+  expect(report.ok, `${formatOf(tw.type)} ${tw.rows}x${tw.k} ${JSON.stringify(opts)}: ${describeBounds(report)}`).toBe(true);
+  return report.worstRatio;
+}
+
+const isFloat = (t: GgmlType) => t === GgmlType.F32 || t === GgmlType.F16 || t === GgmlType.BF16;
+
+describe('norm_matvec: every weight type vs rmsnorm -> matvec references', () => {
+  it.each(ALL_TYPES.map((t) => [formatOf(t), t] as const))('%s: random shapes, rows off the tiles', async (_name, type) => {
+    const rng = new Rng(200 + type);
+    let worst = 0;
+    for (let t = 0; t < 3; t++) {
+      const rows = 4 * rng.int(0, 12) + rng.int(1, 3);
+      const k = kStep(type) * rng.int(1, isFloat(type) ? 200 : 7);
+      const tw = makeWeight(type, rows, k, rng);
+      // activations off the unit scale (the norm must remove it), norm weights around 1
+      const x = rng.fill(k, -1, 1).map((v) => v * (t + 1) * 7.5);
+      const g = rng.fill(k, 0.2, 2);
+      worst = Math.max(worst, await check(tw, x, g));
+      if (hasSubgroups() && t === 0) worst = Math.max(worst, await check(tw, x, g, { subgroups: false }));
+    }
+    console.log(`norm_matvec ${formatOf(type)}: worst err/bound ${worst.toExponential(2)}`);
+  });
+
+  it('Phi-3 row length (k = 3072) for the int4 formats, and k = 8192 for Q4_K', async () => {
+    const rng = new Rng(8);
+    for (const [type, k] of [[GgmlType.Q4_K, 3072], [GgmlType.Q4_0, 3072], [GgmlType.Q6_K, 3072], [GgmlType.Q4_K, 8192]] as const) {
+      await check(makeWeight(type, 21, k, rng), rng.fill(k, -3, 3), rng.fill(k, 0.5, 1.5));
+    }
+  });
+});
+
+describe('norm_matvec: fixed hand-checked case', () => {
+  it('Q4_0: d = 0.5, x = 4, g = 0.5 | 1 -> x\' = 0.5 | 1 -> -6', async () => {
+    // inv_rms = 1 / sqrt(16) = 0.25 (eps = 0); x' = 0.5 on elements 0..15, 1 on 16..31
+    // low nibbles j: (j - 8) * 0.5; high nibbles: (7 - j) * 0.5
+    // y = 0.5 * (0.5 * sum_j (j - 8) + 1 * sum_j (7 - j)) = 0.5 * (-4 - 8) = -6
+    const raw = new Uint8Array(18);
+    raw[1] = 0x38; // f16 0.5
+    for (let j = 0; j < 16; j++) raw[2 + j] = j | ((15 - j) << 4);
+    const x = new Float32Array(32).fill(4);
+    const g = new Float32Array(32).fill(0.5, 0, 16).fill(1, 16);
+    const w = uploadRepacked(device, repack(GgmlType.Q4_0, 32, raw));
+    for (const subgroups of hasSubgroups() ? [false, true] : [false]) {
+      const got = await runNormMatvec(kernel(GgmlType.Q4_0, { subgroups }), [{ weight: w, rowOffset: 0 }], x, g, 0, new Float32Array(1));
+      // exact but for inverseSqrt's 2 ulp
+      expect(Math.abs(got[0] + 6)).toBeLessThanOrEqual(6 * 4 * 2 ** -24);
+    }
+    destroyWeight(w);
+  });
+});
+
+describe('norm_matvec: options', () => {
+  it('accumulate: y = y0 + W norm(x), for every type', async () => {
+    const rng = new Rng(21);
+    for (const type of ALL_TYPES) {
+      const k = kStep(type) * (kStep(type) === 8 ? 40 : 2);
+      await check(makeWeight(type, 13, k, rng), rng.fill(k), rng.fill(k, 0.5, 1.5), {}, undefined, rng.fill(13, -10, 10));
+    }
+  });
+
+  it('row-split tensor: parts write their own slices of y', async () => {
+    const rng = new Rng(22);
+    for (const type of [GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.F16]) {
+      const k = kStep(type) * (kStep(type) === 8 ? 24 : 2);
+      const tw = makeWeight(type, 23, k, rng);
+      await check(tw, rng.fill(k), rng.fill(k, 0.5, 1.5), {}, [0, 5, 6, 17, 23]);
+      await check(tw, rng.fill(k), rng.fill(k, 0.5, 1.5), {}, [0, 11, 23], rng.fill(23));
+    }
+  });
+
+  it('other workgroup sizes and rows per workgroup give the same results', async () => {
+    const rng = new Rng(23);
+    const shapes: MatvecOptions[] = [
+      { workgroupSize: 32, rowsPerWorkgroup: 1 },
+      { workgroupSize: 128, rowsPerWorkgroup: 3 },
+      { workgroupSize: 16, rowsPerWorkgroup: 5 },
+    ].map((o, i) => ({ ...o, subgroups: hasSubgroups() && i % 2 === 0 }));
+    const k = 3 * 256;
+    const tw = makeWeight(GgmlType.Q4_K, 37, k, rng);
+    const x = rng.fill(k);
+    const g = rng.fill(k, 0.5, 1.5);
+    for (const o of shapes) await check(tw, x, g, o);
+  });
+});
+
+describe('norm_matvec: the tolerance still catches real errors', () => {
+  it('one flipped nibble bit (Q4_K, k = 3072) fails the bound', async () => {
+    const rng = new Rng(24);
+    const tw = makeWeight(GgmlType.Q4_K, 8, 3072, rng);
+    const x = rng.fill(3072);
+    x[7 * 256 + 104] = 1; // row 5, block 7, qs byte 40's high nibble (see matvec.test.ts)
+    const g = rng.fill(3072, 0.5, 1.5);
+    const bad = tw.raw.slice();
+    bad[5 * 12 * 144 + 7 * 144 + 16 + 40] ^= 0x80;
+    const w = uploadRepacked(device, repack(tw.type, tw.k, bad));
+    const kern = kernel(tw.type);
+    const got = await runNormMatvec(kern, [{ weight: w, rowOffset: 0 }], x, g, EPS, new Float32Array(tw.rows));
+    destroyWeight(w);
+    const xn = rmsnormRef(x, g, 1, tw.k, EPS);
+    const ref = matvecRef(tw.w, xn, tw.rows, tw.k);
+    const sg = kern.subgroups ? subgroupSizes : null;
+    const depth = matvecDepth(tw.type, tw.k, kern.workgroupSize, sg) + normDepth(tw.type, tw.k, kern.workgroupSize, sg);
+    const report = checkBounds(got, ref, errorBounds(tw, xn, depth, ref));
+    expect(report.bad).toBe(1);
+    expect(report.worstRatio).toBeGreaterThan(3);
+  });
+
+  it('a norm weight off by 5% at one element fails the bound', async () => {
+    const rng = new Rng(25);
+    const tw = makeWeight(GgmlType.Q4_K, 8, 3072, rng);
+    const x = rng.fill(3072);
+    x[100] = 1;
+    const g = rng.fill(3072, 0.5, 1.5);
+    const gBad = g.slice();
+    gBad[100] *= 1.05;
+    const kern = kernel(tw.type);
+    const w = uploadTestWeight(device, tw);
+    const got = await runNormMatvec(kern, [{ weight: w, rowOffset: 0 }], x, gBad, EPS, new Float32Array(tw.rows));
+    destroyWeight(w);
+    const xn = rmsnormRef(x, g, 1, tw.k, EPS);
+    const ref = matvecRef(tw.w, xn, tw.rows, tw.k);
+    const sg = kern.subgroups ? subgroupSizes : null;
+    const depth = matvecDepth(tw.type, tw.k, kern.workgroupSize, sg) + normDepth(tw.type, tw.k, kern.workgroupSize, sg);
+    const report = checkBounds(got, ref, errorBounds(tw, xn, depth, ref));
+    expect(report.bad).toBeGreaterThan(0);
+  });
+});
