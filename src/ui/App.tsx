@@ -9,6 +9,7 @@ import { ModelPicker } from './ModelPicker.tsx';
 import { useCapabilities } from './useCapabilities.ts';
 import { useEngine } from './useEngine.ts';
 import { useModelFlow } from './useModelFlow.ts';
+import { UpdatePrompt } from './UpdatePrompt.tsx';
 import { WebGPUHelp } from './WebGPUHelp.tsx';
 
 const diagnostics = new URLSearchParams(location.search).has('check-model');
@@ -18,6 +19,7 @@ export function App() {
   const caps = useCapabilities(engine);
   return (
     <div className="app">
+      <UpdatePrompt />
       <header className="app-header">
         <h1>Phi-3 Local Chat</h1>
         <p className="tagline">A language model that runs entirely on your own GPU. Nothing you type leaves this device.</p>
