@@ -5,12 +5,11 @@
  */
 import { expect, test } from '@playwright/test';
 import { ensureModel } from '../scripts/test-models.ts';
-import { llamaGreedy, loadLlamaModel } from '../scripts/llama-ref.ts';
+import { llamaGreedy, loadLlamaModel, Q_TOL } from '../scripts/llama-ref.ts';
 import { promptIds } from '../scripts/prompts.ts';
 import { startModelServer, type ModelServer } from './model-server.ts';
 import type { ModelCheckResult } from '../src/worker/protocol.ts';
 
-const Q_TOL = 3e-2;
 const STEPS = 16;
 let server: ModelServer;
 let path: string;

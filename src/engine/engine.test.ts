@@ -13,7 +13,7 @@ import { modelConfigFromGGUF } from '../model/config.ts';
 import { openNodeDevice } from '../gpu/node.ts';
 import { loadRefWeights, logSoftmax, RefModel } from './forward.ref.ts';
 import { Engine } from './engine.ts';
-import { llamaGreedy, loadLlamaModel } from '../../scripts/llama-ref.ts';
+import { F32_TOL, llamaGreedy, loadLlamaModel, Q_TOL } from '../../scripts/llama-ref.ts';
 import { ensureModel } from '../../scripts/test-models.ts';
 import { promptIds } from '../../scripts/prompts.ts';
 import type { ModelOptions } from '../../scripts/test-model-spec.ts';
@@ -24,8 +24,6 @@ import type { ModelOptions } from '../../scripts/test-model-spec.ts';
 // relative 1e-5 is 2e-4 absolute; observed max 1e-4. Tolerance 2e-3; a wrong element anywhere
 // (one nibble, one position) moves logits by > 1e-2.
 const LOGIT_TOL = 2e-3;
-const Q_TOL = 3e-2; // probabilities vs llama.cpp: see forward.ref.test.ts
-const F32_TOL = 1e-3;
 
 const CASES: [string, ModelOptions, number, number?][] = [
   ['tiny f32', { preset: 'tiny', mix: 'f32', seed: 1 }, F32_TOL],

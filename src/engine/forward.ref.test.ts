@@ -7,23 +7,13 @@ import { fileSource } from '../model/source-node.ts';
 import { readGGUF } from '../model/gguf.ts';
 import { modelConfigFromGGUF } from '../model/config.ts';
 import { loadRefWeights, logSoftmax, RefModel, argmax } from './forward.ref.ts';
-import { llamaGreedy, loadLlamaModel } from '../../scripts/llama-ref.ts';
+import { F32_TOL, llamaGreedy, loadLlamaModel, Q_TOL } from '../../scripts/llama-ref.ts';
 import { ensureModel } from '../../scripts/test-models.ts';
 import { promptIds } from '../../scripts/prompts.ts';
 import type { ModelOptions } from '../../scripts/test-model-spec.ts';
 
-// Probability tolerance (absolute, on llama.cpp's top-5 tokens at every step):
-// - f32: both sides compute in f32 with f32/f64 accumulation in different orders and f16 K/V;
-//   observed max 2e-4, tolerance 1e-3.
-// - quantized mixes: llama.cpp's CPU matmuls quantize the activations to 8 bits (Q8_0 / Q8_K
-//   blocks: step amax/127, RMS rounding error ~0.6% of each element) before every dot product,
-//   which we do not; over 2 layers and the output that is ~1% relative error on the logits, i.e.
-//   |dp| ~ p * 0.01 * |logit| (logits here reach ~20): up to ~0.03 on a p ~ 0.5 token. Observed
-//   max 1.4e-2; tolerance 3e-2. A real bug (a wrong RoPE pair, scale or mask) changes the top-1.
-const F32_TOL = 1e-3;
-const Q_TOL = 3e-2;
 const CASES: [string, ModelOptions, number, number?][] = [
-  // [label, model, probability tolerance, context size (default 256)]
+  // [label, model, probability tolerance (derived in scripts/llama-ref.ts), context size (default 256)]
   ['tiny f32', { preset: 'tiny', mix: 'f32', seed: 1 }, F32_TOL],
   ['tiny q8_0', { preset: 'tiny', mix: 'q8_0', seed: 1 }, Q_TOL],
   ['tiny q4_0', { preset: 'tiny', mix: 'q4_0', seed: 1 }, Q_TOL],
