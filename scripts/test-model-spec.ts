@@ -98,8 +98,12 @@ export interface ModelPlan {
   bigram: number;
 }
 
-/** Tensors larger than this draw their blocks from a pool (make-test-model.ts). */
-export const POOL_THRESHOLD = 9 * 1024 * 1024;
+/**
+ * Tensors larger than this draw their blocks from a pool (make-test-model.ts). Above tiny's
+ * 256 x 32064 = 8.2M (quantized value by value), below Phi-3's smallest matrix, 3072 x 3072 = 9.44M
+ * (9 * 2^20 exactly, which an earlier `9 * 1024 * 1024` let through to the slow exact path).
+ */
+export const POOL_THRESHOLD = 9_000_000;
 
 /** The planted bigram's successor: a fixed permutation of the vocabulary (7919 is prime). */
 export function bigramNext(t: number, vocab: number): number {
