@@ -7,6 +7,10 @@ import { defineConfig } from '@playwright/test';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const QUIET = ['--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run', '--no-default-browser-check'];
 const ROOT = typeof process.getuid === 'function' && process.getuid() === 0 ? ['--no-sandbox'] : [];
+// Several runs can share the machine: each takes its own port, build directory and results
+// directory (defaults: 4173, dist, test-results), e.g. PW_PORT=4181 PW_DIST=dist-a PW_OUT=test-results-a.
+const PORT = Number(process.env.PW_PORT ?? 4173);
+const DIST = process.env.PW_DIST ?? 'dist';
 export const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader'];
 
 export default defineConfig({
@@ -18,11 +22,11 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   reporter: [['list']],
-  outputDir: 'test-results',
-  use: { baseURL: 'http://localhost:4173', trace: 'retain-on-failure' },
+  outputDir: process.env.PW_OUT ?? 'test-results',
+  use: { baseURL: `http://localhost:${PORT}`, trace: 'retain-on-failure' },
   webServer: {
-    command: 'npx vite preview --port 4173 --strictPort',
-    url: 'http://localhost:4173',
+    command: `npx vite preview --outDir ${DIST} --port ${PORT} --strictPort`,
+    url: `http://localhost:${PORT}`,
     reuseExistingServer: !process.env.CI,
     timeout: 60_000,
   },

@@ -18,7 +18,7 @@ test.afterAll(async () => server?.close());
 
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
-const SCREENS = 'test-results/screens';
+const SCREENS = `${process.env.PW_OUT ?? 'test-results'}/screens`;
 
 async function shoot(page: Page, name: string) {
   await page.setViewportSize(DESKTOP);
