@@ -1,67 +1,51 @@
 /**
- * npm run bench -- [--models tiny,small,phi3-mini] [--prompt 512] [--decode 128] [--no-llama]
- *                  [--out bench.json]
+ * npm run bench -- [--models tiny,small,phi3-mini] [--prompt 512] [--decode 128] [--profile 4]
+ *                  [--no-llama] [--no-browser] [--no-wllama] [--browser-models tiny,small]
+ *                  [--browser-prompt tiny=256,small=32] [--browser-decode tiny=64,small=8]
+ *                  [--threads 1,2] [--llama-threads 1,2] [--build] [--port 4184] [--out bench.json]
+ *                  [--file phi3-mini=models/phi3-mini-q4_k_m-s1.gguf]
  *
- * Our engine in Node (Dawn on lavapipe, or WEBGPU_ICD=swiftshader) on generated Q4_K_M models,
- * and native llama.cpp (node-llama-cpp, CPU, 2 threads) on the same files in the same run.
- * Prints JSON and a Markdown table: prefill tok/s, decode tok/s, time to first token, load
- * time, dispatches and weight bytes per decoded token, the decode step's effective bandwidth and
- * its fraction of a pure streaming read of the same number of bytes on the same adapter
- * (the roofline fraction), and our ratio to llama.cpp.
- * phi3-mini defaults to a 16-token prompt and 8 decoded tokens (prefill is slow on a CPU GPU).
+ * On generated Q4_K_M models, in one run on one machine:
+ *   - ours in Node: Dawn on lavapipe (or WEBGPU_ICD=swiftshader);
+ *   - llama.cpp natively (node-llama-cpp, CPU, once per thread count in --llama-threads);
+ *   - ours in headless Chromium (WebGPU on SwiftShader), through the app's worker (scripts/bench-browser.ts);
+ *   - wllama 2.4.0 (llama.cpp in WebAssembly) in the same Chromium.
+ * All run the same prompt ids (BOS + fixed English text) and decode greedily without stopping.
+ * Prints JSON and a Markdown table: prefill tok/s, time to first token, decode tok/s, load time,
+ * dispatches and weight bytes per decoded token, the decode step's bandwidth and its fraction of
+ * a pure streaming read of as many bytes on the same adapter (roofline), GPU time per kernel kind
+ * (timestamp queries), and our ratios to llama.cpp and to wllama.
+ *
+ * Counts accept one number or per-model values (`tiny=512,small=64`). Defaults: 512 / 128 in
+ * Node, 16 / 8 for phi3-mini (prefill is slow on a CPU GPU); in Chromium SwiftShader is ~10x
+ * slower than lavapipe, so tiny 256 / 64 and small 32 / 8, and phi3-mini is skipped unless named
+ * in --browser-models. The table shows the counts each row used. wllama runs once per thread
+ * count in --threads, llama.cpp per --llama-threads (both busy-wait between threads, so on a
+ * loaded 2-core machine one thread can beat two); ratios are taken against the peer's best row. --file uses an existing
+ * GGUF for a preset instead of the generated one (e.g. an already generated 2.4 GB phi3-mini).
  */
 import { parseArgs } from 'node:util';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { fileSource } from '../src/model/source-node.ts';
 import { readGGUF } from '../src/model/gguf.ts';
 import { modelConfigFromGGUF } from '../src/model/config.ts';
 import { Engine } from '../src/engine/engine.ts';
+import { benchEngine, benchPromptIds, type KernelProfile } from '../src/engine/bench.ts';
 import { openNodeDevice } from '../src/gpu/node.ts';
 import { adapterName } from '../src/gpu/device.ts';
-import { StreamReadKernel } from '../src/kernels/stream-read.ts';
 import { ensureModel } from './test-models.ts';
 import { loadLlamaModel } from './llama-ref.ts';
-import { PROMPT_TEXT } from './prompts.ts';
 import { Tokenizer } from '../src/model/tokenizer.ts';
 import { vocabFromMetadata } from '../src/model/vocab.ts';
-import type { PresetName } from './test-model-spec.ts';
+import { PRESETS, type PresetName } from './test-model-spec.ts';
+import { benchOursInChromium, benchWllama, buildApp, launchChromium, type BrowserModel } from './bench-browser.ts';
 import type { Token } from 'node-llama-cpp';
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-/** GB/s of a kernel that only reads `bytes` (in buffers of at most the binding limit) and sums them. */
-async function streamBandwidth(device: GPUDevice, bytes: number, runs = 5): Promise<number> {
-  const k = new StreamReadKernel(device);
-  const part = Math.min(device.limits.maxStorageBufferBindingSize, 128 * 2 ** 20) & ~15;
-  const buffers: GPUBuffer[] = [];
-  for (let left = bytes; left > 0; left -= part) {
-    const b = device.createBuffer({ size: Math.max(16, Math.min(part, Math.ceil(left / 16) * 16)), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-    buffers.push(b);
-  }
-  const partials = k.createPartials();
-  const groups = buffers.map((b) => k.bind(b, partials));
-  const run = async () => {
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    for (const g of groups) k.encode(pass, g);
-    pass.end();
-    const t0 = performance.now();
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    return performance.now() - t0;
-  };
-  await run();
-  const ms: number[] = [];
-  for (let i = 0; i < runs; i++) ms.push(await run());
-  for (const b of buffers) b.destroy();
-  partials.destroy();
-  const total = buffers.reduce((s, b) => s + b.size, 0);
-  return total / (median(ms) / 1000) / 1e9;
-}
 
 interface Row {
   model: string;
   engine: string;
+  /** ours-node, ours-chromium, llama.cpp, wllama */
+  kind: 'ours-node' | 'ours-chromium' | 'llama.cpp' | 'wllama';
   promptTokens: number;
   decodeTokens: number;
   loadMs: number;
@@ -73,9 +57,26 @@ interface Row {
   decodeGBps?: number;
   streamGBps?: number;
   rooflineFraction?: number;
+  profile?: KernelProfile;
+  note?: string;
 }
 
-async function benchOurs(name: string, path: string, promptIds: number[], decode: number): Promise<Row> {
+const log = (l: string) => process.stderr.write(`${l}\n`);
+
+/** "512" or "tiny=512,small=64" -> the count for `model`, else `fallback`. */
+function countFor(spec: string | undefined, model: string, fallback: number): number {
+  if (!spec) return fallback;
+  let n: number | undefined;
+  for (const part of spec.split(',')) {
+    const [k, v] = part.includes('=') ? part.split('=') : [undefined, part];
+    if (k === undefined || k.trim() === model) n = Number(v);
+  }
+  if (n === undefined) return fallback;
+  if (!Number.isInteger(n) || n < 0) throw new Error(`bench: bad count "${spec}" for ${model}: expected a non-negative integer`);
+  return n;
+}
+
+async function benchOurs(name: string, path: string, promptIds: number[], decode: number, profileSteps: number): Promise<Row> {
   const t0 = performance.now();
   const src = await fileSource(path);
   const file = await readGGUF(src);
@@ -83,44 +84,35 @@ async function benchOurs(name: string, path: string, promptIds: number[], decode
   const { device, capabilities } = await openNodeDevice();
   try {
     const engine = await Engine.load(device, file, src, cfg, { contextLength: Math.max(256, promptIds.length + decode + 16), slidingWindow: false });
-    const loadMs = performance.now() - t0;
-    await engine.generate(promptIds.slice(0, 4), { maxTokens: 2 }); // compile every pipeline once
-    engine.reset();
-    const res = await engine.generate(promptIds, { maxTokens: decode });
-    const n = res.tokens.length;
-    const decodeTokPerS = (n - 1) / (res.decodeMs / 1000);
-    const weightBytesPerToken = engine.weightBytes;
-    const decodeGBps = (weightBytesPerToken * decodeTokPerS) / 1e9;
-    const dispatchesPerToken = engine.counters.dispatchesPerDecodeStep;
-    engine.destroy();
-    const streamGBps = await streamBandwidth(device, weightBytesPerToken);
-    return {
-      model: name,
-      engine: `ours (${adapterName(capabilities.adapter).split(' (')[0]})`,
-      promptTokens: promptIds.length,
-      decodeTokens: n,
-      loadMs,
-      ttftMs: res.prefillMs,
-      prefillTokPerS: promptIds.length / (res.prefillMs / 1000),
-      decodeTokPerS,
-      dispatchesPerToken,
-      weightBytesPerToken,
-      decodeGBps,
-      streamGBps,
-      rooflineFraction: decodeGBps / streamGBps,
-    };
+    try {
+      // Compile every pipeline (decode and prefill shapes) as the app does at load.
+      await engine.generate(promptIds.slice(0, 4), { maxTokens: 2 });
+      engine.reset();
+      const loadMs = performance.now() - t0;
+      const m = await benchEngine(engine, { promptIds, decodeTokens: decode, profileSteps, onPhase: (p) => log(`[node ${name}] ${p}`) });
+      const { promptTokens, decodeTokens, ttftMs, prefillTokPerS, decodeTokPerS, dispatchesPerToken, weightBytesPerToken, decodeGBps, streamGBps, rooflineFraction, profile } = m;
+      return {
+        model: name,
+        engine: `ours, Node (${adapterName(capabilities.adapter).split(' (')[0].split(':')[0]})`,
+        kind: 'ours-node',
+        ...{ promptTokens, decodeTokens, loadMs, ttftMs, prefillTokPerS, decodeTokPerS, dispatchesPerToken, weightBytesPerToken, decodeGBps, streamGBps, rooflineFraction, profile },
+        note: m.profileSkipped && profileSteps > 0 ? `no per-kernel times: ${m.profileSkipped}` : undefined,
+      };
+    } finally {
+      engine.destroy();
+    }
   } finally {
     device.destroy();
     await src.close();
   }
 }
 
-async function benchLlama(name: string, path: string, promptIds: number[], decode: number): Promise<Row> {
+async function benchLlama(name: string, path: string, promptIds: number[], decode: number, threads: number): Promise<Row> {
   const t0 = performance.now();
   const model = await loadLlamaModel(path);
   const loadMs = performance.now() - t0;
   try {
-    const ctx = await model.createContext({ contextSize: Math.max(256, promptIds.length + decode + 16), threads: 2, batchSize: 512 });
+    const ctx = await model.createContext({ contextSize: Math.max(256, promptIds.length + decode + 16), threads, batchSize: 512 });
     try {
       const seq = ctx.getSequence();
       const start = performance.now();
@@ -134,7 +126,8 @@ async function benchLlama(name: string, path: string, promptIds: number[], decod
       const end = performance.now();
       return {
         model: name,
-        engine: 'llama.cpp native (CPU, 2 threads)',
+        engine: `llama.cpp native (CPU, ${threads} thread${threads === 1 ? '' : 's'})`,
+        kind: 'llama.cpp',
         promptTokens: promptIds.length,
         decodeTokens: count,
         loadMs,
@@ -151,19 +144,33 @@ async function benchLlama(name: string, path: string, promptIds: number[], decod
 }
 
 function table(rows: Row[]): string {
-  const f = (x: number | undefined, d = 2) => (x === undefined ? '' : x.toFixed(d));
+  const f = (x: number | undefined, d = 2) => (x === undefined || !Number.isFinite(x) ? '' : x.toFixed(d));
+  // Against the peer's best row of the model (wllama may run with several thread counts).
+  const ratio = (r: Row, kind: Row['kind']) => {
+    const refs = rows.filter((x) => x.model === r.model && x.kind === kind);
+    if (!refs.length || !r.kind.startsWith('ours')) return '';
+    const prefill = Math.max(...refs.map((x) => x.prefillTokPerS));
+    const decode = Math.max(...refs.map((x) => x.decodeTokPerS));
+    return `${f(r.prefillTokPerS / prefill)} / ${f(r.decodeTokPerS / decode)}`;
+  };
   const lines = [
-    '| model | engine | prompt | prefill tok/s | TTFT ms | decode tok/s | load ms | dispatches/tok | weight MB/tok | decode GB/s | stream GB/s | roofline | vs llama.cpp (prefill / decode) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| model | engine | prompt / decode | prefill tok/s | TTFT ms | decode tok/s | load ms | dispatches/tok | weight MB/tok | decode GB/s | stream GB/s | roofline | GPU ms/step | ours / llama.cpp (prefill / decode) | ours / wllama (prefill / decode) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    const ref = rows.find((x) => x.model === r.model && x.engine.startsWith('llama.cpp'));
-    const ratio = ref && r !== ref ? `${f(r.prefillTokPerS / ref.prefillTokPerS)} / ${f(r.decodeTokPerS / ref.decodeTokPerS)}` : '';
     lines.push(
-      `| ${r.model} | ${r.engine} | ${r.promptTokens} | ${f(r.prefillTokPerS)} | ${f(r.ttftMs, 0)} | ${f(r.decodeTokPerS, 3)} | ${f(r.loadMs, 0)} | ${r.dispatchesPerToken ?? ''} | ${r.weightBytesPerToken ? (r.weightBytesPerToken / 1e6).toFixed(1) : ''} | ${f(r.decodeGBps, 3)} | ${f(r.streamGBps, 3)} | ${f(r.rooflineFraction, 3)} | ${ratio} |`,
+      `| ${r.model} | ${r.engine} | ${r.promptTokens} / ${r.decodeTokens} | ${f(r.prefillTokPerS)} | ${f(r.ttftMs, 0)} | ${f(r.decodeTokPerS, 3)} | ${f(r.loadMs, 0)} | ${r.dispatchesPerToken ?? ''} | ${r.weightBytesPerToken ? (r.weightBytesPerToken / 1e6).toFixed(2) : ''} | ${f(r.decodeGBps, 3)} | ${f(r.streamGBps, 3)} | ${f(r.rooflineFraction, 3)} | ${f(r.profile?.gpuMsPerStep, 2)} | ${ratio(r, 'llama.cpp')} | ${ratio(r, 'wllama')} |`,
     );
   }
-  return lines.join('\n');
+  const notes = rows.filter((r) => r.note).map((r) => `- ${r.model}, ${r.engine}: ${r.note}`);
+  const kinds = rows
+    .filter((r) => r.profile)
+    .map((r) => {
+      const p = r.profile as KernelProfile;
+      const top = p.kinds.map((k) => `${k.kind} ${k.msPerStep.toFixed(2)} ms (${k.dispatchesPerStep}x, ${(100 * k.fraction).toFixed(0)}%)`).join(', ');
+      return `- ${r.model}, ${r.engine}, ${p.steps} steps: GPU ${p.gpuMsPerStep.toFixed(2)} of ${p.wallMsPerStep.toFixed(2)} ms wall per step (one timed pass per dispatch): ${top}`;
+    });
+  return [...lines, '', 'GPU time per kernel kind (decode step, timestamp queries):', ...(kinds.length ? kinds : ['- none measured']), ...(notes.length ? ['', 'Notes:', ...notes] : [])].join('\n');
 }
 
 const { values: v } = parseArgs({
@@ -171,26 +178,119 @@ const { values: v } = parseArgs({
     models: { type: 'string', default: 'tiny,small' },
     prompt: { type: 'string' },
     decode: { type: 'string' },
+    profile: { type: 'string' },
     'no-llama': { type: 'boolean', default: false },
+    'no-browser': { type: 'boolean', default: false },
+    'no-wllama': { type: 'boolean', default: false },
+    'browser-models': { type: 'string', default: 'tiny,small' },
+    'browser-prompt': { type: 'string' },
+    'browser-decode': { type: 'string' },
+    threads: { type: 'string', default: '1,2' },
+    'llama-threads': { type: 'string', default: '1,2' },
+    build: { type: 'boolean', default: false },
+    port: { type: 'string', default: '4184' },
     out: { type: 'string' },
+    file: { type: 'string' },
   },
 });
+
+const presets = (v.models as string).split(',').map((s) => s.trim()) as PresetName[];
+for (const p of presets) if (!(p in PRESETS)) throw new Error(`bench: unknown model "${p}" (known: ${Object.keys(PRESETS).join(', ')})`);
+const browserWanted = new Set((v['browser-models'] as string).split(',').map((s) => s.trim()));
+
 const rows: Row[] = [];
-for (const preset of (v.models as string).split(',') as PresetName[]) {
-  const full = preset === 'phi3-mini';
-  const path = await ensureModel({ preset, mix: 'q4_k_m', seed: 1 });
-  const file = await readGGUF(await fileSource(path));
-  const tok = new Tokenizer(vocabFromMetadata(file.metadata));
-  const want = Number(v.prompt ?? (full ? 16 : 512));
-  let ids = tok.encode(PROMPT_TEXT, { addSpecial: true });
-  while (ids.length < want) ids = ids.concat(tok.encode(PROMPT_TEXT, { addSpecial: false }));
-  ids = ids.slice(0, want);
-  const decode = Number(v.decode ?? (full ? 8 : 128));
-  rows.push(await benchOurs(preset, path, ids, decode));
-  if (!v['no-llama']) rows.push(await benchLlama(preset, path, ids, decode));
-  process.stderr.write(`${JSON.stringify(rows.slice(-2))}\n`);
+const browserModels: BrowserModel[] = [];
+const wllamaModels: { name: string; path: string; promptIds: number[]; decode: number }[] = [];
+const skipped: string[] = [];
+
+const browserOpts = { port: Number(v.port), dist: 'dist-d', build: Boolean(v.build), log };
+if (!v['no-browser'] && presets.some((p) => browserWanted.has(p))) buildApp(browserOpts);
+const llamaThreads = (v['llama-threads'] as string).split(',').map(Number);
+for (const t of [...llamaThreads, ...(v.threads as string).split(',').map(Number)]) {
+  if (!Number.isInteger(t) || t < 1) throw new Error(`bench: thread counts must be positive integers (got ${t})`);
 }
-const report = { date: new Date().toISOString(), rows };
+
+// 1. Node: ours on lavapipe, llama.cpp native.
+for (const preset of presets) {
+  const full = preset === 'phi3-mini';
+  const given = (v.file as string | undefined)?.split(',').find((x) => x.startsWith(`${preset}=`));
+  const path = given ? given.slice(preset.length + 1) : await ensureModel({ preset, mix: 'q4_k_m', seed: 1 });
+  if (!existsSync(path)) throw new Error(`bench: no such model file ${path}`);
+  const src = await fileSource(path);
+  const tok = new Tokenizer(vocabFromMetadata((await readGGUF(src)).metadata));
+  await src.close();
+  const ids = benchPromptIds(tok, countFor(v.prompt, preset, full ? 16 : 512));
+  const decode = countFor(v.decode, preset, full ? 8 : 128);
+  rows.push(await benchOurs(preset, path, ids, decode, countFor(v.profile, preset, full ? 2 : 4)));
+  if (!v['no-llama']) for (const t of llamaThreads) rows.push(await benchLlama(preset, path, ids, decode, t));
+  log(JSON.stringify(rows.filter((r) => r.model === preset).map(({ profile: _p, ...r }) => r)));
+  if (!v['no-wllama']) wllamaModels.push({ name: preset, path, promptIds: ids, decode });
+  if (v['no-browser']) continue;
+  if (!browserWanted.has(preset)) {
+    skipped.push(`${preset}: not run in Chromium (SwiftShader reads int4 weights at ~0.02 GB/s, so a ${full ? '2.2 GB' : 'large'} model takes minutes per token; name it in --browser-models to run it)`);
+    continue;
+  }
+  const bp = countFor(v['browser-prompt'], preset, preset === 'tiny' ? 256 : full ? 8 : 32);
+  const bd = countFor(v['browser-decode'], preset, preset === 'tiny' ? 64 : full ? 4 : 8);
+  browserModels.push({ name: preset, path, promptIds: benchPromptIds(tok, bp), decode: bd, profileSteps: countFor(v.profile, preset, 2) });
+}
+
+// 2. Chromium: ours through the app's worker, then wllama, in one browser.
+if (browserModels.length || (!v['no-browser'] && wllamaModels.length)) {
+  const browser = await launchChromium();
+  try {
+    if (browserModels.length) {
+      const reports = await benchOursInChromium(browser, browserModels, browserOpts);
+      for (const r of reports) {
+        rows.push({
+          model: r.name,
+          engine: `ours, Chromium worker (${r.adapter.split(' (')[0]})`,
+          kind: 'ours-chromium',
+          promptTokens: r.promptTokens,
+          decodeTokens: r.decodeTokens,
+          loadMs: r.loadMs,
+          ttftMs: r.ttftMs,
+          prefillTokPerS: r.prefillTokPerS,
+          decodeTokPerS: r.decodeTokPerS,
+          dispatchesPerToken: r.dispatchesPerToken,
+          weightBytesPerToken: r.weightBytesPerToken,
+          decodeGBps: r.decodeGBps,
+          streamGBps: r.streamGBps,
+          rooflineFraction: r.rooflineFraction,
+          profile: r.profile,
+          note: `install (download, repack, IndexedDB) ${(r.installMs / 1000).toFixed(1)} s; load is from IndexedDB; features: ${r.capabilities.features.join(' ')}${r.profileSkipped ? `; no per-kernel times: ${r.profileSkipped}` : ''}`,
+        });
+      }
+    }
+    if (wllamaModels.length) {
+      const results = [];
+      for (const threads of (v.threads as string).split(',').map(Number)) {
+        results.push(...(await benchWllama(browser, wllamaModels, { threads, log, failed: skipped })));
+      }
+      for (const r of results) {
+        rows.push({
+          model: r.name,
+          engine: `wllama 2.4.0 (wasm, ${r.threads} thread${r.threads === 1 ? '' : 's'})`,
+          kind: 'wllama',
+          promptTokens: r.promptTokens,
+          decodeTokens: r.decodeTokens,
+          loadMs: r.loadMs,
+          ttftMs: r.ttftMs,
+          prefillTokPerS: r.prefillTokPerS,
+          decodeTokPerS: r.decodeTokPerS,
+          note: `libllama ${r.version}, ${r.multiThread ? 'multi-thread' : 'single-thread'} build, crossOriginIsolated=${r.crossOriginIsolated}; load includes the HTTP download`,
+        });
+      }
+    }
+  } finally {
+    await browser.close();
+  }
+}
+
+const order: Row['kind'][] = ['ours-node', 'llama.cpp', 'ours-chromium', 'wllama'];
+rows.sort((a, b) => presets.indexOf(a.model as PresetName) - presets.indexOf(b.model as PresetName) || order.indexOf(a.kind) - order.indexOf(b.kind));
+const report = { date: new Date().toISOString(), rows, skipped };
 if (v.out) writeFileSync(v.out, JSON.stringify(report, null, 2));
 console.log(JSON.stringify(report));
 console.log(table(rows));
+if (skipped.length) console.log(['', 'Skipped:', ...skipped.map((s) => `- ${s}`)].join('\n'));

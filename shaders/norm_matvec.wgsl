@@ -19,7 +19,11 @@
 // chunks of x, covering all of x exactly once: so each workgroup also gets sum x^2 over the
 // whole of x from the values it loads anyway, reduced as one extra row (row ROWS - 1) with the
 // same reduction. The dot products use x * g; the norm scale is linear and applied to the
-// reduced sums: sum_k W (x g inv_rms) = inv_rms * sum_k W (x g).
+// reduced sums: sum_k W (x g inv_rms) = inv_rms * sum_k W (x g). Every thread reads the reduced
+// sum of squares itself (reduced_row), so the norm costs no barrier beyond the reduction's.
+// On lavapipe this kernel still cost 1.3-1.9x the plain matvec's CPU time in our runs (the g
+// loads are per-lane gathers like the x loads): there rmsnorm + matvec is faster
+// (src/kernels/tuning.ts fuseDecodeNorm).
 
 override WG: u32 = 64u;
 // Output rows per workgroup plus one (the sum of squares), at most MAX_ROWS.
@@ -42,14 +46,16 @@ struct Params {
 @group(0) @binding(5) var<storage, read> g: array<vec4<f32>>;
 
 var<workgroup> red: array<f32, ROWS * WG>;
-var<workgroup> inv_rms: f32;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: ReduceIds) {
   let lid = ids.lid;
   let nrows = ROWS - 1u;
   let row0 = wid.x * nrows;
-  let last = params.rows - 1u;
+  // Rows this workgroup really has, a run-time bound: the row loop stays rolled (unrolled row
+  // loops measured 2-7x slower on lavapipe) and rows past the end are not computed (their acc
+  // stays 0 and is never written).
+  let nlive = min(nrows, params.rows - row0);
   let nchunks = params.k / CHUNK;
   var acc: array<f32, MAX_ROWS>;
   var sq = vec4<f32>();
@@ -62,17 +68,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: ReduceIds) {
       v[j] = xv * g[i];
     }
     let xc = prep_x(v);
-    for (var r = 0u; r < nrows; r++) {
-      acc[r] += chunk_dot(min(row0 + r, last), c, xc);
+    for (var r = 0u; r < nlive; r++) {
+      acc[r] += chunk_dot(row0 + r, c, xc);
     }
   }
   acc[nrows] = hsum(sq);
   let total = reduce_rows(ids, acc);
-  if (lid == nrows) {
-    inv_rms = inverseSqrt(total / f32(params.k) + params.eps);
-  }
-  workgroupBarrier();
-  if (lid < nrows && row0 + lid < params.rows) {
+  // every thread reads the sum of squares row itself: no second barrier
+  let inv_rms = inverseSqrt(reduced_row(ids, nrows) / f32(params.k) + params.eps);
+  if (lid < nlive) {
     let i = params.y_offset + row0 + lid;
     let v = total * inv_rms;
     if (params.accumulate != 0u) {

@@ -23,3 +23,9 @@ fn reduce_rows(ids: ReduceIds, acc: array<f32, MAX_ROWS>) -> f32 {
   }
   return red[min(lid, ROWS - 1u) * WG];
 }
+
+// After reduce_rows, in any thread: the workgroup sum of row r (r < ROWS). The fused kernels
+// read their extra rows (the sum of squares, the up rows) this way, with no second barrier.
+fn reduced_row(ids: ReduceIds, r: u32) -> f32 {
+  return red[r * WG];
+}

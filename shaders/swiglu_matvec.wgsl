@@ -18,8 +18,9 @@
 //
 // A workgroup owns R = (ROWS - 1) / 2 output rows: it reads gate rows r0 .. r0 + R and up rows
 // up_row + r0 .. + R, reusing each thread's x chunk for all 2R dot products (as matvec.wgsl).
-// Reduction row 2R carries sum x^2 (see norm_matvec.wgsl); the reduced sums go through
-// workgroup memory so one thread has its row's gate, up and the norm scale.
+// Reduction row 2R carries sum x^2 (see norm_matvec.wgsl); thread r gets its gate sum from the
+// reduction and reads its up row's and the sum of squares with reduced_row (no second barrier).
+// Rows past the end are skipped (the row loop runs over the rows that exist).
 
 override WG: u32 = 64u;
 // 2 * (output rows per workgroup) + 1, at most MAX_ROWS.
@@ -43,7 +44,6 @@ struct Params {
 @group(0) @binding(5) var<storage, read> g: array<vec4<f32>>;
 
 var<workgroup> red: array<f32, ROWS * WG>;
-var<workgroup> sums: array<f32, MAX_ROWS>;
 
 // As silu_mul.wgsl: x * sigmoid(x) with e = exp(-|x|) <= 1.
 fn silu(v: f32) -> f32 {
@@ -57,7 +57,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: ReduceIds) {
   let lid = ids.lid;
   let nout = (ROWS - 1u) / 2u;
   let row0 = wid.x * nout;
-  let last = params.rows - 1u;
+  // Output rows this workgroup really has (a run-time bound: see norm_matvec.wgsl); dot product
+  // r < nlive is gate row row0 + r, r = nout + i the up row of gate row row0 + i.
+  let nlive = min(nout, params.rows - row0);
   let nchunks = params.k / CHUNK;
   var acc: array<f32, MAX_ROWS>;
   var sq = vec4<f32>();
@@ -74,25 +76,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: ReduceIds) {
       }
     }
     let xc = prep_x(v);
-    for (var r = 0u; r < nout; r++) {
-      let row = min(row0 + r, last);
-      acc[r] += chunk_dot(row, c, xc);
-      acc[nout + r] += chunk_dot(params.up_row + row, c, xc);
+    for (var r = 0u; r < nlive; r++) {
+      acc[r] += chunk_dot(row0 + r, c, xc);
+      acc[nout + r] += chunk_dot(params.up_row + row0 + r, c, xc);
     }
   }
   acc[2u * nout] = hsum(sq);
   let total = reduce_rows(ids, acc);
-  if (lid < ROWS) {
-    sums[lid] = total;
+  // each thread reads its up row and the sum of squares itself (reduced_row): no second barrier
+  var s = 1.0;
+  if (NORM) {
+    s = inverseSqrt(reduced_row(ids, 2u * nout) / f32(params.k) + params.eps);
   }
-  workgroupBarrier();
-  if (lid < nout && row0 + lid < params.rows) {
-    var s = 1.0;
-    if (NORM) {
-      s = inverseSqrt(sums[2u * nout] / f32(params.k) + params.eps);
-    }
-    let a = sums[lid] * s;
-    let b = sums[nout + lid] * s;
+  if (lid < nlive) {
+    let a = total * s;
+    let b = reduced_row(ids, nout + lid) * s;
     let out = silu(a) * b;
     let i = params.y_offset + row0 + lid;
     if (params.accumulate != 0u) {

@@ -10,18 +10,25 @@
  *     per layer: xb = norm(x); qkv = Wqkv xb; q, K/V cache = rope(qkv); att = attention(q, cache)
  *                x += Wo att; xb = norm(x); gu = Wup xb; h = silu(gate) * up; x += Wdown h
  *     logits = Wout norm(x[M-1]);  next id, top logprobs = sample(logits)
+ *
+ *   Decode (M = 1) fuses, per layer: norm + QKV (norm_matvec); RoPE + KV append + split-K
+ *   attention (attention_decode_rope), merge; Wo (+ residual); norm + gate/up + SiLU * up
+ *   (swiglu_matvec); Wdown (+ residual): 6 dispatches, plus embed, norm + lm_head and the two
+ *   sampler passes (196 for Phi-3-mini's 32 layers). generate() submits step t+1 before it
+ *   maps step t's result (two staging buffers), so the CPU round trip overlaps GPU work.
  */
 import type { ModelConfig } from '../model/config.ts';
 import type { ByteSource, GGUFFile } from '../model/gguf-types.ts';
 import { createStorage } from '../gpu/buffers.ts';
-import { createStepBuffer, writeStep } from '../kernels/step.ts';
+import { createStepBuffer, packStep, stepUniforms } from '../kernels/step.ts';
 import { kvCacheBytes } from '../kernels/rope_kv.ts';
 import type { AttentionBinding } from '../kernels/attention.ts';
 import { GREEDY, historyInit, parseResult, type SampleBinding, type SampleIo, type SampleSettings } from '../kernels/sample.ts';
 import { Kernels } from './kernels.ts';
-import { BoundLinear } from './linear.ts';
+import { BoundLinear, BoundNormLinear, BoundSwiglu } from './linear.ts';
 import { loadWeights, type LoadProgress, type ModelWeights } from './weights.ts';
 import { AbortedError, ContextFullError } from './errors.ts';
+import type { DispatchProfiler, StepPass } from './profile.ts';
 
 export interface EngineOptions {
   /** Positions the KV cache holds (default: the model's context length). */
@@ -91,6 +98,10 @@ interface LayerBinding {
   up: BoundLinear;
   silu: GPUBindGroup;
   down: BoundLinear;
+  /** Decode (m = 1) fusions: attn-norm + QKV; RoPE + KV append + attention; ffn-norm + gate/up + SiLU. */
+  normQkv: BoundNormLinear;
+  attRope: GPUBindGroup;
+  swiglu?: BoundSwiglu;
 }
 
 /** Counts dispatches while forwarding to the real pass encoder. */
@@ -123,16 +134,21 @@ export class Engine {
   private cached: number[] = [];
   private readonly owned: GPUBuffer[] = [];
   private readonly linears: BoundLinear[] = [];
+  private readonly fused: (BoundNormLinear | BoundSwiglu)[] = [];
   private readonly layers: LayerBinding[];
-  private readonly buf: Record<'x' | 'xb' | 'qkv' | 'q' | 'att' | 'gu' | 'h' | 'xLast' | 'xbLast' | 'logits' | 'ids' | 'step', GPUBuffer>;
+  private readonly buf: Record<'x' | 'xb' | 'qkv' | 'q' | 'att' | 'gu' | 'h' | 'xLast' | 'logits' | 'ids' | 'step', GPUBuffer>;
   private readonly embedParams: { params: GPUBuffer; k: number; rows: number; rowOffset: number; group: GPUBindGroup }[];
-  private readonly finalNorm: GPUBindGroup;
-  private readonly output: BoundLinear;
+  /** Final norm + lm_head of the last position (one norm_matvec dispatch per part). */
+  private readonly normOutput: BoundNormLinear;
   private readonly sampleIo: SampleIo;
   private readonly sampleBinding: SampleBinding;
-  private readonly staging: GPUBuffer;
+  /** Two result buffers used alternately: step t+1 copies into one while step t's is mapped. */
+  private readonly staging: [GPUBuffer, GPUBuffer];
+  private readonly stepBytes = new ArrayBuffer(stepUniforms.byteSize);
   private readonly penaltyWindow: number;
   private embedM = -1;
+  /** Set while profiling (src/engine/profile.ts): it may record a step's dispatches as timed passes. */
+  profiler?: DispatchProfiler;
 
   private constructor(
     readonly device: GPUDevice,
@@ -157,7 +173,6 @@ export class Engine {
       gu: f32(M * 2 * ffnDim, 'gu'),
       h: f32(M * ffnDim, 'h'),
       xLast: f32(dim, 'xLast'),
-      xbLast: f32(dim, 'xbLast'),
       logits: f32(vocabSize, 'logits'),
       ids: f32(M, 'ids'),
       step: this.own(createStepBuffer(device)),
@@ -168,7 +183,6 @@ export class Engine {
     // Static uniforms shared by every layer.
     const eps = cfg.normEps;
     const normParams = this.own(k.rmsnorm.createParams(dim, M, eps));
-    const lastNormParams = this.own(k.rmsnorm.createParams(dim, 1, eps));
     const ropeParams = this.own(
       k.ropeKv.createParams({ nHeads, nKvHeads, headDim, ropeDim: cfg.ropeDim, maxCtx: this.maxCtx, base: cfg.ropeTheta, attnFactor: cfg.ropeAttnFactor }),
     );
@@ -181,6 +195,7 @@ export class Engine {
     const siluParams = this.own(k.siluMul.createParams(ffnDim));
 
     const linear = (l: BoundLinear) => (this.linears.push(l), l);
+    const fused = <T extends BoundNormLinear | BoundSwiglu>(l: T) => (this.fused.push(l), l);
     this.layers = [];
     for (let l = 0; l < nLayers; l++) {
       const w = weights.layers[l];
@@ -196,23 +211,27 @@ export class Engine {
         up: linear(new BoundLinear(k, w.up, b.xb, b.gu, 2 * ffnDim, false)),
         silu: k.siluMul.bind(b.gu, b.h, siluParams),
         down: linear(new BoundLinear(k, w.down, b.h, b.x, dim, true)),
+        normQkv: fused(new BoundNormLinear(k, w.qkv, b.x, w.attnNorm, b.qkv, eps)),
+        attRope: k.attention.bindRope(attShape, { qkv: b.qkv, factors, ropeParams }, kc, vc, b.step, attParams, attScratch),
+        swiglu: BoundSwiglu.tryCreate(k, w.up, b.x, w.ffnNorm, b.h, ffnDim, eps),
       });
+      const sw = this.layers[l].swiglu;
+      if (sw) fused(sw);
     }
     const embedKernel = k.embed(weights.embed.format);
     this.embedParams = weights.embed.parts.map(({ weight, rowOffset }) => {
       const params = this.own(embedKernel.createParams(weight.k, weight.rows, 1, rowOffset));
       return { params, k: weight.k, rows: weight.rows, rowOffset, group: embedKernel.bind(weight, b.ids, b.x, params) };
     });
-    this.finalNorm = k.rmsnorm.bind(b.xLast, weights.outputNorm, b.xbLast, lastNormParams);
-    this.output = linear(new BoundLinear(k, weights.output, b.xbLast, b.logits, vocabSize, false));
+    this.normOutput = fused(new BoundNormLinear(k, weights.output, b.xLast, weights.outputNorm, b.logits, eps));
     this.sampleIo = k.sample.createIo(b.logits, this.penaltyWindow);
     for (const x of [this.sampleIo.history, this.sampleIo.nextId, this.sampleIo.result, this.sampleIo.params]) this.own(x);
     const scratch = k.sample.createScratch(vocabSize);
     for (const x of [scratch.candidates, scratch.partials, scratch.zkeys]) this.own(x);
     this.sampleBinding = k.sample.bind(this.sampleIo, scratch, vocabSize);
-    this.staging = this.own(
-      device.createBuffer({ label: 'sample.staging', size: k.sample.resultBytes(), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
-    );
+    const staging = (i: number) =>
+      this.own(device.createBuffer({ label: `sample.staging${i}`, size: k.sample.resultBytes(), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+    this.staging = [staging(0), staging(1)];
   }
 
   static async load(device: GPUDevice, file: GGUFFile, src: ByteSource, cfg: ModelConfig, opts: EngineOptions = {}): Promise<Engine> {
@@ -253,22 +272,40 @@ export class Engine {
     for (const p of this.embedParams) e.writeParams(p.params, p.k, p.rows, m, p.rowOffset);
   }
 
+  private beginPass(enc: GPUCommandEncoder, label: string, m: number): StepPass {
+    return this.profiler?.begin(enc, label, m) ?? new CountingPass(enc.beginComputePass({ label }));
+  }
+
   /**
    * Records one step of m tokens at pos0 (ids already in `ids`, or copied from the sampler's
    * nextId when `chainFromSampler`), then samples and copies the result record to staging.
    */
-  private encodeStep(pos0: number, m: number, chainFromSampler: boolean, nTop: number): { cmd: GPUCommandBuffer; dispatches: number } {
+  private encodeStep(pos0: number, m: number, chainFromSampler: boolean, nTop: number, slot = 0): { cmd: GPUCommandBuffer; dispatches: number } {
     const { device, kernels: k, buf: b, cfg } = this;
-    writeStep(device, b.step, { pos0, nTokens: m });
+    device.queue.writeBuffer(b.step, 0, packStep({ pos0, nTokens: m }, this.stepBytes));
     this.setEmbedTokens(m);
     if (m > 1) for (const l of this.linears) l.setTokens(m);
     const enc = device.createCommandEncoder({ label: `step ${pos0}+${m}` });
     if (chainFromSampler) enc.copyBufferToBuffer(this.sampleIo.nextId, 0, b.ids, 0, 4);
-    const pass = new CountingPass(enc.beginComputePass({ label: 'layers' }));
+    const pass = this.beginPass(enc, 'layers', m);
     const p = pass.encoder;
     const embed = k.embed(this.weights.embed.format);
     for (const e of this.embedParams) embed.encode(p, e.group, cfg.dim, m);
     for (const L of this.layers) {
+      if (m === 1) {
+        // Decode: 6 dispatches per layer (8 if a split ffn_up rules out the swiglu fusion).
+        L.normQkv.encode(p);
+        k.attention.encodeDecodeRope(p, L.attention, L.attRope, pos0);
+        L.wo.encode(p, 1);
+        if (L.swiglu) L.swiglu.encode(p);
+        else {
+          k.rmsnorm.encode(p, L.ffnNorm, 1);
+          L.up.encode(p, 1);
+          k.siluMul.encode(p, L.silu, cfg.ffnDim, 1);
+        }
+        L.down.encode(p, 1);
+        continue;
+      }
       k.rmsnorm.encode(p, L.attnNorm, m);
       L.qkv.encode(p, m);
       k.ropeKv.encode(p, L.rope, m, cfg.nHeads, cfg.nKvHeads);
@@ -281,20 +318,20 @@ export class Engine {
     }
     pass.end();
     enc.copyBufferToBuffer(b.x, (m - 1) * cfg.dim * 4, b.xLast, 0, cfg.dim * 4);
-    const pass2 = new CountingPass(enc.beginComputePass({ label: 'head' }));
+    const pass2 = this.beginPass(enc, 'head', m);
     const p2 = pass2.encoder;
-    k.rmsnorm.encode(p2, this.finalNorm, 1);
-    this.output.encode(p2, 1);
+    this.normOutput.encode(p2);
     k.sample.encode(p2, this.sampleBinding);
     pass2.end();
-    k.sample.encodeReadback(enc, this.sampleIo, this.staging, nTop);
+    k.sample.encodeReadback(enc, this.sampleIo, this.staging[slot], nTop);
     return { cmd: enc.finish(), dispatches: pass.dispatches + pass2.dispatches };
   }
 
-  private async readResult(nTop: number): Promise<GeneratedToken> {
-    await this.staging.mapAsync(GPUMapMode.READ, 0, this.kernels.sample.resultBytes(nTop));
-    const r = parseResult(this.staging.getMappedRange(0, this.kernels.sample.resultBytes(nTop)).slice(0));
-    this.staging.unmap();
+  private async readResult(nTop: number, slot = 0): Promise<GeneratedToken> {
+    const staging = this.staging[slot];
+    await staging.mapAsync(GPUMapMode.READ, 0, this.kernels.sample.resultBytes(nTop));
+    const r = parseResult(staging.getMappedRange(0, this.kernels.sample.resultBytes(nTop)).slice(0));
+    staging.unmap();
     this.counters.readbacks++;
     return { id: r.id, top: r.top.slice(0, nTop) };
   }
@@ -335,14 +372,13 @@ export class Engine {
     // 2. The repetition penalty's history starts with the prompt's last tokens.
     this.device.queue.writeBuffer(this.sampleIo.history, 0, historyInit(this.penaltyWindow, promptIds, 0) as Uint32Array<ArrayBuffer>);
 
-    // 3. Prefill the rest in chunks; only the last chunk's sample matters.
+    // 3. Prefill the rest in chunks; only the last chunk's sample matters (read into staging 0
+    //    by the decode loop below, after it has queued the next step).
     const t0 = performance.now();
     let sampleStep = 0;
-    let next: GeneratedToken | undefined;
     for (let at = common; at < promptIds.length; at += this.chunk) {
       if (opts.signal?.aborted) return this.finish([], 'abort', promptIds.length, common, t0, t0);
       const ids = promptIds.slice(at, at + this.chunk);
-      const last = at + ids.length === promptIds.length;
       this.device.queue.writeBuffer(this.buf.ids, 0, new Uint32Array(ids));
       this.kernels.sample.writeParams(this.sampleIo.params, settings, sampleStep, vocab, this.penaltyWindow);
       const { cmd } = this.encodeStep(at, ids.length, false, nTop);
@@ -350,14 +386,35 @@ export class Engine {
       this.counters.submits++;
       this.counters.prefillTokens += ids.length;
       this.cached.push(...ids);
-      if (last) next = await this.readResult(nTop);
     }
-    const t1 = performance.now();
+    /** Time to the first token (set when it is read). */
+    let t1 = t0;
 
-    // 4. Decode: emit, stop, or feed the token back (the GPU copies it from the sampler).
+    // 4. Decode, pipelined: the step that consumes the pending token (its id reaches the GPU
+    //    through the sampler's nextId, never through the CPU) is submitted before the pending
+    //    result is mapped, so the GPU never waits for the CPU's round trip. Each decision (stop,
+    //    max_tokens, abort, context full) is made when the token is read, one step late: the
+    //    speculative step then wrote K/V at position `cached.length`, which `cached` does not
+    //    claim, so that slot is rewritten by whatever step next runs at that position before any
+    //    attention reads it (attention reads positions < its own, each written by its own step).
     const tokens: GeneratedToken[] = [];
     let reason: FinishReason = 'length';
-    while (next) {
+    let slot = 0;
+    for (;;) {
+      // Position of the pending token = where the step consuming it writes its K/V.
+      const pos = this.cached.length;
+      const mayNeed = tokens.length + 1 < opts.maxTokens && pos < this.maxCtx && !opts.signal?.aborted;
+      if (mayNeed) {
+        sampleStep++;
+        this.kernels.sample.writeParams(this.sampleIo.params, settings, sampleStep, vocab, this.penaltyWindow);
+        const { cmd, dispatches } = this.encodeStep(pos, 1, true, nTop, 1 - slot);
+        this.device.queue.submit([cmd]);
+        this.counters.submits++;
+        this.counters.decodeSteps++;
+        this.counters.dispatchesPerDecodeStep = dispatches;
+      }
+      const next = await this.readResult(nTop, slot);
+      if (tokens.length === 0 && t1 === t0) t1 = performance.now();
       if (stop.has(next.id)) {
         reason = 'stop';
         break;
@@ -372,20 +429,14 @@ export class Engine {
         reason = 'abort';
         break;
       }
-      const pos = this.cached.length;
       if (pos >= this.maxCtx) {
         reason = 'context_full';
         break;
       }
-      sampleStep++;
-      this.kernels.sample.writeParams(this.sampleIo.params, settings, sampleStep, vocab, this.penaltyWindow);
-      const { cmd, dispatches } = this.encodeStep(pos, 1, true, nTop);
-      this.device.queue.submit([cmd]);
-      this.counters.submits++;
-      this.counters.decodeSteps++;
-      this.counters.dispatchesPerDecodeStep = dispatches;
+      // mayNeed held (each of its conditions was just checked, abort included: an abort seen
+      // now but not at submit time breaks above), so the step consuming `next` is in flight.
       this.cached.push(next.id);
-      next = await this.readResult(nTop);
+      slot = 1 - slot;
     }
     return this.finish(tokens, reason, promptIds.length, common, t0, t1);
   }
@@ -428,6 +479,7 @@ export class Engine {
 
   destroy(): void {
     for (const l of this.linears) l.destroy();
+    for (const l of this.fused) l.destroy();
     for (const b of this.owned) b.destroy();
     this.weights.destroy();
   }

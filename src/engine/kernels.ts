@@ -10,7 +10,11 @@ import { RopeKvKernel } from '../kernels/rope_kv.ts';
 import { AttentionKernel } from '../kernels/attention.ts';
 import { SiluMulKernel } from '../kernels/silu_mul.ts';
 import { SampleKernel } from '../kernels/sample.ts';
+import { NormMatvecKernel } from '../kernels/norm-matvec.ts';
+import { SwigluMatvecKernel } from '../kernels/swiglu-matvec.ts';
 import type { WeightFormat } from '../kernels/weight-formats.ts';
+import { decodeTuning, deviceAdapterText } from '../kernels/tuning.ts';
+import type { DecodeTuning } from '../kernels/tuning.ts';
 import type { ModelConfig } from '../model/config.ts';
 
 export class Kernels {
@@ -19,9 +23,13 @@ export class Kernels {
   readonly attention: AttentionKernel;
   readonly siluMul: SiluMulKernel;
   readonly sample: SampleKernel;
+  /** Decode GEMV shapes for this adapter (src/kernels/tuning.ts). */
+  readonly tuning: DecodeTuning;
   private readonly matvecs = new Map<WeightFormat, MatvecKernel>();
   private readonly matmuls = new Map<WeightFormat, MatmulKernel>();
   private readonly embeds = new Map<WeightFormat, EmbedKernel>();
+  private readonly normMatvecs = new Map<WeightFormat, NormMatvecKernel>();
+  private readonly swigluMatvecs = new Map<WeightFormat, SwigluMatvecKernel>();
 
   constructor(
     readonly device: GPUDevice,
@@ -29,20 +37,35 @@ export class Kernels {
   ) {
     this.rmsnorm = new RmsNormKernel(device);
     this.ropeKv = new RopeKvKernel(device, cfg.ropeStyle);
-    this.attention = new AttentionKernel(device, cfg.headDim);
+    this.attention = new AttentionKernel(device, cfg.headDim, { ropeStyle: cfg.ropeStyle });
     this.siluMul = new SiluMulKernel(device);
     this.sample = new SampleKernel(device);
+    this.tuning = decodeTuning(deviceAdapterText(device), device.features.has('subgroups'));
   }
 
   matvec(format: WeightFormat): MatvecKernel {
     let k = this.matvecs.get(format);
-    if (!k) this.matvecs.set(format, (k = new MatvecKernel(this.device, format)));
+    if (!k) this.matvecs.set(format, (k = new MatvecKernel(this.device, format, this.tuning.matvec)));
     return k;
   }
 
   matmul(format: WeightFormat): MatmulKernel {
     let k = this.matmuls.get(format);
     if (!k) this.matmuls.set(format, (k = new MatmulKernel(this.device, format)));
+    return k;
+  }
+
+  /** Decode: RMSNorm fused into the GEMV that reads its output (attn-norm + QKV, final norm + lm_head). */
+  normMatvec(format: WeightFormat): NormMatvecKernel {
+    let k = this.normMatvecs.get(format);
+    if (!k) this.normMatvecs.set(format, (k = new NormMatvecKernel(this.device, format, this.tuning.normMatvec)));
+    return k;
+  }
+
+  /** Decode: ffn-norm + gate/up GEMV + SiLU * up in one dispatch. */
+  swigluMatvec(format: WeightFormat): SwigluMatvecKernel {
+    let k = this.swigluMatvecs.get(format);
+    if (!k) this.swigluMatvecs.set(format, (k = new SwigluMatvecKernel(this.device, format, this.tuning.swigluMatvec)));
     return k;
   }
 

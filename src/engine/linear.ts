@@ -7,6 +7,8 @@ import type { Kernels } from './kernels.ts';
 import type { Linear } from './weights.ts';
 import type { MatmulKernel } from '../kernels/matmul.ts';
 import type { MatvecKernel } from '../kernels/matvec.ts';
+import type { NormMatvecKernel } from '../kernels/norm-matvec.ts';
+import type { SwigluMatvecKernel } from '../kernels/swiglu-matvec.ts';
 
 interface PartBinding {
   rows: number;
@@ -62,6 +64,64 @@ export class BoundLinear {
       if (m === 1) this.vec.encode(pass, p.vecGroup, p.rows);
       else this.mat.encode(pass, p.matGroup, p.rows, m);
     }
+  }
+
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+  }
+}
+
+/** Decode only: y = W (rmsnorm(x) g), one norm_matvec dispatch per part (replaces rmsnorm + matvec). */
+export class BoundNormLinear {
+  private readonly kernel: NormMatvecKernel;
+  private readonly parts: { rows: number; group: GPUBindGroup }[];
+  readonly owned: GPUBuffer[] = [];
+
+  constructor(kernels: Kernels, linear: Linear, x: GPUBuffer, g: GPUBuffer, y: GPUBuffer, eps: number) {
+    const kernel = (this.kernel = kernels.normMatvec(linear.format));
+    this.parts = linear.parts.map(({ weight, rowOffset }) => {
+      const params = kernel.createParams({ k: weight.k, rows: weight.rows, eps, yOffset: rowOffset });
+      this.owned.push(params);
+      return { rows: weight.rows, group: kernel.bind(weight, x, g, y, params) };
+    });
+  }
+
+  encode(pass: GPUComputePassEncoder): void {
+    for (const p of this.parts) this.kernel.encode(pass, p.group, p.rows);
+  }
+
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+  }
+}
+
+/**
+ * Decode only: h = silu(gate x') * (up x'), x' = rmsnorm(x) g, over the fused gate/up weight
+ * (gate rows, then up rows) in one dispatch. Needs the weight in one part: `tryCreate` returns
+ * undefined for a split one (the caller keeps rmsnorm + matvec + silu_mul).
+ */
+export class BoundSwiglu {
+  readonly owned: GPUBuffer[] = [];
+
+  private constructor(
+    private readonly kernel: SwigluMatvecKernel,
+    private readonly group: GPUBindGroup,
+    private readonly ffn: number,
+    params: GPUBuffer,
+  ) {
+    this.owned.push(params);
+  }
+
+  static tryCreate(kernels: Kernels, up: Linear, x: GPUBuffer, g: GPUBuffer, h: GPUBuffer, ffn: number, eps: number): BoundSwiglu | undefined {
+    if (up.parts.length !== 1 || up.rows !== 2 * ffn) return undefined;
+    const kernel = kernels.swigluMatvec(up.format);
+    const w = up.parts[0].weight;
+    const params = kernel.createParams(w, { ffn, eps });
+    return new BoundSwiglu(kernel, kernel.bind(w, x, g, h, params), ffn, params);
+  }
+
+  encode(pass: GPUComputePassEncoder): void {
+    this.kernel.encode(pass, this.group, this.ffn);
   }
 
   destroy(): void {

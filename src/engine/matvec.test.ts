@@ -19,6 +19,7 @@ import { destroyWeight } from '../kernels/weight-formats.ts';
 import { GgmlType, dequantize } from '../model/quant/index.ts';
 import { repack } from '../model/repack.ts';
 import { Rng } from '../util/rng.ts';
+import { decodeTuning } from '../kernels/tuning.ts';
 import {
   ALL_TYPES, checkBounds, describeBounds, errorBounds, formatOf, kStep, makeWeight, matvecDepth, uploadRepacked, uploadTestWeight,
   uploadTestWeightParts,
@@ -175,6 +176,29 @@ describe('matvec: options', () => {
       const tw = makeWeight(type, 37, k, rng);
       const x = rng.fill(k);
       for (const o of opts) await check(tw, x, o);
+    }
+  });
+});
+
+describe('matvec: the per-adapter shapes of src/kernels/tuning.ts', () => {
+  // Whatever adapter runs the tests, every shape tuning.ts can choose runs here, on the Q4_K_M
+  // types at rows off the tiles (37 rows: 2 full 16-row workgroups and a partial one) and with
+  // the row-split path; with and without subgroups where the device has them.
+  const shapes = new Map<string, MatvecOptions>();
+  for (const description of ['llvmpipe (LLVM 15.0.6, 256 bits)', 'SwiftShader Device (Subzero)', 'NVIDIA GeForce RTX 4090']) {
+    for (const sub of [false, true]) {
+      const { matvec } = decodeTuning({ vendor: '', architecture: '', device: '', description }, sub);
+      shapes.set(JSON.stringify(matvec), matvec);
+    }
+  }
+  it.each([GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K].map((t) => [formatOf(t), t] as const))('%s', async (_name, type) => {
+    const rng = new Rng(40 + type);
+    const k = 3 * 256;
+    const tw = makeWeight(type, 37, k, rng);
+    for (const o of shapes.values()) {
+      if (o.subgroups && !hasSubgroups()) continue;
+      await check(tw, rng.fill(k), o);
+      await check(tw, rng.fill(k), o, [0, 5, 21, 37], rng.fill(37));
     }
   });
 });

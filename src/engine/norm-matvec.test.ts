@@ -14,6 +14,7 @@ import { destroyWeight } from '../kernels/weight-formats.ts';
 import { GgmlType } from '../model/quant/index.ts';
 import { repack } from '../model/repack.ts';
 import { Rng } from '../util/rng.ts';
+import { decodeTuning } from '../kernels/tuning.ts';
 import { normDepth } from './test-norm.ts';
 import {
   ALL_TYPES, checkBounds, describeBounds, errorBounds, formatOf, kStep, makeWeight, matvecDepth, uploadRepacked, uploadTestWeight,
@@ -136,6 +137,25 @@ describe('norm_matvec: options', () => {
     const x = rng.fill(k);
     const g = rng.fill(k, 0.5, 1.5);
     for (const o of shapes) await check(tw, x, g, o);
+  });
+
+  it('the per-adapter shapes of src/kernels/tuning.ts, Q4_K_M types, rows off the tiles and split', async () => {
+    const rng = new Rng(24);
+    const shapes = new Map<string, MatvecOptions>();
+    for (const description of ['llvmpipe (LLVM 15.0.6, 256 bits)', 'SwiftShader Device (Subzero)', 'Apple M2']) {
+      for (const sub of [false, true]) {
+        const { normMatvec } = decodeTuning({ vendor: '', architecture: '', device: '', description }, sub);
+        if (!normMatvec.subgroups || hasSubgroups()) shapes.set(JSON.stringify(normMatvec), normMatvec);
+      }
+    }
+    for (const type of [GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K]) {
+      const k = 3 * 256;
+      const tw = makeWeight(type, 37, k, rng);
+      for (const o of shapes.values()) {
+        await check(tw, rng.fill(k), rng.fill(k, 0.5, 1.5), o);
+        await check(tw, rng.fill(k), rng.fill(k, 0.5, 1.5), o, [0, 5, 21, 37], rng.fill(37));
+      }
+    }
   });
 });
 

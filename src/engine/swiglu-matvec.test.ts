@@ -20,6 +20,7 @@ import type { SwigluMatvecOptions } from '../kernels/swiglu-matvec.ts';
 import { destroyWeight, uploadWeight } from '../kernels/weight-formats.ts';
 import { GgmlType } from '../model/quant/index.ts';
 import { Rng } from '../util/rng.ts';
+import { decodeTuning } from '../kernels/tuning.ts';
 import { normDepth } from './test-norm.ts';
 import {
   ALL_TYPES, U, checkBounds, describeBounds, errorBounds, formatOf, kStep, makeWeight, matvecDepth, uploadTestWeight,
@@ -171,6 +172,23 @@ describe('swiglu_matvec: options', () => {
     const x = rng.fill(k);
     const g = rng.fill(k, 0.5, 1.5);
     for (const o of shapes) await check(tw, 37, x, g, o);
+  });
+
+  it('the CPU-driver shapes of src/kernels/tuning.ts, Q4_K_M types, ffn off the tiles', async () => {
+    // (the GPU shape is the kernel's default, tested above). Each swiglu pipeline costs ~10 s of
+    // JIT on a loaded CPU driver: Q4_K through every shape, Q5_K and Q6_K through one.
+    const rng = new Rng(35);
+    const shapes: SwigluMatvecOptions[] = [];
+    for (const description of ['llvmpipe (LLVM 15.0.6, 256 bits)', 'SwiftShader Device (Subzero)']) {
+      shapes.push(decodeTuning({ vendor: '', architecture: '', device: '', description }, hasSubgroups()).swigluMatvec);
+    }
+    if (hasSubgroups()) shapes.push({ ...shapes[0], subgroups: false });
+    const k = 3 * 256;
+    for (const [type, opts] of [[GgmlType.Q4_K, shapes], [GgmlType.Q5_K, [shapes[0]]], [GgmlType.Q6_K, [shapes[1]]]] as const) {
+      // 21 = 2 full 8-row workgroups and a partial one
+      const tw = makeWeight(type, 2 * 21, k, rng);
+      for (const o of opts) await check(tw, 21, rng.fill(k), rng.fill(k, 0.5, 1.5), o);
+    }
   });
 
   it('rejects a weight that lacks the up rows (a split part)', () => {

@@ -59,7 +59,9 @@ export function nodeGpu(): GPU {
     const icd = resolveIcd();
     process.env.VK_ICD_FILENAMES = icd;
     Object.assign(globalThis, globals);
-    gpuInstance = create([]);
+    // Dawn rounds timestamp queries to tens of microseconds (a browser's guard against timing
+    // attacks), which zeroes most per-kernel times of a decode step; Node has nothing to guard.
+    gpuInstance = create(['disable-dawn-features=timestamp_quantization']);
     (globalThis as { __phi3NodeGpu?: GPU }).__phi3NodeGpu = gpuInstance;
   }
   return gpuInstance;

@@ -3,13 +3,18 @@
  *   - split-K "flash-decoding" for steps of at most `decodeMaxTokens` tokens:
  *     shaders/attention_decode.wgsl (one workgroup per key chunk, head, token) then
  *     shaders/attention_merge.wgsl (one per head, token);
- *   - tiled causal attention for prefill: shaders/attention_prefill.wgsl.
+ *   - tiled causal attention for prefill: shaders/attention_prefill.wgsl;
+ *   - for one decoded token, the split-K pass with RoPE and the KV append fused in
+ *     (shaders/attention_decode_rope.wgsl, reading raw qkv; replaces rope_kv + the split-K pass).
  * Both read q [M, nHeads*headDim] (rotated, unscaled), write att [M, nHeads*headDim], and agree
  * with attention.ref.ts. Pipelines are made once per headDim; bind groups once per layer.
  */
 import decodeSource from '../../shaders/attention_decode.wgsl?raw';
 import mergeSource from '../../shaders/attention_merge.wgsl?raw';
 import prefillSource from '../../shaders/attention_prefill.wgsl?raw';
+import decodeRopeSource from '../../shaders/attention_decode_rope.wgsl?raw';
+import ropeCommon from '../../shaders/rope_common.wgsl?raw';
+import type { RopeStyle } from './rope_kv.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { STEP_WGSL, type Step } from './step.ts';
 
@@ -36,6 +41,18 @@ export interface AttentionOptions {
   tileK?: number;
   /** Threads per query row in prefill (power of two). Default 8. */
   threadsPerRow?: number;
+  /** RoPE pairing of the fused decode pass (the model's; default 'neox'). */
+  ropeStyle?: RopeStyle;
+}
+
+/** Inputs of the fused RoPE + append + split-K decode pass (see bindRope). */
+export interface AttentionRopeInputs {
+  /** [(nHeads + 2 nKvHeads) * headDim] f32, the QKV projection of the one token. */
+  qkv: GPUBuffer;
+  /** [ropeDim/2] f32 LongRoPE factors (ones when absent). */
+  factors: GPUBuffer;
+  /** The rope_kv uniform (RopeKvKernel.createParams) of the same model. */
+  ropeParams: GPUBuffer;
 }
 
 /** Output words per prefill thread the shader has registers for (MAX_WPT). */
@@ -91,6 +108,8 @@ export class AttentionKernel {
   readonly decodePipeline: GPUComputePipeline;
   readonly mergePipeline: GPUComputePipeline;
   readonly prefillPipeline: GPUComputePipeline;
+  readonly decodeRopeLayout: GPUBindGroupLayout;
+  readonly decodeRopePipeline: GPUComputePipeline;
 
   constructor(
     readonly device: GPUDevice,
@@ -124,7 +143,8 @@ export class AttentionKernel {
     }
     this.tileQ = tileQ;
     this.tileK = tileK;
-    const decodeBytes = 4 * (headDim + this.chunk) + 12 * this.decodeWorkgroupSize;
+    // The fused pass adds the (cos, sin) table and the new k and v: 4 more headDim floats.
+    const decodeBytes = 4 * (5 * headDim + this.chunk) + 12 * this.decodeWorkgroupSize;
     if (decodeBytes > limits.maxComputeWorkgroupStorageSize) throw new Error(`attention: chunk ${this.chunk} exceeds workgroup memory`);
 
     const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
@@ -145,6 +165,20 @@ export class AttentionKernel {
       label: 'attention.prefill',
       entries: [entry(0, ro), entry(1, ro), entry(2, ro), entry(3, 'storage'), entry(4, 'uniform'), entry(5, 'uniform')],
     });
+    this.decodeRopeLayout = device.createBindGroupLayout({
+      label: 'attention.decode_rope',
+      entries: [
+        entry(0, ro),
+        entry(1, ro),
+        entry(2, 'storage'),
+        entry(3, 'storage'),
+        entry(4, 'storage'),
+        entry(5, 'storage'),
+        entry(6, 'uniform'),
+        entry(7, 'uniform'),
+        entry(8, 'uniform'),
+      ],
+    });
     const pipeline = (label: string, layout: GPUBindGroupLayout, source: string, constants: Record<string, number>) =>
       device.createComputePipeline({
         label,
@@ -158,6 +192,12 @@ export class AttentionKernel {
       BQ: this.tileQ,
       BK: this.tileK,
       TPR: this.threadsPerRow,
+    });
+    this.decodeRopePipeline = pipeline('attention.decode_rope', this.decodeRopeLayout, ropeCommon + decodeRopeSource, {
+      HD: headDim,
+      CHUNK: this.chunk,
+      WG: this.decodeWorkgroupSize,
+      NEOX: (opts.ropeStyle ?? 'neox') === 'neox' ? 1 : 0,
     });
   }
 
@@ -214,6 +254,39 @@ export class AttentionKernel {
       merge: group('attention.merge', this.mergeLayout, [scratch.partO, scratch.partML, att, step, params]),
       prefill: group('attention.prefill', this.prefillLayout, [q, kCache, vCache, att, step, params]),
     };
+  }
+
+  /**
+   * Bind group of the fused decode pass for one layer: raw qkv in, the layer's caches (row pos
+   * written), the shared split-K scratch out; merge with `binding.merge` (same scratch).
+   */
+  bindRope(shape: AttentionShape, rope: AttentionRopeInputs, kCache: GPUBuffer, vCache: GPUBuffer, step: GPUBuffer, params: GPUBuffer, scratch: AttentionScratch): GPUBindGroup {
+    this.checkShape(shape);
+    const rowFloats = (shape.nHeads + 2 * shape.nKvHeads) * shape.headDim;
+    if (rope.qkv.size < rowFloats * 4) throw new RangeError(`attention: qkv has ${rope.qkv.size} B, one token needs ${rowFloats * 4}`);
+    const buffers = [rope.qkv, rope.factors, kCache, vCache, scratch.partO, scratch.partML, step, params, rope.ropeParams];
+    return this.device.createBindGroup({
+      label: 'attention.decode_rope',
+      layout: this.decodeRopeLayout,
+      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+  }
+
+  /**
+   * One decoded token at `pos`: RoPE, the append of its K and V at `pos`, and attention over
+   * keys up to `pos`, in two dispatches (fused split-K pass, merge). Replaces rope_kv.encode plus
+   * encode() for M = 1; the Step uniform must hold { pos0: pos, nTokens: 1 }.
+   */
+  encodeDecodeRope(pass: GPUComputePassEncoder, binding: AttentionBinding, ropeGroup: GPUBindGroup, pos: number): void {
+    const { nHeads, window, maxCtx } = binding.shape;
+    if (!(Number.isInteger(pos) && pos >= 0 && pos < maxCtx)) throw new Error(`attention: position ${pos} outside the cache (${maxCtx})`);
+    const { count } = decodeChunks(pos, 1, window, this.chunk);
+    pass.setPipeline(this.decodeRopePipeline);
+    pass.setBindGroup(0, ropeGroup);
+    pass.dispatchWorkgroups(count, nHeads, 1);
+    pass.setPipeline(this.mergePipeline);
+    pass.setBindGroup(0, binding.merge);
+    pass.dispatchWorkgroups(nHeads, 1);
   }
 
   /** Encodes this step's attention (the Step uniform must hold the same pos0 and nTokens). */

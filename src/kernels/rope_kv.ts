@@ -1,4 +1,5 @@
 import source from '../../shaders/rope_kv.wgsl?raw';
+import ropeCommon from '../../shaders/rope_common.wgsl?raw';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { STEP_WGSL } from './step.ts';
 
@@ -83,7 +84,7 @@ export class RopeKvKernel {
       label,
       layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
       compute: {
-        module: device.createShaderModule({ label, code: STEP_WGSL + source }),
+        module: device.createShaderModule({ label, code: STEP_WGSL + ropeCommon + source }),
         entryPoint: 'main',
         constants: { WG: workgroupSize, NEOX: style === 'neox' ? 1 : 0, HALF_MAX: TABLE_MAX, HEADS: headsPerWorkgroup },
       },

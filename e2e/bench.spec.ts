@@ -1,0 +1,57 @@
+/**
+ * The in-app benchmark screen: reached from the header's "Benchmark" link, it runs the bench on
+ * an installed model in the worker (SwiftShader) and shows the table, per-kernel GPU times, and
+ * a "Copy report" button whose clipboard text holds the Markdown table and the JSON (adapter,
+ * features, limits, browser). Breaks if the route, the worker's bench() or the report lose any
+ * of that. Small counts: SwiftShader is slow.
+ */
+import { expect, test } from '@playwright/test';
+import { ensureModel } from '../scripts/test-models.ts';
+import { startModelServer, type ModelServer } from './model-server.ts';
+import type { ChatEngine } from '../src/client/openai.ts';
+import type { BenchReport } from '../src/worker/protocol.ts';
+
+let server: ModelServer;
+
+test.beforeAll(async () => {
+  server = await startModelServer({ 'tiny.gguf': await ensureModel({ preset: 'tiny', mix: 'q4_k_m', seed: 1 }) });
+});
+test.afterAll(async () => server?.close());
+
+test('benchmark screen: run on an installed model, see the table, copy the report', async ({ page, context }) => {
+  test.setTimeout(600_000);
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await page.goto('/');
+  await page.waitForFunction(() => 'phi3' in window);
+  await page.evaluate(async (url) => (window as unknown as { phi3: ChatEngine }).phi3.install({ kind: 'url', url }), server.url('tiny.gguf'));
+
+  await page.getByRole('link', { name: 'Benchmark' }).click();
+  await expect(page).toHaveURL(/\?bench/);
+  await expect(page.getByRole('heading', { name: 'Benchmark' })).toBeVisible();
+  await page.getByLabel('Prompt tokens').fill('16');
+  await page.getByLabel('Decoded tokens').fill('4');
+  await page.getByLabel('Profiled steps').fill('1');
+  await page.getByRole('button', { name: 'Run benchmark' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Running' })).toBeVisible();
+
+  const result = page.getByTestId('bench-result');
+  await expect(result).toBeVisible({ timeout: 540_000 });
+  const table = result.getByRole('table', { name: 'Results' });
+  await expect(table.getByRole('row', { name: /Prompt \/ decoded tokens\s*16 \/ 4/ })).toBeVisible();
+  await expect(table.getByRole('row', { name: /Adapter.*swiftshader/i })).toBeVisible();
+  await expect(table.getByRole('row', { name: /^Decode\s*[\d.]+ tok\/s/ })).toBeVisible();
+  // SwiftShader in these runs has timestamp-query only behind a flag: either a per-kernel table or the reason.
+  await expect(result.getByRole('table', { name: /GPU time per kernel/ }).or(result.getByText(/GPU time per kernel: not measured \(.+\)/))).toBeVisible();
+
+  await result.getByRole('button', { name: 'Copy report' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'copied' })).toBeVisible();
+  const text = await page.evaluate(() => navigator.clipboard.readText());
+  expect(text).toContain('| Prompt / decoded tokens | 16 / 4 |');
+  const json = JSON.parse(text.slice(text.indexOf('```json') + 7, text.lastIndexOf('```'))) as BenchReport;
+  expect(json.adapter.toLowerCase()).toContain('swiftshader');
+  expect(json.capabilities.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
+  expect(json.userAgent).toContain('Chrome');
+  expect(json.decodeTokens).toBe(4);
+  expect(json.decodeTokPerS).toBeGreaterThan(0);
+  expect(json.dispatchesPerToken).toBeGreaterThan(10);
+});

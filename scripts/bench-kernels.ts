@@ -1,0 +1,211 @@
+/**
+ * Decode GEMV kernels at Phi-3-mini's real shapes and Q4_K_M types, against a kernel that only
+ * streams the same number of bytes (src/kernels/stream-read.ts), on the same adapter in the same
+ * run. Prints, per GEMV and kernel variant: GB/s of weight bytes, the stream-read GB/s, their
+ * ratio (the roofline fraction) and the pipeline creation time.
+ *
+ *   npm run bench:kernels [-- --runs 5 --only q4_k --variants tile64x16,tile32x16tree]
+ *
+ * Variants: tile<WG>x<ROWS>[sg|tree] (threads, output rows per workgroup, reduction; default
+ * the device's subgroups); `tuned` = src/kernels/tuning.ts's choice for this adapter. The
+ * fused swiglu kernel takes ROWS / 2 output rows (the same number of weight rows). Default
+ * variants: tile64x16 (the kernels' defaults before per-adapter tuning) and tuned.
+ *   WEBGPU_ICD=swiftshader npm run bench:kernels
+ *
+ * Weights are random bytes with sane block scales (random f16 scales would give NaNs and
+ * denormals, whose speed is not the point); the results are not checked here (the tests do).
+ * Each timing is one submit of one dispatch (or the stream read of the same bytes), waited on
+ * with onSubmittedWorkDone; variants and the stream read are timed round-robin, --runs rounds
+ * after two warm-up runs each. ms, GB/s and ratio use medians; best/best is the ratio of the
+ * fastest runs; cpu ms is the process CPU time of one dispatch (median) and cpu ratio the
+ * stream read's CPU time per byte over the kernel's: on a CPU driver that is the same ratio
+ * measured in work done rather than wall time, much less sensitive to other processes sharing
+ * the machine (the shaders run on this process's threads).
+ */
+import { openNodeDevice } from '../src/gpu/node.ts';
+import { adapterName } from '../src/gpu/device.ts';
+import { MatvecKernel } from '../src/kernels/matvec.ts';
+import type { MatvecOptions } from '../src/kernels/matvec.ts';
+import { NormMatvecKernel } from '../src/kernels/norm-matvec.ts';
+import { SwigluMatvecKernel } from '../src/kernels/swiglu-matvec.ts';
+import { StreamReadKernel } from '../src/kernels/stream-read.ts';
+import { destroyWeight, formatInfo, weightRowBytes } from '../src/kernels/weight-formats.ts';
+import type { GpuWeight, WeightFormat } from '../src/kernels/weight-formats.ts';
+import { decodeTuning } from '../src/kernels/tuning.ts';
+import { Rng } from '../src/util/rng.ts';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+interface Case {
+  name: string;
+  /** plain matvec, norm_matvec, or swiglu_matvec (rows = gate + up rows, output = rows / 2) */
+  kind: 'matvec' | 'norm' | 'swiglu';
+  format: WeightFormat;
+  rows: number;
+  k: number;
+}
+
+// Phi-3-mini (dim 3072, ffn 8192, vocab 32064) in llama.cpp's Q4_K_M mix
+// (scripts/test-model-spec.ts): qkv Q5_K, ffn_down Q6_K on the use_more_bits layers else Q4_K.
+const CASES: Case[] = [
+  { name: 'attn_qkv', kind: 'matvec', format: 'Q5_K', rows: 9216, k: 3072 },
+  { name: 'attn_output', kind: 'matvec', format: 'Q4_K', rows: 3072, k: 3072 },
+  { name: 'ffn_up', kind: 'matvec', format: 'Q4_K', rows: 16384, k: 3072 },
+  { name: 'ffn_down', kind: 'matvec', format: 'Q4_K', rows: 3072, k: 8192 },
+  { name: 'ffn_down', kind: 'matvec', format: 'Q6_K', rows: 3072, k: 8192 },
+  { name: 'output', kind: 'matvec', format: 'Q6_K', rows: 32064, k: 3072 },
+  { name: 'norm+qkv', kind: 'norm', format: 'Q5_K', rows: 9216, k: 3072 },
+  { name: 'norm+ffn_up+swiglu', kind: 'swiglu', format: 'Q4_K', rows: 16384, k: 3072 },
+];
+
+interface Variant {
+  name: string;
+  opts: MatvecOptions;
+}
+
+function parseVariant(name: string): Variant {
+  const m = /^tile(\d+)x(\d+)(sg|tree)?$/.exec(name);
+  if (m) return { name, opts: { workgroupSize: +m[1], rowsPerWorkgroup: +m[2], ...(m[3] ? { subgroups: m[3] === 'sg' } : {}) } };
+  throw new Error(`bad variant ${name}: use tile<WG>x<ROWS>[sg|tree] or tuned`);
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** Random repacked weight bytes with every f16 scale set to a sane value. */
+function randomWeight(device: GPUDevice, format: WeightFormat, rows: number, k: number, rng: Rng): GpuWeight {
+  const rb = weightRowBytes(format, k);
+  const blocks = new Uint8Array(rows * rb.blocks);
+  const words = new Uint32Array(blocks.buffer);
+  for (let i = 0; i < words.length; i++) words[i] = (rng.next() * 2 ** 32) >>> 0;
+  const { blockBytes } = formatInfo(format);
+  if (format === 'Q4_K' || format === 'Q5_K') {
+    // d = 2^-10, dmin = 2^-12 at the head of every block
+    for (let o = 0; o < blocks.length; o += blockBytes) words[o / 4] = 0x14001800;
+  } else if (format === 'F32') {
+    for (let i = 0; i < words.length; i++) words[i] = 0x3c000000 | (words[i] & 0x007fffff);
+  } else if (format === 'F16' || format === 'BF16') {
+    const half = format === 'F16' ? 0x2c00 : 0x3c00;
+    for (let i = 0; i < words.length; i++) words[i] = ((half | (words[i] & 0x3ff)) * 0x10001) >>> 0;
+  }
+  const w: GpuWeight = { format, k, rows, blocks: upload(device, blocks) };
+  if (rb.scales) {
+    const scales = new Uint32Array((rows * rb.scales) / 4).fill(0x1c001c00); // f16 2^-8 pairs
+    w.scales = upload(device, new Uint8Array(scales.buffer));
+  }
+  return w;
+}
+
+function upload(device: GPUDevice, data: Uint8Array | Float32Array): GPUBuffer {
+  const buf = device.createBuffer({ size: Math.ceil(data.byteLength / 16) * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+  device.queue.writeBuffer(buf, 0, data.buffer, data.byteOffset, data.byteLength);
+  return buf;
+}
+
+/** CPU ms (all threads of this process: lavapipe and SwiftShader run the shaders here) of the last time() call. */
+let lastCpuMs = 0;
+
+async function time(device: GPUDevice, encode: (pass: GPUComputePassEncoder) => void): Promise<number> {
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  encode(pass);
+  pass.end();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  device.queue.submit([enc.finish()]);
+  await device.queue.onSubmittedWorkDone();
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  lastCpuMs = (c.user + c.system) / 1000;
+  return ms;
+}
+
+async function main(): Promise<void> {
+  // Mesa keeps compiled shaders on disk: without this, compile times after the first run are ~0.
+  process.env.MESA_SHADER_CACHE_DISABLE ??= 'true';
+  const runs = Number(arg('--runs') ?? 5);
+  const only = arg('--only');
+  const { device, capabilities } = await openNodeDevice();
+  const adapter = capabilities.adapter;
+  const tuning = decodeTuning(adapter, device.features.has('subgroups'));
+  const t = tuning.matvec;
+  const tunedName = `tile${t.workgroupSize}x${t.rowsPerWorkgroup}${t.subgroups ? 'sg' : 'tree'}`;
+  const variantNames = (arg('--variants') ?? 'tile64x16,tuned').split(',');
+  const variants = [...new Set(variantNames)].map((n) => (n === 'tuned' ? { ...parseVariant(tunedName), name: `tuned ${tunedName}` } : parseVariant(n)));
+  console.log(`adapter: ${adapterName(adapter)}; subgroups ${device.features.has('subgroups')} (sizes ${adapter.subgroupMinSize}..${adapter.subgroupMaxSize}); runs ${runs}; tuned: ${tunedName}`);
+  console.log('| GEMV | type | rows x k | MB | variant | compile ms | ms | GB/s | stream GB/s | ratio | best/best | cpu ms | cpu ratio |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  const stream = new StreamReadKernel(device);
+  const partials = stream.createPartials();
+  const rng = new Rng(1);
+  for (const c of CASES) {
+    if (only && !`${c.name} ${c.format}`.toLowerCase().includes(only.toLowerCase())) continue;
+    const w = randomWeight(device, c.format, c.rows, c.k, rng);
+    const bytes = w.blocks.size + (w.scales?.size ?? 0);
+    const x = upload(device, Float32Array.from({ length: c.k }, () => rng.next() * 2 - 1));
+    const g = upload(device, Float32Array.from({ length: c.k }, () => rng.next() + 0.5));
+    const y = device.createBuffer({ size: 4 * c.rows, usage: GPUBufferUsage.STORAGE });
+    const src = device.createBuffer({ size: Math.ceil(bytes / 16) * 16, usage: GPUBufferUsage.STORAGE });
+    const streamGroup = stream.bind(src, partials);
+    // Build every variant, then time them round-robin with the stream read, so that load from
+    // other processes hits all of them alike.
+    const built: { v: Variant; encode: (pass: GPUComputePassEncoder) => void; params: GPUBuffer; compile: number; ms: number[]; cpu: number[] }[] = [];
+    for (const v of variants) {
+      const t0 = performance.now();
+      let encode: (pass: GPUComputePassEncoder) => void;
+      let params: GPUBuffer;
+      if (c.kind === 'matvec') {
+        const kern = new MatvecKernel(device, c.format, v.opts);
+        params = kern.createParams(c.k, c.rows);
+        const group = kern.bind(w, x, y, params);
+        encode = (pass) => kern.encode(pass, group, c.rows);
+      } else if (c.kind === 'norm') {
+        const kern = new NormMatvecKernel(device, c.format, v.opts);
+        params = kern.createParams({ k: c.k, rows: c.rows, eps: 1e-5 });
+        const group = kern.bind(w, x, g, y, params);
+        encode = (pass) => kern.encode(pass, group, c.rows);
+      } else {
+        const rows = (v.opts.rowsPerWorkgroup ?? 16) / 2;
+        const kern = new SwigluMatvecKernel(device, c.format, { ...v.opts, rowsPerWorkgroup: Math.max(1, rows), norm: true });
+        const ffn = c.rows / 2;
+        params = kern.createParams(w, { ffn, eps: 1e-5 });
+        const group = kern.bind(w, x, g, y, params);
+        encode = (pass) => kern.encode(pass, group, ffn);
+      }
+      const created = performance.now() - t0;
+      const first = await time(device, encode);
+      const second = await time(device, encode);
+      // pipeline creation as measured, plus whatever the driver deferred to the first dispatch
+      built.push({ v, encode, params, compile: created + Math.max(0, first - second), ms: [], cpu: [] });
+    }
+    const sms: number[] = [];
+    const scpu: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      sms.push(await time(device, (pass) => stream.encode(pass, streamGroup)));
+      scpu.push(lastCpuMs);
+      for (const b of built) {
+        b.ms.push(await time(device, b.encode));
+        b.cpu.push(lastCpuMs);
+      }
+    }
+    const sgbps = src.size / (median(sms) / 1000) / 1e9;
+    const sbest = src.size / (Math.min(...sms) / 1000) / 1e9;
+    for (const b of built) {
+      const t = median(b.ms);
+      const gbps = bytes / (t / 1000) / 1e9;
+      const best = bytes / (Math.min(...b.ms) / 1000) / 1e9;
+      console.log(
+        `| ${c.name} | ${c.format} | ${c.rows}x${c.k} | ${(bytes / 1e6).toFixed(1)} | ${b.v.name} | ${b.compile.toFixed(0)} | ${t.toFixed(2)} | ${gbps.toFixed(2)} | ${sgbps.toFixed(2)} | ${(gbps / sgbps).toFixed(3)} | ${(best / sbest).toFixed(3)} | ${median(b.cpu).toFixed(1)} | ${((median(scpu) / src.size) / (median(b.cpu) / bytes)).toFixed(3)} |`,
+      );
+      b.params.destroy();
+    }
+    destroyWeight(w);
+    for (const b of [x, g, y, src]) b.destroy();
+  }
+  partials.destroy();
+  device.destroy();
+}
+
+await main();

@@ -1,0 +1,72 @@
+/**
+ * No per-token allocation: after load, a whole generate (prefill, pipelined decode, sampling)
+ * creates no GPU buffers and no bind groups, whatever the number of tokens. The device is
+ * wrapped so every createBuffer / createBindGroup call through it is counted; the counter is
+ * shown to work on a call that does allocate (readLogits makes its staging buffer).
+ * Also: one readback per token, and the decode step's dispatch count is the fused path's
+ * 6 per layer + 4 (embed, norm + lm_head, two sampler passes).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileSource } from '../model/source-node.ts';
+import { readGGUF } from '../model/gguf.ts';
+import { modelConfigFromGGUF } from '../model/config.ts';
+import { openNodeDevice } from '../gpu/node.ts';
+import { Engine } from './engine.ts';
+import { ensureModel } from '../../scripts/test-models.ts';
+import { promptIds } from '../../scripts/prompts.ts';
+
+let device: GPUDevice;
+beforeAll(async () => {
+  ({ device } = await openNodeDevice());
+});
+afterAll(() => device?.destroy());
+
+/** A device whose createBuffer / createBindGroup calls are counted (everything else forwarded). */
+function countingDevice(real: GPUDevice) {
+  const counts = { createBuffer: 0, createBindGroup: 0 };
+  const proxy = new Proxy(real, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      if (prop === 'createBuffer' || prop === 'createBindGroup') {
+        return (...args: unknown[]) => {
+          counts[prop]++;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      return (value as (...a: unknown[]) => unknown).bind(target);
+    },
+  });
+  return { device: proxy, counts };
+}
+
+describe('decode allocates nothing per token', () => {
+  it('generate creates no buffers or bind groups, for 2 or 20 tokens', async () => {
+    const path = await ensureModel({ preset: 'tiny', mix: 'q4_k_m', seed: 1 });
+    const src = await fileSource(path);
+    const file = await readGGUF(src);
+    const cfg = modelConfigFromGGUF(file);
+    const { device: counted, counts } = countingDevice(device);
+    const engine = await Engine.load(counted, file, src, cfg, { contextLength: 256 });
+    try {
+      expect(counts.createBuffer, 'load goes through the counted device').toBeGreaterThan(0);
+      const prompt = promptIds(40);
+      for (const maxTokens of [2, 20]) {
+        const before = { ...counts };
+        const readbacks = engine.counters.readbacks;
+        const res = await engine.generate(prompt, { maxTokens, topLogprobs: 3, temperature: 0.8, topK: 20, seed: 7, repetitionPenalty: 1.1 });
+        expect(res.tokens).toHaveLength(maxTokens);
+        expect(counts, `generate of ${maxTokens} tokens`).toEqual(before);
+        // One readback per token (the prefill's sample, then one per decode step).
+        expect(engine.counters.readbacks - readbacks).toBe(maxTokens);
+      }
+      expect(engine.counters.dispatchesPerDecodeStep).toBe(6 * cfg.nLayers + 4);
+      // The counter works: reading the logits allocates a staging buffer.
+      const before = counts.createBuffer;
+      await engine.readLogits();
+      expect(counts.createBuffer).toBe(before + 1);
+    } finally {
+      engine.destroy();
+    }
+  });
+});

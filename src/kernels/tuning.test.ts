@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { cpuDriver, decodeTuning } from './tuning.ts';
+
+const adapter = (description: string, vendor = '') => ({ vendor, architecture: '', device: '', description });
+
+describe('tuning', () => {
+  it('recognizes the CPU Vulkan drivers by their adapter names', () => {
+    expect(cpuDriver(adapter('llvmpipe: Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6) 0.0.1'))).toBe('lavapipe');
+    expect(cpuDriver(adapter('SwiftShader driver 5.0.0', 'google'))).toBe('swiftshader');
+    expect(cpuDriver(adapter('', 'google'))).toBe(null);
+    expect(cpuDriver(adapter('NVIDIA GeForce RTX 4090', 'nvidia'))).toBe(null);
+  });
+
+  it('gives valid kernel shapes for every adapter kind, subgroups only when asked', () => {
+    for (const name of ['llvmpipe (LLVM 15.0.6, 256 bits)', 'SwiftShader driver 5.0.0', 'Apple M2', '']) {
+      for (const sub of [false, true]) {
+        const t = decodeTuning(adapter(name), sub);
+        for (const s of [t.matvec, t.normMatvec, t.swigluMatvec]) {
+          expect(Number.isInteger(Math.log2(s.workgroupSize)) && s.workgroupSize >= 4 && s.workgroupSize <= 256).toBe(true);
+          expect(s.rowsPerWorkgroup >= 1 && s.rowsPerWorkgroup <= 16).toBe(true);
+          expect(s.subgroups).toBe(sub);
+        }
+      }
+    }
+    // the measured entries
+    expect(decodeTuning(adapter('llvmpipe'), true).matvec).toEqual({ workgroupSize: 32, rowsPerWorkgroup: 16, subgroups: true });
+    expect(decodeTuning(adapter('SwiftShader'), true).matvec).toEqual({ workgroupSize: 16, rowsPerWorkgroup: 16, subgroups: true });
+    expect(decodeTuning(adapter('Apple M2'), true).matvec).toEqual({ workgroupSize: 64, rowsPerWorkgroup: 16, subgroups: true });
+    expect(decodeTuning(adapter('llvmpipe'), true).fuseDecodeNorm).toBe(false);
+    expect(decodeTuning(adapter('Apple M2'), true).fuseDecodeNorm).toBe(true);
+  });
+});

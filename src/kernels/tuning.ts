@@ -1,0 +1,71 @@
+/**
+ * Per-adapter shape of the decode GEMV kernels (matvec, norm_matvec, swiglu_matvec), measured
+ * with `npm run bench:kernels` (scripts/bench-kernels.ts) at Phi-3-mini's shapes.
+ *
+ * CPU Vulkan drivers run a workgroup as SIMD lanes of one CPU thread (8 f32 lanes on lavapipe
+ * with AVX2, subgroup size 8; 4 on SwiftShader). There, loads whose address differs per lane
+ * are gathers, so the cost that matters is gathers per weight byte, and a workgroup's barrier
+ * and reduction cost more per thread the more SIMD batches it has. Measured (CPU time per byte
+ * relative to a pure streaming read, 2 shared cores; see the report of issue 8):
+ *   lavapipe: 32 threads x 16 rows beat 64 x 16 by ~15-30% on every shape; 16 threads and 8 or
+ *     32 rows were no better; subgroupAdd beat the workgroup-memory tree by ~25%.
+ *   SwiftShader: 16 threads x 16 rows best (64 threads: 0.6x its speed, 128: 0.3x).
+ *   On both, the variants that avoid the rows-per-workgroup array (unrolled vec4 accumulators,
+ *   one row per thread, 8 threads splitting each block with uniform weight loads) were 2-4x
+ *   SLOWER than this tiled kernel, and the fused RMSNorm kernels cost more than the separate
+ *   rmsnorm dispatch they save (the extra g gathers and sum of squares): fuseDecodeNorm = false.
+ * Real GPUs keep the defaults (64 threads, 16 rows, subgroups where available): coalesced loads.
+ */
+import type { AdapterSummary } from '../gpu/device.ts';
+
+export type CpuDriver = 'lavapipe' | 'swiftshader';
+
+type AdapterText = Pick<AdapterSummary, 'vendor' | 'architecture' | 'device' | 'description'>;
+
+/** Which CPU Vulkan driver this adapter is, if any. */
+export function cpuDriver(adapter: AdapterText): CpuDriver | null {
+  const text = `${adapter.description} ${adapter.device} ${adapter.vendor} ${adapter.architecture}`.toLowerCase();
+  if (text.includes('llvmpipe') || text.includes('lavapipe')) return 'lavapipe';
+  if (text.includes('swiftshader')) return 'swiftshader';
+  return null;
+}
+
+export interface GemvShape {
+  /** Threads per workgroup (a power of two). */
+  workgroupSize: number;
+  /** Output rows per workgroup. */
+  rowsPerWorkgroup: number;
+  /** Reduce with subgroupAdd (only where the device has the feature). */
+  subgroups: boolean;
+}
+
+export interface DecodeTuning {
+  matvec: GemvShape;
+  normMatvec: GemvShape;
+  /** rowsPerWorkgroup = output rows; the kernel reads twice as many weight rows. */
+  swigluMatvec: GemvShape;
+  /**
+   * Whether the fused norm kernels (norm_matvec, swiglu_matvec) beat rmsnorm + matvec
+   * (+ silu_mul) on this adapter. For the engine's choice of decode path.
+   */
+  fuseDecodeNorm: boolean;
+}
+
+/** Kernel shapes for an adapter; `subgroups`: whether the device has the feature. */
+export function decodeTuning(adapter: AdapterText, subgroups: boolean): DecodeTuning {
+  const shape = (workgroupSize: number, rowsPerWorkgroup: number): GemvShape => ({ workgroupSize, rowsPerWorkgroup, subgroups });
+  switch (cpuDriver(adapter)) {
+    case 'lavapipe':
+      return { matvec: shape(32, 16), normMatvec: shape(32, 16), swigluMatvec: shape(32, 8), fuseDecodeNorm: false };
+    case 'swiftshader':
+      return { matvec: shape(16, 16), normMatvec: shape(16, 16), swigluMatvec: shape(16, 8), fuseDecodeNorm: false };
+    default:
+      return { matvec: shape(64, 16), normMatvec: shape(64, 16), swigluMatvec: shape(64, 8), fuseDecodeNorm: true };
+  }
+}
+
+/** The adapter description the device was made from, where the device exposes it (`device.adapterInfo`). */
+export function deviceAdapterText(device: GPUDevice): AdapterText {
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  return { vendor: info?.vendor ?? '', architecture: info?.architecture ?? '', device: info?.device ?? '', description: info?.description ?? '' };
+}
