@@ -10,7 +10,7 @@
  * signal stops generation in the worker after the current step.
  */
 import * as Comlink from 'comlink';
-import type { ChatDelta, ChatFinishReason, ChatRequest, ChatResult, EngineApi, InstallSource, LoadProgress, LoadRequest, StoredModel } from '../worker/protocol.ts';
+import type { BenchReport, BenchRequest, ChatDelta, ChatFinishReason, ChatRequest, ChatResult, EngineApi, InstallSource, LoadProgress, LoadRequest, StoredModel } from '../worker/protocol.ts';
 import { createEngineClient, type EngineClient } from './engine-client.ts';
 
 export interface CreateParams extends ChatRequest {
@@ -128,6 +128,8 @@ export interface ChatEngine {
   };
   stats(): ReturnType<EngineApi['stats']>;
   unload(): Promise<void>;
+  /** Loads an installed model and measures prefill, decode, bandwidth and per-kernel GPU time. */
+  bench(req: BenchRequest, onPhase?: (phase: string) => void): Promise<BenchReport>;
 }
 
 export function createChatEngine(client: EngineClient = createEngineClient()): ChatEngine {
@@ -167,5 +169,6 @@ export function createChatEngine(client: EngineClient = createEngineClient()): C
     chat: { completions: { create: create as ChatEngine['chat']['completions']['create'] } },
     stats: () => api.stats(),
     unload: () => api.unload(),
+    bench: (req, onPhase) => api.bench(req, onPhase ? Comlink.proxy(onPhase) : undefined),
   };
 }

@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import type { ChatEngine } from '../client/openai.ts';
+import { Bench } from './Bench.tsx';
 import { CapabilityCheck, CapabilityPending } from './CapabilityCheck.tsx';
 import { Chat } from './Chat.tsx';
 import { InstallProgress } from './InstallProgress.tsx';
@@ -9,10 +10,12 @@ import { ModelPicker } from './ModelPicker.tsx';
 import { useCapabilities } from './useCapabilities.ts';
 import { useEngine } from './useEngine.ts';
 import { useModelFlow } from './useModelFlow.ts';
+import { useStorage } from './useStorage.ts';
 import { UpdatePrompt } from './UpdatePrompt.tsx';
 import { WebGPUHelp } from './WebGPUHelp.tsx';
 
 const diagnostics = new URLSearchParams(location.search).has('check-model');
+const benchmark = new URLSearchParams(location.search).has('bench');
 
 export function App() {
   const engine = useEngine();
@@ -23,6 +26,9 @@ export function App() {
       <header className="app-header">
         <h1>Phi-3 Local Chat</h1>
         <p className="tagline">A language model that runs entirely on your own GPU. Nothing you type leaves this device.</p>
+        <a className="bench-link" href="?bench">
+          Benchmark
+        </a>
       </header>
       {!engine || !caps ? (
         <main>
@@ -31,6 +37,10 @@ export function App() {
       ) : !caps.ok ? (
         <main>
           <WebGPUHelp reason={caps.reason} message={caps.message} />
+        </main>
+      ) : benchmark ? (
+        <main>
+          <Bench engine={engine} />
         </main>
       ) : diagnostics ? (
         <main>
@@ -48,6 +58,7 @@ export function App() {
 function ChatApp({ engine, gpu }: { engine: ChatEngine; gpu: ReactNode }) {
   const flow = useModelFlow(engine);
   const { stage, current } = flow;
+  const storage = useStorage(flow.models);
   const working = stage.kind === 'installing' || stage.kind === 'loading' || stage.kind === 'listing';
   return (
     <div className="layout">
@@ -57,34 +68,64 @@ function ChatApp({ engine, gpu }: { engine: ChatEngine; gpu: ReactNode }) {
             {flow.error}
           </p>
         ) : null}
+        {flow.notice ? (
+          <p role="status" className="card notice">
+            {flow.notice}
+          </p>
+        ) : null}
         {stage.kind === 'listing' ? (
           <section className="card" aria-busy="true">
             <p>Looking for installed models…</p>
           </section>
         ) : stage.kind === 'pick' ? (
-          <ModelPicker onInstall={(s, label) => void flow.install(s, label)} onCancel={current ? flow.backToChat : undefined} />
+          <ModelPicker
+            onInstall={(s, label) => void flow.install(s, label)}
+            onCancel={current ? flow.backToChat : undefined}
+            contextLength={flow.contextLength}
+            onContextLength={flow.setContextLength}
+          />
         ) : stage.kind === 'installing' ? (
           <InstallProgress
             title={stage.label}
             progress={stage.progress}
-            note="A download resumes where it stopped if it is cancelled, the tab is closed or the network drops: download the same model again."
-            onCancel={() => void engine.cancelInstall()}
+            note={
+              stage.source.kind === 'url'
+                ? 'Pause keeps what is downloaded; Resume continues from there, also after closing the tab or losing the network. Cancel deletes it.'
+                : undefined
+            }
+            onPause={stage.source.kind === 'url' ? flow.pause : undefined}
+            onCancel={flow.cancel}
+          />
+        ) : stage.kind === 'paused' ? (
+          <InstallProgress
+            title={stage.label}
+            progress={stage.progress}
+            paused
+            note="What is downloaded so far is kept in this browser."
+            onResume={() => void flow.install(stage.source, stage.label)}
+            onCancel={() => void flow.discard(stage.source, stage.label)}
+            onBack={current ? flow.backToChat : undefined}
           />
         ) : stage.kind === 'loading' ? (
-          <InstallProgress title={`Loading ${stage.model.displayName}`} progress={stage.progress} />
+          <InstallProgress title={`Loading ${stage.model.displayName}`} progress={stage.progress} note={`Context length: ${stage.contextLength} tokens.`} />
         ) : current ? (
-          <Chat key={current.model.id} engine={engine} modelName={current.model.displayName} contextLength={current.loaded.contextLength} />
+          <Chat key={current.model.id} engine={engine} modelId={current.model.id} modelName={current.model.displayName} contextLength={current.loaded.contextLength} />
         ) : null}
       </main>
       <aside aria-label="Models and GPU">
         <ModelList
           models={flow.models}
-          currentId={current?.model.id}
+          current={current}
           loadingId={stage.kind === 'loading' ? stage.model.id : undefined}
           busy={working}
-          onUse={(m) => void flow.load(m)}
+          contextLength={flow.contextLength}
+          storage={storage}
+          onContextLength={flow.setContextLength}
+          onUse={(m) => void flow.load(m, flow.contextLength)}
+          onResume={(m) => flow.resume(m.url, m.displayName)}
           onDelete={(m) => void flow.remove(m)}
           onAdd={stage.kind === 'chat' ? flow.pick : undefined}
+          onPersist={() => void storage.requestPersist()}
         />
         {gpu}
       </aside>

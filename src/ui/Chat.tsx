@@ -1,7 +1,12 @@
-import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
 import type { ChatEngine } from '../client/openai.ts';
 import { ChatSettings, DEFAULT_DRAFT, parseSettings, type SettingsDraft } from './ChatSettings.tsx';
+import { contextUsed } from './conversations.ts';
+import { downloadText, exportFileName, toJSON, toMarkdown } from './export.ts';
+import { ContextMeter, CopyButton, EditForm } from './MessageTools.tsx';
+import { Sidebar } from './Sidebar.tsx';
 import { useChat, type Message } from './useChat.ts';
+import { Markdown } from './Markdown.tsx';
 
 function speed(tokPerS: number): string {
   return tokPerS >= 100 ? tokPerS.toFixed(0) : tokPerS.toFixed(1);
@@ -18,35 +23,54 @@ function ReplyMeta({ m }: { m: Message }) {
   if (m.finish === 'abort') parts.push('stopped');
   else if (m.finish === 'length') parts.push('cut at max tokens');
   else if (m.finish === 'context_full') parts.push('context full: start a new chat');
+  if (m.error) parts.push(`failed: ${m.error}`);
   return parts.length ? <p className="msg-meta">{parts.join(' · ')}</p> : null;
 }
 
-function MessageItem({ m, modelName }: { m: Message; modelName: string }) {
+/** One message; `editor` replaces its text while it is being edited, `tools` are its buttons. */
+function MessageItem({ m, modelName, editor, tools }: { m: Message; modelName: string; editor?: ReactNode; tools?: ReactNode }) {
   return (
     <li className={`msg ${m.role}`}>
       <span className="visually-hidden">{m.role === 'user' ? 'You said:' : `${modelName} replied:`}</span>
-      {/* Plain text only: model output and user input are never parsed as HTML. */}
+      {/* User input is plain text; replies are Markdown, with raw HTML escaped and then sanitized (Markdown.tsx). */}
+      {editor}
       <div
         className="msg-text"
+        hidden={Boolean(editor)}
         aria-live={m.role === 'assistant' && m.streaming ? 'polite' : undefined}
         aria-busy={m.streaming || undefined}
       >
-        {m.content || (m.streaming ? <><span className="typing" aria-hidden="true">…</span><span className="visually-hidden">Thinking</span></> : m.finish === 'abort' ? <em>(stopped before any text)</em> : '')}
+        {(m.content && m.role === 'assistant' ? <Markdown text={m.content} streaming={m.streaming} /> : m.content) || (m.streaming ? <><span className="typing" aria-hidden="true">…</span><span className="visually-hidden">Thinking</span></> : m.finish === 'abort' ? <em>(stopped before any text)</em> : '')}
       </div>
-      {m.role === 'assistant' ? <ReplyMeta m={m} /> : null}
+      <div className="msg-foot">
+        {m.role === 'assistant' ? <ReplyMeta m={m} /> : null}
+        {tools}
+      </div>
     </li>
   );
 }
 
-/** The conversation with the loaded model: messages, composer, settings. */
-export function Chat({ engine, modelName, contextLength }: { engine: ChatEngine; modelName: string; contextLength: number }) {
-  const { messages, error, busy, send, stop, clear } = useChat(engine);
+/** The conversation with the loaded model: saved conversations, messages, composer, settings. */
+export function Chat({ engine, modelId, modelName, contextLength }: { engine: ChatEngine; modelId: string; modelName: string; contextLength: number }) {
+  const chat = useChat(engine, { id: modelId, name: modelName });
+  const { conversation, error, busy, stop } = chat;
+  const messages = conversation.messages;
   const [text, setText] = useState('');
   const [draft, setDraft] = useState<SettingsDraft>(DEFAULT_DRAFT);
+  const [editing, setEditing] = useState<string | undefined>();
+  const [drawer, setDrawer] = useState(false);
   const list = useRef<HTMLOListElement>(null);
+  const toggle = useRef<HTMLButtonElement>(null);
   const stick = useRef(true);
   const composerId = useId();
+  const navId = useId();
+  const settings = () => parseSettings(draft, contextLength);
 
+  // Another conversation: start at its end, leave any edit behind.
+  useEffect(() => {
+    stick.current = true;
+    setEditing(undefined);
+  }, [conversation.id]);
   // Follow the reply as it streams, unless the reader has scrolled up.
   useEffect(() => {
     const el = list.current;
@@ -59,7 +83,7 @@ export function Chat({ engine, modelName, contextLength }: { engine: ChatEngine;
     if (!t || busy) return;
     stick.current = true;
     setText('');
-    void send(t, parseSettings(draft, contextLength));
+    void chat.send(t, settings());
   };
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
@@ -70,64 +94,150 @@ export function Chat({ engine, modelName, contextLength }: { engine: ChatEngine;
       stop();
     }
   };
+  const closeDrawer = () => setDrawer(false);
+  // A closed drawer hands focus back to its toggle (after the chat behind it is no longer inert).
+  const drawerWasOpen = useRef(false);
+  useEffect(() => {
+    if (!drawer && drawerWasOpen.current) toggle.current?.focus();
+    drawerWasOpen.current = drawer;
+  }, [drawer]);
+  const exportAs = (format: 'md' | 'json') => {
+    const c = conversation;
+    if (format === 'md') downloadText(exportFileName(c.title, 'md'), toMarkdown(c), 'text/markdown;charset=utf-8');
+    else downloadText(exportFileName(c.title, 'json'), toJSON(c), 'application/json');
+  };
+  const last = messages[messages.length - 1];
+
+  const tools = (m: Message): ReactNode => {
+    if (m.streaming) return null;
+    return (
+      <div className="msg-tools">
+        {m.content ? <CopyButton text={m.content} what={m.role === 'user' ? 'message' : 'reply'} /> : null}
+        {m.role === 'user' ? (
+          <button type="button" className="link-button" disabled={busy} onClick={() => setEditing(m.id)}>
+            Edit
+          </button>
+        ) : m.id === last?.id ? (
+          <button type="button" className="link-button" disabled={busy} onClick={() => void chat.regenerate(settings())}>
+            Regenerate
+          </button>
+        ) : null}
+      </div>
+    );
+  };
 
   return (
-    <section className="card chat" aria-labelledby="chat-title">
-      <div className="card-head">
-        <h2 id="chat-title">
-          Chat <span className="muted model-name">with {modelName}</span>
-        </h2>
-        <button type="button" className="secondary" onClick={clear} disabled={messages.length === 0}>
-          New chat
-        </button>
-      </div>
-      <ol
-        ref={list}
-        className="messages"
-        aria-label="Conversation"
-        tabIndex={0}
-        onScroll={(e) => {
-          const el = e.currentTarget;
-          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+    <div className="chat-shell">
+      <Sidebar
+        id={navId}
+        list={chat.list}
+        currentId={conversation.id}
+        open={drawer}
+        onClose={closeDrawer}
+        onNew={() => {
+          setDrawer(false);
+          void chat.newChat();
+        }}
+        onOpen={(id) => {
+          setDrawer(false);
+          void chat.open(id);
+        }}
+        onRename={(id, title) => void chat.rename(id, title)}
+        onDelete={chat.remove}
+        onRestore={(c) => void chat.restore(c)}
+        onExport={messages.length ? exportAs : undefined}
+      />
+      <section
+        className="card chat"
+        aria-labelledby="chat-title"
+        // The drawer (phone width) is modal: the chat behind it is out of reach until it closes.
+        inert={drawer}
+        onKeyDown={(e) => {
+          // Escape stops the reply from anywhere in the chat (an open edit box keeps it for itself).
+          if (e.key === 'Escape' && busy && !e.defaultPrevented) {
+            e.preventDefault();
+            stop();
+          }
         }}
       >
-        {messages.length === 0 ? (
-          <li className="empty muted">Ask anything. Replies are computed on your GPU; nothing you type leaves this device.</li>
-        ) : (
-          messages.map((m) => <MessageItem key={m.id} m={m} modelName={modelName} />)
-        )}
-      </ol>
-      {error ? (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      ) : null}
-      <form className="composer" onSubmit={submit}>
-        <label htmlFor={composerId} className="visually-hidden">
-          Message
-        </label>
-        <textarea
-          id={composerId}
-          rows={1}
-          placeholder={`Message ${modelName}…`}
-          aria-describedby={`${composerId}-keys`}
-          value={text}
-          onChange={(e) => setText(e.target.value)}
-          onKeyDown={onKeyDown}
-        />
-        <span id={`${composerId}-keys`} className="visually-hidden">
-          Enter sends, Shift+Enter starts a new line, Escape stops the reply.
-        </span>
-        <div className="composer-buttons">
-          <button type="submit" disabled={busy || !text.trim()}>
-            Send
+        <div className="card-head">
+          <button ref={toggle} type="button" className="secondary conv-toggle" aria-expanded={drawer} aria-controls={navId} onClick={() => setDrawer((d) => !d)}>
+            Chats
           </button>
-          <button type="button" className="secondary" onClick={stop} disabled={!busy}>
-            Stop
-          </button>
+          <div className="chat-title">
+            <h2 id="chat-title">{conversation.title}</h2>
+            <p className="muted small model-name">with {modelName}</p>
+          </div>
+          <ContextMeter used={contextUsed(conversation)} max={contextLength} />
         </div>
-      </form>
-      <ChatSettings draft={draft} onChange={setDraft} contextLength={contextLength} />
-    </section>
+        <ol
+          ref={list}
+          className="messages"
+          aria-label="Conversation"
+          tabIndex={0}
+          onScroll={(e) => {
+            const el = e.currentTarget;
+            stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+          }}
+        >
+          {messages.length === 0 ? (
+            <li className="empty muted">Ask anything. Replies are computed on your GPU; nothing you type leaves this device.</li>
+          ) : (
+            messages.map((m) => (
+              <MessageItem
+                key={m.id}
+                m={m}
+                modelName={modelName}
+                tools={editing === m.id ? null : tools(m)}
+                editor={
+                  editing === m.id ? (
+                    <EditForm
+                      initial={m.content}
+                      onCancel={() => setEditing(undefined)}
+                      onSubmit={(t) => {
+                        setEditing(undefined);
+                        stick.current = true;
+                        void chat.editAndResend(m.id, t, settings());
+                      }}
+                    />
+                  ) : undefined
+                }
+              />
+            ))
+          )}
+        </ol>
+        {error ? (
+          <p role="alert" className="error">
+            {error}
+          </p>
+        ) : null}
+        <form className="composer" onSubmit={submit}>
+          <label htmlFor={composerId} className="visually-hidden">
+            Message
+          </label>
+          <textarea
+            id={composerId}
+            rows={1}
+            placeholder={`Message ${modelName}…`}
+            aria-describedby={`${composerId}-keys`}
+            value={text}
+            onChange={(e) => setText(e.target.value)}
+            onKeyDown={onKeyDown}
+          />
+          <span id={`${composerId}-keys`} className="visually-hidden">
+            Enter sends, Shift+Enter starts a new line, Escape stops the reply.
+          </span>
+          <div className="composer-buttons">
+            <button type="submit" disabled={busy || !text.trim()}>
+              Send
+            </button>
+            <button type="button" className="secondary" onClick={stop} disabled={!busy}>
+              Stop
+            </button>
+          </div>
+        </form>
+        <ChatSettings draft={draft} onChange={setDraft} contextLength={contextLength} systemPrompt={conversation.systemPrompt} onSystemPromptChange={chat.setSystemPrompt} />
+      </section>
+    </div>
   );
 }

@@ -38,11 +38,34 @@ const FIELDS: { key: keyof Settings; label: string; min: number; max?: number; s
   { key: 'seed', label: 'Seed', min: 0, step: 1, hint: 'blank: random' },
 ];
 
-export function ChatSettings({ draft, onChange, contextLength }: { draft: SettingsDraft; onChange: (d: SettingsDraft) => void; contextLength: number }) {
+export interface ChatSettingsProps {
+  draft: SettingsDraft;
+  onChange: (d: SettingsDraft) => void;
+  contextLength: number;
+  /** This conversation's system prompt (sent first, role 'system'). */
+  systemPrompt: string;
+  onSystemPromptChange: (text: string) => void;
+}
+
+export function ChatSettings({ draft, onChange, contextLength, systemPrompt, onSystemPromptChange }: ChatSettingsProps) {
   const base = useId();
   return (
     <details className="settings">
       <summary>Settings</summary>
+      <div className="field system-prompt">
+        <label htmlFor={`${base}-system`}>System prompt</label>
+        <textarea
+          id={`${base}-system`}
+          rows={2}
+          placeholder="e.g. Answer briefly, in plain English."
+          aria-describedby={`${base}-system-hint`}
+          value={systemPrompt}
+          onChange={(e) => onSystemPromptChange(e.target.value)}
+        />
+        <span id={`${base}-system-hint`} className="muted small">
+          For this conversation only; it applies from the next reply on.
+        </span>
+      </div>
       <div className="settings-grid">
         {FIELDS.map((f) => (
           <div key={f.key} className="field">
@@ -68,7 +91,7 @@ export function ChatSettings({ draft, onChange, contextLength }: { draft: Settin
         ))}
       </div>
       <button type="button" className="secondary" onClick={() => onChange(DEFAULT_DRAFT)}>
-        Reset to defaults
+        Reset sampling to defaults
       </button>
     </details>
   );

@@ -11,16 +11,38 @@ const PHASES: Record<LoadProgress['phase'], string> = {
   compiling: 'Compiling the shaders',
 };
 
-/** A download, import or load under way: a real progress bar and what it is doing. */
-export function InstallProgress({ title, progress, note, onCancel }: { title: string; progress?: LoadProgress; note?: string; onCancel?: () => void }) {
+/**
+ * A download, import or load under way: a real progress bar and what it is doing. A download has
+ * Pause (keeps what is stored) and Cancel (deletes it); a paused one has Resume and Cancel.
+ */
+export function InstallProgress({
+  title,
+  progress,
+  note,
+  paused = false,
+  onPause,
+  onResume,
+  onCancel,
+  onBack,
+}: {
+  title: string;
+  progress?: LoadProgress;
+  note?: string;
+  paused?: boolean;
+  onPause?: () => void;
+  onResume?: () => void;
+  onCancel?: () => void;
+  /** Leave a paused download for later (it stays listed as incomplete, with Resume). */
+  onBack?: () => void;
+}) {
   const total = progress?.bytesTotal ?? 0;
   const done = Math.min(progress?.bytesDone ?? 0, total || Infinity);
   const known = total > 0;
   return (
-    <section className="card" aria-labelledby="progress-title" aria-busy="true">
+    <section className="card install-progress" aria-labelledby="progress-title" aria-busy={!paused}>
       <h2 id="progress-title">{title}</h2>
       <p className="phase" aria-live="polite">
-        {progress ? PHASES[progress.phase] : 'Starting'}…
+        {paused ? 'Paused' : <>{progress ? PHASES[progress.phase] : 'Starting'}…</>}
       </p>
       {/* Without a value the bar is indeterminate (size not known yet). */}
       <progress aria-labelledby="progress-title" max={known ? total : undefined} value={known ? done : undefined} />
@@ -32,15 +54,34 @@ export function InstallProgress({ title, progress, note, onCancel }: { title: st
         ) : progress?.bytesDone ? (
           formatBytes(progress.bytesDone)
         ) : null}
-        {progress?.rate ? <> · {formatRate(progress.rate)}</> : null}
-        {progress?.etaSeconds !== undefined && progress.etaSeconds > 0 ? <> · about {formatDuration(progress.etaSeconds)} left</> : null}
+        {!paused && progress?.rate ? <> · {formatRate(progress.rate)}</> : null}
+        {!paused && progress?.etaSeconds !== undefined && progress.etaSeconds > 0 ? <> · about {formatDuration(progress.etaSeconds)} left</> : null}
       </p>
       {progress?.message ? <p className="muted">{progress.message}</p> : null}
       {note ? <p className="muted small">{note}</p> : null}
-      {onCancel ? (
-        <button type="button" className="secondary" onClick={onCancel}>
-          Cancel
-        </button>
+      {onPause || onResume || onCancel || onBack ? (
+        <div className="row">
+          {onPause && !paused ? (
+            <button type="button" className="secondary" onClick={onPause}>
+              Pause
+            </button>
+          ) : null}
+          {onResume && paused ? (
+            <button type="button" onClick={onResume}>
+              Resume
+            </button>
+          ) : null}
+          {onCancel ? (
+            <button type="button" className="danger" onClick={onCancel}>
+              {onPause || onResume ? 'Cancel and delete' : 'Cancel'}
+            </button>
+          ) : null}
+          {onBack ? (
+            <button type="button" className="secondary" onClick={onBack}>
+              Back to chat
+            </button>
+          ) : null}
+        </div>
       ) : null}
     </section>
   );

@@ -1,7 +1,9 @@
 import { useEffect, useId, useState, type DragEvent, type FormEvent } from 'react';
 import type { InstallSource } from '../worker/protocol.ts';
+import { ContextLength } from './ContextLength.tsx';
+import { modelUrlProblem } from './csp.ts';
 import { formatBytes } from './format.ts';
-import { DEFAULT_MODEL_CARD as M } from './models.ts';
+import { DEFAULT_MODEL_CARD as M, effectiveContext, gpuBytesNeeded } from './models.ts';
 
 /** Free space the browser will give this origin, when it says. */
 function useStorageEstimate(): { quota: number; usage: number } | undefined {
@@ -32,18 +34,34 @@ function urlFileName(url: string): string {
  * The three ways to get a model: the default Phi-3 mini download, any GGUF by URL
  * (prefilled from `?model=`), or a local .gguf file (picked or dropped; fully offline).
  */
-export function ModelPicker({ onInstall, onCancel }: { onInstall: (source: InstallSource, label: string) => void; onCancel?: () => void }) {
+export function ModelPicker({
+  onInstall,
+  onCancel,
+  contextLength,
+  onContextLength,
+}: {
+  onInstall: (source: InstallSource, label: string) => void;
+  onCancel?: () => void;
+  contextLength: number;
+  onContextLength: (n: number) => void;
+}) {
   const [url, setUrl] = useState(() => new URLSearchParams(location.search).get('model') ?? '');
+  const [urlError, setUrlError] = useState<string | undefined>();
   const [dragging, setDragging] = useState(false);
   const [fileError, setFileError] = useState<string | undefined>();
   const est = useStorageEstimate();
-  const ids = { url: useId(), urlHint: useId(), file: useId(), fileHint: useId() };
+  const ids = { url: useId(), urlHint: useId(), urlError: useId(), file: useId(), fileHint: useId() };
+  const ctx = effectiveContext(contextLength, M.contextLength);
   const free = est ? est.quota - est.usage : undefined;
 
   const submitUrl = (e: FormEvent) => {
     e.preventDefault();
     const u = url.trim();
-    if (u) onInstall({ kind: 'url', url: u }, `Downloading ${urlFileName(u)}`);
+    if (!u) return;
+    // The page's security policy decides which hosts the worker may fetch from: say so now, not as "Failed to fetch" later.
+    const problem = modelUrlProblem(u, location.href);
+    setUrlError(problem);
+    if (!problem) onInstall({ kind: 'url', url: u }, `Downloading ${urlFileName(u)}`);
   };
   const takeFile = (file: File | undefined) => {
     if (!file) return;
@@ -83,7 +101,9 @@ export function ModelPicker({ onInstall, onCancel }: { onInstall: (source: Insta
           <dt>Download</dt>
           <dd>{formatBytes(M.approxBytes)}</dd>
           <dt>GPU memory</dt>
-          <dd>about {formatBytes(M.gpuBytes)} (weights and a {M.contextLength}-token context)</dd>
+          <dd>
+            about {formatBytes(gpuBytesNeeded(M.approxBytes, ctx))} (weights and a {ctx}-token context)
+          </dd>
           <dt>License</dt>
           <dd>
             <a href={M.homepage} target="_blank" rel="noreferrer">
@@ -100,6 +120,8 @@ export function ModelPicker({ onInstall, onCancel }: { onInstall: (source: Insta
             </>
           ) : null}
         </dl>
+        <ContextLength value={contextLength} onChange={onContextLength} fileBytes={M.approxBytes} modelMax={M.contextLength} />
+        <p className="muted small context-hint">A longer context remembers more of the conversation and takes more GPU memory. You can change it later.</p>
         <button type="button" onClick={() => onInstall({ kind: 'url', url: M.url }, `Downloading ${M.displayName}`)}>
           Download
         </button>
@@ -115,14 +137,24 @@ export function ModelPicker({ onInstall, onCancel }: { onInstall: (source: Insta
             inputMode="url"
             required
             placeholder="https://…/model.gguf"
-            aria-describedby={ids.urlHint}
+            aria-describedby={urlError ? `${ids.urlError} ${ids.urlHint}` : ids.urlHint}
+            aria-invalid={urlError ? true : undefined}
             value={url}
-            onChange={(e) => setUrl(e.target.value)}
+            onChange={(e) => {
+              setUrl(e.target.value);
+              setUrlError(undefined);
+            }}
           />
           <button type="submit">Download from URL</button>
         </div>
+        {urlError ? (
+          <p id={ids.urlError} role="alert" className="error small">
+            {urlError}
+          </p>
+        ) : null}
         <p id={ids.urlHint} className="muted small">
-          Any Phi-3 architecture GGUF on a server that allows Range requests and cross-origin reads.
+          Any Phi-3 architecture GGUF from Hugging Face or from this computer (localhost), on a server that allows Range requests and
+          cross-origin reads. It loads with the context length chosen above.
         </p>
       </form>
 

@@ -2,14 +2,18 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ChatEngine } from '../client/openai.ts';
 import type { InstallSource, LoadedModel, LoadProgress, StoredModel } from '../worker/protocol.ts';
 import { errorText } from './format.ts';
-import { CHAT_CONTEXT_LENGTH } from './models.ts';
+import { effectiveContext, rememberContext, rememberedContext, rememberKv } from './models.ts';
+
+type UrlSource = Extract<InstallSource, { kind: 'url' }>;
 
 /** Where the app is between "no model" and "chatting". */
 export type Stage =
   | { kind: 'listing' }
   | { kind: 'pick' }
-  | { kind: 'installing'; label: string; progress?: LoadProgress }
-  | { kind: 'loading'; model: StoredModel; progress?: LoadProgress }
+  | { kind: 'installing'; label: string; source: InstallSource; progress?: LoadProgress }
+  /** A download stopped by Pause: its chunks are stored; Resume installs the same URL again. */
+  | { kind: 'paused'; label: string; source: UrlSource; progress?: LoadProgress }
+  | { kind: 'loading'; model: StoredModel; contextLength: number; progress?: LoadProgress }
   | { kind: 'chat' };
 
 export interface Current {
@@ -35,16 +39,32 @@ function remember(id: string): void {
   }
 }
 
+/** The URL the worker stores a download under (registry.ts customModelEntry: resolved, no hash). */
+function storedUrl(url: string): string {
+  try {
+    const u = new URL(url, location.href);
+    u.hash = '';
+    return u.href;
+  } catch {
+    return url;
+  }
+}
+
 /**
- * Lists the installed models, installs one (download or import), loads one into the worker.
- * On start, the last used complete model (else the first complete one) is loaded by itself.
+ * Lists the installed models, installs one (download or import; pause, resume, cancel), loads one
+ * into the worker with the chosen context length. On start, the last used complete model (else
+ * the first complete one) is loaded by itself.
  */
 export function useModelFlow(engine: ChatEngine) {
   const [stage, setStage] = useState<Stage>({ kind: 'listing' });
   const [models, setModels] = useState<StoredModel[]>([]);
   const [current, setCurrent] = useState<Current | undefined>();
   const [error, setError] = useState<string | undefined>();
+  const [notice, setNotice] = useState<string | undefined>();
+  const [contextLength, setContextLengthState] = useState(rememberedContext);
   const started = useRef(false);
+  /** Why the running install is being aborted: Pause keeps its chunks, Cancel deletes them. */
+  const stopping = useRef<'pause' | 'cancel' | undefined>(undefined);
 
   const refresh = useCallback(async () => {
     const list = await engine.listModels();
@@ -52,15 +72,23 @@ export function useModelFlow(engine: ChatEngine) {
     return list;
   }, [engine]);
 
+  const setContextLength = useCallback((n: number) => {
+    rememberContext(n);
+    setContextLengthState(n);
+  }, []);
+
   const load = useCallback(
-    async (model: StoredModel) => {
+    async (model: StoredModel, wanted = rememberedContext()) => {
       setError(undefined);
-      setStage({ kind: 'loading', model });
+      setNotice(undefined);
+      const ctx = effectiveContext(wanted, model.contextLength);
+      setStage({ kind: 'loading', model, contextLength: ctx });
       try {
-        const loaded = await engine.load({ kind: 'stored', id: model.id, contextLength: CHAT_CONTEXT_LENGTH }, (progress) =>
+        const loaded = await engine.load({ kind: 'stored', id: model.id, contextLength: ctx }, (progress) =>
           setStage((s) => (s.kind === 'loading' ? { ...s, progress } : s)),
         );
         remember(model.id);
+        rememberKv(model.id, loaded.kvBytesPerToken);
         setCurrent({ model, loaded });
         setStage({ kind: 'chat' });
       } catch (e) {
@@ -75,17 +103,32 @@ export function useModelFlow(engine: ChatEngine) {
   const install = useCallback(
     async (source: InstallSource, label: string) => {
       setError(undefined);
-      setStage({ kind: 'installing', label });
+      setNotice(undefined);
+      stopping.current = undefined;
+      setStage({ kind: 'installing', label, source });
       let model: StoredModel;
       try {
         // Ask the browser not to evict 2 GB of weights under storage pressure; a refusal is not fatal.
         await navigator.storage?.persist?.().catch(() => false);
         model = await engine.install(source, (progress) => setStage((s) => (s.kind === 'installing' ? { ...s, progress } : s)));
       } catch (e) {
-        const cancelled = e instanceof Error && e.name === 'AbortError';
-        setError(cancelled ? `${label} cancelled. What was downloaded is kept: download the same model again to resume.` : `${label} failed: ${errorText(e)}`);
-        setStage({ kind: 'pick' });
-        await refresh().catch(() => undefined);
+        const why = e instanceof Error && e.name === 'AbortError' ? (stopping.current ?? 'pause') : undefined;
+        stopping.current = undefined;
+        const list = await refresh().catch(() => undefined);
+        if (why === 'pause' && source.kind === 'url') {
+          setStage((s) => ({ kind: 'paused', label, source, progress: s.kind === 'installing' ? s.progress : undefined }));
+        } else if (why) {
+          // Cancel: a URL download leaves its chunks (that is what makes resume work), so delete them;
+          // an interrupted file import has already deleted its own.
+          const partial = source.kind === 'url' ? list?.find((m) => !m.complete && m.url === storedUrl(source.url)) : undefined;
+          if (partial) await engine.deleteModel(partial.id).catch(() => undefined);
+          await refresh().catch(() => undefined);
+          setNotice(`${label} cancelled${partial ? '; the partly downloaded file was deleted' : ''}.`);
+          setStage({ kind: 'pick' });
+        } else {
+          setError(`${label} failed: ${errorText(e)}${source.kind === 'url' ? ' What was downloaded is kept: Resume continues from there.' : ''}`);
+          setStage({ kind: 'pick' });
+        }
         return;
       }
       await refresh().catch(() => undefined);
@@ -94,9 +137,37 @@ export function useModelFlow(engine: ChatEngine) {
     [engine, load, refresh],
   );
 
+  /** Stops the download and keeps what is stored (the stage becomes 'paused'). */
+  const pause = useCallback(() => {
+    stopping.current = 'pause';
+    void engine.cancelInstall();
+  }, [engine]);
+
+  /** Stops the download or import and deletes what it stored. */
+  const cancel = useCallback(() => {
+    stopping.current = 'cancel';
+    void engine.cancelInstall();
+  }, [engine]);
+
+  /** Continues a paused or incomplete download from its stored chunks. */
+  const resume = useCallback((url: string, displayName: string) => void install({ kind: 'url', url, displayName }, `Downloading ${displayName}`), [install]);
+
+  /** Deletes a paused download's chunks. */
+  const discard = useCallback(
+    async (source: UrlSource, label: string) => {
+      const partial = (await refresh().catch(() => models)).find((m) => !m.complete && m.url === storedUrl(source.url));
+      if (partial) await engine.deleteModel(partial.id).catch((e: unknown) => setError(`Could not delete ${partial.displayName}: ${errorText(e)}`));
+      await refresh().catch(() => undefined);
+      setNotice(`${label} cancelled; the partly downloaded file was deleted.`);
+      setStage({ kind: 'pick' });
+    },
+    [engine, models, refresh],
+  );
+
   const remove = useCallback(
     async (model: StoredModel) => {
       setError(undefined);
+      setNotice(undefined);
       try {
         await engine.deleteModel(model.id);
       } catch (e) {
@@ -107,7 +178,7 @@ export function useModelFlow(engine: ChatEngine) {
         setCurrent(undefined);
         setStage({ kind: 'pick' });
       } else if (!list.some((m) => m.complete)) {
-        setStage((s) => (s.kind === 'chat' ? s : { kind: 'pick' }));
+        setStage((s) => (s.kind === 'chat' ? s : s.kind === 'paused' ? s : { kind: 'pick' }));
       }
     },
     [current, engine, models, refresh],
@@ -115,6 +186,7 @@ export function useModelFlow(engine: ChatEngine) {
 
   const pick = useCallback(() => {
     setError(undefined);
+    setNotice(undefined);
     setStage({ kind: 'pick' });
   }, []);
   const backToChat = useCallback(() => setStage({ kind: 'chat' }), []);
@@ -136,5 +208,5 @@ export function useModelFlow(engine: ChatEngine) {
       });
   }, [load, refresh]);
 
-  return { stage, models, current, error, install, load, remove, pick, backToChat };
+  return { stage, models, current, error, notice, contextLength, setContextLength, install, pause, cancel, resume, discard, load, remove, pick, backToChat };
 }

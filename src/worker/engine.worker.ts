@@ -7,6 +7,7 @@ import * as Comlink from 'comlink';
 import { openDevice, type OpenedDevice } from '../gpu/device.ts';
 import { DeviceLostError, WebGPUUnavailableError } from '../gpu/errors.ts';
 import { runSelfTest } from '../engine/self-test.ts';
+import { benchEngine, benchPromptIds } from '../engine/bench.ts';
 import { Engine } from '../engine/engine.ts';
 import { httpSource } from '../model/gguf-sources.ts';
 import { readGGUF } from '../model/gguf.ts';
@@ -16,11 +17,13 @@ import { ChatSession } from './session.ts';
 import { WeightStore } from '../store/weight-store.ts';
 import { downloadModel } from '../store/download.ts';
 import { importFile } from '../store/import.ts';
+import { repairModel } from '../store/repair.ts';
+import { CorruptChunkError } from '../store/errors.ts';
 import { customModelEntry } from '../store/registry.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import type { StoreProgress } from '../store/progress.ts';
 import type { ByteSource } from '../model/gguf-types.ts';
-import type { CapabilitiesResult, EngineApi, InstallSource, LoadProgress, LoadRequest, ModelCheckRequest, ModelCheckResult, StoredModel } from './protocol.ts';
+import type { BenchReport, BenchRequest, CapabilitiesResult, EngineApi, InstallSource, LoadProgress, LoadRequest, ModelCheckRequest, ModelCheckResult, StoredModel } from './protocol.ts';
 
 const store = new WeightStore();
 
@@ -82,7 +85,32 @@ function watchDevice(dev: GPUDevice): void {
   });
 }
 
+/**
+ * Loads a model; a stored model whose chunks fail their checksum (or went missing) while loading
+ * is repaired first: only the bad chunks are downloaded again from the model's URL, then the
+ * load starts over. A model imported from a local file cannot be fetched again: the user is told
+ * to import it again (the CorruptChunkError says so).
+ */
 async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => void) {
+  try {
+    return await loadModelOnce(req, onProgress);
+  } catch (e) {
+    if (req.kind !== 'stored' || !(e instanceof CorruptChunkError)) throw e;
+    const m = await store.getManifest(req.id);
+    if (m?.source.kind !== 'url') throw e;
+    onProgress?.({ phase: 'verifying', bytesDone: 0, bytesTotal: 0, message: `Chunk ${e.index} of the stored copy is damaged: checking every chunk and downloading the damaged ones again.` });
+    await repairModel({
+      id: req.id,
+      store,
+      onVerify: (done, total) => onProgress?.({ phase: 'verifying', bytesDone: done, bytesTotal: total, message: 'Checking the stored copy' }),
+      onProgress: (p: StoreProgress) =>
+        onProgress?.({ phase: p.phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal ?? 0, rate: p.bytesPerSecond || undefined, etaSeconds: p.etaSeconds, message: p.message }),
+    });
+    return loadModelOnce(req, onProgress);
+  }
+}
+
+async function loadModelOnce(req: LoadRequest, onProgress?: (p: LoadProgress) => void) {
   const { device: dev } = await device();
   session?.engine.destroy();
   session = undefined;
@@ -107,6 +135,7 @@ async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => voi
     architecture: cfg.arch,
     contextLength,
     weightBytes: engine.weightBytes,
+    kvBytesPerToken: cfg.nLayers * 2 * cfg.nKvHeads * cfg.headDim * 2,
     loadMs: performance.now() - t0,
   };
 }
@@ -232,6 +261,35 @@ const api: EngineApi = {
   async selfTest() {
     const { device: dev } = await device();
     return runSelfTest(dev);
+  },
+  async bench(req: BenchRequest, onPhase?: (phase: string) => void): Promise<BenchReport> {
+    await recovering?.catch(() => {});
+    const run = loading.catch(() => {}).then(async () => {
+      onPhase?.('loading the model');
+      const loaded = await loadModel(req.model);
+      const s = requireSession();
+      if (req.promptTokens + req.decodeTokens > loaded.contextLength) {
+        throw new Error(`bench: ${req.promptTokens} prompt + ${req.decodeTokens} decoded tokens do not fit the model's context (${loaded.contextLength} tokens).`);
+      }
+      const m = await benchEngine(s.engine, {
+        promptIds: benchPromptIds(s.tokenizer, req.promptTokens),
+        decodeTokens: req.decodeTokens,
+        profileSteps: req.profileSteps,
+        onPhase,
+      });
+      const { capabilities } = await device();
+      return {
+        model: loaded.name,
+        adapter: adapterName(capabilities.adapter),
+        capabilities,
+        userAgent: self.navigator.userAgent,
+        contextLength: loaded.contextLength,
+        loadMs: loaded.loadMs,
+        ...m,
+      };
+    });
+    loading = run;
+    return run;
   },
 };
 

@@ -5,8 +5,11 @@
  */
 import type { GpuCapabilities } from '../gpu/device.ts';
 import type { CompareReport } from '../util/compare.ts';
+import type { BenchMeasurement } from '../engine/bench.ts';
 
 export type { GpuCapabilities, AdapterSummary } from '../gpu/device.ts';
+export type { BenchMeasurement, KernelProfile } from '../engine/bench.ts';
+export type { KindTime } from '../engine/profile.ts';
 export { WebGPUUnavailableError, DeviceLostError } from '../gpu/errors.ts';
 export { QuotaExceededError, DownloadError, CorruptChunkError, ModelNotStoredError } from '../store/errors.ts';
 export { ModelFormatError } from '../model/errors.ts';
@@ -115,6 +118,8 @@ export interface LoadedModel {
   architecture: string;
   contextLength: number;
   weightBytes: number;
+  /** KV cache bytes per context position (layers x 2 x kvHeads x headDim x 2 bytes of f16). */
+  kvBytesPerToken: number;
   loadMs: number;
 }
 
@@ -126,6 +131,26 @@ export interface EngineStats {
   dispatchesPerToken: number;
   /** GPU device losses survived (each followed by a reload of the model). */
   deviceLosses: number;
+}
+
+/** Benchmark on an installed model (loaded fresh, so the load time is measured too). */
+export interface BenchRequest {
+  model: LoadRequest;
+  promptTokens: number;
+  decodeTokens: number;
+  /** Decode steps to profile per kernel kind (0 = none; needs timestamp-query). */
+  profileSteps?: number;
+}
+
+export interface BenchReport extends BenchMeasurement {
+  model: string;
+  adapter: string;
+  capabilities: GpuCapabilities;
+  userAgent: string;
+  /** Context length the model was loaded with. */
+  contextLength: number;
+  /** Reading the weights (IndexedDB or URL), uploading them and compiling every pipeline. */
+  loadMs: number;
 }
 
 export interface EngineApi {
@@ -151,4 +176,6 @@ export interface EngineApi {
   capabilities(): Promise<CapabilitiesResult>;
   /** Runs each kernel on fixed seeded inputs and compares it with its CPU reference. */
   selfTest(): Promise<KernelCheck[]>;
+  /** Loads the model (replacing any loaded one; it stays loaded) and measures it (src/engine/bench.ts). */
+  bench(req: BenchRequest, onPhase?: (phase: string) => void): Promise<BenchReport>;
 }
