@@ -4,7 +4,7 @@
  * small server here (same origin, loopback: a secure context), which can cut a response after N
  * bytes. The app's UI is not involved; it wires the store in through the worker.
  */
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,7 +65,18 @@ async function startServer() {
     logLevel: 'silent',
   });
   const js = bundle.outputFiles[0].text;
-  const state = { requests: [] as Served[], cutAfter: undefined as number | undefined };
+  // cutAfter: the next response sends that many bytes and then stalls until dropConnection().
+  // (Cutting right after writing them would be racy: Chromium discards bytes it received but the
+  // page had not read yet when the connection fails, so what got stored would vary.)
+  const open = new Set<ServerResponse>();
+  const state = {
+    requests: [] as Served[],
+    cutAfter: undefined as number | undefined,
+    dropConnection: () => {
+      for (const r of open) r.socket?.destroy();
+      open.clear();
+    },
+  };
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script src="/store.js"></script>');
@@ -84,7 +95,8 @@ async function startServer() {
     state.cutAfter = undefined;
     if (cut !== undefined && cut < body.length) {
       log.served = cut;
-      res.write(body.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 50));
+      open.add(res);
+      res.write(body.subarray(0, cut));
       return;
     }
     log.served = body.length;
@@ -100,22 +112,20 @@ test('download, cut, reload, resume; the stored model parses to the same header'
   try {
     await page.goto(`${srv.origin}/`);
     srv.state.cutAfter = 40_000;
-    const first = await page.evaluate(async () => {
+    type Outcome = { name: string; reason: string; stored: number };
+    await page.evaluate(() => {
       const S = window.PhiStore;
       const store = new S.WeightStore({ name: 'e2e-a' });
-      try {
-        await S.downloadModel({ id: 'm', url: `${location.origin}/model.gguf`, store, chunkBytes: 16384, maxAttempts: 1, retryDelayMs: 0 });
-        return { name: 'none', reason: '', stored: -1 };
-      } catch (e) {
-        const err = e as { name: string; reason?: string };
-        return { name: err.name, reason: err.reason ?? '', stored: await store.storedBytes('m') };
-      }
+      (window as unknown as { first: Promise<Outcome> }).first = S.downloadModel({ id: 'm', url: `${location.origin}/model.gguf`, store, chunkBytes: 16384, maxAttempts: 1, retryDelayMs: 0 }).then(
+        () => ({ name: 'none', reason: '', stored: -1 }),
+        async (e: { name: string; reason?: string }) => ({ name: e.name, reason: e.reason ?? '', stored: await store.storedBytes('m') }),
+      );
     });
-    expect(first.name).toBe('DownloadError');
-    expect(first.reason).toBe('network');
-    expect(first.stored % CB).toBe(0);
-    expect(first.stored).toBeGreaterThanOrEqual(CB);
-    expect(first.stored).toBeLessThanOrEqual(40_000);
+    // The 40,000 bytes sent hold two whole 16 KiB chunks: once both are stored, drop the connection.
+    await expect.poll(() => page.evaluate(() => new window.PhiStore.WeightStore({ name: 'e2e-a' }).storedBytes('m')), { timeout: 30_000 }).toBe(2 * CB);
+    srv.state.dropConnection();
+    const first = await page.evaluate(() => (window as unknown as { first: Promise<Outcome> }).first);
+    expect(first).toEqual({ name: 'DownloadError', reason: 'network', stored: 2 * CB });
 
     // A reload: nothing survives but IndexedDB.
     await page.reload();
