@@ -18,7 +18,7 @@
 //   2  vCache  storage, read        array<u32>        [nKvHeads, maxCtx, HD/2]  f16 pairs
 //   3  partO   storage, read_write  array<f32>        [M, nHeads, maxChunks, HD]
 //   4  partML  storage, read_write  array<vec2<f32>>  [M, nHeads, maxChunks]
-//   5  step    uniform  Step (struct prepended from src/kernels/step.ts)
+//   5  step    uniform  Step (struct prepended from src/kernels/step.ts; wg_max/wg_sum from workgroup_reduce.wgsl)
 //   6  params  uniform  Params
 // Dispatch: (count, nHeads, M) workgroups of WG threads, count = last - first + 1 chunks with
 // last = (kvLen - 1) / CHUNK (src/kernels/attention.ts: decodeChunks).
@@ -105,16 +105,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     p[j - j0] = s;
     mx = max(mx, s);
   }
-  red[lid] = mx;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lid < stride) {
-      red[lid] = max(red[lid], red[lid + stride]);
-    }
-    workgroupBarrier();
-  }
-  let mc = red[0];
-  workgroupBarrier();
+  let mc = wg_max(lid, mx);
 
   // 2. Weights exp(s - mc), and their sum.
   var sum = 0.0;
@@ -123,15 +114,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     p[j - j0] = e;
     sum += e;
   }
-  red[lid] = sum;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lid < stride) {
-      red[lid] += red[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  let lc = red[0];
+  let lc = wg_sum(lid, sum);
 
   // 3. sum_j p_j v_j: group g takes keys lo + g, lo + g + groups, ...; thread w two dims.
   let groups = WG / NW;

@@ -152,16 +152,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     p[j - j0] = s;
     mx = max(mx, s);
   }
-  red[lid] = mx;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lid < stride) {
-      red[lid] = max(red[lid], red[lid + stride]);
-    }
-    workgroupBarrier();
-  }
-  let mc = red[0];
-  workgroupBarrier();
+  let mc = wg_max(lid, mx);
 
   // 2. Weights exp(s - mc), and their sum.
   var sum = 0.0;
@@ -170,15 +161,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     p[j - j0] = e;
     sum += e;
   }
-  red[lid] = sum;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lid < stride) {
-      red[lid] += red[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  let lc = red[0];
+  let lc = wg_sum(lid, sum);
 
   // 3. sum_j p_j v_j: group g takes keys lo + g, lo + g + groups, ...; thread w two dims.
   let groups = WG / NW;

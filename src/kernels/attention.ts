@@ -14,6 +14,7 @@ import mergeSource from '../../shaders/attention_merge.wgsl?raw';
 import prefillSource from '../../shaders/attention_prefill.wgsl?raw';
 import decodeRopeSource from '../../shaders/attention_decode_rope.wgsl?raw';
 import ropeCommon from '../../shaders/rope_common.wgsl?raw';
+import workgroupReduce from '../../shaders/workgroup_reduce.wgsl?raw';
 import type { RopeStyle } from './rope_kv.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { STEP_WGSL, type Step } from './step.ts';
@@ -185,7 +186,7 @@ export class AttentionKernel {
         layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
         compute: { module: device.createShaderModule({ label, code: STEP_WGSL + source }), entryPoint: 'main', constants },
       });
-    this.decodePipeline = pipeline('attention.decode', this.decodeLayout, decodeSource, { HD: headDim, CHUNK: this.chunk, WG: this.decodeWorkgroupSize });
+    this.decodePipeline = pipeline('attention.decode', this.decodeLayout, workgroupReduce + decodeSource, { HD: headDim, CHUNK: this.chunk, WG: this.decodeWorkgroupSize });
     this.mergePipeline = pipeline('attention.merge', this.mergeLayout, mergeSource, { HD: headDim, CHUNK: this.chunk, WG: MERGE_WG });
     this.prefillPipeline = pipeline('attention.prefill', this.prefillLayout, prefillSource, {
       HD: headDim,
@@ -193,7 +194,7 @@ export class AttentionKernel {
       BK: this.tileK,
       TPR: this.threadsPerRow,
     });
-    this.decodeRopePipeline = pipeline('attention.decode_rope', this.decodeRopeLayout, ropeCommon + decodeRopeSource, {
+    this.decodeRopePipeline = pipeline('attention.decode_rope', this.decodeRopeLayout, workgroupReduce + ropeCommon + decodeRopeSource, {
       HD: headDim,
       CHUNK: this.chunk,
       WG: this.decodeWorkgroupSize,
