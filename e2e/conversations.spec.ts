@@ -1,9 +1,10 @@
 /**
  * Saved conversations end to end, driven through roles and labels: two chats survive a reload
- * with their messages; rename, delete (and undo), export as Markdown/JSON (the downloaded bytes
- * compared exactly), regenerate, edit-and-resend, copy, the context meter, and a reply cut by a
- * reload that comes back as stopped. Screenshots (desktop and phone, light and dark, the phone
- * drawer) land in $PW_OUT/screens; axe checks the chat and the sidebar.
+ * with their messages (and the sampling settings); rename, delete (and undo), export as
+ * Markdown/JSON (the downloaded bytes compared exactly) and import of the JSON, regenerate,
+ * edit-and-resend, copy, the context meter, and a reply cut by a reload that comes back as
+ * stopped. Screenshots (desktop and phone, light and dark, the phone drawer) land in
+ * $PW_OUT/screens; axe checks the chat and the sidebar.
  */
 import { readFile } from 'node:fs/promises';
 import AxeBuilder from '@axe-core/playwright';
@@ -148,6 +149,11 @@ test('conversations persist and are managed from the sidebar; chat controls', as
   await expect(items(page).nth(0)).toContainText('You said:First chat question');
   await expect(items(page).nth(2)).toContainText('You said:And a follow-up');
   await expect(page.getByTestId('context-usage')).toHaveText(`${used2} / ${ctx} tokens`);
+  // The sampling settings are remembered across the reload too (localStorage).
+  const maxTokens = page.getByLabel('Max tokens', { exact: true });
+  if (!(await maxTokens.isVisible())) await page.getByText('Settings', { exact: true }).click();
+  await expect(maxTokens).toHaveValue('4');
+  await expect(page.getByLabel('Temperature', { exact: true })).toHaveValue('0');
   await settings(page, {});
   await expect(page.getByLabel('System prompt', { exact: true })).toHaveValue('Answer briefly.');
   await list.getByRole('button', { name: 'Renamed chat', exact: true }).click();
@@ -269,5 +275,21 @@ test('conversations persist and are managed from the sidebar; chat controls', as
 
   await shoot(page, 'stopped');
   await expect(page.getByRole('alert')).toHaveCount(0);
+
+  // 12. Import: the JSON exported in step 5 (its chat deleted since) comes back as a new chat,
+  // opened, with its system prompt-less turns and reply meta; a Markdown file is refused, saying why.
+  const importer = nav(page).getByLabel('Chat file to import');
+  await importer.setInputFiles(await json.dl.path());
+  // it keeps its own dates, so it sorts among the others by its last change, and is opened
+  await expect(titles).toHaveText(['Another long story', 'Edited first question', 'Renamed chat']);
+  await expect(list.getByRole('button', { name: 'Renamed chat', exact: true })).toHaveAttribute('aria-current', 'true');
+  await expect(items(page)).toHaveCount(2);
+  await expect(items(page).nth(0)).toContainText('You said:Second chat question');
+  expect(((await items(page).nth(1).locator('.msg-text').textContent()) ?? '').trim()).toBe(reply.trim());
+  await expect(items(page).nth(1).locator('.msg-meta')).toContainText('4 tokens · cut at max tokens');
+  expect(JSON.parse((await downloadText(page, 'JSON')).text)).toMatchObject({ title: 'Renamed chat', messages: doc.messages });
+  await importer.setInputFiles(await md.dl.path());
+  await expect(page.getByRole('alert')).toContainText('Could not import the chat: the file is not JSON');
+  await expect(titles).toHaveCount(3);
   expect(errors).toEqual([]);
 });

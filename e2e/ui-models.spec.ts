@@ -88,6 +88,12 @@ test('context length, pause / resume / cancel downloads, storage', async ({ page
   await expect(page.getByRole('button', { name: 'Cancel and delete' })).toBeVisible();
   const models = page.getByRole('complementary', { name: 'Models and GPU' });
   await expect(models.getByText('incomplete')).toBeVisible();
+  // The paused card shows what is kept, the whole chunks stored, as the model list does (not the
+  // bytes received: a chunk cut by the pause is dropped and fetched again).
+  const kept = /(\S+ \S+) of (\S+ \S+) downloaded\./.exec((await models.getByText(/ downloaded\./).textContent()) ?? '');
+  expect(kept).not.toBeNull();
+  const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  await expect(page.locator('.progress-numbers')).toHaveText(new RegExp(`^${esc(kept![1])} of ${esc(kept![2])} \\(`));
   await shoot(page, 'models-2-paused');
 
   // 4. After a reload the incomplete model offers Resume and Delete; Resume fetches only the rest.

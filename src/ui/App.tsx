@@ -101,7 +101,7 @@ function ChatApp({ engine, gpu }: { engine: ChatEngine; gpu: ReactNode }) {
             title={stage.label}
             progress={stage.progress}
             paused
-            note="What is downloaded so far is kept in this browser."
+            note="The downloaded part is kept in this browser in whole pieces (a piece cut by the pause is fetched again); Resume continues from there, also after closing the tab."
             onResume={() => void flow.install(stage.source, stage.label)}
             onCancel={() => void flow.discard(stage.source, stage.label)}
             onBack={current ? flow.backToChat : undefined}

@@ -1,6 +1,6 @@
 import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
 import type { ChatEngine } from '../client/openai.ts';
-import { ChatSettings, DEFAULT_DRAFT, parseSettings, type SettingsDraft } from './ChatSettings.tsx';
+import { ChatSettings, parseSettings, rememberDraft, rememberedDraft, type SettingsDraft } from './ChatSettings.tsx';
 import { contextUsed } from './conversations.ts';
 import { downloadText, exportFileName, toJSON, toMarkdown } from './export.ts';
 import { ContextMeter, CopyButton, EditForm } from './MessageTools.tsx';
@@ -56,7 +56,11 @@ export function Chat({ engine, modelId, modelName, contextLength }: { engine: Ch
   const { conversation, error, busy, stop } = chat;
   const messages = conversation.messages;
   const [text, setText] = useState('');
-  const [draft, setDraft] = useState<SettingsDraft>(DEFAULT_DRAFT);
+  const [draft, setDraftState] = useState<SettingsDraft>(rememberedDraft);
+  const setDraft = (d: SettingsDraft) => {
+    setDraftState(d);
+    rememberDraft(d);
+  };
   const [editing, setEditing] = useState<string | undefined>();
   const [drawer, setDrawer] = useState(false);
   const list = useRef<HTMLOListElement>(null);
@@ -146,6 +150,10 @@ export function Chat({ engine, modelId, modelName, contextLength }: { engine: Ch
         onDelete={chat.remove}
         onRestore={(c) => void chat.restore(c)}
         onExport={messages.length ? exportAs : undefined}
+        onImport={(f) => {
+          setDrawer(false);
+          void chat.importFile(f);
+        }}
       />
       <section
         className="card chat"

@@ -12,6 +12,34 @@ export const DEFAULT_DRAFT: SettingsDraft = {
   seed: '',
 };
 
+const DRAFT_KEY = 'phi3.sampling';
+
+/**
+ * The sampling settings as last typed (localStorage), so they survive a reload; the defaults
+ * for any field that is missing or not a string (an older or damaged entry).
+ */
+export function rememberedDraft(): SettingsDraft {
+  try {
+    const saved = JSON.parse(localStorage.getItem(DRAFT_KEY) ?? '{}') as Record<string, unknown>;
+    const draft = { ...DEFAULT_DRAFT };
+    for (const key of Object.keys(draft) as (keyof SettingsDraft)[]) {
+      const v = saved[key];
+      if (typeof v === 'string' && v.length <= 32) draft[key] = v;
+    }
+    return draft;
+  } catch {
+    return { ...DEFAULT_DRAFT };
+  }
+}
+
+export function rememberDraft(d: SettingsDraft): void {
+  try {
+    localStorage.setItem(DRAFT_KEY, JSON.stringify(d));
+  } catch {
+    // private mode or full storage: the settings last for this page only
+  }
+}
+
 function num(text: string, fallback: number, min: number, max: number, integer = false): number {
   const v = Number(text);
   if (text.trim() === '' || !Number.isFinite(v)) return fallback;

@@ -15,6 +15,8 @@ export interface SidebarProps {
   onRestore: (c: Conversation) => void;
   /** Undefined while the open conversation has nothing to export. */
   onExport?: (format: 'md' | 'json') => void;
+  /** A JSON file chosen to import (a chat exported as JSON, here or on another device). */
+  onImport: (file: File) => void;
 }
 
 function Icon({ d }: { d: string }) {
@@ -102,6 +104,7 @@ export function Sidebar(p: SidebarProps) {
   const [deleted, setDeleted] = useState<Conversation | undefined>();
   const undo = useRef<HTMLButtonElement>(null);
   const newButton = useRef<HTMLButtonElement>(null);
+  const importInput = useRef<HTMLInputElement>(null);
 
   // Opening the drawer moves focus into it.
   useEffect(() => {
@@ -188,6 +191,23 @@ export function Sidebar(p: SidebarProps) {
           <button type="button" className="secondary small" disabled={!p.onExport} onClick={() => p.onExport?.('json')}>
             JSON
           </button>
+        </div>
+        <div className="conv-export">
+          <button type="button" className="secondary small" onClick={() => importInput.current?.click()}>
+            Import a chat (JSON)
+          </button>
+          <input
+            ref={importInput}
+            type="file"
+            accept=".json,application/json"
+            hidden
+            aria-label="Chat file to import"
+            onChange={(e) => {
+              const f = e.target.files?.[0];
+              e.target.value = ''; // the same file can be chosen again
+              if (f) p.onImport(f);
+            }}
+          />
         </div>
       </nav>
     </>

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { Conversation } from './conversations.ts';
-import { exportFileName, toJSON, toMarkdown } from './export.ts';
+import { exportFileName, fromJSON, toJSON, toMarkdown } from './export.ts';
 
 const usage = { prompt_tokens: 20, completion_tokens: 3, total_tokens: 23, cached_prompt_tokens: 0 };
 const timing = { prefillMs: 100, decodeMs: 200, prefillTokPerS: 200, decodeTokPerS: 10 };
@@ -102,5 +102,46 @@ describe('export', () => {
     expect(exportFileName('../../etc/passwd', 'md')).toBe('etc-passwd.md');
     expect(exportFileName('???', 'json')).toBe('chat.json');
     expect(exportFileName('x'.repeat(100), 'md')).toBe(`${'x'.repeat(60)}.md`);
+  });
+});
+
+describe('import', () => {
+  const strip = (c: Conversation) => ({ ...c, id: '', messages: c.messages.map((m) => ({ ...m, id: '' })) });
+
+  test('a JSON export comes back as the same conversation, with new ids', () => {
+    const back = fromJSON(toJSON(conv));
+    expect(back.id).not.toBe(conv.id);
+    expect(new Set(back.messages.map((m) => m.id)).size).toBe(conv.messages.length);
+    expect(back.messages.map((m) => m.id)).not.toContain('m1');
+    // the title comes back cleaned to one line, as the sidebar shows it
+    expect(strip(back)).toEqual(strip({ ...conv, title: 'Printing presses' }));
+  });
+
+  test('without a system prompt, title or dates: empty prompt, title from the first question, now', () => {
+    const doc = JSON.parse(toJSON({ ...conv, systemPrompt: '' })) as Record<string, unknown>;
+    delete doc.title;
+    delete doc.createdAt;
+    delete doc.updatedAt;
+    delete (doc.messages as Record<string, unknown>[])[1].usage;
+    const back = fromJSON(JSON.stringify(doc), 1234);
+    expect(back.systemPrompt).toBe('');
+    expect(back.title).toBe('Who built the first one?');
+    expect([back.createdAt, back.updatedAt]).toEqual([1234, 1234]);
+    expect(back.messages[1].usage).toBeUndefined();
+    expect(back.messages[1].timing).toEqual(timing);
+  });
+
+  test('anything else gets an error that says what is wrong', () => {
+    const good = JSON.parse(toJSON(conv)) as Record<string, unknown>;
+    const bad = (patch: Record<string, unknown>) => JSON.stringify({ ...good, ...patch });
+    expect(() => fromJSON('# Printing presses\n')).toThrow(/not JSON/);
+    expect(() => fromJSON('[1, 2]')).toThrow(/not a conversation exported by this app/);
+    expect(() => fromJSON(bad({ format: 'other' }))).toThrow(/not a conversation exported by this app/);
+    expect(() => fromJSON(bad({ version: 2 }))).toThrow(/version 2 is not supported/);
+    expect(() => fromJSON(bad({ messages: 'hi' }))).toThrow(/no "messages" list/);
+    expect(() => fromJSON(bad({ messages: [{ role: 'user' }] }))).toThrow(/message 1 has no text/);
+    expect(() => fromJSON(bad({ messages: [{ role: 'user', content: 'a' }, { role: 'tool', content: 'b' }] }))).toThrow(/message 2 has role "tool"/);
+    expect(() => fromJSON(bad({ messages: [{ role: 'user', content: 'a' }, { role: 'system', content: 'b' }] }))).toThrow(/a system prompt comes first/);
+    expect(() => fromJSON(' '.repeat(20_000_001))).toThrow(/at most 20 MB/);
   });
 });

@@ -14,6 +14,7 @@ import {
   type Conversation,
   type ConversationSummary,
 } from './conversations.ts';
+import { IMPORT_MAX_BYTES, fromJSON } from './export.ts';
 import { errorText } from './format.ts';
 
 export interface Settings {
@@ -258,6 +259,27 @@ export function useChat(engine: ChatEngine, model: { id: string; name: string },
     [store],
   );
 
+  /** Stores a conversation read from an exported JSON file (export.ts fromJSON) and opens it. */
+  const importFile = useCallback(
+    async (file: Blob) => {
+      let c: Conversation;
+      try {
+        if (file.size > IMPORT_MAX_BYTES) throw new Error(`the file is ${(file.size / 1e6).toFixed(1)} MB; a conversation file is at most ${IMPORT_MAX_BYTES / 1e6} MB`);
+        c = fromJSON(await file.text());
+        await settle();
+        await store.save(c);
+      } catch (e) {
+        setError(`Could not import the chat: ${errorText(e)}`);
+        return;
+      }
+      commit(c, 'no');
+      showInList(c);
+      remember(c.id);
+      setError(undefined);
+    },
+    [commit, settle, showInList, store],
+  );
+
   const setSystemPrompt = useCallback(
     (text: string) => {
       const c = { ...current.current, systemPrompt: text, updatedAt: Date.now() };
@@ -303,5 +325,5 @@ export function useChat(engine: ChatEngine, model: { id: string; name: string },
     };
   }, [saver]);
 
-  return { conversation, list, ready, error, busy, send, regenerate, editAndResend, stop, open, newChat, rename, remove, restore, setSystemPrompt };
+  return { conversation, list, ready, error, busy, send, regenerate, editAndResend, stop, open, newChat, rename, remove, restore, importFile, setSystemPrompt };
 }

@@ -116,7 +116,13 @@ export function useModelFlow(engine: ChatEngine) {
         stopping.current = undefined;
         const list = await refresh().catch(() => undefined);
         if (why === 'pause' && source.kind === 'url') {
-          setStage((s) => ({ kind: 'paused', label, source, progress: s.kind === 'installing' ? s.progress : undefined }));
+          // Show what is kept: the whole chunks in the store (a chunk cut by the pause is fetched again).
+          const partial = list?.find((m) => !m.complete && m.url === storedUrl(source.url));
+          setStage((s) => {
+            const last = s.kind === 'installing' ? s.progress : undefined;
+            const progress = last && partial ? { ...last, bytesDone: partial.storedBytes, rate: undefined, etaSeconds: undefined } : last;
+            return { kind: 'paused', label, source, progress };
+          });
         } else if (why) {
           // Cancel: a URL download leaves its chunks (that is what makes resume work), so delete them;
           // an interrupted file import has already deleted its own.
