@@ -12,8 +12,8 @@ import { SiluMulKernel } from '../kernels/silu_mul.ts';
 import { SampleKernel } from '../kernels/sample.ts';
 import { NormMatvecKernel } from '../kernels/norm-matvec.ts';
 import { SwigluMatvecKernel } from '../kernels/swiglu-matvec.ts';
-import type { WeightFormat } from '../kernels/weight-formats.ts';
-import { decodeTuning, deviceAdapterText } from '../kernels/tuning.ts';
+import { formatInfo, type WeightFormat } from '../kernels/weight-formats.ts';
+import { decodeTuning, deviceAdapterText, fitShape } from '../kernels/tuning.ts';
 import type { DecodeTuning } from '../kernels/tuning.ts';
 import type { ModelConfig } from '../model/config.ts';
 
@@ -25,11 +25,11 @@ export class Kernels {
   readonly sample: SampleKernel;
   /** Decode GEMV shapes for this adapter (src/kernels/tuning.ts). */
   readonly tuning: DecodeTuning;
-  private readonly matvecs = new Map<WeightFormat, MatvecKernel>();
+  private readonly matvecs = new Map<string, MatvecKernel>();
   private readonly matmuls = new Map<WeightFormat, MatmulKernel>();
   private readonly embeds = new Map<WeightFormat, EmbedKernel>();
-  private readonly normMatvecs = new Map<WeightFormat, NormMatvecKernel>();
-  private readonly swigluMatvecs = new Map<WeightFormat, SwigluMatvecKernel>();
+  private readonly normMatvecs = new Map<string, NormMatvecKernel>();
+  private readonly swigluMatvecs = new Map<string, SwigluMatvecKernel>();
 
   constructor(
     readonly device: GPUDevice,
@@ -43,10 +43,13 @@ export class Kernels {
     this.tuning = decodeTuning(deviceAdapterText(device), device.features.has('subgroups'));
   }
 
-  matvec(format: WeightFormat): MatvecKernel {
-    let k = this.matvecs.get(format);
-    if (!k) this.matvecs.set(format, (k = new MatvecKernel(this.device, format, this.tuning.matvec)));
-    return k;
+  /** Decode GEMV for rows of k elements (the workgroup is narrowed for short rows: tuning.ts fitShape). */
+  matvec(format: WeightFormat, k: number): MatvecKernel {
+    const shape = fitShape(this.tuning.matvec, k / formatInfo(format).chunk);
+    const key = `${format}/${shape.workgroupSize}`;
+    let kern = this.matvecs.get(key);
+    if (!kern) this.matvecs.set(key, (kern = new MatvecKernel(this.device, format, shape)));
+    return kern;
   }
 
   matmul(format: WeightFormat): MatmulKernel {
@@ -56,17 +59,21 @@ export class Kernels {
   }
 
   /** Decode: RMSNorm fused into the GEMV that reads its output (attn-norm + QKV, final norm + lm_head). */
-  normMatvec(format: WeightFormat): NormMatvecKernel {
-    let k = this.normMatvecs.get(format);
-    if (!k) this.normMatvecs.set(format, (k = new NormMatvecKernel(this.device, format, this.tuning.normMatvec)));
-    return k;
+  normMatvec(format: WeightFormat, k: number): NormMatvecKernel {
+    const shape = fitShape(this.tuning.normMatvec, k / formatInfo(format).chunk);
+    const key = `${format}/${shape.workgroupSize}`;
+    let kern = this.normMatvecs.get(key);
+    if (!kern) this.normMatvecs.set(key, (kern = new NormMatvecKernel(this.device, format, shape)));
+    return kern;
   }
 
   /** Decode: ffn-norm + gate/up GEMV + SiLU * up in one dispatch. */
-  swigluMatvec(format: WeightFormat): SwigluMatvecKernel {
-    let k = this.swigluMatvecs.get(format);
-    if (!k) this.swigluMatvecs.set(format, (k = new SwigluMatvecKernel(this.device, format, this.tuning.swigluMatvec)));
-    return k;
+  swigluMatvec(format: WeightFormat, k: number): SwigluMatvecKernel {
+    const shape = fitShape(this.tuning.swigluMatvec, k / formatInfo(format).chunk);
+    const key = `${format}/${shape.workgroupSize}`;
+    let kern = this.swigluMatvecs.get(key);
+    if (!kern) this.swigluMatvecs.set(key, (kern = new SwigluMatvecKernel(this.device, format, shape)));
+    return kern;
   }
 
   embed(format: WeightFormat): EmbedKernel {

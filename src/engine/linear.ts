@@ -35,7 +35,7 @@ export class BoundLinear {
     readonly yStride: number,
     readonly accumulate: boolean,
   ) {
-    this.vec = kernels.matvec(linear.format);
+    this.vec = kernels.matvec(linear.format, linear.k);
     this.mat = kernels.matmul(linear.format);
     this.parts = linear.parts.map(({ weight, rowOffset }) => {
       const vecParams = this.vec.createParams(weight.k, weight.rows, rowOffset, accumulate);
@@ -78,7 +78,7 @@ export class BoundNormLinear {
   readonly owned: GPUBuffer[] = [];
 
   constructor(kernels: Kernels, linear: Linear, x: GPUBuffer, g: GPUBuffer, y: GPUBuffer, eps: number) {
-    const kernel = (this.kernel = kernels.normMatvec(linear.format));
+    const kernel = (this.kernel = kernels.normMatvec(linear.format, linear.k));
     this.parts = linear.parts.map(({ weight, rowOffset }) => {
       const params = kernel.createParams({ k: weight.k, rows: weight.rows, eps, yOffset: rowOffset });
       this.owned.push(params);
@@ -114,7 +114,7 @@ export class BoundSwiglu {
 
   static tryCreate(kernels: Kernels, up: Linear, x: GPUBuffer, g: GPUBuffer, h: GPUBuffer, ffn: number, eps: number): BoundSwiglu | undefined {
     if (up.parts.length !== 1 || up.rows !== 2 * ffn) return undefined;
-    const kernel = kernels.swigluMatvec(up.format);
+    const kernel = kernels.swigluMatvec(up.format, up.k);
     const w = up.parts[0].weight;
     const params = kernel.createParams(w, { ffn, eps });
     return new BoundSwiglu(kernel, kernel.bind(w, x, g, h, params), ffn, params);

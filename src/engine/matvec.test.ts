@@ -163,12 +163,14 @@ describe('matvec: options', () => {
       { workgroupSize: 128, rowsPerWorkgroup: 3 },
       { workgroupSize: 256, rowsPerWorkgroup: 8 },
       { workgroupSize: 16, rowsPerWorkgroup: 5 },
+      // 8 threads: what tuning.ts fitShape gives rows of at most 8 chunks (the test models' lm_head)
+      { workgroupSize: 8, rowsPerWorkgroup: 8 },
     ].map(sg);
     // Q4_K through every shape, two more formats through one each (each new pipeline costs
     // ~1 s of JIT on a CPU driver).
     const cases: [GgmlType, MatvecOptions[]][] = [
       [GgmlType.Q4_K, shapes],
-      [GgmlType.Q6_K, [shapes[3]]],
+      [GgmlType.Q6_K, [shapes[3], shapes[4]]],
       [GgmlType.Q8_0, [shapes[1]]],
     ];
     for (const [type, opts] of cases) {
@@ -177,6 +179,12 @@ describe('matvec: options', () => {
       const x = rng.fill(k);
       for (const o of opts) await check(tw, x, o);
     }
+  });
+});
+
+describe('matvec: shape checks', () => {
+  it('refuses more rows per workgroup than threads (thread r writes row r)', () => {
+    expect(() => new MatvecKernel(device, 'Q4_K', { workgroupSize: 8, rowsPerWorkgroup: 16 })).toThrow(/16 rows per workgroup need at least as many threads \(got 8\)/);
   });
 });
 

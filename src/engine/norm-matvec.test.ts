@@ -131,6 +131,9 @@ describe('norm_matvec: options', () => {
       { workgroupSize: 32, rowsPerWorkgroup: 1 },
       { workgroupSize: 128, rowsPerWorkgroup: 3 },
       { workgroupSize: 16, rowsPerWorkgroup: 5 },
+      // 8 threads (tuning.ts fitShape, rows of few chunks), with either reduction
+      { workgroupSize: 8, rowsPerWorkgroup: 8 },
+      { workgroupSize: 8, rowsPerWorkgroup: 7 },
     ].map((o, i) => ({ ...o, subgroups: hasSubgroups() && i % 2 === 0 }));
     const k = 3 * 256;
     const tw = makeWeight(GgmlType.Q4_K, 37, k, rng);

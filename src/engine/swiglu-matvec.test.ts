@@ -166,6 +166,8 @@ describe('swiglu_matvec: options', () => {
       { workgroupSize: 32, rowsPerWorkgroup: 1 },
       { workgroupSize: 128, rowsPerWorkgroup: 3 },
       { workgroupSize: 64, rowsPerWorkgroup: 16 },
+      // 8 threads (tuning.ts fitShape: rows of few chunks)
+      { workgroupSize: 8, rowsPerWorkgroup: 8 },
     ].map((o, i) => ({ ...o, subgroups: hasSubgroups() && i % 2 === 0 }));
     const k = 3 * 256;
     const tw = makeWeight(GgmlType.Q4_K, 2 * 37, k, rng);

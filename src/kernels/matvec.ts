@@ -47,6 +47,8 @@ export class MatvecKernel {
     if (!(this.rowsPerWorkgroup >= 1 && this.rowsPerWorkgroup <= MAX_ROWS)) {
       throw new Error(`matvec: rows per workgroup ${this.rowsPerWorkgroup} outside 1..${MAX_ROWS}`);
     }
+    // thread r writes output row r
+    if (this.rowsPerWorkgroup > this.workgroupSize) throw new Error(`matvec: ${this.rowsPerWorkgroup} rows per workgroup need at least as many threads (got ${this.workgroupSize})`);
     if (this.subgroups && !device.features.has('subgroups')) throw new Error('matvec: the device lacks the subgroups feature');
     const label = `matvec.${format}`;
     this.layout = device.createBindGroupLayout({

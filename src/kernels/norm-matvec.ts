@@ -94,6 +94,8 @@ export class NormMatvecKernel {
     if (!(Number.isInteger(this.rowsPerWorkgroup) && this.rowsPerWorkgroup >= 1 && this.rowsPerWorkgroup <= MAX_OUT_ROWS)) {
       throw new Error(`norm_matvec: rows per workgroup ${this.rowsPerWorkgroup} outside 1..${MAX_OUT_ROWS}`);
     }
+    // thread r writes output row r
+    if (this.rowsPerWorkgroup > this.workgroupSize) throw new Error(`norm_matvec: ${this.rowsPerWorkgroup} rows per workgroup need at least as many threads (got ${this.workgroupSize})`);
     ({ layout: this.layout, pipeline: this.pipeline } = buildFusedMatvec(device, format, 'norm_matvec', driver, {
       workgroupSize: this.workgroupSize,
       reduceRows: this.rowsPerWorkgroup + 1,

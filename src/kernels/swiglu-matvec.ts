@@ -53,6 +53,8 @@ export class SwigluMatvecKernel {
     if (!(Number.isInteger(this.rowsPerWorkgroup) && this.rowsPerWorkgroup >= 1 && this.rowsPerWorkgroup <= MAX_OUT_ROWS)) {
       throw new Error(`swiglu_matvec: rows per workgroup ${this.rowsPerWorkgroup} outside 1..${MAX_OUT_ROWS}`);
     }
+    // thread r writes output row r
+    if (this.rowsPerWorkgroup > this.workgroupSize) throw new Error(`swiglu_matvec: ${this.rowsPerWorkgroup} rows per workgroup need at least as many threads (got ${this.workgroupSize})`);
     ({ layout: this.layout, pipeline: this.pipeline } = buildFusedMatvec(device, format, 'swiglu_matvec', driver, {
       workgroupSize: this.workgroupSize,
       reduceRows: 2 * this.rowsPerWorkgroup + 1,

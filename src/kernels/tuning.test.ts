@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cpuDriver, decodeTuning } from './tuning.ts';
+import { cpuDriver, decodeTuning, fitShape } from './tuning.ts';
 
 const adapter = (description: string, vendor = '') => ({ vendor, architecture: '', device: '', description });
 
@@ -28,5 +28,18 @@ describe('tuning', () => {
     expect(decodeTuning(adapter('Apple M2'), true).matvec).toEqual({ workgroupSize: 64, rowsPerWorkgroup: 16, subgroups: true });
     expect(decodeTuning(adapter('llvmpipe'), true).fuseDecodeNorm).toBe(false);
     expect(decodeTuning(adapter('Apple M2'), true).fuseDecodeNorm).toBe(true);
+  });
+
+  it('narrows the workgroup to the chunks of a short row, never below 8 threads', () => {
+    const s = { workgroupSize: 64, rowsPerWorkgroup: 16, subgroups: true };
+    expect(fitShape(s, 96)).toBe(s); // Phi-3-mini Q4_K, k = 3072: unchanged
+    expect(fitShape(s, 64)).toBe(s);
+    expect(fitShape(s, 48).workgroupSize).toBe(64); // Q6_K lm_head, k = 3072: 48 chunks
+    expect(fitShape(s, 32).workgroupSize).toBe(32);
+    expect(fitShape(s, 16)).toEqual({ ...s, workgroupSize: 16 }); // small's lm_head, k = 1024
+    expect(fitShape(s, 4)).toEqual({ ...s, workgroupSize: 8, rowsPerWorkgroup: 8 }); // thread r writes row r
+    expect(fitShape(s, 12).workgroupSize).toBe(16);
+    expect(fitShape(s, 4).workgroupSize).toBe(8); // tiny's lm_head, k = 256
+    expect(fitShape({ ...s, workgroupSize: 16 }, 40).workgroupSize).toBe(16); // never wider than tuned
   });
 });

@@ -64,6 +64,20 @@ export function decodeTuning(adapter: AdapterText, subgroups: boolean): DecodeTu
   }
 }
 
+/**
+ * The shape for rows of `chunksPerRow` chunks (k / the format's CHUNK): no wider than the next
+ * power of two of that, at least 8 threads. A thread strides over a row's chunks, so threads past
+ * the last chunk only idle; on a CPU driver an idle SIMD batch still runs the whole loop masked
+ * (the tiny and small test models' lm_head, k = 256..1024, used 4 to 16 of 32 threads). Rows per
+ * workgroup are capped at the thread count (thread r writes row r).
+ */
+export function fitShape(shape: GemvShape, chunksPerRow: number): GemvShape {
+  let wg = shape.workgroupSize;
+  while (wg > 8 && wg / 2 >= chunksPerRow) wg /= 2;
+  // thread r writes row r: at most as many rows as threads
+  return wg === shape.workgroupSize ? shape : { ...shape, workgroupSize: wg, rowsPerWorkgroup: Math.min(shape.rowsPerWorkgroup, wg) };
+}
+
 /** The adapter description the device was made from, where the device exposes it (`device.adapterInfo`). */
 export function deviceAdapterText(device: GPUDevice): AdapterText {
   const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
