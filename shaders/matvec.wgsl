@@ -2,7 +2,8 @@
 //   y[y_offset + r] = sum_k W[r, k] * x[k]      (params.accumulate != 0: y[y_offset + r] += ...)
 // for the rows r of one weight tensor, or of one row-range part of a split tensor.
 //
-// Module = quant_common.wgsl + weights_<type>.wgsl + this file + reduce_{tree,subgroup}.wgsl.
+// Module = quant_common.wgsl + weights_<type>.wgsl + this file + reduce_{tree,subgroup}.wgsl
+//          + matvec_store.wgsl (or matvec_store_norm.wgsl: also the next RMSNorm's inputs).
 // Bindings (group 0):
 //   0  wq      storage, read       array<vec4<u32>>  repacked weight rows [rows, k] (weights_<type>.wgsl)
 //   1  ws      storage, read       array<u32>        f16 d pairs (Q4_0, Q8_0, Q6_K only)
@@ -56,12 +57,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: ReduceIds) {
     }
   }
   let total = reduce_rows(ids, acc);
-  if (lid < ROWS && row0 + lid < params.rows) {
-    let i = params.y_offset + row0 + lid;
-    if (params.accumulate != 0u) {
-      y[i] += total;
-    } else {
-      y[i] = total;
-    }
-  }
+  // thread r < ROWS holds row row0 + r (matvec_store.wgsl / matvec_store_norm.wgsl)
+  store_rows(wid.x, lid, row0, total);
 }

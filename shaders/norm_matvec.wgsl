@@ -12,7 +12,8 @@
 //   2  x       storage, read       array<vec4<f32>>  [k]  the un-normalized activations
 //   3  y       storage, read_write array<f32>        [>= y_offset + rows]  (may not alias x)
 //   4  params  uniform             { k, rows, y_offset, accumulate, eps }
-//   5  g       storage, read       array<vec4<f32>>  [k]  the norm weight
+//   5  g       storage, read       array<vec4<f32>>  [k]  the norm weight; with PRESCALED, the
+//                                                       writer's sums of squares [parts4] (below)
 // Dispatch: (ceil(rows / (ROWS - 1)), 1, 1) workgroups of WG threads.
 //
 // As matvec.wgsl, a workgroup owns ROWS - 1 consecutive rows and its threads stride over the
@@ -24,6 +25,11 @@
 // On lavapipe this kernel still cost 1.3-1.9x the plain matvec's CPU time in our runs (the g
 // loads are per-lane gathers like the x loads): there rmsnorm + matvec is faster
 // (src/kernels/tuning.ts fuseDecodeNorm).
+
+// PRESCALED: x is already x * g and the sum of x^2 comes in parts (binding 5: the partial sums a
+// matvec_store_norm.wgsl dispatch wrote, params.parts4 vec4 of them): no g loads, no squaring.
+// Same result up to the order of the f32 additions in sum x^2.
+override PRESCALED: bool = false;
 
 override WG: u32 = 64u;
 // Output rows per workgroup plus one (the sum of squares), at most MAX_ROWS.
@@ -37,6 +43,8 @@ struct Params {
   // 1: add to y (a residual add), 0: overwrite it
   accumulate: u32,
   eps: f32,
+  // PRESCALED: vec4s of partial sums of squares at binding 5
+  parts4: u32,
 }
 
 @group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
@@ -64,12 +72,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: ReduceIds) {
     for (var j = 0u; j < CHUNK_VECS; j++) {
       let i = chunk_vec(c, j);
       let xv = x[i];
-      sq += xv * xv;
-      v[j] = xv * g[i];
+      if (PRESCALED) {
+        v[j] = xv;
+      } else {
+        sq += xv * xv;
+        v[j] = xv * g[i];
+      }
     }
     let xc = prep_x(v);
     for (var r = 0u; r < nlive; r++) {
       acc[r] += chunk_dot(row0 + r, c, xc);
+    }
+  }
+  if (PRESCALED) {
+    for (var p = lid; p < params.parts4; p += WG) {
+      sq += g[p];
     }
   }
   acc[nrows] = hsum(sq);

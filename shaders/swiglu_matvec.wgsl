@@ -12,8 +12,9 @@
 //   1  ws      storage, read       array<u32>        f16 d pairs (Q4_0, Q8_0, Q6_K only)
 //   2  x       storage, read       array<vec4<f32>>  [k]
 //   3  h       storage, read_write array<f32>        [>= y_offset + rows]  (may not alias x)
-//   4  params  uniform             { k, rows, y_offset, accumulate, eps, up_row }
-//   5  g       storage, read       array<vec4<f32>>  [k]  the norm weight (not read unless NORM)
+//   4  params  uniform             { k, rows, y_offset, accumulate, eps, up_row, parts4 }
+//   5  g       storage, read       array<vec4<f32>>  [k]  the norm weight (not read unless NORM);
+//                                  with PRESCALED, the writer's sums of squares [parts4] (below)
 // Dispatch: (ceil(rows / ((ROWS - 1) / 2)), 1, 1) workgroups of WG threads.
 //
 // A workgroup owns R = (ROWS - 1) / 2 output rows: it reads gate rows r0 .. r0 + R and up rows
@@ -27,6 +28,8 @@ override WG: u32 = 64u;
 override ROWS: u32 = 17u;
 const MAX_ROWS: u32 = 33u;
 override NORM: bool = true;
+// PRESCALED (with NORM): x is already x * g and the sum of x^2 comes in parts, as in norm_matvec.wgsl.
+override PRESCALED: bool = false;
 
 struct Params {
   k: u32,
@@ -35,6 +38,8 @@ struct Params {
   accumulate: u32,
   eps: f32,
   up_row: u32,
+  // PRESCALED: vec4s of partial sums of squares at binding 5
+  parts4: u32,
 }
 
 @group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
@@ -68,8 +73,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: ReduceIds) {
     for (var j = 0u; j < CHUNK_VECS; j++) {
       let i = chunk_vec(c, j);
       let xv = x[i];
-      sq += xv * xv;
-      if (NORM) {
+      if (NORM && !PRESCALED) {
+        sq += xv * xv;
         v[j] = xv * g[i];
       } else {
         v[j] = xv;
@@ -79,6 +84,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: ReduceIds) {
     for (var r = 0u; r < nlive; r++) {
       acc[r] += chunk_dot(row0 + r, c, xc);
       acc[nout + r] += chunk_dot(params.up_row + row0 + r, c, xc);
+    }
+  }
+  if (NORM && PRESCALED) {
+    for (var p = lid; p < params.parts4; p += WG) {
+      sq += g[p];
     }
   }
   acc[2u * nout] = hsum(sq);

@@ -26,3 +26,15 @@ export function normDepth(type: GgmlType, k: number, workgroupSize: number, subg
   const ssDepth = 1 + perThread * (chunk / 4) + 2 + reduce;
   return Math.ceil(ssDepth / 2) + 7;
 }
+
+/**
+ * normDepth for the PRESCALED kernels, whose sum of squares arrives as partial sums written by a
+ * normOut matvec (matvec_store_norm.wgsl): the square (1), the writer's chain over its
+ * `producerRows` rows, the reader's per-lane chain over its share of the ceil(parts / 4) vec4s,
+ * the 4-lane sum (2) and the reduction; then as normDepth (x * g is rounded once, by the writer).
+ */
+export function prescaledNormDepth(producerRows: number, parts: number, workgroupSize: number, subgroups: { min: number; max: number } | null): number {
+  const reduce = subgroups ? subgroups.max - 1 + Math.ceil(workgroupSize / subgroups.min) : Math.log2(workgroupSize);
+  const ssDepth = 1 + producerRows + Math.ceil(Math.ceil(parts / 4) / workgroupSize) + 2 + reduce;
+  return Math.ceil(ssDepth / 2) + 7;
+}

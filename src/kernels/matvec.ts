@@ -1,4 +1,6 @@
 import driver from '../../shaders/matvec.wgsl?raw';
+import storePlain from '../../shaders/matvec_store.wgsl?raw';
+import storeNorm from '../../shaders/matvec_store_norm.wgsl?raw';
 import reduceSubgroup from '../../shaders/reduce_subgroup.wgsl?raw';
 import reduceTree from '../../shaders/reduce_tree.wgsl?raw';
 import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
@@ -13,6 +15,18 @@ export interface MatvecOptions {
   rowsPerWorkgroup?: number;
   /** Reduce with subgroupAdd; defaults to whether the device has the `subgroups` feature. */
   subgroups?: boolean;
+  /**
+   * Also write the next RMSNorm's inputs (shaders/matvec_store_norm.wgsl): x * g and per-workgroup
+   * sums of squares, for a residual projection read next by a PRESCALED norm kernel. Bind with bindNormOut.
+   */
+  normOut?: boolean;
+}
+
+/** What a normOut matvec writes for the next norm: g in, xg and partials out (see partialsBytes). */
+export interface NormOutBuffers {
+  g: GPUBuffer;
+  xg: GPUBuffer;
+  partials: GPUBuffer;
 }
 
 const MAX_ROWS = 16;
@@ -31,6 +45,7 @@ export class MatvecKernel {
   readonly workgroupSize: number;
   readonly rowsPerWorkgroup: number;
   readonly subgroups: boolean;
+  readonly normOut: boolean;
 
   constructor(
     readonly device: GPUDevice,
@@ -40,6 +55,7 @@ export class MatvecKernel {
     this.workgroupSize = opts.workgroupSize ?? 64;
     this.rowsPerWorkgroup = opts.rowsPerWorkgroup ?? 16;
     this.subgroups = opts.subgroups ?? device.features.has('subgroups');
+    this.normOut = opts.normOut ?? false;
     const wg = this.workgroupSize;
     if (wg & (wg - 1) || wg < 1 || wg > device.limits.maxComputeInvocationsPerWorkgroup) {
       throw new Error(`matvec: workgroup size ${wg} is not a power of two within the device limit`);
@@ -50,7 +66,7 @@ export class MatvecKernel {
     // thread r writes output row r
     if (this.rowsPerWorkgroup > this.workgroupSize) throw new Error(`matvec: ${this.rowsPerWorkgroup} rows per workgroup need at least as many threads (got ${this.workgroupSize})`);
     if (this.subgroups && !device.features.has('subgroups')) throw new Error('matvec: the device lacks the subgroups feature');
-    const label = `matvec.${format}`;
+    const label = `matvec${this.normOut ? '_norm_out' : ''}.${format}`;
     this.layout = device.createBindGroupLayout({
       label,
       entries: [
@@ -58,9 +74,17 @@ export class MatvecKernel {
         { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
         { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
         { binding: 4, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+        ...(this.normOut
+          ? ([
+              { binding: 5, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+              { binding: 6, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
+              { binding: 7, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
+            ] as const)
+          : []),
       ],
     });
-    const code = weightShader(format, driver, { subgroups: this.subgroups, tail: this.subgroups ? reduceSubgroup : reduceTree });
+    const tail = `${this.subgroups ? reduceSubgroup : reduceTree}\n${this.normOut ? storeNorm : storePlain}`;
+    const code = weightShader(format, driver, { subgroups: this.subgroups, tail });
     this.pipeline = device.createComputePipeline({
       label,
       layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
@@ -89,6 +113,7 @@ export class MatvecKernel {
 
   /** x: [k] f32, y: f32 with room for yOffset + rows. */
   bind(w: GpuWeight, x: GPUBuffer, y: GPUBuffer, params: GPUBuffer): GPUBindGroup {
+    if (this.normOut) throw new Error(`matvec.${this.format}: a normOut kernel binds with bindNormOut`);
     if (w.format !== this.format) throw new Error(`matvec.${this.format}: got a ${w.format} weight`);
     return this.device.createBindGroup({
       label: `matvec.${this.format}`,
@@ -100,6 +125,43 @@ export class MatvecKernel {
         { binding: 4, resource: { buffer: params } },
       ],
     });
+  }
+
+  /**
+   * y (+)= W x, plus (normOut) xg = y * g and per-workgroup sums of y^2 in `partials`, for the
+   * whole tensor w written at y offset 0 (params made with yOffset 0). g, xg: [w.rows] f32;
+   * partials: partialsBytes(w.rows), zero-filled (its padding is never written).
+   */
+  bindNormOut(w: GpuWeight, x: GPUBuffer, y: GPUBuffer, params: GPUBuffer, out: NormOutBuffers): GPUBindGroup {
+    if (!this.normOut) throw new Error(`matvec.${this.format}: bindNormOut on a kernel made without normOut`);
+    if (w.format !== this.format) throw new Error(`matvec.${this.format}: got a ${w.format} weight`);
+    for (const [what, b] of [['g', out.g], ['xg', out.xg]] as const) {
+      if (b.size < 4 * w.rows) throw new RangeError(`matvec.${this.format}: ${what} has ${b.size} B, needs ${4 * w.rows}`);
+    }
+    if (out.partials.size < this.partialsBytes(w.rows)) throw new RangeError(`matvec.${this.format}: partials has ${out.partials.size} B, needs ${this.partialsBytes(w.rows)}`);
+    return this.device.createBindGroup({
+      label: `matvec_norm_out.${this.format}`,
+      layout: this.layout,
+      entries: [
+        ...weightBindEntries(w),
+        { binding: 2, resource: { buffer: x } },
+        { binding: 3, resource: { buffer: y } },
+        { binding: 4, resource: { buffer: params } },
+        { binding: 5, resource: { buffer: out.g } },
+        { binding: 6, resource: { buffer: out.xg } },
+        { binding: 7, resource: { buffer: out.partials } },
+      ],
+    });
+  }
+
+  /** Sums of squares a normOut dispatch over `rows` rows writes: one per workgroup. */
+  partialCount(rows: number): number {
+    return Math.ceil(rows / this.rowsPerWorkgroup);
+  }
+
+  /** Bytes of its partials buffer: whole vec4s (the readers load vec4s; the padding stays 0). */
+  partialsBytes(rows: number): number {
+    return 16 * Math.ceil(this.partialCount(rows) / 4);
   }
 
   workgroups(rows: number): number {

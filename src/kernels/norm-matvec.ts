@@ -66,6 +66,19 @@ export function checkVector(name: string, what: string, buf: GPUBuffer, k: numbe
   if (buf.size < 4 * k) throw new RangeError(`${name}: ${what} has ${buf.size} B, needs ${4 * k} (k = ${k})`);
 }
 
+export interface NormMatvecOptions extends MatvecOptions {
+  /**
+   * The input comes as x * g plus partial sums of x^2 (from a matvec with normOut): no g loads and
+   * no squaring here. Bind with bindPrescaled; createParams needs `parts`.
+   */
+  prescaled?: boolean;
+}
+
+/** vec4s holding `parts` partial sums (the buffer a normOut matvec writes, padded with zeros). */
+export function partialVec4s(parts: number): number {
+  return Math.ceil(parts / 4);
+}
+
 /** Decode GEMV y (+)= W (rmsnorm(x) * g) over repacked weights of one format. */
 export class NormMatvecKernel {
   static readonly uniforms = new UniformLayout([
@@ -74,6 +87,7 @@ export class NormMatvecKernel {
     ['yOffset', 'u32'],
     ['accumulate', 'u32'],
     ['eps', 'f32'],
+    ['parts4', 'u32'],
   ] as const);
 
   readonly layout: GPUBindGroupLayout;
@@ -82,15 +96,17 @@ export class NormMatvecKernel {
   /** Output rows per workgroup (the shader's ROWS - 1). */
   readonly rowsPerWorkgroup: number;
   readonly subgroups: boolean;
+  readonly prescaled: boolean;
 
   constructor(
     readonly device: GPUDevice,
     readonly format: WeightFormat,
-    opts: MatvecOptions = {},
+    opts: NormMatvecOptions = {},
   ) {
     this.workgroupSize = opts.workgroupSize ?? 64;
     this.rowsPerWorkgroup = opts.rowsPerWorkgroup ?? 16;
     this.subgroups = opts.subgroups ?? device.features.has('subgroups');
+    this.prescaled = opts.prescaled ?? false;
     if (!(Number.isInteger(this.rowsPerWorkgroup) && this.rowsPerWorkgroup >= 1 && this.rowsPerWorkgroup <= MAX_OUT_ROWS)) {
       throw new Error(`norm_matvec: rows per workgroup ${this.rowsPerWorkgroup} outside 1..${MAX_OUT_ROWS}`);
     }
@@ -101,6 +117,7 @@ export class NormMatvecKernel {
       reduceRows: this.rowsPerWorkgroup + 1,
       maxReduceRows: MAX_OUT_ROWS + 1,
       subgroups: this.subgroups,
+      constants: { PRESCALED: this.prescaled ? 1 : 0 },
     }));
   }
 
@@ -108,22 +125,34 @@ export class NormMatvecKernel {
    * Uniform buffer for one weight (part): k elements per row, `rows` rows, written to
    * y[yOffset .. yOffset + rows) or added to it when `accumulate`; eps of the norm. Made once at load.
    */
-  createParams(p: { k: number; rows: number; eps: number; yOffset?: number; accumulate?: boolean }): GPUBuffer {
+  createParams(p: { k: number; rows: number; eps: number; yOffset?: number; accumulate?: boolean; parts?: number }): GPUBuffer {
+    if (this.prescaled && !(Number.isInteger(p.parts) && p.parts! >= 1)) throw new Error('norm_matvec: a prescaled kernel needs the number of partial sums (parts)');
     const buf = this.device.createBuffer({
       label: `norm_matvec.${this.format}.params`,
       size: NormMatvecKernel.uniforms.byteSize,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
-    const values = { k: p.k, rows: p.rows, yOffset: p.yOffset ?? 0, accumulate: p.accumulate ? 1 : 0, eps: p.eps };
+    const values = { k: p.k, rows: p.rows, yOffset: p.yOffset ?? 0, accumulate: p.accumulate ? 1 : 0, eps: p.eps, parts4: this.prescaled ? partialVec4s(p.parts!) : 0 };
     this.device.queue.writeBuffer(buf, 0, NormMatvecKernel.uniforms.pack(values));
     return buf;
   }
 
   /** x: [k] f32 (un-normalized), g: [k] f32 norm weight, y: f32 with room for yOffset + rows (not x). */
   bind(w: GpuWeight, x: GPUBuffer, g: GPUBuffer, y: GPUBuffer, params: GPUBuffer): GPUBindGroup {
+    if (this.prescaled) throw new Error(`norm_matvec.${this.format}: a prescaled kernel binds with bindPrescaled`);
+    checkVector('norm_matvec', 'g', g, w.k);
+    return this.group(w, x, g, y, params);
+  }
+
+  /** xg: [k] f32 = x * g; partials: the partial sums of x^2 (vec4s, params' parts4 of them). */
+  bindPrescaled(w: GpuWeight, xg: GPUBuffer, partials: GPUBuffer, y: GPUBuffer, params: GPUBuffer): GPUBindGroup {
+    if (!this.prescaled) throw new Error(`norm_matvec.${this.format}: bindPrescaled on a kernel made without prescaled`);
+    return this.group(w, xg, partials, y, params);
+  }
+
+  private group(w: GpuWeight, x: GPUBuffer, g: GPUBuffer, y: GPUBuffer, params: GPUBuffer): GPUBindGroup {
     if (w.format !== this.format) throw new Error(`norm_matvec.${this.format}: got a ${w.format} weight`);
     checkVector('norm_matvec', 'x', x, w.k);
-    checkVector('norm_matvec', 'g', g, w.k);
     return this.device.createBindGroup({
       label: `norm_matvec.${this.format}`,
       layout: this.layout,

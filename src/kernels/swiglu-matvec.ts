@@ -10,7 +10,7 @@ import driver from '../../shaders/swiglu_matvec.wgsl?raw';
 import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import type { MatvecOptions } from './matvec.ts';
-import { buildFusedMatvec, checkVector } from './norm-matvec.ts';
+import { buildFusedMatvec, checkVector, partialVec4s } from './norm-matvec.ts';
 import { checkWeight, weightBindEntries } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
 
@@ -21,6 +21,8 @@ export interface SwigluMatvecOptions extends MatvecOptions {
   rowsPerWorkgroup?: number;
   /** Fuse the RMSNorm of x (default true); without it g is not read and bind() takes none. */
   norm?: boolean;
+  /** With norm: the input comes as x * g plus partial sums of x^2 (norm-matvec.ts NormMatvecOptions). */
+  prescaled?: boolean;
 }
 
 export class SwigluMatvecKernel {
@@ -31,6 +33,7 @@ export class SwigluMatvecKernel {
     ['accumulate', 'u32'],
     ['eps', 'f32'],
     ['upRow', 'u32'],
+    ['parts4', 'u32'],
   ] as const);
 
   readonly layout: GPUBindGroupLayout;
@@ -40,6 +43,7 @@ export class SwigluMatvecKernel {
   readonly rowsPerWorkgroup: number;
   readonly subgroups: boolean;
   readonly norm: boolean;
+  readonly prescaled: boolean;
 
   constructor(
     readonly device: GPUDevice,
@@ -50,6 +54,8 @@ export class SwigluMatvecKernel {
     this.rowsPerWorkgroup = opts.rowsPerWorkgroup ?? 8;
     this.subgroups = opts.subgroups ?? device.features.has('subgroups');
     this.norm = opts.norm ?? true;
+    this.prescaled = opts.prescaled ?? false;
+    if (this.prescaled && !this.norm) throw new Error('swiglu_matvec: prescaled input needs the fused norm');
     if (!(Number.isInteger(this.rowsPerWorkgroup) && this.rowsPerWorkgroup >= 1 && this.rowsPerWorkgroup <= MAX_OUT_ROWS)) {
       throw new Error(`swiglu_matvec: rows per workgroup ${this.rowsPerWorkgroup} outside 1..${MAX_OUT_ROWS}`);
     }
@@ -60,7 +66,7 @@ export class SwigluMatvecKernel {
       reduceRows: 2 * this.rowsPerWorkgroup + 1,
       maxReduceRows: 2 * MAX_OUT_ROWS + 1,
       subgroups: this.subgroups,
-      constants: { NORM: this.norm ? 1 : 0 },
+      constants: { NORM: this.norm ? 1 : 0, PRESCALED: this.prescaled ? 1 : 0 },
     }));
   }
 
@@ -69,7 +75,8 @@ export class SwigluMatvecKernel {
    * (added when `accumulate`), gate rows 0 .. ffn, up rows upRow .. upRow + ffn (default ffn).
    * Checks that `w` holds both row ranges. Made once at load.
    */
-  createParams(w: GpuWeight, p: { ffn: number; eps?: number; yOffset?: number; accumulate?: boolean; upRow?: number }): GPUBuffer {
+  createParams(w: GpuWeight, p: { ffn: number; eps?: number; yOffset?: number; accumulate?: boolean; upRow?: number; parts?: number }): GPUBuffer {
+    if (this.prescaled && !(Number.isInteger(p.parts) && p.parts! >= 1)) throw new Error('swiglu_matvec: a prescaled kernel needs the number of partial sums (parts)');
     const upRow = p.upRow ?? p.ffn;
     if (!(Number.isInteger(p.ffn) && p.ffn >= 1)) throw new RangeError(`swiglu_matvec: ffn ${p.ffn}`);
     if (upRow < p.ffn || upRow + p.ffn > w.rows) {
@@ -81,7 +88,7 @@ export class SwigluMatvecKernel {
       size: SwigluMatvecKernel.uniforms.byteSize,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
-    const values = { k: w.k, rows: p.ffn, yOffset: p.yOffset ?? 0, accumulate: p.accumulate ? 1 : 0, eps: p.eps ?? 0, upRow };
+    const values = { k: w.k, rows: p.ffn, yOffset: p.yOffset ?? 0, accumulate: p.accumulate ? 1 : 0, eps: p.eps ?? 0, upRow, parts4: this.prescaled ? partialVec4s(p.parts!) : 0 };
     this.device.queue.writeBuffer(buf, 0, SwigluMatvecKernel.uniforms.pack(values));
     return buf;
   }
@@ -91,10 +98,21 @@ export class SwigluMatvecKernel {
    * never read through it), h: f32 with room for yOffset + ffn (not x).
    */
   bind(w: GpuWeight, x: GPUBuffer, g: GPUBuffer | null, h: GPUBuffer, params: GPUBuffer): GPUBindGroup {
-    if (w.format !== this.format) throw new Error(`swiglu_matvec.${this.format}: got a ${w.format} weight`);
+    if (this.prescaled) throw new Error(`swiglu_matvec.${this.format}: a prescaled kernel binds with bindPrescaled`);
     if (this.norm && !g) throw new Error('swiglu_matvec: the fused norm needs its weight g');
-    checkVector('swiglu_matvec', 'x', x, w.k);
     if (g) checkVector('swiglu_matvec', 'g', g, w.k);
+    return this.group(w, x, g, h, params);
+  }
+
+  /** xg: [k] f32 = x * g; partials: the partial sums of x^2 (vec4s, params' parts4 of them). */
+  bindPrescaled(w: GpuWeight, xg: GPUBuffer, partials: GPUBuffer, h: GPUBuffer, params: GPUBuffer): GPUBindGroup {
+    if (!this.prescaled) throw new Error(`swiglu_matvec.${this.format}: bindPrescaled on a kernel made without prescaled`);
+    return this.group(w, xg, partials, h, params);
+  }
+
+  private group(w: GpuWeight, x: GPUBuffer, g: GPUBuffer | null, h: GPUBuffer, params: GPUBuffer): GPUBindGroup {
+    if (w.format !== this.format) throw new Error(`swiglu_matvec.${this.format}: got a ${w.format} weight`);
+    checkVector('swiglu_matvec', 'x', x, w.k);
     return this.device.createBindGroup({
       label: `swiglu_matvec.${this.format}`,
       layout: this.layout,

@@ -1,0 +1,155 @@
+/**
+ * The decode norm chain: a residual projection writing the next RMSNorm's inputs (matvec with
+ * normOut: y += W x, xg = y * g, per-workgroup sums of y^2; shaders/matvec_store_norm.wgsl), read
+ * by the PRESCALED norm_matvec and swiglu_matvec, which then load neither g nor square x.
+ *
+ * Checked against the CPU: y as matvec.test.ts checks it (errorBounds, matvecDepth); xg bit-exact
+ * as the f32 product of the GPU's y and g; each partial as the sum of its rows' y^2 (positive
+ * terms: relative error at most (rows + 1) u); the padding to whole vec4s zero. The readers on
+ * the writer's own outputs against rmsnormRef(y, g) -> matvecRef (-> siluMulRef), with the
+ * bounds of norm-matvec.test.ts / swiglu-matvec.test.ts and prescaledNormDepth for the sum of
+ * squares that now arrives in parts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openNodeDevice } from '../gpu/node.ts';
+import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
+import { MatvecKernel, type MatvecOptions } from '../kernels/matvec.ts';
+import { matvecRef } from '../kernels/matvec.ref.ts';
+import { NormMatvecKernel } from '../kernels/norm-matvec.ts';
+import { rmsnormRef } from '../kernels/rmsnorm.ref.ts';
+import { siluMulRef } from '../kernels/silu_mul.ref.ts';
+import { SwigluMatvecKernel } from '../kernels/swiglu-matvec.ts';
+import { decodeTuning } from '../kernels/tuning.ts';
+import { destroyWeight } from '../kernels/weight-formats.ts';
+import { GgmlType } from '../model/quant/index.ts';
+import { Rng } from '../util/rng.ts';
+import { prescaledNormDepth } from './test-norm.ts';
+import { U, checkBounds, describeBounds, errorBounds, formatOf, makeWeight, matvecDepth, uploadTestWeight } from './test-weights.ts';
+
+const EPS = 1e-5;
+
+let device: GPUDevice;
+let subgroupSizes: { min: number; max: number } = { min: 4, max: 128 };
+beforeAll(async () => {
+  const opened = await openNodeDevice();
+  device = opened.device;
+  const { subgroupMinSize: min, subgroupMaxSize: max } = opened.capabilities.adapter;
+  if (min && max) subgroupSizes = { min, max };
+});
+afterAll(() => device?.destroy());
+
+const silu = (v: number) => v / (1 + Math.exp(-v));
+
+async function read(buf: GPUBuffer, bytes: number): Promise<Float32Array> {
+  return new Float32Array(await readBuffer(device, buf, bytes));
+}
+
+/**
+ * Runs writer (dim rows over k1 inputs, residual onto h0) then both readers on its outputs, and
+ * checks everything. `shape`: the three kernels' shape (rows for swiglu: half, as in tuning.ts).
+ */
+async function chain(shape: MatvecOptions, dim: number, k1: number, rows2: number, ffn: number, seed: number): Promise<void> {
+  const rng = new Rng(seed);
+  const sg = (shape.subgroups ?? device.features.has('subgroups')) ? subgroupSizes : null;
+  const writer = new MatvecKernel(device, 'Q4_K', { ...shape, normOut: true });
+  const w1 = makeWeight(GgmlType.Q4_K, dim, k1, rng);
+  const a = rng.fill(k1).map((v) => 3 * v);
+  const h0 = rng.fill(dim).map((v) => 8 * v);
+  const g = rng.fill(dim, 0.2, 2);
+  const parts = writer.partialCount(dim);
+  const wb1 = uploadTestWeight(device, w1);
+  const ab = uploadStorage(device, a, 'a');
+  const hb = uploadStorage(device, h0, 'h');
+  const gb = uploadStorage(device, g, 'g');
+  const xg = uploadStorage(device, new Float32Array(dim).fill(NaN), 'xg');
+  // NaN where the writer must write; the padding starts (and must stay) zero
+  const partInit = new Float32Array(writer.partialsBytes(dim) / 4);
+  partInit.fill(NaN, 0, parts);
+  const pb = uploadStorage(device, partInit, 'partials');
+  const p1 = writer.createParams(k1, dim, 0, true);
+
+  // the readers: norm + a Q5_K projection (attn_qkv's type), norm + Q4_K gate/up + SwiGLU
+  const normShape = { ...shape, rowsPerWorkgroup: Math.min(shape.rowsPerWorkgroup ?? 16, shape.workgroupSize ?? 64) };
+  const reader = new NormMatvecKernel(device, 'Q5_K', { ...normShape, prescaled: true });
+  const w2 = makeWeight(GgmlType.Q5_K, rows2, dim, rng);
+  const wb2 = uploadTestWeight(device, w2);
+  const y2 = uploadStorage(device, new Float32Array(rows2).fill(NaN), 'y2');
+  const p2 = reader.createParams({ k: dim, rows: rows2, eps: EPS, parts });
+  const swShape = { ...shape, rowsPerWorkgroup: Math.max(1, Math.floor((shape.rowsPerWorkgroup ?? 16) / 2)) };
+  const sw = new SwigluMatvecKernel(device, 'Q4_K', { ...swShape, prescaled: true });
+  const w3 = makeWeight(GgmlType.Q4_K, 2 * ffn, dim, rng);
+  const wb3 = uploadTestWeight(device, w3);
+  const y3 = uploadStorage(device, new Float32Array(ffn).fill(NaN), 'y3');
+  const p3 = sw.createParams(wb3, { ffn, eps: EPS, parts });
+
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  writer.encode(pass, writer.bindNormOut(wb1, ab, hb, p1, { g: gb, xg, partials: pb }), dim);
+  reader.encode(pass, reader.bindPrescaled(wb2, xg, pb, y2, p2), rows2);
+  sw.encode(pass, sw.bindPrescaled(wb3, xg, pb, y3, p3), ffn);
+  pass.end();
+  device.queue.submit([enc.finish()]);
+  const [h, xgv, pv, out2, out3] = await Promise.all([read(hb, 4 * dim), read(xg, 4 * dim), read(pb, partInit.byteLength), read(y2, 4 * rows2), read(y3, 4 * ffn)]);
+  const what = `dim ${dim} k ${k1} ${JSON.stringify(shape)}`;
+
+  // the writer
+  const href = matvecRef(w1.w, a, dim, k1, h0);
+  const hr = checkBounds(h, href, errorBounds(w1, a, matvecDepth(GgmlType.Q4_K, k1, writer.workgroupSize, sg), href));
+  expect(hr.ok, `y, ${what}: ${describeBounds(hr)}`).toBe(true);
+  for (let i = 0; i < dim; i++) {
+    if (xgv[i] !== Math.fround(h[i] * g[i])) expect.fail(`xg[${i}] = ${xgv[i]}, expected fl(y * g) = ${Math.fround(h[i] * g[i])} (${what})`);
+  }
+  const rowsPer = writer.rowsPerWorkgroup;
+  for (let p = 0; p < partInit.length; p++) {
+    if (p >= parts) {
+      expect(pv[p], `padding partial ${p} (${what})`).toBe(0);
+      continue;
+    }
+    let s = 0;
+    for (let i = p * rowsPer; i < Math.min(dim, (p + 1) * rowsPer); i++) s += h[i] * h[i];
+    expect(Math.abs(pv[p] - s), `partial ${p}: ${pv[p]} vs ${s} (${what})`).toBeLessThanOrEqual((rowsPer + 1) * U * s);
+  }
+
+  // the readers, on the writer's own y
+  const xn = rmsnormRef(h, g, 1, dim, EPS);
+  const depth2 = matvecDepth(GgmlType.Q5_K, dim, reader.workgroupSize, sg) + prescaledNormDepth(rowsPer, parts, reader.workgroupSize, sg);
+  const ref2 = matvecRef(w2.w, xn, rows2, dim);
+  const r2 = checkBounds(out2, ref2, errorBounds(w2, xn, depth2, ref2));
+  expect(r2.ok, `norm_matvec prescaled, ${what}: ${describeBounds(r2)}`).toBe(true);
+
+  const depth3 = matvecDepth(GgmlType.Q4_K, dim, sw.workgroupSize, sg) + prescaledNormDepth(rowsPer, parts, sw.workgroupSize, sg);
+  const gu = matvecRef(w3.w, xn, 2 * ffn, dim);
+  const e = errorBounds(w3, xn, depth3, gu);
+  const hs = siluMulRef(gu, 1, ffn);
+  const bound = new Float64Array(ffn);
+  for (let r = 0; r < ffn; r++) {
+    const [ga, ub, ea, eb] = [gu[r], gu[ffn + r], e[r], e[ffn + r]];
+    bound[r] = 1.1 * ea * Math.abs(ub) + Math.abs(silu(ga)) * eb + 1.1 * ea * eb + (8 + 2 * Math.abs(ga)) * U * Math.abs(hs[r]) + U * Math.abs(hs[r]);
+  }
+  const r3 = checkBounds(out3, hs, bound);
+  expect(r3.ok, `swiglu_matvec prescaled, ${what}: ${describeBounds(r3)}`).toBe(true);
+
+  for (const wb of [wb1, wb2, wb3]) destroyWeight(wb);
+  for (const b of [ab, hb, gb, xg, pb, p1, y2, p2, y3, p3]) b.destroy();
+}
+
+describe('decode norm chain: matvec normOut -> prescaled norm_matvec and swiglu_matvec', () => {
+  it('the per-adapter shapes of tuning.ts, Phi-3-like widths off the tiles', async () => {
+    const shapes = new Map<string, MatvecOptions>();
+    for (const description of ['llvmpipe (LLVM 15.0.6, 256 bits)', 'SwiftShader Device (Subzero)', 'Apple M2']) {
+      const { matvec } = decodeTuning({ vendor: '', architecture: '', device: '', description }, device.features.has('subgroups'));
+      shapes.set(JSON.stringify(matvec), matvec);
+    }
+    let seed = 1;
+    // the readers' k = dim is a whole number of blocks; rows2 and ffn off the tiles
+    for (const s of shapes.values()) await chain(s, 768, 1024, 37, 21, seed++);
+  });
+
+  it('other shapes and reductions: a down-like long k, few rows per workgroup, 8 threads', async () => {
+    const sub = device.features.has('subgroups');
+    // 5 rows per workgroup: a partial last workgroup and 154 partials padded to 156
+    await chain({ workgroupSize: 16, rowsPerWorkgroup: 5, subgroups: false }, 768, 2048, 19, 9, 11);
+    await chain({ workgroupSize: 8, rowsPerWorkgroup: 8, subgroups: sub }, 256, 256, 9, 5, 12);
+    await chain({ workgroupSize: 64, rowsPerWorkgroup: 16, subgroups: sub }, 3072, 256, 16, 8, 13);
+  });
+});
