@@ -24,7 +24,7 @@ import { destroyWeight } from '../kernels/weight-formats.ts';
 import { GgmlType } from '../model/quant/index.ts';
 import { Rng } from '../util/rng.ts';
 import { prescaledNormDepth } from './test-norm.ts';
-import { U, checkBounds, describeBounds, errorBounds, formatOf, makeWeight, matvecDepth, uploadTestWeight } from './test-weights.ts';
+import { U, checkBounds, describeBounds, errorBounds, makeWeight, matvecDepth, uploadTestWeight } from './test-weights.ts';
 
 const EPS = 1e-5;
 
