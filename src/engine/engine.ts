@@ -25,7 +25,7 @@ import { kvCacheBytes } from '../kernels/rope_kv.ts';
 import type { AttentionBinding } from '../kernels/attention.ts';
 import { GREEDY, historyInit, parseResult, type SampleBinding, type SampleIo, type SampleSettings } from '../kernels/sample.ts';
 import { Kernels } from './kernels.ts';
-import { BoundLinear, BoundNormLinear, BoundSwiglu } from './linear.ts';
+import { BoundLinear, BoundNormLinear, BoundSwiglu, type NormHandoff, type PrescaledInput } from './linear.ts';
 import { loadWeights, type LoadProgress, type ModelWeights } from './weights.ts';
 import { AbortedError, ContextFullError } from './errors.ts';
 import type { DispatchProfiler, StepPass } from './profile.ts';
@@ -136,10 +136,12 @@ export class Engine {
   private readonly linears: BoundLinear[] = [];
   private readonly fused: (BoundNormLinear | BoundSwiglu)[] = [];
   private readonly layers: LayerBinding[];
-  private readonly buf: Record<'x' | 'xb' | 'qkv' | 'q' | 'att' | 'gu' | 'h' | 'xLast' | 'logits' | 'ids' | 'step', GPUBuffer>;
+  private readonly buf: Record<'x' | 'xb' | 'qkv' | 'q' | 'att' | 'gu' | 'h' | 'xLast' | 'logits' | 'ids' | 'step' | 'xg' | 'partials', GPUBuffer>;
   private readonly embedParams: { params: GPUBuffer; k: number; rows: number; rowOffset: number; group: GPUBindGroup }[];
-  /** Final norm + lm_head of the last position (one norm_matvec dispatch per part). */
+  /** Final norm + lm_head of the last position (one norm_matvec dispatch per part), after a prefill chunk. */
   private readonly normOutput: BoundNormLinear;
+  /** The same after a decode step: reads what the last ffn_down handed off (x * g, sums of squares). */
+  private readonly normOutputDecode: BoundNormLinear;
   private readonly sampleIo: SampleIo;
   private readonly sampleBinding: SampleBinding;
   /** Two result buffers used alternately: step t+1 copies into one while step t's is mapped. */
@@ -176,6 +178,9 @@ export class Engine {
       logits: f32(vocabSize, 'logits'),
       ids: f32(M, 'ids'),
       step: this.own(createStepBuffer(device)),
+      // decode hand-off from each residual projection to the next norm (linear.ts NormHandoff)
+      xg: f32(dim, 'xg'),
+      partials: this.own(createStorage(device, handoffBytes(kernels, weights, dim), 'norm partials')),
     };
     const b = this.buf;
     const k = kernels;
@@ -196,27 +201,35 @@ export class Engine {
 
     const linear = (l: BoundLinear) => (this.linears.push(l), l);
     const fused = <T extends BoundNormLinear | BoundSwiglu>(l: T) => (this.fused.push(l), l);
+    // Decode: Wo and ffn_down (residual adds) hand the next norm x * g and the sums of squares, so
+    // the fused norm kernels after them load neither g nor x^2 (all but layer 0's attn_norm).
+    const handoff = (g: GPUBuffer): NormHandoff => ({ g, xg: b.xg, partials: b.partials });
+    let fromDown: PrescaledInput | undefined;
     this.layers = [];
     for (let l = 0; l < nLayers; l++) {
       const w = weights.layers[l];
       const kc = this.own(createStorage(device, kvCacheBytes(nKvHeads, this.maxCtx, headDim), `k${l}`));
       const vc = this.own(createStorage(device, kvCacheBytes(nKvHeads, this.maxCtx, headDim), `v${l}`));
+      const nextNorm = l + 1 < nLayers ? weights.layers[l + 1].attnNorm : weights.outputNorm;
+      const wo = linear(new BoundLinear(k, w.wo, b.att, b.x, dim, true, BoundSwiglu.fits(w.up, ffnDim) ? handoff(w.ffnNorm) : undefined));
+      const down = linear(new BoundLinear(k, w.down, b.h, b.x, dim, true, handoff(nextNorm)));
       this.layers.push({
         attnNorm: k.rmsnorm.bind(b.x, w.attnNorm, b.xb, normParams),
         qkv: linear(new BoundLinear(k, w.qkv, b.xb, b.qkv, qkvDim, false)),
         rope: k.ropeKv.bind(b.qkv, factors, b.q, kc, vc, b.step, ropeParams),
         attention: k.attention.bind(attShape, b.q, kc, vc, b.att, b.step, attParams, attScratch),
-        wo: linear(new BoundLinear(k, w.wo, b.att, b.x, dim, true)),
+        wo,
         ffnNorm: k.rmsnorm.bind(b.x, w.ffnNorm, b.xb, normParams),
         up: linear(new BoundLinear(k, w.up, b.xb, b.gu, 2 * ffnDim, false)),
         silu: k.siluMul.bind(b.gu, b.h, siluParams),
-        down: linear(new BoundLinear(k, w.down, b.h, b.x, dim, true)),
-        normQkv: fused(new BoundNormLinear(k, w.qkv, b.x, w.attnNorm, b.qkv, eps)),
+        down,
+        normQkv: fused(new BoundNormLinear(k, w.qkv, b.x, w.attnNorm, b.qkv, eps, fromDown)),
         attRope: k.attention.bindRope(attShape, { qkv: b.qkv, factors, ropeParams }, kc, vc, b.step, attParams, attScratch),
-        swiglu: BoundSwiglu.tryCreate(k, w.up, b.x, w.ffnNorm, b.h, ffnDim, eps),
+        swiglu: BoundSwiglu.tryCreate(k, w.up, b.x, w.ffnNorm, b.h, ffnDim, eps, wo.prescaled),
       });
       const sw = this.layers[l].swiglu;
       if (sw) fused(sw);
+      fromDown = down.prescaled;
     }
     const embedKernel = k.embed(weights.embed.format);
     this.embedParams = weights.embed.parts.map(({ weight, rowOffset }) => {
@@ -224,6 +237,7 @@ export class Engine {
       return { params, k: weight.k, rows: weight.rows, rowOffset, group: embedKernel.bind(weight, b.ids, b.x, params) };
     });
     this.normOutput = fused(new BoundNormLinear(k, weights.output, b.xLast, weights.outputNorm, b.logits, eps));
+    this.normOutputDecode = fromDown ? fused(new BoundNormLinear(k, weights.output, b.xLast, weights.outputNorm, b.logits, eps, fromDown)) : this.normOutput;
     this.sampleIo = k.sample.createIo(b.logits, this.penaltyWindow);
     for (const x of [this.sampleIo.history, this.sampleIo.nextId, this.sampleIo.result, this.sampleIo.params]) this.own(x);
     const scratch = k.sample.createScratch(vocabSize);
@@ -320,7 +334,7 @@ export class Engine {
     enc.copyBufferToBuffer(b.x, (m - 1) * cfg.dim * 4, b.xLast, 0, cfg.dim * 4);
     const pass2 = this.beginPass(enc, 'head', m);
     const p2 = pass2.encoder;
-    this.normOutput.encode(p2);
+    (m === 1 ? this.normOutputDecode : this.normOutput).encode(p2);
     k.sample.encode(p2, this.sampleBinding);
     pass2.end();
     k.sample.encodeReadback(enc, this.sampleIo, this.staging[slot], nTop);
@@ -486,3 +500,12 @@ export class Engine {
 }
 
 export { AbortedError, ContextFullError };
+
+/** Bytes of the decode hand-off's partial sums: the most any Wo or ffn_down dispatch writes. */
+function handoffBytes(kernels: Kernels, weights: ModelWeights, dim: number): number {
+  let bytes = 16;
+  for (const w of weights.layers) {
+    for (const lin of [w.wo, w.down]) bytes = Math.max(bytes, kernels.matvec(lin.format, lin.k, true).partialsBytes(dim));
+  }
+  return bytes;
+}

@@ -44,11 +44,11 @@ export class Kernels {
   }
 
   /** Decode GEMV for rows of k elements (the workgroup is narrowed for short rows: tuning.ts fitShape). */
-  matvec(format: WeightFormat, k: number): MatvecKernel {
+  matvec(format: WeightFormat, k: number, normOut = false): MatvecKernel {
     const shape = fitShape(this.tuning.matvec, k / formatInfo(format).chunk);
-    const key = `${format}/${shape.workgroupSize}`;
+    const key = `${format}/${shape.workgroupSize}/${normOut}`;
     let kern = this.matvecs.get(key);
-    if (!kern) this.matvecs.set(key, (kern = new MatvecKernel(this.device, format, shape)));
+    if (!kern) this.matvecs.set(key, (kern = new MatvecKernel(this.device, format, { ...shape, normOut })));
     return kern;
   }
 
@@ -59,20 +59,20 @@ export class Kernels {
   }
 
   /** Decode: RMSNorm fused into the GEMV that reads its output (attn-norm + QKV, final norm + lm_head). */
-  normMatvec(format: WeightFormat, k: number): NormMatvecKernel {
+  normMatvec(format: WeightFormat, k: number, prescaled = false): NormMatvecKernel {
     const shape = fitShape(this.tuning.normMatvec, k / formatInfo(format).chunk);
-    const key = `${format}/${shape.workgroupSize}`;
+    const key = `${format}/${shape.workgroupSize}/${prescaled}`;
     let kern = this.normMatvecs.get(key);
-    if (!kern) this.normMatvecs.set(key, (kern = new NormMatvecKernel(this.device, format, shape)));
+    if (!kern) this.normMatvecs.set(key, (kern = new NormMatvecKernel(this.device, format, { ...shape, prescaled })));
     return kern;
   }
 
   /** Decode: ffn-norm + gate/up GEMV + SiLU * up in one dispatch. */
-  swigluMatvec(format: WeightFormat, k: number): SwigluMatvecKernel {
+  swigluMatvec(format: WeightFormat, k: number, prescaled = false): SwigluMatvecKernel {
     const shape = fitShape(this.tuning.swigluMatvec, k / formatInfo(format).chunk);
-    const key = `${format}/${shape.workgroupSize}`;
+    const key = `${format}/${shape.workgroupSize}/${prescaled}`;
     let kern = this.swigluMatvecs.get(key);
-    if (!kern) this.swigluMatvecs.set(key, (kern = new SwigluMatvecKernel(this.device, format, shape)));
+    if (!kern) this.swigluMatvecs.set(key, (kern = new SwigluMatvecKernel(this.device, format, { ...shape, prescaled })));
     return kern;
   }
 

@@ -10,6 +10,25 @@ import type { MatvecKernel } from '../kernels/matvec.ts';
 import type { NormMatvecKernel } from '../kernels/norm-matvec.ts';
 import type { SwigluMatvecKernel } from '../kernels/swiglu-matvec.ts';
 
+/**
+ * The decode chain's hand-off (shaders/matvec_store_norm.wgsl): a residual projection writes x * g
+ * of the next RMSNorm into `xg` and its sums of squares into `partials`; the next norm kernel
+ * (PRESCALED) reads them instead of x and g.
+ */
+export interface NormHandoff {
+  /** The next norm's weight. */
+  g: GPUBuffer;
+  xg: GPUBuffer;
+  partials: GPUBuffer;
+}
+
+/** What a PRESCALED norm kernel reads: the hand-off buffers and how many partial sums there are. */
+export interface PrescaledInput {
+  xg: GPUBuffer;
+  partials: GPUBuffer;
+  parts: number;
+}
+
 interface PartBinding {
   rows: number;
   rowOffset: number;
@@ -25,6 +44,9 @@ export class BoundLinear {
   private readonly mat: MatmulKernel;
   private m = -1;
   readonly owned: GPUBuffer[] = [];
+  /** With a hand-off: the decode dispatch that also writes it, and what its reader gets. */
+  private readonly handoff?: { kernel: MatvecKernel; group: GPUBindGroup; rows: number };
+  readonly prescaled?: PrescaledInput;
 
   constructor(
     kernels: Kernels,
@@ -34,9 +56,22 @@ export class BoundLinear {
     /** Floats between consecutive token rows of y. */
     readonly yStride: number,
     readonly accumulate: boolean,
+    /**
+     * Decode: also write the next RMSNorm's inputs (a residual projection over the whole of y,
+     * in one part; ignored otherwise, and `prescaled` stays undefined).
+     */
+    handoff?: NormHandoff,
   ) {
     this.vec = kernels.matvec(linear.format, linear.k);
     this.mat = kernels.matmul(linear.format);
+    if (handoff && linear.parts.length === 1 && linear.parts[0].rowOffset === 0) {
+      const kernel = kernels.matvec(linear.format, linear.k, true);
+      const { weight } = linear.parts[0];
+      const params = kernel.createParams(weight.k, weight.rows, 0, accumulate);
+      this.owned.push(params);
+      this.handoff = { kernel, group: kernel.bindNormOut(weight, x, y, params, handoff), rows: weight.rows };
+      this.prescaled = { xg: handoff.xg, partials: handoff.partials, parts: kernel.partialCount(weight.rows) };
+    }
     this.parts = linear.parts.map(({ weight, rowOffset }) => {
       const vecParams = this.vec.createParams(weight.k, weight.rows, rowOffset, accumulate);
       const matParams = this.mat.createParams(weight.k, weight.rows, 1, yStride, rowOffset, accumulate);
@@ -60,6 +95,10 @@ export class BoundLinear {
   }
 
   encode(pass: GPUComputePassEncoder, m: number): void {
+    if (m === 1 && this.handoff) {
+      this.handoff.kernel.encode(pass, this.handoff.group, this.handoff.rows);
+      return;
+    }
     for (const p of this.parts) {
       if (m === 1) this.vec.encode(pass, p.vecGroup, p.rows);
       else this.mat.encode(pass, p.matGroup, p.rows, m);
@@ -77,12 +116,13 @@ export class BoundNormLinear {
   private readonly parts: { rows: number; group: GPUBindGroup }[];
   readonly owned: GPUBuffer[] = [];
 
-  constructor(kernels: Kernels, linear: Linear, x: GPUBuffer, g: GPUBuffer, y: GPUBuffer, eps: number) {
-    const kernel = (this.kernel = kernels.normMatvec(linear.format, linear.k));
+  /** `pre`: read x * g and the sums of squares a residual projection handed off, not x and g. */
+  constructor(kernels: Kernels, linear: Linear, x: GPUBuffer, g: GPUBuffer, y: GPUBuffer, eps: number, pre?: PrescaledInput) {
+    const kernel = (this.kernel = kernels.normMatvec(linear.format, linear.k, pre !== undefined));
     this.parts = linear.parts.map(({ weight, rowOffset }) => {
-      const params = kernel.createParams({ k: weight.k, rows: weight.rows, eps, yOffset: rowOffset });
+      const params = kernel.createParams({ k: weight.k, rows: weight.rows, eps, yOffset: rowOffset, parts: pre?.parts });
       this.owned.push(params);
-      return { rows: weight.rows, group: kernel.bind(weight, x, g, y, params) };
+      return { rows: weight.rows, group: pre ? kernel.bindPrescaled(weight, pre.xg, pre.partials, y, params) : kernel.bind(weight, x, g, y, params) };
     });
   }
 
@@ -112,12 +152,19 @@ export class BoundSwiglu {
     this.owned.push(params);
   }
 
-  static tryCreate(kernels: Kernels, up: Linear, x: GPUBuffer, g: GPUBuffer, h: GPUBuffer, ffn: number, eps: number): BoundSwiglu | undefined {
-    if (up.parts.length !== 1 || up.rows !== 2 * ffn) return undefined;
-    const kernel = kernels.swigluMatvec(up.format, up.k);
+  /** Whether `up` can be fused (one part holding the gate and up rows). */
+  static fits(up: Linear, ffn: number): boolean {
+    return up.parts.length === 1 && up.rows === 2 * ffn;
+  }
+
+  /** `pre`: read x * g and the sums of squares a residual projection handed off, not x and g. */
+  static tryCreate(kernels: Kernels, up: Linear, x: GPUBuffer, g: GPUBuffer, h: GPUBuffer, ffn: number, eps: number, pre?: PrescaledInput): BoundSwiglu | undefined {
+    if (!BoundSwiglu.fits(up, ffn)) return undefined;
+    const kernel = kernels.swigluMatvec(up.format, up.k, pre !== undefined);
     const w = up.parts[0].weight;
-    const params = kernel.createParams(w, { ffn, eps });
-    return new BoundSwiglu(kernel, kernel.bind(w, x, g, h, params), ffn, params);
+    const params = kernel.createParams(w, { ffn, eps, parts: pre?.parts });
+    const group = pre ? kernel.bindPrescaled(w, pre.xg, pre.partials, h, params) : kernel.bind(w, x, g, h, params);
+    return new BoundSwiglu(kernel, group, ffn, params);
   }
 
   encode(pass: GPUComputePassEncoder): void {
