@@ -31,7 +31,7 @@ import { SwigluMatvecKernel } from '../src/kernels/swiglu-matvec.ts';
 import { StreamReadKernel } from '../src/kernels/stream-read.ts';
 import { destroyWeight, formatInfo, weightRowBytes } from '../src/kernels/weight-formats.ts';
 import type { GpuWeight, WeightFormat } from '../src/kernels/weight-formats.ts';
-import { decodeTuning } from '../src/kernels/tuning.ts';
+import { decodeTuning, fitShape, type GemvShape } from '../src/kernels/tuning.ts';
 import { Rng } from '../src/util/rng.ts';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -152,7 +152,10 @@ async function main(): Promise<void> {
     // Build every variant, then time them round-robin with the stream read, so that load from
     // other processes hits all of them alike.
     const built: { v: Variant; encode: (pass: GPUComputePassEncoder) => void; params: GPUBuffer; compile: number; ms: number[]; cpu: number[] }[] = [];
-    for (const v of variants) {
+    for (const v0 of variants) {
+      // `tuned` as the engine gets it: narrowed to this row length (tuning.ts fitShape)
+      const fitted = v0.name.startsWith('tuned') ? fitShape({ ...t, ...v0.opts } as GemvShape, c.k / formatInfo(c.format).chunk, tuning.balanceChunks) : undefined;
+      const v = fitted ? { name: `tuned ${fitted.workgroupSize}x${fitted.rowsPerWorkgroup}`, opts: fitted } : v0;
       const t0 = performance.now();
       let encode: (pass: GPUComputePassEncoder) => void;
       let params: GPUBuffer;

@@ -2,28 +2,30 @@
 //   [0] = (d|dmin, scales[12]) as in Q4_K,  [1..2] = qh[32],  [3..10] = qs[128].
 // Like Q4_K plus a fifth bit: qs vec4 j (group g = j/2, l = 16(j%2) .. +16) pairs with qh vec4 j%2
 // (qh[l]); bit 2g of qh[l] is bit 4 of the low-nibble value, bit 2g+1 of the high-nibble value.
+// One chunk = one group g = two qs vec4 with both qh vec4 = 64 elements (sub-blocks 2g, 2g+1): the
+// head and qh are loaded once per 64 weights.
 
 const BLOCK: u32 = 256u;
-const CHUNK: u32 = 32u;
-const CHUNK_VECS: u32 = 8u;
+const CHUNK: u32 = 64u;
+const CHUNK_VECS: u32 = 16u;
 
+// Chunk c is x vecs 16c .. 16c + 16: the low run (sub-block 2g) then the high run (2g + 1).
 fn chunk_vec(c: u32, j: u32) -> u32 {
-  let base = (c >> 3u) * 64u + ((c >> 1u) & 3u) * 16u + (c & 1u) * 4u;
-  return base + (j & 3u) + (j >> 2u) * 8u;
+  return c * 16u + j;
 }
 
 struct XChunk {
   // the activations times LANE_SCALE (see lanes)
-  v: array<vec4<f32>, 8>,
+  v: array<vec4<f32>, 16>,
   // sums of the low-run and high-run activations, for the min terms
   s: vec2<f32>,
 }
 
-fn prep_x(v: array<vec4<f32>, 8>) -> XChunk {
-  let lo = (v[0] + v[1]) + (v[2] + v[3]);
-  let hi = (v[4] + v[5]) + (v[6] + v[7]);
-  var xs: array<vec4<f32>, 8>;
-  for (var j = 0u; j < 8u; j++) {
+fn prep_x(v: array<vec4<f32>, 16>) -> XChunk {
+  let lo = ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+  let hi = ((v[8] + v[9]) + (v[10] + v[11])) + ((v[12] + v[13]) + (v[14] + v[15]));
+  var xs: array<vec4<f32>, 16>;
+  for (var j = 0u; j < 16u; j++) {
     xs[j] = v[j] * LANE_SCALE;
   }
   return XChunk(xs, vec2<f32>(hsum(lo), hsum(hi)));
@@ -36,41 +38,56 @@ fn q5_words(q: u32, h: u32, g: u32) -> vec2<u32> {
   return vec2<u32>(lo, hi);
 }
 
-fn chunk_dot(row: u32, c: u32, xc: XChunk) -> f32 {
-  let blk = (row * (params.k / BLOCK) + (c >> 3u)) * 11u;
-  let g = (c >> 1u) & 3u;
-  let head = wq[blk];
-  let h = wq[blk + 1u + (c & 1u)];
-  let q = wq[blk + 3u + (c & 7u)];
-  let dm = unpack2x16float(head.x);
-  let sm = kq_scale_min(head, g);
+// lanes() of the low and high runs of one qs vec4 with its qh vec4, dotted with x vecs o.. (low)
+// and o + 8.. (high).
+fn q5_dot(q: vec4<u32>, h: vec4<u32>, g: u32, xc: XChunk, o: u32) -> vec2<f32> {
   let a = q5_words(q.x, h.x, g);
   let b = q5_words(q.y, h.y, g);
   let e = q5_words(q.z, h.z, g);
   let f = q5_words(q.w, h.w, g);
-  let lo = (lanes(a.x) * xc.v[0] + lanes(b.x) * xc.v[1]) + (lanes(e.x) * xc.v[2] + lanes(f.x) * xc.v[3]);
-  let hi = (lanes(a.y) * xc.v[4] + lanes(b.y) * xc.v[5]) + (lanes(e.y) * xc.v[6] + lanes(f.y) * xc.v[7]);
-  return dm.x * hsum(sm.x * lo + sm.z * hi) - dm.y * (sm.y * xc.s.x + sm.w * xc.s.y);
+  let lo = (lanes(a.x) * xc.v[o] + lanes(b.x) * xc.v[o + 1u]) + (lanes(e.x) * xc.v[o + 2u] + lanes(f.x) * xc.v[o + 3u]);
+  let hi = (lanes(a.y) * xc.v[o + 8u] + lanes(b.y) * xc.v[o + 9u]) + (lanes(e.y) * xc.v[o + 10u] + lanes(f.y) * xc.v[o + 11u]);
+  return vec2<f32>(hsum(lo), hsum(hi));
 }
 
-fn dequant_chunk(row: u32, c: u32) -> array<vec4<f32>, 8> {
-  let blk = (row * (params.k / BLOCK) + (c >> 3u)) * 11u;
-  let g = (c >> 1u) & 3u;
+fn chunk_dot(row: u32, c: u32, xc: XChunk) -> f32 {
+  let blk = (row * (params.k / BLOCK) + (c >> 2u)) * 11u;
+  let g = c & 3u;
   let head = wq[blk];
-  let h = wq[blk + 1u + (c & 1u)];
-  let q = wq[blk + 3u + (c & 7u)];
+  let d0 = q5_dot(wq[blk + 3u + 2u * g], wq[blk + 1u], g, xc, 0u);
+  let d1 = q5_dot(wq[blk + 4u + 2u * g], wq[blk + 2u], g, xc, 4u);
+  let dm = unpack2x16float(head.x);
+  let sm = kq_scale_min(head, g);
+  return dm.x * (sm.x * (d0.x + d1.x) + sm.z * (d0.y + d1.y)) - dm.y * (sm.y * xc.s.x + sm.w * xc.s.y);
+}
+
+fn dequant_chunk(row: u32, c: u32) -> array<vec4<f32>, 16> {
+  let blk = (row * (params.k / BLOCK) + (c >> 2u)) * 11u;
+  let g = c & 3u;
+  let head = wq[blk];
   let dm = unpack2x16float(head.x);
   let sm = kq_scale_min(head, g);
   let d1 = dm.x * sm.x;
   let m1 = dm.y * sm.y;
   let d2 = dm.x * sm.z;
   let m2 = dm.y * sm.w;
-  let a = q5_words(q.x, h.x, g);
-  let b = q5_words(q.y, h.y, g);
-  let e = q5_words(q.z, h.z, g);
-  let f = q5_words(q.w, h.w, g);
-  return array<vec4<f32>, 8>(
-    d1 * bytes4(a.x) - m1, d1 * bytes4(b.x) - m1, d1 * bytes4(e.x) - m1, d1 * bytes4(f.x) - m1,
-    d2 * bytes4(a.y) - m2, d2 * bytes4(b.y) - m2, d2 * bytes4(e.y) - m2, d2 * bytes4(f.y) - m2,
-  );
+  var out: array<vec4<f32>, 16>;
+  for (var t = 0u; t < 2u; t++) {
+    let q = wq[blk + 3u + 2u * g + t];
+    let h = wq[blk + 1u + t];
+    let a = q5_words(q.x, h.x, g);
+    let b = q5_words(q.y, h.y, g);
+    let e = q5_words(q.z, h.z, g);
+    let f = q5_words(q.w, h.w, g);
+    let o = 4u * t;
+    out[o] = d1 * bytes4(a.x) - m1;
+    out[o + 1u] = d1 * bytes4(b.x) - m1;
+    out[o + 2u] = d1 * bytes4(e.x) - m1;
+    out[o + 3u] = d1 * bytes4(f.x) - m1;
+    out[o + 8u] = d2 * bytes4(a.y) - m2;
+    out[o + 9u] = d2 * bytes4(b.y) - m2;
+    out[o + 10u] = d2 * bytes4(e.y) - m2;
+    out[o + 11u] = d2 * bytes4(f.y) - m2;
+  }
+  return out;
 }

@@ -45,7 +45,7 @@ export class Kernels {
 
   /** Decode GEMV for rows of k elements (the workgroup is narrowed for short rows: tuning.ts fitShape). */
   matvec(format: WeightFormat, k: number, normOut = false): MatvecKernel {
-    const shape = fitShape(this.tuning.matvec, k / formatInfo(format).chunk);
+    const shape = fitShape(this.tuning.matvec, k / formatInfo(format).chunk, this.tuning.balanceChunks);
     const key = `${format}/${shape.workgroupSize}/${normOut}`;
     let kern = this.matvecs.get(key);
     if (!kern) this.matvecs.set(key, (kern = new MatvecKernel(this.device, format, { ...shape, normOut })));
@@ -60,7 +60,7 @@ export class Kernels {
 
   /** Decode: RMSNorm fused into the GEMV that reads its output (attn-norm + QKV, final norm + lm_head). */
   normMatvec(format: WeightFormat, k: number, prescaled = false): NormMatvecKernel {
-    const shape = fitShape(this.tuning.normMatvec, k / formatInfo(format).chunk);
+    const shape = fitShape(this.tuning.normMatvec, k / formatInfo(format).chunk, this.tuning.balanceChunks);
     const key = `${format}/${shape.workgroupSize}/${prescaled}`;
     let kern = this.normMatvecs.get(key);
     if (!kern) this.normMatvecs.set(key, (kern = new NormMatvecKernel(this.device, format, { ...shape, prescaled })));
@@ -69,7 +69,7 @@ export class Kernels {
 
   /** Decode: ffn-norm + gate/up GEMV + SiLU * up in one dispatch. */
   swigluMatvec(format: WeightFormat, k: number, prescaled = false): SwigluMatvecKernel {
-    const shape = fitShape(this.tuning.swigluMatvec, k / formatInfo(format).chunk);
+    const shape = fitShape(this.tuning.swigluMatvec, k / formatInfo(format).chunk, this.tuning.balanceChunks);
     const key = `${format}/${shape.workgroupSize}/${prescaled}`;
     let kern = this.swigluMatvecs.get(key);
     if (!kern) this.swigluMatvecs.set(key, (kern = new SwigluMatvecKernel(this.device, format, { ...shape, prescaled })));

@@ -41,5 +41,12 @@ describe('tuning', () => {
     expect(fitShape(s, 12).workgroupSize).toBe(16);
     expect(fitShape(s, 4).workgroupSize).toBe(8); // tiny's lm_head, k = 256
     expect(fitShape({ ...s, workgroupSize: 16 }, 40).workgroupSize).toBe(16); // never wider than tuned
+    // balance (CPU drivers): the narrowest width with the fewest idle threads in the last pass
+    const cpu = { ...s, workgroupSize: 32 };
+    expect(fitShape(cpu, 48, true).workgroupSize).toBe(16); // Q4_K/Q5_K/Q6_K at k = 3072: 3 chunks each
+    expect(fitShape(cpu, 48, false).workgroupSize).toBe(32);
+    expect(fitShape(cpu, 128, true)).toBe(cpu); // k = 8192: 4 each already
+    expect(fitShape(cpu, 40, true).workgroupSize).toBe(8); // 5 each
+    expect(fitShape(cpu, 36, true).workgroupSize).toBe(8); // 8 x 5 = 40 (4 idle) beats 16 x 3 (12), 32 x 2 (28)
   });
 });

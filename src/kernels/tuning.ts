@@ -44,6 +44,8 @@ export interface DecodeTuning {
   normMatvec: GemvShape;
   /** rowsPerWorkgroup = output rows; the kernel reads twice as many weight rows. */
   swigluMatvec: GemvShape;
+  /** fitShape's `balance`: a narrower workgroup rather than idle threads (CPU drivers). */
+  balanceChunks: boolean;
   /**
    * Whether the fused norm kernels (norm_matvec, swiglu_matvec) beat rmsnorm + matvec
    * (+ silu_mul) on this adapter. For the engine's choice of decode path.
@@ -56,11 +58,11 @@ export function decodeTuning(adapter: AdapterText, subgroups: boolean): DecodeTu
   const shape = (workgroupSize: number, rowsPerWorkgroup: number): GemvShape => ({ workgroupSize, rowsPerWorkgroup, subgroups });
   switch (cpuDriver(adapter)) {
     case 'lavapipe':
-      return { matvec: shape(32, 16), normMatvec: shape(32, 16), swigluMatvec: shape(32, 8), fuseDecodeNorm: false };
+      return { matvec: shape(32, 16), normMatvec: shape(32, 16), swigluMatvec: shape(32, 8), balanceChunks: true, fuseDecodeNorm: false };
     case 'swiftshader':
-      return { matvec: shape(16, 16), normMatvec: shape(16, 16), swigluMatvec: shape(16, 8), fuseDecodeNorm: false };
+      return { matvec: shape(16, 16), normMatvec: shape(16, 16), swigluMatvec: shape(16, 8), balanceChunks: true, fuseDecodeNorm: false };
     default:
-      return { matvec: shape(64, 16), normMatvec: shape(64, 16), swigluMatvec: shape(64, 8), fuseDecodeNorm: true };
+      return { matvec: shape(64, 16), normMatvec: shape(64, 16), swigluMatvec: shape(64, 8), balanceChunks: false, fuseDecodeNorm: true };
   }
 }
 
@@ -68,12 +70,20 @@ export function decodeTuning(adapter: AdapterText, subgroups: boolean): DecodeTu
  * The shape for rows of `chunksPerRow` chunks (k / the format's CHUNK): no wider than the next
  * power of two of that, at least 8 threads. A thread strides over a row's chunks, so threads past
  * the last chunk only idle; on a CPU driver an idle SIMD batch still runs the whole loop masked
- * (the tiny and small test models' lm_head, k = 256..1024, used 4 to 16 of 32 threads). Rows per
- * workgroup are capped at the thread count (thread r writes row r).
+ * (the tiny and small test models' lm_head, k = 256..1024, used 4 to 16 of 32 threads). With
+ * `balance` (CPU drivers: DecodeTuning.balanceChunks) also narrower when that leaves fewer threads
+ * idle in the last pass over a row. Rows per workgroup are capped at the thread count (thread r
+ * writes row r).
  */
-export function fitShape(shape: GemvShape, chunksPerRow: number): GemvShape {
+export function fitShape(shape: GemvShape, chunksPerRow: number, balance = false): GemvShape {
   let wg = shape.workgroupSize;
   while (wg > 8 && wg / 2 >= chunksPerRow) wg /= 2;
+  if (balance) {
+    // the narrowest of the widths that leave the fewest idle thread-iterations (48 chunks:
+    // 16 threads x 3, not 32 threads doing 2 and 1)
+    const idle = (n: number) => Math.ceil(chunksPerRow / n) * n - chunksPerRow;
+    for (let n = wg / 2; n >= 8; n /= 2) if (idle(n) < idle(wg)) wg = n;
+  }
   // thread r writes row r: at most as many rows as threads
   return wg === shape.workgroupSize ? shape : { ...shape, workgroupSize: wg, rowsPerWorkgroup: Math.min(shape.rowsPerWorkgroup, wg) };
 }

@@ -37,8 +37,8 @@ const FORMATS: Record<WeightFormat, FormatInfo> = {
   BF16: { kMultiple: 8, chunk: 8, blockElems: 1, blockBytes: 2, split: false, source: bf16 },
   Q4_0: { kMultiple: 32, chunk: 32, blockElems: 32, blockBytes: 16, split: true, source: q4_0 },
   Q8_0: { kMultiple: 32, chunk: 32, blockElems: 32, blockBytes: 32, split: true, source: q8_0 },
-  Q4_K: { kMultiple: 256, chunk: 32, blockElems: 256, blockBytes: 144, split: false, source: q4_k },
-  Q5_K: { kMultiple: 256, chunk: 32, blockElems: 256, blockBytes: 176, split: false, source: q5_k },
+  Q4_K: { kMultiple: 256, chunk: 64, blockElems: 256, blockBytes: 144, split: false, source: q4_k },
+  Q5_K: { kMultiple: 256, chunk: 64, blockElems: 256, blockBytes: 176, split: false, source: q5_k },
   Q6_K: { kMultiple: 256, chunk: 64, blockElems: 256, blockBytes: 208, split: true, source: q6_k },
 };
 
