@@ -15,6 +15,21 @@
  *   SLOWER than this tiled kernel, and the fused RMSNorm kernels cost more than the separate
  *   rmsnorm dispatch they save (the extra g gathers and sum of squares): fuseDecodeNorm = false.
  * Real GPUs keep the defaults (64 threads, 16 rows, subgroups where available): coalesced loads.
+ *
+ * Why CPU drivers stay far from the streaming read (session 3, scripts/lavapipe-probe.ts and the
+ * IR lavapipe dumps with GALLIVM_DEBUG=ir): Mesa 25.0's lavapipe loads a storage or workgroup value
+ * with one scalar load only when its address is a compile-time constant; any other address (a loop
+ * counter, a workgroup id) becomes a loop over the 8 lanes with a bounds-check branch per 32-bit
+ * word, ~9 instructions per word per lane. The streaming read pays exactly that, so a GEMV's ratio
+ * is that cost over that cost plus everything else: reading and nibble-decoding Q4_K rows alone
+ * reach ~0.74 of the streaming read, adding the block scales and one multiply per weight (x free)
+ * ~0.55, and every way of getting x to the lanes costs more on top (a lane's own loads: this
+ * tiled kernel ~0.34; subgroup broadcasts ~0.23; a uniform buffer read by all lanes ~0.15). Fully
+ * unrolled kernels with constant addresses make 300 KB of code per pipeline and lose more to the
+ * instruction cache than they save. So the per-adapter work here is about loading less: chunks
+ * of 64 (the block head once per 64 weights), no idle threads (balanceChunks), and the fused norm
+ * kernels reading x*g and partial sums of squares handed over by the residual GEMV before them
+ * (matvec_store_norm.wgsl) instead of loading g and squaring x in every workgroup.
  */
 import type { AdapterSummary } from '../gpu/device.ts';
 
