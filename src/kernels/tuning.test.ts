@@ -26,8 +26,8 @@ describe('tuning', () => {
     expect(decodeTuning(adapter('llvmpipe'), true).matvec).toEqual({ workgroupSize: 32, rowsPerWorkgroup: 16, subgroups: true });
     expect(decodeTuning(adapter('SwiftShader'), true).matvec).toEqual({ workgroupSize: 16, rowsPerWorkgroup: 16, subgroups: true });
     expect(decodeTuning(adapter('Apple M2'), true).matvec).toEqual({ workgroupSize: 64, rowsPerWorkgroup: 16, subgroups: true });
-    expect(decodeTuning(adapter('llvmpipe'), true).fuseDecodeNorm).toBe(false);
-    expect(decodeTuning(adapter('Apple M2'), true).fuseDecodeNorm).toBe(true);
+    expect(decodeTuning(adapter('llvmpipe'), true).balanceChunks).toBe(true);
+    expect(decodeTuning(adapter('Apple M2'), true).balanceChunks).toBe(false);
   });
 
   it('narrows the workgroup to the chunks of a short row, never below 8 threads', () => {

@@ -12,8 +12,8 @@
  *   SwiftShader: 16 threads x 16 rows best (64 threads: 0.6x its speed, 128: 0.3x).
  *   On both, the variants that avoid the rows-per-workgroup array (unrolled vec4 accumulators,
  *   one row per thread, 8 threads splitting each block with uniform weight loads) were 2-4x
- *   SLOWER than this tiled kernel, and the fused RMSNorm kernels cost more than the separate
- *   rmsnorm dispatch they save (the extra g gathers and sum of squares): fuseDecodeNorm = false.
+ *   SLOWER than this tiled kernel, and the fused RMSNorm kernels cost 1.4-1.5x a plain GEMV (the
+ *   g loads and sums of squares in every workgroup), until they read a hand-off (below).
  * Real GPUs keep the defaults (64 threads, 16 rows, subgroups where available): coalesced loads.
  *
  * Why CPU drivers stay far from the streaming read (session 3, scripts/lavapipe-probe.ts and the
@@ -61,11 +61,6 @@ export interface DecodeTuning {
   swigluMatvec: GemvShape;
   /** fitShape's `balance`: a narrower workgroup rather than idle threads (CPU drivers). */
   balanceChunks: boolean;
-  /**
-   * Whether the fused norm kernels (norm_matvec, swiglu_matvec) beat rmsnorm + matvec
-   * (+ silu_mul) on this adapter. For the engine's choice of decode path.
-   */
-  fuseDecodeNorm: boolean;
 }
 
 /** Kernel shapes for an adapter; `subgroups`: whether the device has the feature. */
@@ -73,11 +68,11 @@ export function decodeTuning(adapter: AdapterText, subgroups: boolean): DecodeTu
   const shape = (workgroupSize: number, rowsPerWorkgroup: number): GemvShape => ({ workgroupSize, rowsPerWorkgroup, subgroups });
   switch (cpuDriver(adapter)) {
     case 'lavapipe':
-      return { matvec: shape(32, 16), normMatvec: shape(32, 16), swigluMatvec: shape(32, 8), balanceChunks: true, fuseDecodeNorm: false };
+      return { matvec: shape(32, 16), normMatvec: shape(32, 16), swigluMatvec: shape(32, 8), balanceChunks: true };
     case 'swiftshader':
-      return { matvec: shape(16, 16), normMatvec: shape(16, 16), swigluMatvec: shape(16, 8), balanceChunks: true, fuseDecodeNorm: false };
+      return { matvec: shape(16, 16), normMatvec: shape(16, 16), swigluMatvec: shape(16, 8), balanceChunks: true };
     default:
-      return { matvec: shape(64, 16), normMatvec: shape(64, 16), swigluMatvec: shape(64, 8), balanceChunks: false, fuseDecodeNorm: true };
+      return { matvec: shape(64, 16), normMatvec: shape(64, 16), swigluMatvec: shape(64, 8), balanceChunks: false };
   }
 }
 
