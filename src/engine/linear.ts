@@ -33,19 +33,18 @@ interface PartBinding {
   rows: number;
   rowOffset: number;
   k: number;
-  vecGroup: GPUBindGroup;
   matGroup: GPUBindGroup;
   matParams: GPUBuffer;
 }
 
 export class BoundLinear {
   private readonly parts: PartBinding[];
-  private readonly vec: MatvecKernel;
+  /** Decode: one matvec dispatch per part, or the one that also writes the hand-off. */
+  private readonly vecs: { kernel: MatvecKernel; group: GPUBindGroup; rows: number }[];
   private readonly mat: MatmulKernel;
   private m = -1;
   readonly owned: GPUBuffer[] = [];
-  /** With a hand-off: the decode dispatch that also writes it, and what its reader gets. */
-  private readonly handoff?: { kernel: MatvecKernel; group: GPUBindGroup; rows: number };
+  /** With a hand-off: what the next norm kernel reads. */
   readonly prescaled?: PrescaledInput;
 
   constructor(
@@ -62,28 +61,20 @@ export class BoundLinear {
      */
     handoff?: NormHandoff,
   ) {
-    this.vec = kernels.matvec(linear.format, linear.k);
     this.mat = kernels.matmul(linear.format);
-    if (handoff && linear.parts.length === 1 && linear.parts[0].rowOffset === 0) {
-      const kernel = kernels.matvec(linear.format, linear.k, true);
-      const { weight } = linear.parts[0];
-      const params = kernel.createParams(weight.k, weight.rows, 0, accumulate);
+    const withHandoff = handoff && linear.parts.length === 1 && linear.parts[0].rowOffset === 0;
+    const vec = kernels.matvec(linear.format, linear.k, withHandoff);
+    this.vecs = linear.parts.map(({ weight, rowOffset }) => {
+      const params = vec.createParams(weight.k, weight.rows, rowOffset, accumulate);
       this.owned.push(params);
-      this.handoff = { kernel, group: kernel.bindNormOut(weight, x, y, params, handoff), rows: weight.rows };
-      this.prescaled = { xg: handoff.xg, partials: handoff.partials, parts: kernel.partialCount(weight.rows) };
-    }
+      const group = withHandoff ? vec.bindNormOut(weight, x, y, params, handoff) : vec.bind(weight, x, y, params);
+      return { kernel: vec, group, rows: weight.rows };
+    });
+    if (withHandoff) this.prescaled = { xg: handoff.xg, partials: handoff.partials, parts: vec.partialCount(linear.parts[0].weight.rows) };
     this.parts = linear.parts.map(({ weight, rowOffset }) => {
-      const vecParams = this.vec.createParams(weight.k, weight.rows, rowOffset, accumulate);
       const matParams = this.mat.createParams(weight.k, weight.rows, 1, yStride, rowOffset, accumulate);
-      this.owned.push(vecParams, matParams);
-      return {
-        rows: weight.rows,
-        rowOffset,
-        k: weight.k,
-        vecGroup: this.vec.bind(weight, x, y, vecParams),
-        matGroup: this.mat.bind(weight, x, y, matParams),
-        matParams,
-      };
+      this.owned.push(matParams);
+      return { rows: weight.rows, rowOffset, k: weight.k, matGroup: this.mat.bind(weight, x, y, matParams), matParams };
     });
   }
 
@@ -95,14 +86,8 @@ export class BoundLinear {
   }
 
   encode(pass: GPUComputePassEncoder, m: number): void {
-    if (m === 1 && this.handoff) {
-      this.handoff.kernel.encode(pass, this.handoff.group, this.handoff.rows);
-      return;
-    }
-    for (const p of this.parts) {
-      if (m === 1) this.vec.encode(pass, p.vecGroup, p.rows);
-      else this.mat.encode(pass, p.matGroup, p.rows, m);
-    }
+    if (m === 1) for (const v of this.vecs) v.kernel.encode(pass, v.group, v.rows);
+    else for (const p of this.parts) this.mat.encode(pass, p.matGroup, p.rows, m);
   }
 
   destroy(): void {
