@@ -14,7 +14,9 @@
  *   Decode (M = 1) fuses, per layer: norm + QKV (norm_matvec); RoPE + KV append + split-K
  *   attention (attention_decode_rope), merge; Wo (+ residual); norm + gate/up + SiLU * up
  *   (swiglu_matvec); Wdown (+ residual): 6 dispatches, plus embed, norm + lm_head and the two
- *   sampler passes (196 for Phi-3-mini's 32 layers). generate() submits step t+1 before it
+ *   sampler passes (196 for Phi-3-mini's 32 layers). Wo and Wdown also hand the norm after them
+ *   x * g and partial sums of x^2 (matvec_store_norm.wgsl), so those fused norms load no g and
+ *   square nothing (all but layer 0's attn_norm). generate() submits step t+1 before it
  *   maps step t's result (two staging buffers), so the CPU round trip overlaps GPU work.
  */
 import type { ModelConfig } from '../model/config.ts';
