@@ -11,7 +11,7 @@
  * how x reaches the lanes, `bcast` (each lane loads part of x from a storage buffer and
  * subgroupBroadcast hands every value to all lanes) and `ubo` (x in a uniform buffer, every lane
  * loading the same address), and the engine's tuned kernel (src/kernels/matvec.ts; lanes split
- * the row, each loads its own x). The GEMVs are checked against the CPU.
+ * the row, each loads its own x; shape from tuning.ts as the engine fits it to k). The GEMVs are checked against the CPU.
  *
  * Printed: median wall ms, median process CPU ms (lavapipe runs the shaders on this process's
  * threads, so CPU time is the work done, much less sensitive to other load) and the CPU-time
@@ -26,8 +26,8 @@ import { openNodeDevice } from '../src/gpu/node.ts';
 import { adapterName } from '../src/gpu/device.ts';
 import { MatvecKernel } from '../src/kernels/matvec.ts';
 import { StreamReadKernel } from '../src/kernels/stream-read.ts';
-import { decodeTuning } from '../src/kernels/tuning.ts';
-import { weightRowBytes } from '../src/kernels/weight-formats.ts';
+import { decodeTuning, fitShape } from '../src/kernels/tuning.ts';
+import { formatInfo, weightRowBytes } from '../src/kernels/weight-formats.ts';
 import { dequantizeQ4_K } from '../src/model/quant/q4_k.ts';
 import { Rng } from '../src/util/rng.ts';
 import common from '../shaders/quant_common.wgsl?raw';
@@ -163,7 +163,8 @@ async function main(): Promise<void> {
   for (const name of ['load', 'decode', 'scaled']) add(name, '', false, false);
   add('bcast', bcastShader(), true, true);
   add('ubo', uboShader, true, true);
-  const tuning = decodeTuning(capabilities.adapter, true).matvec;
+  const t = decodeTuning(capabilities.adapter, true);
+  const tuning = fitShape(t.matvec, k / formatInfo('Q4_K').chunk, t.balanceChunks); // as the engine gets it
   const tuned = new MatvecKernel(device, 'Q4_K', tuning);
   const tparams = tuned.createParams(k, rows);
   const tgroup = tuned.bind({ format: 'Q4_K', k, rows, blocks: wbuf }, xbuf, ybuf, tparams);
