@@ -33,6 +33,7 @@ import { destroyWeight, formatInfo, weightRowBytes } from '../src/kernels/weight
 import type { GpuWeight, WeightFormat } from '../src/kernels/weight-formats.ts';
 import { decodeTuning, fitShape, type GemvShape } from '../src/kernels/tuning.ts';
 import { Rng } from '../src/util/rng.ts';
+import { timeDispatch } from './time-dispatch.ts';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -104,23 +105,6 @@ function upload(device: GPUDevice, data: Uint8Array | Float32Array): GPUBuffer {
   return buf;
 }
 
-/** CPU ms (all threads of this process: lavapipe and SwiftShader run the shaders here) of the last time() call. */
-let lastCpuMs = 0;
-
-async function time(device: GPUDevice, encode: (pass: GPUComputePassEncoder) => void): Promise<number> {
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  encode(pass);
-  pass.end();
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  device.queue.submit([enc.finish()]);
-  await device.queue.onSubmittedWorkDone();
-  const ms = performance.now() - t0;
-  const c = process.cpuUsage(c0);
-  lastCpuMs = (c.user + c.system) / 1000;
-  return ms;
-}
 
 async function main(): Promise<void> {
   // Mesa keeps compiled shaders on disk: without this, compile times after the first run are ~0.
@@ -178,19 +162,22 @@ async function main(): Promise<void> {
         encode = (pass) => kern.encode(pass, group, ffn);
       }
       const created = performance.now() - t0;
-      const first = await time(device, encode);
-      const second = await time(device, encode);
+      const first = (await timeDispatch(device, encode)).ms;
+      const second = (await timeDispatch(device, encode)).ms;
       // pipeline creation as measured, plus whatever the driver deferred to the first dispatch
       built.push({ v, encode, params, compile: created + Math.max(0, first - second), ms: [], cpu: [] });
     }
     const sms: number[] = [];
     const scpu: number[] = [];
+    await timeDispatch(device, (pass) => stream.encode(pass, streamGroup)); // first touch of src, as the variants had
     for (let i = 0; i < runs; i++) {
-      sms.push(await time(device, (pass) => stream.encode(pass, streamGroup)));
-      scpu.push(lastCpuMs);
+      const st = await timeDispatch(device, (pass) => stream.encode(pass, streamGroup));
+      sms.push(st.ms);
+      scpu.push(st.cpuMs);
       for (const b of built) {
-        b.ms.push(await time(device, b.encode));
-        b.cpu.push(lastCpuMs);
+        const bt = await timeDispatch(device, b.encode);
+        b.ms.push(bt.ms);
+        b.cpu.push(bt.cpuMs);
       }
     }
     const sgbps = src.size / (median(sms) / 1000) / 1e9;

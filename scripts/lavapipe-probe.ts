@@ -30,6 +30,7 @@ import { decodeTuning, fitShape } from '../src/kernels/tuning.ts';
 import { formatInfo, weightRowBytes } from '../src/kernels/weight-formats.ts';
 import { dequantizeQ4_K } from '../src/model/quant/q4_k.ts';
 import { Rng } from '../src/util/rng.ts';
+import { timeDispatch } from './time-dispatch.ts';
 import common from '../shaders/quant_common.wgsl?raw';
 import probes from './lavapipe-probe.wgsl?raw';
 
@@ -110,20 +111,6 @@ fn ubo(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 `;
 
-let lastCpu = 0;
-async function time(device: GPUDevice, encode: (p: GPUComputePassEncoder) => void): Promise<number> {
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  encode(pass);
-  pass.end();
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  device.queue.submit([enc.finish()]);
-  await device.queue.onSubmittedWorkDone();
-  const c = process.cpuUsage(c0);
-  lastCpu = (c.user + c.system) / 1000;
-  return performance.now() - t0;
-}
 
 async function main(): Promise<void> {
   process.env.MESA_SHADER_CACHE_DISABLE ??= 'true';
@@ -180,7 +167,7 @@ async function main(): Promise<void> {
   }
   const errors = new Map<string, number>();
   for (const p of list) {
-    await time(device, p.encode); // compile and first touch
+    await timeDispatch(device, p.encode); // compile and first touch
     if (!p.gemv) continue;
     const st = device.createBuffer({ size: rows * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const enc = device.createCommandEncoder();
@@ -200,12 +187,15 @@ async function main(): Promise<void> {
   const sgroup = stream.bind(wbuf, partials);
   const sms: number[] = [];
   const scpu: number[] = [];
+  await timeDispatch(device, (p) => stream.encode(p, sgroup)); // compile and first touch
   for (let i = 0; i < runs; i++) {
-    sms.push(await time(device, (p) => stream.encode(p, sgroup)));
-    scpu.push(lastCpu);
+    const st = await timeDispatch(device, (p) => stream.encode(p, sgroup));
+    sms.push(st.ms);
+    scpu.push(st.cpuMs);
     for (const p of list) {
-      p.ms.push(await time(device, p.encode));
-      p.cpu.push(lastCpu);
+      const pt = await timeDispatch(device, p.encode);
+      p.ms.push(pt.ms);
+      p.cpu.push(pt.cpuMs);
     }
   }
   console.log(`adapter: ${adapterName(capabilities.adapter)}; Q4_K ${rows} x ${k} (${(blocks.length / 1e6).toFixed(1)} MB); ${runs} runs`);

@@ -13,7 +13,7 @@ import { SampleKernel } from '../kernels/sample.ts';
 import { NormMatvecKernel } from '../kernels/norm-matvec.ts';
 import { SwigluMatvecKernel } from '../kernels/swiglu-matvec.ts';
 import { formatInfo, type WeightFormat } from '../kernels/weight-formats.ts';
-import { decodeTuning, deviceAdapterText, fitShape } from '../kernels/tuning.ts';
+import { decodeTuning, deviceAdapterText, fitShape, type GemvShape } from '../kernels/tuning.ts';
 import type { DecodeTuning } from '../kernels/tuning.ts';
 import type { ModelConfig } from '../model/config.ts';
 
@@ -45,11 +45,7 @@ export class Kernels {
 
   /** Decode GEMV for rows of k elements (the workgroup is narrowed for short rows: tuning.ts fitShape). */
   matvec(format: WeightFormat, k: number, normOut = false): MatvecKernel {
-    const shape = fitShape(this.tuning.matvec, k / formatInfo(format).chunk, this.tuning.balanceChunks);
-    const key = `${format}/${shape.workgroupSize}/${normOut}`;
-    let kern = this.matvecs.get(key);
-    if (!kern) this.matvecs.set(key, (kern = new MatvecKernel(this.device, format, { ...shape, normOut })));
-    return kern;
+    return this.fitted(this.matvecs, this.tuning.matvec, format, k, normOut, (shape) => new MatvecKernel(this.device, format, { ...shape, normOut }));
   }
 
   matmul(format: WeightFormat): MatmulKernel {
@@ -60,19 +56,20 @@ export class Kernels {
 
   /** Decode: RMSNorm fused into the GEMV that reads its output (attn-norm + QKV, final norm + lm_head). */
   normMatvec(format: WeightFormat, k: number, prescaled = false): NormMatvecKernel {
-    const shape = fitShape(this.tuning.normMatvec, k / formatInfo(format).chunk, this.tuning.balanceChunks);
-    const key = `${format}/${shape.workgroupSize}/${prescaled}`;
-    let kern = this.normMatvecs.get(key);
-    if (!kern) this.normMatvecs.set(key, (kern = new NormMatvecKernel(this.device, format, { ...shape, prescaled })));
-    return kern;
+    return this.fitted(this.normMatvecs, this.tuning.normMatvec, format, k, prescaled, (shape) => new NormMatvecKernel(this.device, format, { ...shape, prescaled }));
   }
 
   /** Decode: ffn-norm + gate/up GEMV + SiLU * up in one dispatch. */
   swigluMatvec(format: WeightFormat, k: number, prescaled = false): SwigluMatvecKernel {
-    const shape = fitShape(this.tuning.swigluMatvec, k / formatInfo(format).chunk, this.tuning.balanceChunks);
-    const key = `${format}/${shape.workgroupSize}/${prescaled}`;
-    let kern = this.swigluMatvecs.get(key);
-    if (!kern) this.swigluMatvecs.set(key, (kern = new SwigluMatvecKernel(this.device, format, { ...shape, prescaled })));
+    return this.fitted(this.swigluMatvecs, this.tuning.swigluMatvec, format, k, prescaled, (shape) => new SwigluMatvecKernel(this.device, format, { ...shape, prescaled }));
+  }
+
+  /** A decode GEMV kernel in `tuned`'s shape fitted to rows of k (tuning.ts fitShape), made once per shape and variant. */
+  private fitted<K>(cache: Map<string, K>, tuned: GemvShape, format: WeightFormat, k: number, variant: boolean, make: (shape: GemvShape) => K): K {
+    const shape = fitShape(tuned, k / formatInfo(format).chunk, this.tuning.balanceChunks);
+    const key = `${format}/${shape.workgroupSize}/${shape.rowsPerWorkgroup}/${variant}`;
+    let kern = cache.get(key);
+    if (!kern) cache.set(key, (kern = make(shape)));
     return kern;
   }
 

@@ -114,17 +114,7 @@ export class MatvecKernel {
   /** x: [k] f32, y: f32 with room for yOffset + rows. */
   bind(w: GpuWeight, x: GPUBuffer, y: GPUBuffer, params: GPUBuffer): GPUBindGroup {
     if (this.normOut) throw new Error(`matvec.${this.format}: a normOut kernel binds with bindNormOut`);
-    if (w.format !== this.format) throw new Error(`matvec.${this.format}: got a ${w.format} weight`);
-    return this.device.createBindGroup({
-      label: `matvec.${this.format}`,
-      layout: this.layout,
-      entries: [
-        ...weightBindEntries(w),
-        { binding: 2, resource: { buffer: x } },
-        { binding: 3, resource: { buffer: y } },
-        { binding: 4, resource: { buffer: params } },
-      ],
-    });
+    return this.group(w, x, y, params, []);
   }
 
   /**
@@ -134,22 +124,28 @@ export class MatvecKernel {
    */
   bindNormOut(w: GpuWeight, x: GPUBuffer, y: GPUBuffer, params: GPUBuffer, out: NormOutBuffers): GPUBindGroup {
     if (!this.normOut) throw new Error(`matvec.${this.format}: bindNormOut on a kernel made without normOut`);
-    if (w.format !== this.format) throw new Error(`matvec.${this.format}: got a ${w.format} weight`);
     for (const [what, b] of [['g', out.g], ['xg', out.xg]] as const) {
       if (b.size < 4 * w.rows) throw new RangeError(`matvec.${this.format}: ${what} has ${b.size} B, needs ${4 * w.rows}`);
     }
     if (out.partials.size < this.partialsBytes(w.rows)) throw new RangeError(`matvec.${this.format}: partials has ${out.partials.size} B, needs ${this.partialsBytes(w.rows)}`);
+    return this.group(w, x, y, params, [
+      { binding: 5, resource: { buffer: out.g } },
+      { binding: 6, resource: { buffer: out.xg } },
+      { binding: 7, resource: { buffer: out.partials } },
+    ]);
+  }
+
+  private group(w: GpuWeight, x: GPUBuffer, y: GPUBuffer, params: GPUBuffer, extra: GPUBindGroupEntry[]): GPUBindGroup {
+    if (w.format !== this.format) throw new Error(`matvec.${this.format}: got a ${w.format} weight`);
     return this.device.createBindGroup({
-      label: `matvec_norm_out.${this.format}`,
+      label: `matvec${this.normOut ? '_norm_out' : ''}.${this.format}`,
       layout: this.layout,
       entries: [
         ...weightBindEntries(w),
         { binding: 2, resource: { buffer: x } },
         { binding: 3, resource: { buffer: y } },
         { binding: 4, resource: { buffer: params } },
-        { binding: 5, resource: { buffer: out.g } },
-        { binding: 6, resource: { buffer: out.xg } },
-        { binding: 7, resource: { buffer: out.partials } },
+        ...extra,
       ],
     });
   }
