@@ -50,7 +50,7 @@ export class Kernels {
 
   matmul(format: WeightFormat): MatmulKernel {
     let k = this.matmuls.get(format);
-    if (!k) this.matmuls.set(format, (k = new MatmulKernel(this.device, format)));
+    if (!k) this.matmuls.set(format, (k = new MatmulKernel(this.device, format, this.tuning.matmul ? { bcast: this.tuning.matmul } : {})));
     return k;
   }
 

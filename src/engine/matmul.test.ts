@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openNodeDevice } from '../gpu/node.ts';
 import { MatmulKernel, runMatmul } from '../kernels/matmul.ts';
 import type { MatmulOptions } from '../kernels/matmul.ts';
+import type { BcastShape } from '../kernels/matmul-bcast.ts';
 import { matmulRef } from '../kernels/matvec.ref.ts';
 import { destroyWeight } from '../kernels/weight-formats.ts';
 import { GgmlType } from '../model/quant/index.ts';
@@ -116,5 +117,57 @@ describe('matmul: options', () => {
       const tw = makeWeight(type, 45, k, rng);
       for (const o of opts) await check(tw, 17, rng, o);
     }
+  });
+});
+
+/** The adapter's fixed subgroup size (the test adapter, lavapipe, has 8). */
+function subgroupSize(): number {
+  const info = (device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+  expect(device.features.has('subgroups'), 'the broadcast GEMM needs the subgroups feature').toBe(true);
+  expect(info?.subgroupMinSize, 'the test adapter must report one subgroup size').toBe(info?.subgroupMaxSize);
+  return info!.subgroupMinSize!;
+}
+
+// The broadcast GEMM (src/kernels/matmul-bcast.ts, CPU drivers): the same bound, its order of
+// summation being shallower (16 FMAs, a horizontal sum, then tile after tile).
+describe('matmul (broadcast, one subgroup per workgroup): vs the CPU reference', () => {
+  const shape = (o: Partial<BcastShape> = {}): MatmulOptions => ({ bcast: { subgroupSize: subgroupSize(), rowsPerLane: 4, tokens: 8, ...o } });
+
+  it.each(ALL_TYPES.map((t) => [formatOf(t), t] as const))('%s: m in {1, 3, 8, 17}, rows and k off the tiles', async (_name, type) => {
+    const rng = new Rng(300 + type);
+    let worst = 0;
+    for (const m of [1, 3, 8, 17]) {
+      const rows = rng.int(1, 150);
+      const k = kStep(type) * rng.int(1, kStep(type) === 8 ? 100 : kStep(type) === 32 ? 20 : 4);
+      worst = Math.max(worst, await check(makeWeight(type, rows, k, rng), m, rng, shape()));
+    }
+    console.log(`matmul (broadcast) ${formatOf(type)}: worst err/bound ${worst.toExponential(2)}`);
+  });
+
+  it('Phi-3 shapes: k = 3072 for Q4_K, Q5_K and Q6_K, 17 tokens; accumulate; row-split parts', async () => {
+    const rng = new Rng(31);
+    for (const type of [GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K]) {
+      const tw = makeWeight(type, 70, 3072, rng);
+      await check(tw, 17, rng, shape());
+      await check(tw, 5, rng, shape(), undefined, true);
+      await check(tw, 9, rng, shape(), [0, 13, 64, 70]);
+    }
+  });
+
+  it('other shapes (fewer lanes, rows per lane, tokens) give the same results', async () => {
+    const rng = new Rng(32);
+    const sg = subgroupSize();
+    // fewer lanes than the subgroup: the SwiftShader shape (4 lanes: 4 activation loads per lane per token) and the extremes
+    const shapes: Partial<BcastShape>[] = [{ subgroupSize: Math.min(4, sg) }, { subgroupSize: 1, rowsPerLane: 3, tokens: 5 }, { rowsPerLane: 1, tokens: 1 }, { rowsPerLane: 2, tokens: 12 }];
+    const tw = makeWeight(GgmlType.Q4_K, 45, 512, rng);
+    for (const o of shapes) for (const m of [1, 13]) await check(tw, m, rng, shape(o));
+    const tw8 = makeWeight(GgmlType.Q8_0, 37, 96, rng); // k not a multiple of the 64-element tile
+    await check(tw8, 6, rng, shape({ subgroupSize: Math.min(4, sg), rowsPerLane: 3 }));
+  });
+
+  it('refuses shapes it cannot run', () => {
+    expect(() => new MatmulKernel(device, 'Q4_K', { bcast: { subgroupSize: 3, rowsPerLane: 4, tokens: 8 } })).toThrow(/bad shape/);
+    expect(() => new MatmulKernel(device, 'Q4_K', { bcast: { subgroupSize: 8, rowsPerLane: 0, tokens: 8 } })).toThrow(/bad shape/);
+    expect(() => new MatmulKernel(device, 'Q4_K', { bcast: { subgroupSize: 16, rowsPerLane: 4, tokens: 8 } })).toThrow(/as few as 8/);
   });
 });

@@ -1,6 +1,7 @@
 import driver from '../../shaders/matmul.wgsl?raw';
 import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
+import { checkBcastShape, matmulBcastSource, type BcastShape } from './matmul-bcast.ts';
 import { checkWeight, weightBindEntries, weightLayoutEntries, weightShader } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
 
@@ -9,6 +10,11 @@ export interface MatmulOptions {
   rowsPerWorkgroup?: number;
   /** Tokens per workgroup, a multiple of 4 (workgroup memory: tokens * 256 B). Threads = rows / 8 * tokens / 4. */
   tokensPerWorkgroup?: number;
+  /**
+   * The broadcast GEMM for CPU drivers instead of the tiled one (src/kernels/matmul-bcast.ts):
+   * one subgroup per workgroup; rowsPerWorkgroup / tokensPerWorkgroup are then ignored.
+   */
+  bcast?: BcastShape;
 }
 
 /** Prefill GEMM Y[m, :] (+)= W X[m, :] for m tokens over repacked weights (see shaders/matmul.wgsl). */
@@ -32,17 +38,34 @@ export class MatmulKernel {
     readonly format: WeightFormat,
     opts: MatmulOptions = {},
   ) {
-    this.rowsPerWorkgroup = opts.rowsPerWorkgroup ?? 32;
-    this.tokensPerWorkgroup = opts.tokensPerWorkgroup ?? 16;
-    const tr = this.rowsPerWorkgroup;
-    const tm = this.tokensPerWorkgroup;
-    const threads = (tr / 8) * (tm / 4);
-    if (!(tr >= 8 && tr % 8 === 0 && tm >= 4 && tm % 4 === 0)) throw new Error(`matmul: bad tile ${tr} rows x ${tm} tokens (multiples of 8 and 4)`);
-    if (threads > device.limits.maxComputeInvocationsPerWorkgroup || threads > device.limits.maxComputeWorkgroupSizeX) {
-      throw new Error(`matmul: a ${tr} x ${tm} tile needs ${threads} threads, over the device limit`);
-    }
-    if ((tr + tm) * 256 > device.limits.maxComputeWorkgroupStorageSize) throw new Error(`matmul: a ${tr} x ${tm} tile needs too much workgroup memory`);
     const label = `matmul.${format}`;
+    let code: string;
+    let constants: Record<string, number> = {};
+    if (opts.bcast) {
+      checkBcastShape(opts.bcast);
+      if (!device.features.has('subgroups')) throw new Error('matmul (broadcast): the device lacks the subgroups feature');
+      // the workgroup must be one subgroup: no wider than the adapter's smallest subgroup
+      const min = ((device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo)?.subgroupMinSize;
+      if (typeof min === 'number' && opts.bcast.subgroupSize > min) {
+        throw new Error(`matmul (broadcast): ${opts.bcast.subgroupSize} lanes, but this adapter's subgroups may have as few as ${min}`);
+      }
+      this.rowsPerWorkgroup = opts.bcast.subgroupSize * opts.bcast.rowsPerLane;
+      this.tokensPerWorkgroup = opts.bcast.tokens;
+      code = weightShader(format, matmulBcastSource(format, opts.bcast), { subgroups: true });
+    } else {
+      this.rowsPerWorkgroup = opts.rowsPerWorkgroup ?? 32;
+      this.tokensPerWorkgroup = opts.tokensPerWorkgroup ?? 16;
+      const tr = this.rowsPerWorkgroup;
+      const tm = this.tokensPerWorkgroup;
+      const threads = (tr / 8) * (tm / 4);
+      if (!(tr >= 8 && tr % 8 === 0 && tm >= 4 && tm % 4 === 0)) throw new Error(`matmul: bad tile ${tr} rows x ${tm} tokens (multiples of 8 and 4)`);
+      if (threads > device.limits.maxComputeInvocationsPerWorkgroup || threads > device.limits.maxComputeWorkgroupSizeX) {
+        throw new Error(`matmul: a ${tr} x ${tm} tile needs ${threads} threads, over the device limit`);
+      }
+      if ((tr + tm) * 256 > device.limits.maxComputeWorkgroupStorageSize) throw new Error(`matmul: a ${tr} x ${tm} tile needs too much workgroup memory`);
+      code = weightShader(format, driver);
+      constants = { TR: tr, TM: tm };
+    }
     this.layout = device.createBindGroupLayout({
       label,
       entries: [
@@ -55,11 +78,7 @@ export class MatmulKernel {
     this.pipeline = device.createComputePipeline({
       label,
       layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
-      compute: {
-        module: device.createShaderModule({ label, code: weightShader(format, driver) }),
-        entryPoint: 'main',
-        constants: { TR: tr, TM: tm },
-      },
+      compute: { module: device.createShaderModule({ label, code }), entryPoint: 'main', constants },
     });
   }
 

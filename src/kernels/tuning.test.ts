@@ -30,6 +30,17 @@ describe('tuning', () => {
     expect(decodeTuning(adapter('Apple M2'), true).balanceChunks).toBe(false);
   });
 
+  it('picks the broadcast prefill GEMM only on a CPU driver with subgroups of one known size', () => {
+    const sized = (description: string, min?: number, max = min) => ({ ...adapter(description), subgroupMinSize: min, subgroupMaxSize: max });
+    expect(decodeTuning(sized('llvmpipe', 8), true).matmul).toEqual({ subgroupSize: 8, rowsPerLane: 4, tokens: 8 });
+    expect(decodeTuning(sized('SwiftShader driver 5.0.0', 4), true).matmul).toEqual({ subgroupSize: 4, rowsPerLane: 4, tokens: 8 });
+    expect(decodeTuning(sized('llvmpipe', 8), false).matmul).toBe(null); // no subgroups feature
+    expect(decodeTuning(sized('llvmpipe'), true).matmul).toBe(null); // sizes unknown
+    expect(decodeTuning(sized('llvmpipe', 4, 8), true).matmul).toBe(null); // sizes vary
+    expect(decodeTuning(sized('llvmpipe', 16), true).matmul).toBe(null); // not the size measured
+    expect(decodeTuning(sized('Apple M2', 32), true).matmul).toBe(null); // real GPUs: the tiled GEMM
+  });
+
   it('narrows the workgroup to the chunks of a short row, never below 8 threads', () => {
     const s = { workgroupSize: 64, rowsPerWorkgroup: 16, subgroups: true };
     expect(fitShape(s, 96)).toBe(s); // Phi-3-mini Q4_K, k = 3072: unchanged

@@ -32,10 +32,11 @@
  * (matvec_store_norm.wgsl) instead of loading g and squaring x in every workgroup.
  */
 import type { AdapterSummary } from '../gpu/device.ts';
+import type { BcastShape } from './matmul-bcast.ts';
 
 export type CpuDriver = 'lavapipe' | 'swiftshader';
 
-type AdapterText = Pick<AdapterSummary, 'vendor' | 'architecture' | 'device' | 'description'>;
+type AdapterText = Pick<AdapterSummary, 'vendor' | 'architecture' | 'device' | 'description' | 'subgroupMinSize' | 'subgroupMaxSize'>;
 
 /** Which CPU Vulkan driver this adapter is, if any. */
 export function cpuDriver(adapter: AdapterText): CpuDriver | null {
@@ -61,18 +62,30 @@ export interface DecodeTuning {
   swigluMatvec: GemvShape;
   /** fitShape's `balance`: a narrower workgroup rather than idle threads (CPU drivers). */
   balanceChunks: boolean;
+  /** Prefill GEMM: the broadcast kernel in this shape (CPU drivers), or null for the tiled one. */
+  matmul: BcastShape | null;
 }
 
-/** Kernel shapes for an adapter; `subgroups`: whether the device has the feature. */
+/**
+ * Kernel shapes for an adapter; `subgroups`: whether the device has the feature.
+ *
+ * Prefill on CPU drivers (src/kernels/matmul-bcast.ts, Q4_K 3072 x 3072 by 64 tokens, Node +
+ * Dawn, .exp-style runs of session 4): lavapipe 6-7.4 GMAC/s with 8 lanes x 4 rows x 8 tokens
+ * against 2.9-3.1 for the tiled GEMM (6 rows: about as fast, 2x the JIT time; 16 tokens: 11 s of
+ * JIT per pipeline); SwiftShader 1.37 with 4 lanes x 4 rows x 8 tokens against 0.58. It needs the
+ * workgroup to be one subgroup of a known fixed size, so only where the adapter reports one.
+ */
 export function decodeTuning(adapter: AdapterText, subgroups: boolean): DecodeTuning {
   const shape = (workgroupSize: number, rowsPerWorkgroup: number): GemvShape => ({ workgroupSize, rowsPerWorkgroup, subgroups });
+  const fixedSubgroup = subgroups && adapter.subgroupMinSize !== undefined && adapter.subgroupMinSize === adapter.subgroupMaxSize ? adapter.subgroupMinSize : 0;
+  const bcast = (lanes: number): BcastShape | null => (fixedSubgroup === lanes ? { subgroupSize: lanes, rowsPerLane: 4, tokens: 8 } : null);
   switch (cpuDriver(adapter)) {
     case 'lavapipe':
-      return { matvec: shape(32, 16), normMatvec: shape(32, 16), swigluMatvec: shape(32, 8), balanceChunks: true };
+      return { matvec: shape(32, 16), normMatvec: shape(32, 16), swigluMatvec: shape(32, 8), balanceChunks: true, matmul: bcast(8) };
     case 'swiftshader':
-      return { matvec: shape(16, 16), normMatvec: shape(16, 16), swigluMatvec: shape(16, 8), balanceChunks: true };
+      return { matvec: shape(16, 16), normMatvec: shape(16, 16), swigluMatvec: shape(16, 8), balanceChunks: true, matmul: bcast(4) };
     default:
-      return { matvec: shape(64, 16), normMatvec: shape(64, 16), swigluMatvec: shape(64, 8), balanceChunks: false };
+      return { matvec: shape(64, 16), normMatvec: shape(64, 16), swigluMatvec: shape(64, 8), balanceChunks: false, matmul: null };
   }
 }
 
@@ -101,5 +114,13 @@ export function fitShape(shape: GemvShape, chunksPerRow: number, balance = false
 /** The adapter description the device was made from, where the device exposes it (`device.adapterInfo`). */
 export function deviceAdapterText(device: GPUDevice): AdapterText {
   const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  return { vendor: info?.vendor ?? '', architecture: info?.architecture ?? '', device: info?.device ?? '', description: info?.description ?? '' };
+  const sizes = info as (GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number }) | undefined;
+  return {
+    vendor: info?.vendor ?? '',
+    architecture: info?.architecture ?? '',
+    device: info?.device ?? '',
+    description: info?.description ?? '',
+    subgroupMinSize: typeof sizes?.subgroupMinSize === 'number' ? sizes.subgroupMinSize : undefined,
+    subgroupMaxSize: typeof sizes?.subgroupMaxSize === 'number' ? sizes.subgroupMaxSize : undefined,
+  };
 }
