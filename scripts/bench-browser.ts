@@ -9,12 +9,13 @@
  *     wllama may use its multi-threaded build) that loads wllama's ESM + wasm from node_modules.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, dirname, normalize } from 'node:path';
+import { basename, extname, join, dirname, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from '@playwright/test';
+import { chromium, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { WEBGPU_FLAGS } from '../playwright.config.ts';
 import { startModelServer } from '../e2e/model-server.ts';
 import type { BenchReport } from '../src/worker/protocol.ts';
@@ -47,6 +48,23 @@ export interface BrowserOptions {
 
 export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: [...WEBGPU_FLAGS, ...TIMESTAMP_FLAGS, ...QUIET, ...ROOT_USER] });
+}
+
+/**
+ * The same Chromium with a profile on disk (a fresh temporary one), as a user's browser has: a
+ * context from Browser.newContext() is off the record, and its origin-private file system gets a
+ * quota far below a 2.4 GB model, which wllama writes there while it downloads.
+ */
+async function launchChromiumProfile(): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-profile-'));
+  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, args: [...WEBGPU_FLAGS, ...TIMESTAMP_FLAGS, ...QUIET, ...ROOT_USER] });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 async function waitForUrl(url: string, ms: number): Promise<void> {
@@ -219,36 +237,40 @@ async function startWllamaServer(files: Record<string, string>, port: number): P
 export interface WllamaModel {
   name: string;
   path: string;
+  /** llama.cpp-style shards of `path` (scripts/gguf-split.ts) for files wllama cannot read whole. */
+  shards?: string[];
   promptIds: number[];
   decode: number;
 }
 
-/** wllama on each model in a fresh page; `threads` is what we ask for (it reports what it got). */
-export async function benchWllama(browser: Browser, models: WllamaModel[], opts: { threads: number; log: (l: string) => void; failed: string[] }): Promise<(WllamaResult & { name: string; promptTokens: number })[]> {
+/** wllama on each model in a fresh browser profile; `threads` is what we ask for (it reports what it got). */
+export async function benchWllama(models: WllamaModel[], opts: { threads: number; log: (l: string) => void; failed: string[] }): Promise<(WllamaResult & { name: string; promptTokens: number })[]> {
   // Port 0: any free port (a fixed one may be taken by another run on the machine).
-  const server = await startWllamaServer(Object.fromEntries(models.map((m) => [`${m.name}.gguf`, m.path])), 0);
+  // a sharded model is served under its shard names; wllama finds the rest from the first one's
+  const files = Object.fromEntries(models.flatMap((m) => (m.shards ? m.shards.map((p) => [basename(p), p]) : [[`${m.name}.gguf`, m.path]])));
+  const server = await startWllamaServer(files, 0);
   const port = (server.address() as AddressInfo).port;
   const out: (WllamaResult & { name: string; promptTokens: number })[] = [];
   try {
     for (const m of models) {
-      const context = await browser.newContext();
+      const profile = await launchChromiumProfile();
       try {
-        const page: Page = await context.newPage();
+        const page: Page = await profile.context.newPage();
         page.on('pageerror', (e) => opts.log(`[wllama] page error: ${e.message}`));
         page.on('console', (msg) => msg.type() === 'error' && opts.log(`[wllama console] ${msg.text()}`));
         await page.goto(`http://127.0.0.1:${port}/`);
         await page.waitForFunction(() => 'wllamaReady' in window, undefined, { timeout: 60_000 });
-        opts.log(`[wllama ${m.name}] prompt ${m.promptIds.length}, decode ${m.decode}, threads asked ${opts.threads}`);
+        opts.log(`[wllama ${m.name}]${m.shards ? ` ${m.shards.length} shards,` : ''} prompt ${m.promptIds.length}, decode ${m.decode}, threads asked ${opts.threads}`);
         const r = await page.evaluate(
           (a) => (window as unknown as { benchWllama: (x: typeof a) => Promise<WllamaResult> }).benchWllama(a),
-          { url: `http://127.0.0.1:${port}/models/${m.name}.gguf`, ids: m.promptIds, decode: m.decode, threads: opts.threads, nCtx: m.promptIds.length + m.decode + 16 },
+          { url: `http://127.0.0.1:${port}/models/${m.shards ? basename(m.shards[0]) : `${m.name}.gguf`}`, ids: m.promptIds, decode: m.decode, threads: opts.threads, nCtx: m.promptIds.length + m.decode + 16 },
         );
         out.push({ ...r, name: m.name, promptTokens: m.promptIds.length });
       } catch (e) {
         // One model failing (e.g. out of wasm memory) must not lose the rest of the run.
         opts.failed.push(`wllama ${m.name} (${opts.threads} thread${opts.threads === 1 ? '' : 's'}): ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
       } finally {
-        await context.close();
+        await profile.close();
       }
     }
   } finally {

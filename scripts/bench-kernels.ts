@@ -12,6 +12,10 @@
  * variants: tile64x16 (the kernels' defaults before per-adapter tuning) and tuned.
  *   WEBGPU_ICD=swiftshader npm run bench:kernels
  *
+ * `--prefill [tokens]` times the prefill GEMMs instead (default 64 tokens, the same weights):
+ * the tiled kernel (shaders/matmul.wgsl, 32 rows x 16 tokens) and the adapter's tuned choice
+ * (tuning.ts: the broadcast GEMM on CPU drivers, src/kernels/matmul-bcast.ts), in GMAC/s.
+ *
  * Weights are random bytes with sane block scales (random f16 scales would give NaNs and
  * denormals, whose speed is not the point); the results are not checked here (the tests do).
  * Each timing is one submit of one dispatch (or the stream read of the same bytes), waited on
@@ -25,6 +29,7 @@
 import { openNodeDevice } from '../src/gpu/node.ts';
 import { adapterName } from '../src/gpu/device.ts';
 import { MatvecKernel } from '../src/kernels/matvec.ts';
+import { MatmulKernel, type MatmulOptions } from '../src/kernels/matmul.ts';
 import type { MatvecOptions } from '../src/kernels/matvec.ts';
 import { NormMatvecKernel } from '../src/kernels/norm-matvec.ts';
 import { SwigluMatvecKernel } from '../src/kernels/swiglu-matvec.ts';
@@ -106,6 +111,51 @@ function upload(device: GPUDevice, data: Uint8Array | Float32Array): GPUBuffer {
 }
 
 
+/** Prefill GEMMs at the plain GEMV cases' shapes: the tiled kernel against the tuned choice, round-robin. */
+async function benchPrefill(device: GPUDevice, tuning: ReturnType<typeof decodeTuning>, m: number, runs: number, only?: string): Promise<void> {
+  const variants: { name: string; opts: MatmulOptions }[] = [{ name: 'tiled 32x16', opts: {} }];
+  const b = tuning.matmul;
+  if (b) variants.push({ name: `tuned bcast ${b.subgroupSize} lanes x ${b.rowsPerLane} rows x ${b.tokens} tokens`, opts: { bcast: b } });
+  console.log(`prefill GEMMs, ${m} tokens`);
+  console.log('| GEMM | type | rows x k | variant | compile ms | ms | GMAC/s | cpu ms | speed-up |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  const rng = new Rng(2);
+  for (const c of CASES) {
+    if (c.kind !== 'matvec' || (only && !`${c.name} ${c.format}`.toLowerCase().includes(only.toLowerCase()))) continue;
+    const w = randomWeight(device, c.format, c.rows, c.k, rng);
+    const x = upload(device, Float32Array.from({ length: m * c.k }, () => rng.next() * 2 - 1));
+    const y = device.createBuffer({ size: 4 * c.rows * m, usage: GPUBufferUsage.STORAGE });
+    const built = [];
+    for (const v of variants) {
+      const t0 = performance.now();
+      const kern = new MatmulKernel(device, c.format, v.opts);
+      const params = kern.createParams(c.k, c.rows, m, c.rows);
+      const group = kern.bind(w, x, y, params);
+      const encode = (pass: GPUComputePassEncoder) => kern.encode(pass, group, c.rows, m);
+      const created = performance.now() - t0;
+      const first = (await timeDispatch(device, encode)).ms;
+      const second = (await timeDispatch(device, encode)).ms;
+      built.push({ v, encode, params, compile: created + Math.max(0, first - second), ms: [] as number[], cpu: [] as number[] });
+    }
+    for (let i = 0; i < runs; i++) {
+      for (const b of built) {
+        const bt = await timeDispatch(device, b.encode);
+        b.ms.push(bt.ms);
+        b.cpu.push(bt.cpuMs);
+      }
+    }
+    const base = median(built[0].ms);
+    for (const b of built) {
+      const t = median(b.ms);
+      console.log(`| ${c.name} | ${c.format} | ${c.rows}x${c.k} | ${b.v.name} | ${b.compile.toFixed(0)} | ${t.toFixed(1)} | ${((c.rows * c.k * m) / t / 1e6).toFixed(2)} | ${median(b.cpu).toFixed(0)} | ${(base / t).toFixed(2)} |`);
+      b.params.destroy();
+    }
+    destroyWeight(w);
+    x.destroy();
+    y.destroy();
+  }
+}
+
 async function main(): Promise<void> {
   // Mesa keeps compiled shaders on disk: without this, compile times after the first run are ~0.
   process.env.MESA_SHADER_CACHE_DISABLE ??= 'true';
@@ -114,6 +164,12 @@ async function main(): Promise<void> {
   const { device, capabilities } = await openNodeDevice();
   const adapter = capabilities.adapter;
   const tuning = decodeTuning(adapter, device.features.has('subgroups'));
+  if (process.argv.includes('--prefill')) {
+    const n = Number(arg('--prefill'));
+    await benchPrefill(device, tuning, Number.isInteger(n) && n > 0 ? n : 64, runs, only);
+    device.destroy();
+    return;
+  }
   const t = tuning.matvec;
   const tunedName = `tile${t.workgroupSize}x${t.rowsPerWorkgroup}${t.subgroups ? 'sg' : 'tree'}`;
   const variantNames = (arg('--variants') ?? 'tile64x16,tuned').split(',');

@@ -9,7 +9,8 @@
  *   - ours in Node: Dawn on lavapipe (or WEBGPU_ICD=swiftshader);
  *   - llama.cpp natively (node-llama-cpp, CPU, once per thread count in --llama-threads);
  *   - ours in headless Chromium (WebGPU on SwiftShader), through the app's worker (scripts/bench-browser.ts);
- *   - wllama 2.4.0 (llama.cpp in WebAssembly) in the same Chromium.
+ *   - wllama 2.4.0 (llama.cpp in WebAssembly) in the same Chromium (a file of 2^31 bytes or more as
+ *     llama.cpp-style shards of the same bytes, scripts/gguf-split.ts: wllama cannot read it whole).
  * All run the same prompt ids (BOS + fixed English text) and decode greedily without stopping.
  * Prints JSON and a Markdown table: prefill tok/s, time to first token, decode tok/s, load time,
  * dispatches and weight bytes per decoded token, the decode step's bandwidth and its fraction of
@@ -25,7 +26,7 @@
  * GGUF for a preset instead of the generated one (e.g. an already generated 2.4 GB phi3-mini).
  */
 import { parseArgs } from 'node:util';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { fileSource } from '../src/model/source-node.ts';
 import { readGGUF } from '../src/model/gguf.ts';
 import { modelConfigFromGGUF } from '../src/model/config.ts';
@@ -38,7 +39,8 @@ import { loadLlamaModel } from './llama-ref.ts';
 import { Tokenizer } from '../src/model/tokenizer.ts';
 import { vocabFromMetadata } from '../src/model/vocab.ts';
 import { PRESETS, type PresetName } from './test-model-spec.ts';
-import { benchOursInChromium, benchWllama, buildApp, launchChromium, type BrowserModel } from './bench-browser.ts';
+import { splitGGUF } from './gguf-split.ts';
+import { benchOursInChromium, benchWllama, buildApp, launchChromium, type BrowserModel, type WllamaModel } from './bench-browser.ts';
 import type { Token } from 'node-llama-cpp';
 
 interface Row {
@@ -200,7 +202,8 @@ const browserWanted = new Set((v['browser-models'] as string).split(',').map((s)
 
 const rows: Row[] = [];
 const browserModels: BrowserModel[] = [];
-const wllamaModels: { name: string; path: string; promptIds: number[]; decode: number }[] = [];
+const wllamaModels: WllamaModel[] = [];
+const WLLAMA_SHARD_BYTES = 1.5e9;
 const skipped: string[] = [];
 
 const browserOpts = { port: Number(v.port), dist: 'dist-d', build: Boolean(v.build), log };
@@ -224,7 +227,11 @@ for (const preset of presets) {
   rows.push(await benchOurs(preset, path, ids, decode, countFor(v.profile, preset, full ? 2 : 4)));
   if (!v['no-llama']) for (const t of llamaThreads) rows.push(await benchLlama(preset, path, ids, decode, t));
   log(JSON.stringify(rows.filter((r) => r.model === preset).map(({ profile: _p, ...r }) => r)));
-  if (!v['no-wllama']) wllamaModels.push({ name: preset, path, promptIds: ids, decode });
+  if (!v['no-wllama']) {
+    // wllama cannot read a file of 2^31 bytes or more (its heap file system): give it llama.cpp-style shards of the same bytes
+    const shards = statSync(path).size >= 2 ** 31 ? await splitGGUF(path, WLLAMA_SHARD_BYTES) : undefined;
+    wllamaModels.push({ name: preset, path, shards, promptIds: ids, decode });
+  }
   if (v['no-browser']) continue;
   if (!browserWanted.has(preset)) {
     skipped.push(`${preset}: not run in Chromium (SwiftShader reads int4 weights at ~0.02 GB/s, so a ${full ? '2.2 GB' : 'large'} model takes minutes per token; name it in --browser-models to run it)`);
@@ -235,7 +242,7 @@ for (const preset of presets) {
   browserModels.push({ name: preset, path, promptIds: benchPromptIds(tok, bp), decode: bd, profileSteps: countFor(v.profile, preset, 2) });
 }
 
-// 2. Chromium: ours through the app's worker, then wllama, in one browser.
+// 2. Chromium: ours through the app's worker in one browser, then wllama (each model in a fresh profile).
 if (browserModels.length || (!v['no-browser'] && wllamaModels.length)) {
   const browser = await launchChromium();
   try {
@@ -265,7 +272,7 @@ if (browserModels.length || (!v['no-browser'] && wllamaModels.length)) {
     if (wllamaModels.length) {
       const results = [];
       for (const threads of (v.threads as string).split(',').map(Number)) {
-        results.push(...(await benchWllama(browser, wllamaModels, { threads, log, failed: skipped })));
+        results.push(...(await benchWllama(wllamaModels, { threads, log, failed: skipped })));
       }
       for (const r of results) {
         rows.push({

@@ -69,11 +69,12 @@ export interface DecodeTuning {
 /**
  * Kernel shapes for an adapter; `subgroups`: whether the device has the feature.
  *
- * Prefill on CPU drivers (src/kernels/matmul-bcast.ts, Q4_K 3072 x 3072 by 64 tokens, Node +
- * Dawn, .exp-style runs of session 4): lavapipe 6-7.4 GMAC/s with 8 lanes x 4 rows x 8 tokens
- * against 2.9-3.1 for the tiled GEMM (6 rows: about as fast, 2x the JIT time; 16 tokens: 11 s of
- * JIT per pipeline); SwiftShader 1.37 with 4 lanes x 4 rows x 8 tokens against 0.58. It needs the
- * workgroup to be one subgroup of a known fixed size, so only where the adapter reports one.
+ * Prefill on CPU drivers (src/kernels/matmul-bcast.ts; `npm run bench:kernels -- --prefill`, 64
+ * tokens at Phi-3-mini's shapes): lavapipe 6.1-7.4 GMAC/s with 8 lanes x 4 rows x 8 tokens against
+ * 3.0-3.1 for the tiled GEMM (2.0-2.4x; 6 rows per lane about as fast with twice the JIT time,
+ * 16 tokens 11 s of JIT per pipeline against ~3.5 s); SwiftShader (Node + Dawn, Q4_K 1024 x 3072)
+ * 1.37 GMAC/s with 4 lanes x 4 rows x 8 tokens against 0.58. It needs the workgroup to be one
+ * subgroup of a known fixed size, so only where the adapter reports one.
  */
 export function decodeTuning(adapter: AdapterText, subgroups: boolean): DecodeTuning {
   const shape = (workgroupSize: number, rowsPerWorkgroup: number): GemvShape => ({ workgroupSize, rowsPerWorkgroup, subgroups });
