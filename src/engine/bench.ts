@@ -76,8 +76,14 @@ export function decodeWeightBytes(engine: Engine): number {
 
 /**
  * GB/s of a kernel that only reads `bytes` (split into buffers of at most the binding limit) and
- * sums them: the best a bandwidth-bound decode step could do on this device.
+ * sums them: the best a bandwidth-bound decode step could do on this device. A timed submit reads
+ * the bytes as many times as it takes to read at least STREAM_MIN_BYTES: a small model's weights
+ * stream in about a millisecond, less than the submit-and-wait round trip (which put the tiny
+ * model's "bandwidth" anywhere from 0.8 to 7 GB/s between runs). Repeated reads of a small model
+ * hit the CPU caches, as its decode steps do, which read the same bytes token after token.
  */
+const STREAM_MIN_BYTES = 256 * 2 ** 20;
+
 export async function streamBandwidth(device: GPUDevice, bytes: number, runs = 5): Promise<number> {
   const k = new StreamReadKernel(device);
   const part = Math.min(device.limits.maxStorageBufferBindingSize, 128 * 2 ** 20) & ~15;
@@ -88,10 +94,12 @@ export async function streamBandwidth(device: GPUDevice, bytes: number, runs = 5
       buffers.push(device.createBuffer({ label: 'bench.stream', size: Math.max(16, Math.min(part, Math.ceil(left / 16) * 16)), usage: GPUBufferUsage.STORAGE }));
     }
     const groups = buffers.map((b) => k.bind(b, partials));
+    const total = buffers.reduce((s, b) => s + b.size, 0);
+    const reps = Math.max(1, Math.ceil(STREAM_MIN_BYTES / total));
     const run = async () => {
       const enc = device.createCommandEncoder({ label: 'bench.stream' });
       const pass = enc.beginComputePass();
-      for (const g of groups) k.encode(pass, g);
+      for (let r = 0; r < reps; r++) for (const g of groups) k.encode(pass, g);
       pass.end();
       const t0 = performance.now();
       device.queue.submit([enc.finish()]);
@@ -101,8 +109,7 @@ export async function streamBandwidth(device: GPUDevice, bytes: number, runs = 5
     await run(); // compile and first touch
     const ms: number[] = [];
     for (let i = 0; i < runs; i++) ms.push(await run());
-    const total = buffers.reduce((s, b) => s + b.size, 0);
-    return total / (median(ms) / 1000) / 1e9;
+    return (reps * total) / (median(ms) / 1000) / 1e9;
   } finally {
     for (const b of buffers) b.destroy();
     partials.destroy();
