@@ -46,6 +46,11 @@ interface Case {
   name: string;
   /** plain matvec, norm_matvec, or swiglu_matvec (rows = gate + up rows, output = rows / 2) */
   kind: 'matvec' | 'norm' | 'swiglu';
+  /**
+   * The fused norm kernels as the decode step runs them after layer 0: reading x*g and the
+   * partial sums of squares the residual GEMV before them wrote (PRESCALED), not g.
+   */
+  prescaled?: boolean;
   format: WeightFormat;
   rows: number;
   k: number;
@@ -62,7 +67,12 @@ const CASES: Case[] = [
   { name: 'output', kind: 'matvec', format: 'Q6_K', rows: 32064, k: 3072 },
   { name: 'norm+qkv', kind: 'norm', format: 'Q5_K', rows: 9216, k: 3072 },
   { name: 'norm+ffn_up+swiglu', kind: 'swiglu', format: 'Q4_K', rows: 16384, k: 3072 },
+  { name: 'norm+qkv, prescaled', kind: 'norm', format: 'Q5_K', rows: 9216, k: 3072, prescaled: true },
+  { name: 'norm+ffn_up+swiglu, prescaled', kind: 'swiglu', format: 'Q4_K', rows: 16384, k: 3072, prescaled: true },
 ];
+
+// Partial sums a residual GEMV (3072 rows, the tuned lavapipe shape's 16 rows per workgroup) hands over.
+const HANDOFF_PARTS = 3072 / 16;
 
 interface Variant {
   name: string;
@@ -187,6 +197,7 @@ async function main(): Promise<void> {
     const x = upload(device, Float32Array.from({ length: c.k }, () => rng.next() * 2 - 1));
     const g = upload(device, Float32Array.from({ length: c.k }, () => rng.next() + 0.5));
     const y = device.createBuffer({ size: 4 * c.rows, usage: GPUBufferUsage.STORAGE });
+    const partials4 = upload(device, Float32Array.from({ length: 4 * Math.ceil(HANDOFF_PARTS / 4) }, () => rng.next() * 10));
     const src = device.createBuffer({ size: Math.ceil(bytes / 16) * 16, usage: GPUBufferUsage.STORAGE });
     const streamGroup = stream.bind(src, partials);
     // Build every variant, then time them round-robin with the stream read, so that load from
@@ -205,16 +216,16 @@ async function main(): Promise<void> {
         const group = kern.bind(w, x, y, params);
         encode = (pass) => kern.encode(pass, group, c.rows);
       } else if (c.kind === 'norm') {
-        const kern = new NormMatvecKernel(device, c.format, v.opts);
-        params = kern.createParams({ k: c.k, rows: c.rows, eps: 1e-5 });
-        const group = kern.bind(w, x, g, y, params);
+        const kern = new NormMatvecKernel(device, c.format, { ...v.opts, prescaled: c.prescaled });
+        params = kern.createParams({ k: c.k, rows: c.rows, eps: 1e-5, parts: c.prescaled ? HANDOFF_PARTS : undefined });
+        const group = c.prescaled ? kern.bindPrescaled(w, x, partials4, y, params) : kern.bind(w, x, g, y, params);
         encode = (pass) => kern.encode(pass, group, c.rows);
       } else {
         const rows = (v.opts.rowsPerWorkgroup ?? 16) / 2;
-        const kern = new SwigluMatvecKernel(device, c.format, { ...v.opts, rowsPerWorkgroup: Math.max(1, rows), norm: true });
+        const kern = new SwigluMatvecKernel(device, c.format, { ...v.opts, rowsPerWorkgroup: Math.max(1, rows), norm: true, prescaled: c.prescaled });
         const ffn = c.rows / 2;
-        params = kern.createParams(w, { ffn, eps: 1e-5 });
-        const group = kern.bind(w, x, g, y, params);
+        params = kern.createParams(w, { ffn, eps: 1e-5, parts: c.prescaled ? HANDOFF_PARTS : undefined });
+        const group = c.prescaled ? kern.bindPrescaled(w, x, partials4, y, params) : kern.bind(w, x, g, y, params);
         encode = (pass) => kern.encode(pass, group, ffn);
       }
       const created = performance.now() - t0;
@@ -248,7 +259,7 @@ async function main(): Promise<void> {
       b.params.destroy();
     }
     destroyWeight(w);
-    for (const b of [x, g, y, src]) b.destroy();
+    for (const b of [x, g, y, src, partials4]) b.destroy();
   }
   partials.destroy();
   device.destroy();

@@ -21,7 +21,7 @@
 override WG: u32 = 64u;
 // Rows per workgroup, at most MAX_ROWS.
 override ROWS: u32 = 16u;
-const MAX_ROWS: u32 = 16u;
+const MAX_ROWS: u32 = 32u;
 
 struct Params {
   k: u32,

@@ -34,7 +34,7 @@ override PRESCALED: bool = false;
 override WG: u32 = 64u;
 // Output rows per workgroup plus one (the sum of squares), at most MAX_ROWS.
 override ROWS: u32 = 17u;
-const MAX_ROWS: u32 = 17u;
+const MAX_ROWS: u32 = 33u;
 
 struct Params {
   k: u32,

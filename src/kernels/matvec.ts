@@ -29,7 +29,7 @@ export interface NormOutBuffers {
   partials: GPUBuffer;
 }
 
-const MAX_ROWS = 16;
+const MAX_ROWS = 32;
 
 /** Decode GEMV y (+)= W x over repacked weights of one format (see shaders/matvec.wgsl). */
 export class MatvecKernel {

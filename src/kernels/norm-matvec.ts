@@ -14,7 +14,7 @@ import type { MatvecOptions } from './matvec.ts';
 import { checkWeight, weightBindEntries, weightLayoutEntries, weightShader } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
 
-const MAX_OUT_ROWS = 16;
+const MAX_OUT_ROWS = 32;
 
 /** Shared by the fused decode kernels: checks the options, builds layout and pipeline. */
 export function buildFusedMatvec(

@@ -7,8 +7,15 @@
  * are gathers, so the cost that matters is gathers per weight byte, and a workgroup's barrier
  * and reduction cost more per thread the more SIMD batches it has. Measured (CPU time per byte
  * relative to a pure streaming read, 2 shared cores; see the report of issue 8):
- *   lavapipe: 32 threads x 16 rows beat 64 x 16 by ~15-30% on every shape; 16 threads and 8 or
- *     32 rows were no better; subgroupAdd beat the workgroup-memory tree by ~25%.
+ *   lavapipe: 32 threads x 16 rows beat 64 x 16 by ~15-30% on every shape; subgroupAdd beat the
+ *     workgroup-memory tree by ~25%. Session 4 (after the chunks of 64 and the norm hand-off):
+ *     32 threads x 32 rows beat the balanced 16 x 16 by 15-30% on every plain GEMV at Phi-3-mini's
+ *     shapes (CPU-time ratio to the streaming read 0.35-0.46 -> 0.40-0.55), prescaled norm+QKV
+ *     0.32 -> 0.37, and the prescaled gate/up+SwiGLU with 16 output rows (32 weight rows) 0.25 ->
+ *     0.38: more rows per loaded x chunk outweigh the idle threads of an unbalanced last pass, so
+ *     lavapipe no longer narrows workgroups for balance (balanceChunks).
+ *     SwiftShader: 32 x 32 no better than 16 x 16 (noisy, mixed), but gate/up+SwiGLU with 16
+ *     output rows instead of 8: 0.22 -> 0.32.
  *   SwiftShader: 16 threads x 16 rows best (64 threads: 0.6x its speed, 128: 0.3x).
  *   On both, the variants that avoid the rows-per-workgroup array (unrolled vec4 accumulators,
  *   one row per thread, 8 threads splitting each block with uniform weight loads) were 2-4x
@@ -27,9 +34,10 @@
  * tiled kernel ~0.34; subgroup broadcasts ~0.23; a uniform buffer read by all lanes ~0.15). Fully
  * unrolled kernels with constant addresses make 300 KB of code per pipeline and lose more to the
  * instruction cache than they save. So the per-adapter work here is about loading less: chunks
- * of 64 (the block head once per 64 weights), no idle threads (balanceChunks), and the fused norm
- * kernels reading x*g and partial sums of squares handed over by the residual GEMV before them
- * (matvec_store_norm.wgsl) instead of loading g and squaring x in every workgroup.
+ * of 64 (the block head once per 64 weights), more rows per workgroup (32 on lavapipe), no idle
+ * threads where that pays (SwiftShader: balanceChunks), and the fused norm kernels reading x*g
+ * and partial sums of squares handed over by the residual GEMV before them (matvec_store_norm.wgsl)
+ * instead of loading g and squaring x in every workgroup.
  */
 import type { AdapterSummary } from '../gpu/device.ts';
 import type { BcastShape } from './matmul-bcast.ts';
@@ -60,7 +68,7 @@ export interface DecodeTuning {
   normMatvec: GemvShape;
   /** rowsPerWorkgroup = output rows; the kernel reads twice as many weight rows. */
   swigluMatvec: GemvShape;
-  /** fitShape's `balance`: a narrower workgroup rather than idle threads (CPU drivers). */
+  /** fitShape's `balance`: a narrower workgroup rather than idle threads (SwiftShader). */
   balanceChunks: boolean;
   /** Prefill GEMM: the broadcast kernel in this shape (CPU drivers), or null for the tiled one. */
   matmul: BcastShape | null;
@@ -82,9 +90,9 @@ export function decodeTuning(adapter: AdapterText, subgroups: boolean): DecodeTu
   const bcast = (lanes: number): BcastShape | null => (fixedSubgroup === lanes ? { subgroupSize: lanes, rowsPerLane: 4, tokens: 8 } : null);
   switch (cpuDriver(adapter)) {
     case 'lavapipe':
-      return { matvec: shape(32, 16), normMatvec: shape(32, 16), swigluMatvec: shape(32, 8), balanceChunks: true, matmul: bcast(8) };
+      return { matvec: shape(32, 32), normMatvec: shape(32, 32), swigluMatvec: shape(32, 16), balanceChunks: false, matmul: bcast(8) };
     case 'swiftshader':
-      return { matvec: shape(16, 16), normMatvec: shape(16, 16), swigluMatvec: shape(16, 8), balanceChunks: true, matmul: bcast(4) };
+      return { matvec: shape(16, 16), normMatvec: shape(16, 16), swigluMatvec: shape(16, 16), balanceChunks: true, matmul: bcast(4) };
     default:
       return { matvec: shape(64, 16), normMatvec: shape(64, 16), swigluMatvec: shape(64, 8), balanceChunks: false, matmul: null };
   }
@@ -95,7 +103,7 @@ export function decodeTuning(adapter: AdapterText, subgroups: boolean): DecodeTu
  * power of two of that, at least 8 threads. A thread strides over a row's chunks, so threads past
  * the last chunk only idle; on a CPU driver an idle SIMD batch still runs the whole loop masked
  * (the tiny and small test models' lm_head, k = 256..1024, used 4 to 16 of 32 threads). With
- * `balance` (CPU drivers: DecodeTuning.balanceChunks) also narrower when that leaves fewer threads
+ * `balance` (SwiftShader: DecodeTuning.balanceChunks) also narrower when that leaves fewer threads
  * idle in the last pass over a row. Rows per workgroup are capped at the thread count (thread r
  * writes row r).
  */
