@@ -5,8 +5,8 @@
  * depth = 24 + k/64 (72 at k = 3072: ~4.3e-6 of the magnitude sum), far below the ~1e-3 that
  * a single wrong weight bit or a wrong token row would give.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openNodeDevice } from '../gpu/node.ts';
+import { describe, expect, it } from 'vitest';
+import { gpuForTests } from './test-gpu.ts';
 import { MatmulKernel, runMatmul } from '../kernels/matmul.ts';
 import type { MatmulOptions } from '../kernels/matmul.ts';
 import type { BcastShape } from '../kernels/matmul-bcast.ts';
@@ -19,17 +19,13 @@ import {
 } from './test-weights.ts';
 import type { TestWeight } from './test-weights.ts';
 
-let device: GPUDevice;
-beforeAll(async () => {
-  ({ device } = await openNodeDevice());
-});
-afterAll(() => device?.destroy());
+const gpu = gpuForTests();
 
 const kernels = new Map<string, MatmulKernel>();
 function kernel(type: GgmlType, opts: MatmulOptions = {}): MatmulKernel {
   const key = `${type}:${JSON.stringify(opts)}`;
   let k = kernels.get(key);
-  if (!k) kernels.set(key, (k = new MatmulKernel(device, formatOf(type), opts)));
+  if (!k) kernels.set(key, (k = new MatmulKernel(gpu.device, formatOf(type), opts)));
   return k;
 }
 
@@ -42,7 +38,7 @@ async function check(tw: TestWeight, m: number, rng: Rng, opts: MatmulOptions = 
   const pad = 3; // extra columns on both sides: writes must land in [col0, col0 + rows) only
   const yStride = tw.rows + 2 * pad;
   const y0 = rng.fill(m * yStride, -5, 5);
-  const parts = (cuts ? uploadTestWeightParts(device, tw, cuts) : [{ weight: uploadTestWeight(device, tw), rowOffset: 0 }]).map((p) => ({
+  const parts = (cuts ? uploadTestWeightParts(gpu.device, tw, cuts) : [{ weight: uploadTestWeight(gpu.device, tw), rowOffset: 0 }]).map((p) => ({
     ...p,
     rowOffset: p.rowOffset + pad,
   }));
@@ -122,10 +118,10 @@ describe('matmul: options', () => {
 
 /** The adapter's fixed subgroup size (the test adapter, lavapipe, has 8). */
 function subgroupSize(): number {
-  const info = (device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
-  expect(device.features.has('subgroups'), 'the broadcast GEMM needs the subgroups feature').toBe(true);
-  expect(info?.subgroupMinSize, 'the test adapter must report one subgroup size').toBe(info?.subgroupMaxSize);
-  return info!.subgroupMinSize!;
+  expect(gpu.hasSubgroups(), 'the broadcast GEMM needs the subgroups feature').toBe(true);
+  const { min, max } = gpu.subgroupSizes;
+  expect(min, 'the test adapter must report one subgroup size').toBe(max);
+  return min;
 }
 
 // The broadcast GEMM (src/kernels/matmul-bcast.ts, CPU drivers): the same bound, its order of
@@ -166,8 +162,8 @@ describe('matmul (broadcast, one subgroup per workgroup): vs the CPU reference',
   });
 
   it('refuses shapes it cannot run', () => {
-    expect(() => new MatmulKernel(device, 'Q4_K', { bcast: { subgroupSize: 3, rowsPerLane: 4, tokens: 8 } })).toThrow(/bad shape/);
-    expect(() => new MatmulKernel(device, 'Q4_K', { bcast: { subgroupSize: 8, rowsPerLane: 0, tokens: 8 } })).toThrow(/bad shape/);
-    expect(() => new MatmulKernel(device, 'Q4_K', { bcast: { subgroupSize: 16, rowsPerLane: 4, tokens: 8 } })).toThrow(/as few as 8/);
+    expect(() => new MatmulKernel(gpu.device, 'Q4_K', { bcast: { subgroupSize: 3, rowsPerLane: 4, tokens: 8 } })).toThrow(/bad shape/);
+    expect(() => new MatmulKernel(gpu.device, 'Q4_K', { bcast: { subgroupSize: 8, rowsPerLane: 0, tokens: 8 } })).toThrow(/bad shape/);
+    expect(() => new MatmulKernel(gpu.device, 'Q4_K', { bcast: { subgroupSize: 16, rowsPerLane: 4, tokens: 8 } })).toThrow(/as few as 8/);
   });
 });

@@ -10,8 +10,8 @@
  * ~1e-3 of it: the last tests corrupt single bits and check that the bound catches them.
  * Observed errors use ~1e-3..1e-2 of the bound.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openNodeDevice } from '../gpu/node.ts';
+import { describe, expect, it } from 'vitest';
+import { gpuForTests } from './test-gpu.ts';
 import { MatvecKernel, runMatvec } from '../kernels/matvec.ts';
 import type { MatvecOptions } from '../kernels/matvec.ts';
 import { matvecRef } from '../kernels/matvec.ref.ts';
@@ -26,27 +26,18 @@ import {
 } from './test-weights.ts';
 import type { TestWeight } from './test-weights.ts';
 
-let device: GPUDevice;
-let subgroupSizes: { min: number; max: number } = { min: 4, max: 128 }; // WebGPU's allowed range
-const hasSubgroups = () => device.features.has('subgroups');
-beforeAll(async () => {
-  const opened = await openNodeDevice();
-  device = opened.device;
-  const { subgroupMinSize: min, subgroupMaxSize: max } = opened.capabilities.adapter;
-  if (min && max) subgroupSizes = { min, max };
-});
-afterAll(() => device?.destroy());
+const gpu = gpuForTests();
 
 const kernels = new Map<string, MatvecKernel>();
 function kernel(type: GgmlType, opts: MatvecOptions = {}): MatvecKernel {
   const key = `${type}:${JSON.stringify(opts)}`;
   let k = kernels.get(key);
-  if (!k) kernels.set(key, (k = new MatvecKernel(device, formatOf(type), opts)));
+  if (!k) kernels.set(key, (k = new MatvecKernel(gpu.device, formatOf(type), opts)));
   return k;
 }
 
 function depthOf(tw: TestWeight, k: MatvecKernel): number {
-  return matvecDepth(tw.type, tw.k, k.workgroupSize, k.subgroups ? subgroupSizes : null);
+  return matvecDepth(tw.type, tw.k, k.workgroupSize, k.subgroups ? gpu.subgroupSizes : null);
 }
 
 /**
@@ -54,7 +45,7 @@ function depthOf(tw: TestWeight, k: MatvecKernel): number {
  * Returns the worst err/bound ratio.
  */
 async function check(tw: TestWeight, x: Float32Array, opts: MatvecOptions = {}, cuts?: number[], y0?: Float32Array): Promise<number> {
-  const parts = cuts ? uploadTestWeightParts(device, tw, cuts) : [{ weight: uploadTestWeight(device, tw), rowOffset: 0 }];
+  const parts = cuts ? uploadTestWeightParts(gpu.device, tw, cuts) : [{ weight: uploadTestWeight(gpu.device, tw), rowOffset: 0 }];
   const init = y0 ?? new Float32Array(tw.rows).fill(NaN); // NaN: a row the kernel never writes fails
   const got = await runMatvec(kernel(tw.type, opts), parts, x, init, y0 !== undefined);
   for (const p of parts) destroyWeight(p.weight);
@@ -79,7 +70,7 @@ describe('matvec: every weight type vs the CPU reference', () => {
       worst = Math.max(worst, await check(tw, x));
       // The reductions are shared by all formats: the other one (the workgroup tree, when the
       // default uses subgroups) on three formats is enough, and saves a JIT per format.
-      if (hasSubgroups() && TREE_TOO.includes(type)) worst = Math.max(worst, await check(tw, x, { subgroups: false }));
+      if (gpu.hasSubgroups() && TREE_TOO.includes(type)) worst = Math.max(worst, await check(tw, x, { subgroups: false }));
     }
     console.log(`matvec ${formatOf(type)}: worst err/bound ${worst.toExponential(2)}`);
   });
@@ -101,8 +92,8 @@ describe('matvec: fixed hand-checked cases', () => {
     raw[1] = 0x38; // f16 0.5
     for (let j = 0; j < 16; j++) raw[2 + j] = j | ((15 - j) << 4);
     const x = new Float32Array(32).fill(1, 0, 16).fill(2, 16);
-    const w = uploadRepacked(device, repack(GgmlType.Q4_0, 32, raw));
-    for (const subgroups of hasSubgroups() ? [false, true] : [false]) {
+    const w = uploadRepacked(gpu.device, repack(GgmlType.Q4_0, 32, raw));
+    for (const subgroups of gpu.hasSubgroups() ? [false, true] : [false]) {
       const got = await runMatvec(kernel(GgmlType.Q4_0, { subgroups }), [{ weight: w, rowOffset: 0 }], x, new Float32Array(1));
       expect(got[0]).toBe(-12);
     }
@@ -125,8 +116,8 @@ describe('matvec: fixed hand-checked cases', () => {
     raw.fill(0x21, 16);
     const x = new Float32Array(256).fill(1);
     expect(matvecRef(dequantize(GgmlType.Q4_K, raw, 256), x, 1, 256)[0]).toBe(1344); // the codec agrees
-    const w = uploadRepacked(device, repack(GgmlType.Q4_K, 256, raw));
-    for (const subgroups of hasSubgroups() ? [false, true] : [false]) {
+    const w = uploadRepacked(gpu.device, repack(GgmlType.Q4_K, 256, raw));
+    for (const subgroups of gpu.hasSubgroups() ? [false, true] : [false]) {
       const got = await runMatvec(kernel(GgmlType.Q4_K, { subgroups }), [{ weight: w, rowOffset: 0 }], x, new Float32Array(1));
       expect(got[0]).toBe(1344);
     }
@@ -156,8 +147,8 @@ describe('matvec: options', () => {
 
   it('other workgroup sizes and rows per workgroup give the same results', async () => {
     const rng = new Rng(13);
-    // both reductions where the device has subgroups
-    const sg = (o: MatvecOptions, i: number): MatvecOptions => ({ ...o, subgroups: hasSubgroups() && i % 2 === 0 });
+    // both reductions where the gpu.device has subgroups
+    const sg = (o: MatvecOptions, i: number): MatvecOptions => ({ ...o, subgroups: gpu.hasSubgroups() && i % 2 === 0 });
     const shapes: MatvecOptions[] = [
       { workgroupSize: 32, rowsPerWorkgroup: 1 },
       { workgroupSize: 128, rowsPerWorkgroup: 3 },
@@ -184,14 +175,14 @@ describe('matvec: options', () => {
 
 describe('matvec: shape checks', () => {
   it('refuses more rows per workgroup than threads (thread r writes row r)', () => {
-    expect(() => new MatvecKernel(device, 'Q4_K', { workgroupSize: 8, rowsPerWorkgroup: 16 })).toThrow(/16 rows per workgroup need at least as many threads \(got 8\)/);
+    expect(() => new MatvecKernel(gpu.device, 'Q4_K', { workgroupSize: 8, rowsPerWorkgroup: 16 })).toThrow(/16 rows per workgroup need at least as many threads \(got 8\)/);
   });
 });
 
 describe('matvec: the per-adapter shapes of src/kernels/tuning.ts', () => {
   // Whatever adapter runs the tests, every shape tuning.ts can choose runs here, on the Q4_K_M
   // types at rows off the tiles (37 rows: 2 full 16-row workgroups and a partial one) and with
-  // the row-split path; with and without subgroups where the device has them.
+  // the row-split path; with and without subgroups where the gpu.device has them.
   const shapes = new Map<string, MatvecOptions>();
   for (const description of ['llvmpipe (LLVM 15.0.6, 256 bits)', 'SwiftShader Device (Subzero)', 'NVIDIA GeForce RTX 4090']) {
     for (const sub of [false, true]) {
@@ -204,7 +195,7 @@ describe('matvec: the per-adapter shapes of src/kernels/tuning.ts', () => {
     const k = 3 * 256;
     const tw = makeWeight(type, 37, k, rng);
     for (const o of shapes.values()) {
-      if (o.subgroups && !hasSubgroups()) continue;
+      if (o.subgroups && !gpu.hasSubgroups()) continue;
       await check(tw, rng.fill(k), o);
       await check(tw, rng.fill(k), o, [0, 5, 21, 37], rng.fill(37));
     }
@@ -216,7 +207,7 @@ describe('matvec: the tolerance catches real decoding errors', () => {
   async function corrupted(tw: TestWeight, x: Float32Array, mutate: (raw: Uint8Array) => void) {
     const bad = tw.raw.slice();
     mutate(bad);
-    const w = uploadRepacked(device, repack(tw.type, tw.k, bad));
+    const w = uploadRepacked(gpu.device, repack(tw.type, tw.k, bad));
     const kern = kernel(tw.type);
     const got = await runMatvec(kern, [{ weight: w, rowOffset: 0 }], x, new Float32Array(tw.rows));
     destroyWeight(w);

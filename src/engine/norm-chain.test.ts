@@ -10,8 +10,8 @@
  * bounds of norm-matvec.test.ts / swiglu-matvec.test.ts and prescaledNormDepth for the sum of
  * squares that now arrives in parts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openNodeDevice } from '../gpu/node.ts';
+import { describe, expect, it } from 'vitest';
+import { gpuForTests } from './test-gpu.ts';
 import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { MatvecKernel, type MatvecOptions } from '../kernels/matvec.ts';
 import { matvecRef } from '../kernels/matvec.ref.ts';
@@ -28,20 +28,12 @@ import { U, checkBounds, describeBounds, errorBounds, makeWeight, matvecDepth, u
 
 const EPS = 1e-5;
 
-let device: GPUDevice;
-let subgroupSizes: { min: number; max: number } = { min: 4, max: 128 };
-beforeAll(async () => {
-  const opened = await openNodeDevice();
-  device = opened.device;
-  const { subgroupMinSize: min, subgroupMaxSize: max } = opened.capabilities.adapter;
-  if (min && max) subgroupSizes = { min, max };
-});
-afterAll(() => device?.destroy());
+const gpu = gpuForTests();
 
 const silu = (v: number) => v / (1 + Math.exp(-v));
 
 async function read(buf: GPUBuffer, bytes: number): Promise<Float32Array> {
-  return new Float32Array(await readBuffer(device, buf, bytes));
+  return new Float32Array(await readBuffer(gpu.device, buf, bytes));
 }
 
 /**
@@ -50,45 +42,45 @@ async function read(buf: GPUBuffer, bytes: number): Promise<Float32Array> {
  */
 async function chain(shape: MatvecOptions, dim: number, k1: number, rows2: number, ffn: number, seed: number): Promise<void> {
   const rng = new Rng(seed);
-  const sg = (shape.subgroups ?? device.features.has('subgroups')) ? subgroupSizes : null;
-  const writer = new MatvecKernel(device, 'Q4_K', { ...shape, normOut: true });
+  const sg = (shape.subgroups ?? gpu.device.features.has('subgroups')) ? gpu.subgroupSizes : null;
+  const writer = new MatvecKernel(gpu.device, 'Q4_K', { ...shape, normOut: true });
   const w1 = makeWeight(GgmlType.Q4_K, dim, k1, rng);
   const a = rng.fill(k1).map((v) => 3 * v);
   const h0 = rng.fill(dim).map((v) => 8 * v);
   const g = rng.fill(dim, 0.2, 2);
   const parts = writer.partialCount(dim);
-  const wb1 = uploadTestWeight(device, w1);
-  const ab = uploadStorage(device, a, 'a');
-  const hb = uploadStorage(device, h0, 'h');
-  const gb = uploadStorage(device, g, 'g');
-  const xg = uploadStorage(device, new Float32Array(dim).fill(NaN), 'xg');
+  const wb1 = uploadTestWeight(gpu.device, w1);
+  const ab = uploadStorage(gpu.device, a, 'a');
+  const hb = uploadStorage(gpu.device, h0, 'h');
+  const gb = uploadStorage(gpu.device, g, 'g');
+  const xg = uploadStorage(gpu.device, new Float32Array(dim).fill(NaN), 'xg');
   // NaN where the writer must write; the padding starts (and must stay) zero
   const partInit = new Float32Array(writer.partialsBytes(dim) / 4);
   partInit.fill(NaN, 0, parts);
-  const pb = uploadStorage(device, partInit, 'partials');
+  const pb = uploadStorage(gpu.device, partInit, 'partials');
   const p1 = writer.createParams(k1, dim, 0, true);
 
   // the readers: norm + a Q5_K projection (attn_qkv's type), norm + Q4_K gate/up + SwiGLU
   const normShape = { ...shape, rowsPerWorkgroup: Math.min(shape.rowsPerWorkgroup ?? 16, shape.workgroupSize ?? 64) };
-  const reader = new NormMatvecKernel(device, 'Q5_K', { ...normShape, prescaled: true });
+  const reader = new NormMatvecKernel(gpu.device, 'Q5_K', { ...normShape, prescaled: true });
   const w2 = makeWeight(GgmlType.Q5_K, rows2, dim, rng);
-  const wb2 = uploadTestWeight(device, w2);
-  const y2 = uploadStorage(device, new Float32Array(rows2).fill(NaN), 'y2');
+  const wb2 = uploadTestWeight(gpu.device, w2);
+  const y2 = uploadStorage(gpu.device, new Float32Array(rows2).fill(NaN), 'y2');
   const p2 = reader.createParams({ k: dim, rows: rows2, eps: EPS, parts });
   const swShape = { ...shape, rowsPerWorkgroup: Math.max(1, Math.floor((shape.rowsPerWorkgroup ?? 16) / 2)) };
-  const sw = new SwigluMatvecKernel(device, 'Q4_K', { ...swShape, prescaled: true });
+  const sw = new SwigluMatvecKernel(gpu.device, 'Q4_K', { ...swShape, prescaled: true });
   const w3 = makeWeight(GgmlType.Q4_K, 2 * ffn, dim, rng);
-  const wb3 = uploadTestWeight(device, w3);
-  const y3 = uploadStorage(device, new Float32Array(ffn).fill(NaN), 'y3');
+  const wb3 = uploadTestWeight(gpu.device, w3);
+  const y3 = uploadStorage(gpu.device, new Float32Array(ffn).fill(NaN), 'y3');
   const p3 = sw.createParams(wb3, { ffn, eps: EPS, parts });
 
-  const enc = device.createCommandEncoder();
+  const enc = gpu.device.createCommandEncoder();
   const pass = enc.beginComputePass();
   writer.encode(pass, writer.bindNormOut(wb1, ab, hb, p1, { g: gb, xg, partials: pb }), dim);
   reader.encode(pass, reader.bindPrescaled(wb2, xg, pb, y2, p2), rows2);
   sw.encode(pass, sw.bindPrescaled(wb3, xg, pb, y3, p3), ffn);
   pass.end();
-  device.queue.submit([enc.finish()]);
+  gpu.device.queue.submit([enc.finish()]);
   const [h, xgv, pv, out2, out3] = await Promise.all([read(hb, 4 * dim), read(xg, 4 * dim), read(pb, partInit.byteLength), read(y2, 4 * rows2), read(y3, 4 * ffn)]);
   const what = `dim ${dim} k ${k1} ${JSON.stringify(shape)}`;
 
@@ -137,7 +129,7 @@ describe('decode norm chain: matvec normOut -> prescaled norm_matvec and swiglu_
   it('the per-adapter shapes of tuning.ts, Phi-3-like widths off the tiles', async () => {
     const shapes = new Map<string, MatvecOptions>();
     for (const description of ['llvmpipe (LLVM 15.0.6, 256 bits)', 'SwiftShader Device (Subzero)', 'Apple M2']) {
-      const { matvec } = decodeTuning({ vendor: '', architecture: '', device: '', description }, device.features.has('subgroups'));
+      const { matvec } = decodeTuning({ vendor: '', architecture: '', device: '', description }, gpu.device.features.has('subgroups'));
       shapes.set(JSON.stringify(matvec), matvec);
     }
     let seed = 1;
@@ -146,7 +138,7 @@ describe('decode norm chain: matvec normOut -> prescaled norm_matvec and swiglu_
   });
 
   it('other shapes and reductions: a down-like long k, few rows per workgroup, 8 threads', async () => {
-    const sub = device.features.has('subgroups');
+    const sub = gpu.device.features.has('subgroups');
     // 5 rows per workgroup: a partial last workgroup and 154 partials padded to 156
     await chain({ workgroupSize: 16, rowsPerWorkgroup: 5, subgroups: false }, 768, 2048, 19, 9, 11);
     await chain({ workgroupSize: 8, rowsPerWorkgroup: 8, subgroups: sub }, 256, 256, 9, 5, 12);

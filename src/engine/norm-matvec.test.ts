@@ -4,8 +4,8 @@
  * errorBounds() of matvec.test.ts on the normalized x, with depth matvecDepth + normDepth
  * (test-norm.ts: the norm's sum of squares, inverseSqrt and the extra roundings).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openNodeDevice } from '../gpu/node.ts';
+import { describe, expect, it } from 'vitest';
+import { gpuForTests } from './test-gpu.ts';
 import type { MatvecOptions } from '../kernels/matvec.ts';
 import { matvecRef } from '../kernels/matvec.ref.ts';
 import { NormMatvecKernel, runNormMatvec } from '../kernels/norm-matvec.ts';
@@ -24,35 +24,26 @@ import type { TestWeight } from './test-weights.ts';
 
 const EPS = 1e-5;
 
-let device: GPUDevice;
-let subgroupSizes: { min: number; max: number } = { min: 4, max: 128 };
-const hasSubgroups = () => device.features.has('subgroups');
-beforeAll(async () => {
-  const opened = await openNodeDevice();
-  device = opened.device;
-  const { subgroupMinSize: min, subgroupMaxSize: max } = opened.capabilities.adapter;
-  if (min && max) subgroupSizes = { min, max };
-});
-afterAll(() => device?.destroy());
+const gpu = gpuForTests();
 
 const kernels = new Map<string, NormMatvecKernel>();
 function kernel(type: GgmlType, opts: MatvecOptions = {}): NormMatvecKernel {
   const key = `${type}:${JSON.stringify(opts)}`;
   let k = kernels.get(key);
-  if (!k) kernels.set(key, (k = new NormMatvecKernel(device, formatOf(type), opts)));
+  if (!k) kernels.set(key, (k = new NormMatvecKernel(gpu.device, formatOf(type), opts)));
   return k;
 }
 
 /** GPU vs rmsnormRef -> matvecRef; split at `cuts`, accumulating onto y0 when given. Returns the worst err/bound. */
 async function check(tw: TestWeight, x: Float32Array, g: Float32Array, opts: MatvecOptions = {}, cuts?: number[], y0?: Float32Array): Promise<number> {
   const kern = kernel(tw.type, opts);
-  const parts = cuts ? uploadTestWeightParts(device, tw, cuts) : [{ weight: uploadTestWeight(device, tw), rowOffset: 0 }];
+  const parts = cuts ? uploadTestWeightParts(gpu.device, tw, cuts) : [{ weight: uploadTestWeight(gpu.device, tw), rowOffset: 0 }];
   const init = y0 ?? new Float32Array(tw.rows).fill(NaN);
   const got = await runNormMatvec(kern, parts, x, g, EPS, init, y0 !== undefined);
   for (const p of parts) destroyWeight(p.weight);
   const xn = rmsnormRef(x, g, 1, tw.k, EPS);
   const ref = matvecRef(tw.w, xn, tw.rows, tw.k, y0);
-  const sg = kern.subgroups ? subgroupSizes : null;
+  const sg = kern.subgroups ? gpu.subgroupSizes : null;
   const depth = matvecDepth(tw.type, tw.k, kern.workgroupSize, sg) + normDepth(tw.type, tw.k, kern.workgroupSize, sg);
   const report = checkBounds(got, ref, errorBounds(tw, xn, depth, ref));
   expect(report.ok, `${formatOf(tw.type)} ${tw.rows}x${tw.k} ${JSON.stringify(opts)}: ${describeBounds(report)}`).toBe(true);
@@ -73,7 +64,7 @@ describe('norm_matvec: every weight type vs rmsnorm -> matvec references', () =>
       const x = rng.fill(k, -1, 1).map((v) => v * (t + 1) * 7.5);
       const g = rng.fill(k, 0.2, 2);
       worst = Math.max(worst, await check(tw, x, g));
-      if (hasSubgroups() && t === 0) worst = Math.max(worst, await check(tw, x, g, { subgroups: false }));
+      if (gpu.hasSubgroups() && t === 0) worst = Math.max(worst, await check(tw, x, g, { subgroups: false }));
     }
     console.log(`norm_matvec ${formatOf(type)}: worst err/bound ${worst.toExponential(2)}`);
   });
@@ -96,8 +87,8 @@ describe('norm_matvec: fixed hand-checked case', () => {
     for (let j = 0; j < 16; j++) raw[2 + j] = j | ((15 - j) << 4);
     const x = new Float32Array(32).fill(4);
     const g = new Float32Array(32).fill(0.5, 0, 16).fill(1, 16);
-    const w = uploadRepacked(device, repack(GgmlType.Q4_0, 32, raw));
-    for (const subgroups of hasSubgroups() ? [false, true] : [false]) {
+    const w = uploadRepacked(gpu.device, repack(GgmlType.Q4_0, 32, raw));
+    for (const subgroups of gpu.hasSubgroups() ? [false, true] : [false]) {
       const got = await runNormMatvec(kernel(GgmlType.Q4_0, { subgroups }), [{ weight: w, rowOffset: 0 }], x, g, 0, new Float32Array(1));
       // exact but for inverseSqrt's 2 ulp
       expect(Math.abs(got[0] + 6)).toBeLessThanOrEqual(6 * 4 * 2 ** -24);
@@ -134,7 +125,7 @@ describe('norm_matvec: options', () => {
       // 8 threads (tuning.ts fitShape, rows of few chunks), with either reduction
       { workgroupSize: 8, rowsPerWorkgroup: 8 },
       { workgroupSize: 8, rowsPerWorkgroup: 7 },
-    ].map((o, i) => ({ ...o, subgroups: hasSubgroups() && i % 2 === 0 }));
+    ].map((o, i) => ({ ...o, subgroups: gpu.hasSubgroups() && i % 2 === 0 }));
     const k = 3 * 256;
     const tw = makeWeight(GgmlType.Q4_K, 37, k, rng);
     const x = rng.fill(k);
@@ -148,7 +139,7 @@ describe('norm_matvec: options', () => {
     for (const description of ['llvmpipe (LLVM 15.0.6, 256 bits)', 'SwiftShader Device (Subzero)', 'Apple M2']) {
       for (const sub of [false, true]) {
         const { normMatvec } = decodeTuning({ vendor: '', architecture: '', device: '', description }, sub);
-        if (!normMatvec.subgroups || hasSubgroups()) shapes.set(JSON.stringify(normMatvec), normMatvec);
+        if (!normMatvec.subgroups || gpu.hasSubgroups()) shapes.set(JSON.stringify(normMatvec), normMatvec);
       }
     }
     for (const type of [GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K]) {
@@ -171,13 +162,13 @@ describe('norm_matvec: the tolerance still catches real errors', () => {
     const g = rng.fill(3072, 0.5, 1.5);
     const bad = tw.raw.slice();
     bad[5 * 12 * 144 + 7 * 144 + 16 + 40] ^= 0x80;
-    const w = uploadRepacked(device, repack(tw.type, tw.k, bad));
+    const w = uploadRepacked(gpu.device, repack(tw.type, tw.k, bad));
     const kern = kernel(tw.type);
     const got = await runNormMatvec(kern, [{ weight: w, rowOffset: 0 }], x, g, EPS, new Float32Array(tw.rows));
     destroyWeight(w);
     const xn = rmsnormRef(x, g, 1, tw.k, EPS);
     const ref = matvecRef(tw.w, xn, tw.rows, tw.k);
-    const sg = kern.subgroups ? subgroupSizes : null;
+    const sg = kern.subgroups ? gpu.subgroupSizes : null;
     const depth = matvecDepth(tw.type, tw.k, kern.workgroupSize, sg) + normDepth(tw.type, tw.k, kern.workgroupSize, sg);
     const report = checkBounds(got, ref, errorBounds(tw, xn, depth, ref));
     expect(report.bad).toBe(1);
@@ -193,12 +184,12 @@ describe('norm_matvec: the tolerance still catches real errors', () => {
     const gBad = g.slice();
     gBad[100] *= 1.05;
     const kern = kernel(tw.type);
-    const w = uploadTestWeight(device, tw);
+    const w = uploadTestWeight(gpu.device, tw);
     const got = await runNormMatvec(kern, [{ weight: w, rowOffset: 0 }], x, gBad, EPS, new Float32Array(tw.rows));
     destroyWeight(w);
     const xn = rmsnormRef(x, g, 1, tw.k, EPS);
     const ref = matvecRef(tw.w, xn, tw.rows, tw.k);
-    const sg = kern.subgroups ? subgroupSizes : null;
+    const sg = kern.subgroups ? gpu.subgroupSizes : null;
     const depth = matvecDepth(tw.type, tw.k, kern.workgroupSize, sg) + normDepth(tw.type, tw.k, kern.workgroupSize, sg);
     const report = checkBounds(got, ref, errorBounds(tw, xn, depth, ref));
     expect(report.bad).toBeGreaterThan(0);

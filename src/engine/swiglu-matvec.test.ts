@@ -10,8 +10,8 @@
  *                                                        sigmoid's add and divide, two products)
  *                      + u |h|                          (the add to h0 when accumulating).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openNodeDevice } from '../gpu/node.ts';
+import { describe, expect, it } from 'vitest';
+import { gpuForTests } from './test-gpu.ts';
 import { matvecRef } from '../kernels/matvec.ref.ts';
 import { rmsnormRef } from '../kernels/rmsnorm.ref.ts';
 import { siluMulRef } from '../kernels/silu_mul.ref.ts';
@@ -29,22 +29,13 @@ import type { TestWeight } from './test-weights.ts';
 
 const EPS = 1e-5;
 
-let device: GPUDevice;
-let subgroupSizes: { min: number; max: number } = { min: 4, max: 128 };
-const hasSubgroups = () => device.features.has('subgroups');
-beforeAll(async () => {
-  const opened = await openNodeDevice();
-  device = opened.device;
-  const { subgroupMinSize: min, subgroupMaxSize: max } = opened.capabilities.adapter;
-  if (min && max) subgroupSizes = { min, max };
-});
-afterAll(() => device?.destroy());
+const gpu = gpuForTests();
 
 const kernels = new Map<string, SwigluMatvecKernel>();
 function kernel(type: GgmlType, opts: SwigluMatvecOptions = {}): SwigluMatvecKernel {
   const key = `${type}:${JSON.stringify(opts)}`;
   let k = kernels.get(key);
-  if (!k) kernels.set(key, (k = new SwigluMatvecKernel(device, formatOf(type), opts)));
+  if (!k) kernels.set(key, (k = new SwigluMatvecKernel(gpu.device, formatOf(type), opts)));
   return k;
 }
 
@@ -64,14 +55,14 @@ async function check(
   upRow = ffn,
 ): Promise<number> {
   const kern = kernel(tw.type, opts);
-  const w = uploadTestWeight(device, tw);
+  const w = uploadTestWeight(gpu.device, tw);
   const init = h0 ?? new Float32Array(ffn).fill(NaN);
   const got = await runSwigluMatvec(kern, w, x, g, { ffn, eps: EPS, upRow }, init, h0 !== undefined);
   destroyWeight(w);
 
   const xn = g ? rmsnormRef(x, g, 1, tw.k, EPS) : x;
   const gu = matvecRef(tw.w, xn, tw.rows, tw.k);
-  const sg = kern.subgroups ? subgroupSizes : null;
+  const sg = kern.subgroups ? gpu.subgroupSizes : null;
   const depth = matvecDepth(tw.type, tw.k, kern.workgroupSize, sg) + (g ? normDepth(tw.type, tw.k, kern.workgroupSize, sg) : 0);
   const e = errorBounds(tw, xn, depth, gu);
   // [gate rows | up rows] as siluMulRef wants them
@@ -108,7 +99,7 @@ describe('swiglu_matvec: every weight type vs rmsnorm -> matvec -> silu_mul refe
       const x = rng.fill(k).map((v) => v * (t + 1) * 7.5);
       const g = rng.fill(k, 0.2, 2);
       worst = Math.max(worst, await check(tw, ffn, x, g));
-      if (hasSubgroups() && t === 0) worst = Math.max(worst, await check(tw, ffn, x, g, { subgroups: false }));
+      if (gpu.hasSubgroups() && t === 0) worst = Math.max(worst, await check(tw, ffn, x, g, { subgroups: false }));
     }
     console.log(`swiglu_matvec ${formatOf(type)}: worst err/bound ${worst.toExponential(2)}`);
   });
@@ -125,11 +116,11 @@ describe('swiglu_matvec: fixed hand-checked case', () => {
   it('F32: gate row 1, up row 0.5, x = 3 (normalized to 1) -> 4 silu(8)', async () => {
     const k = 8;
     const wf = new Float32Array(2 * k).fill(1, 0, k).fill(0.5, k);
-    const w = uploadWeight(device, 'F32', k, 2, new Uint8Array(wf.buffer));
+    const w = uploadWeight(gpu.device, 'F32', k, 2, new Uint8Array(wf.buffer));
     const x = new Float32Array(k).fill(3);
     const g = new Float32Array(k).fill(1);
     const want = 4 * silu(8); // a = 8, b = 4
-    for (const subgroups of hasSubgroups() ? [false, true] : [false]) {
+    for (const subgroups of gpu.hasSubgroups() ? [false, true] : [false]) {
       const got = await runSwigluMatvec(kernel(GgmlType.F32, { subgroups }), w, x, g, { ffn: 1, eps: 0 }, new Float32Array(1));
       expect(Math.abs(got[0] - want)).toBeLessThanOrEqual(want * 32 * U);
     }
@@ -168,7 +159,7 @@ describe('swiglu_matvec: options', () => {
       { workgroupSize: 64, rowsPerWorkgroup: 16 },
       // 8 threads (tuning.ts fitShape: rows of few chunks)
       { workgroupSize: 8, rowsPerWorkgroup: 8 },
-    ].map((o, i) => ({ ...o, subgroups: hasSubgroups() && i % 2 === 0 }));
+    ].map((o, i) => ({ ...o, subgroups: gpu.hasSubgroups() && i % 2 === 0 }));
     const k = 3 * 256;
     const tw = makeWeight(GgmlType.Q4_K, 2 * 37, k, rng);
     const x = rng.fill(k);
@@ -182,9 +173,9 @@ describe('swiglu_matvec: options', () => {
     const rng = new Rng(35);
     const shapes: SwigluMatvecOptions[] = [];
     for (const description of ['llvmpipe (LLVM 15.0.6, 256 bits)', 'SwiftShader Device (Subzero)']) {
-      shapes.push(decodeTuning({ vendor: '', architecture: '', device: '', description }, hasSubgroups()).swigluMatvec);
+      shapes.push(decodeTuning({ vendor: '', architecture: '', device: '', description }, gpu.hasSubgroups()).swigluMatvec);
     }
-    if (hasSubgroups()) shapes.push({ ...shapes[0], subgroups: false });
+    if (gpu.hasSubgroups()) shapes.push({ ...shapes[0], subgroups: false });
     const k = 3 * 256;
     for (const [type, opts] of [[GgmlType.Q4_K, shapes], [GgmlType.Q5_K, [shapes[0]]], [GgmlType.Q6_K, [shapes[1]]]] as const) {
       // 21 = 2 full 8-row workgroups and a partial one
@@ -196,7 +187,7 @@ describe('swiglu_matvec: options', () => {
   it('rejects a weight that lacks the up rows (a split part)', () => {
     const rng = new Rng(35);
     const tw = makeWeight(GgmlType.Q4_K, 20, 256, rng);
-    const w = uploadTestWeight(device, tw);
+    const w = uploadTestWeight(gpu.device, tw);
     expect(() => kernel(GgmlType.Q4_K).createParams(w, { ffn: 12, eps: EPS })).toThrow(RangeError);
     destroyWeight(w);
   });
@@ -220,12 +211,12 @@ describe('swiglu_matvec: the tolerance still catches real errors', () => {
 /** Number of outputs out of bound when the GPU runs on `bad` and is judged against `tw`. */
 async function checkCorrupt(tw: TestWeight, bad: TestWeight, ffn: number, x: Float32Array, g: Float32Array): Promise<number> {
   const kern = kernel(tw.type);
-  const w = uploadTestWeight(device, bad);
+  const w = uploadTestWeight(gpu.device, bad);
   const got = await runSwigluMatvec(kern, w, x, g, { ffn, eps: EPS }, new Float32Array(ffn));
   destroyWeight(w);
   const xn = rmsnormRef(x, g, 1, tw.k, EPS);
   const gu = matvecRef(tw.w, xn, tw.rows, tw.k);
-  const sg = kern.subgroups ? subgroupSizes : null;
+  const sg = kern.subgroups ? gpu.subgroupSizes : null;
   const e = errorBounds(tw, xn, matvecDepth(tw.type, tw.k, kern.workgroupSize, sg) + normDepth(tw.type, tw.k, kern.workgroupSize, sg), gu);
   const h = siluMulRef(gu, 1, ffn);
   let out = 0;
