@@ -46,8 +46,10 @@ export interface BrowserOptions {
   log: (line: string) => void;
 }
 
+const LAUNCH = { executablePath: CHROMIUM, args: [...WEBGPU_FLAGS, ...TIMESTAMP_FLAGS, ...QUIET, ...ROOT_USER] };
+
 export async function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: [...WEBGPU_FLAGS, ...TIMESTAMP_FLAGS, ...QUIET, ...ROOT_USER] });
+  return chromium.launch(LAUNCH);
 }
 
 /**
@@ -57,7 +59,7 @@ export async function launchChromium(): Promise<Browser> {
  */
 async function launchChromiumProfile(): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-profile-'));
-  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, args: [...WEBGPU_FLAGS, ...TIMESTAMP_FLAGS, ...QUIET, ...ROOT_USER] });
+  const context = await chromium.launchPersistentContext(dir, LAUNCH);
   return {
     context,
     close: async () => {

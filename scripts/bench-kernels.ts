@@ -71,8 +71,6 @@ const CASES: Case[] = [
   { name: 'norm+ffn_up+swiglu, prescaled', kind: 'swiglu', format: 'Q4_K', rows: 16384, k: 3072, prescaled: true },
 ];
 
-// Partial sums a residual GEMV (3072 rows, the tuned lavapipe shape's 16 rows per workgroup) hands over.
-const HANDOFF_PARTS = 3072 / 16;
 
 interface Variant {
   name: string;
@@ -121,6 +119,19 @@ function upload(device: GPUDevice, data: Uint8Array | Float32Array): GPUBuffer {
 }
 
 
+/**
+ * A kernel built and dispatched twice: pipeline creation time as measured, plus whatever the
+ * driver deferred to the first dispatch.
+ */
+async function build(device: GPUDevice, make: () => { encode: (pass: GPUComputePassEncoder) => void; params: GPUBuffer }) {
+  const t0 = performance.now();
+  const { encode, params } = make();
+  const created = performance.now() - t0;
+  const first = (await timeDispatch(device, encode)).ms;
+  const second = (await timeDispatch(device, encode)).ms;
+  return { encode, params, compile: created + Math.max(0, first - second), ms: [] as number[], cpu: [] as number[] };
+}
+
 /** Prefill GEMMs at the plain GEMV cases' shapes: the tiled kernel against the tuned choice, round-robin. */
 async function benchPrefill(device: GPUDevice, tuning: ReturnType<typeof decodeTuning>, m: number, runs: number, only?: string): Promise<void> {
   const variants: { name: string; opts: MatmulOptions }[] = [{ name: 'tiled 32x16', opts: {} }];
@@ -137,15 +148,13 @@ async function benchPrefill(device: GPUDevice, tuning: ReturnType<typeof decodeT
     const y = device.createBuffer({ size: 4 * c.rows * m, usage: GPUBufferUsage.STORAGE });
     const built = [];
     for (const v of variants) {
-      const t0 = performance.now();
-      const kern = new MatmulKernel(device, c.format, v.opts);
-      const params = kern.createParams(c.k, c.rows, m, c.rows);
-      const group = kern.bind(w, x, y, params);
-      const encode = (pass: GPUComputePassEncoder) => kern.encode(pass, group, c.rows, m);
-      const created = performance.now() - t0;
-      const first = (await timeDispatch(device, encode)).ms;
-      const second = (await timeDispatch(device, encode)).ms;
-      built.push({ v, encode, params, compile: created + Math.max(0, first - second), ms: [] as number[], cpu: [] as number[] });
+      const b = await build(device, () => {
+        const kern = new MatmulKernel(device, c.format, v.opts);
+        const params = kern.createParams(c.k, c.rows, m, c.rows);
+        const group = kern.bind(w, x, y, params);
+        return { params, encode: (pass: GPUComputePassEncoder) => kern.encode(pass, group, c.rows, m) };
+      });
+      built.push({ v, ...b });
     }
     for (let i = 0; i < runs; i++) {
       for (const b of built) {
@@ -189,6 +198,8 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const stream = new StreamReadKernel(device);
   const partials = stream.createPartials();
+  // the prescaled cases read the partial sums the tuned residual GEMV (3072 output rows, k = 3072) hands over
+  const handoffParts = Math.ceil(3072 / fitShape(t, 3072 / formatInfo('Q4_K').chunk, tuning.balanceChunks).rowsPerWorkgroup);
   const rng = new Rng(1);
   for (const c of CASES) {
     if (only && !`${c.name} ${c.format}`.toLowerCase().includes(only.toLowerCase())) continue;
@@ -197,42 +208,37 @@ async function main(): Promise<void> {
     const x = upload(device, Float32Array.from({ length: c.k }, () => rng.next() * 2 - 1));
     const g = upload(device, Float32Array.from({ length: c.k }, () => rng.next() + 0.5));
     const y = device.createBuffer({ size: 4 * c.rows, usage: GPUBufferUsage.STORAGE });
-    const partials4 = upload(device, Float32Array.from({ length: 4 * Math.ceil(HANDOFF_PARTS / 4) }, () => rng.next() * 10));
+    const partials4 = upload(device, Float32Array.from({ length: 4 * Math.ceil(handoffParts / 4) }, () => rng.next() * 10));
     const src = device.createBuffer({ size: Math.ceil(bytes / 16) * 16, usage: GPUBufferUsage.STORAGE });
     const streamGroup = stream.bind(src, partials);
     // Build every variant, then time them round-robin with the stream read, so that load from
     // other processes hits all of them alike.
-    const built: { v: Variant; encode: (pass: GPUComputePassEncoder) => void; params: GPUBuffer; compile: number; ms: number[]; cpu: number[] }[] = [];
+    const built: ({ v: Variant } & Awaited<ReturnType<typeof build>>)[] = [];
     for (const v0 of variants) {
       // `tuned` as the engine gets it: narrowed to this row length (tuning.ts fitShape)
       const fitted = v0.name.startsWith('tuned') ? fitShape({ ...t, ...v0.opts } as GemvShape, c.k / formatInfo(c.format).chunk, tuning.balanceChunks) : undefined;
       const v = fitted ? { name: `tuned ${fitted.workgroupSize}x${fitted.rowsPerWorkgroup}`, opts: fitted } : v0;
-      const t0 = performance.now();
-      let encode: (pass: GPUComputePassEncoder) => void;
-      let params: GPUBuffer;
-      if (c.kind === 'matvec') {
-        const kern = new MatvecKernel(device, c.format, v.opts);
-        params = kern.createParams(c.k, c.rows);
-        const group = kern.bind(w, x, y, params);
-        encode = (pass) => kern.encode(pass, group, c.rows);
-      } else if (c.kind === 'norm') {
-        const kern = new NormMatvecKernel(device, c.format, { ...v.opts, prescaled: c.prescaled });
-        params = kern.createParams({ k: c.k, rows: c.rows, eps: 1e-5, parts: c.prescaled ? HANDOFF_PARTS : undefined });
-        const group = c.prescaled ? kern.bindPrescaled(w, x, partials4, y, params) : kern.bind(w, x, g, y, params);
-        encode = (pass) => kern.encode(pass, group, c.rows);
-      } else {
+      const b = await build(device, () => {
+        if (c.kind === 'matvec') {
+          const kern = new MatvecKernel(device, c.format, v.opts);
+          const params = kern.createParams(c.k, c.rows);
+          const group = kern.bind(w, x, y, params);
+          return { params, encode: (pass: GPUComputePassEncoder) => kern.encode(pass, group, c.rows) };
+        }
+        if (c.kind === 'norm') {
+          const kern = new NormMatvecKernel(device, c.format, { ...v.opts, prescaled: c.prescaled });
+          const params = kern.createParams({ k: c.k, rows: c.rows, eps: 1e-5, parts: c.prescaled ? handoffParts : undefined });
+          const group = c.prescaled ? kern.bindPrescaled(w, x, partials4, y, params) : kern.bind(w, x, g, y, params);
+          return { params, encode: (pass: GPUComputePassEncoder) => kern.encode(pass, group, c.rows) };
+        }
         const rows = (v.opts.rowsPerWorkgroup ?? 16) / 2;
         const kern = new SwigluMatvecKernel(device, c.format, { ...v.opts, rowsPerWorkgroup: Math.max(1, rows), norm: true, prescaled: c.prescaled });
         const ffn = c.rows / 2;
-        params = kern.createParams(w, { ffn, eps: 1e-5, parts: c.prescaled ? HANDOFF_PARTS : undefined });
+        const params = kern.createParams(w, { ffn, eps: 1e-5, parts: c.prescaled ? handoffParts : undefined });
         const group = c.prescaled ? kern.bindPrescaled(w, x, partials4, y, params) : kern.bind(w, x, g, y, params);
-        encode = (pass) => kern.encode(pass, group, ffn);
-      }
-      const created = performance.now() - t0;
-      const first = (await timeDispatch(device, encode)).ms;
-      const second = (await timeDispatch(device, encode)).ms;
-      // pipeline creation as measured, plus whatever the driver deferred to the first dispatch
-      built.push({ v, encode, params, compile: created + Math.max(0, first - second), ms: [], cpu: [] });
+        return { params, encode: (pass: GPUComputePassEncoder) => kern.encode(pass, group, ffn) };
+      });
+      built.push({ v, ...b });
     }
     const sms: number[] = [];
     const scpu: number[] = [];

@@ -227,7 +227,7 @@ for (const preset of presets) {
   rows.push(await benchOurs(preset, path, ids, decode, countFor(v.profile, preset, full ? 2 : 4)));
   if (!v['no-llama']) for (const t of llamaThreads) rows.push(await benchLlama(preset, path, ids, decode, t));
   log(JSON.stringify(rows.filter((r) => r.model === preset).map(({ profile: _p, ...r }) => r)));
-  if (!v['no-wllama']) {
+  if (!v['no-wllama'] && !v['no-browser']) {
     // wllama cannot read a file of 2^31 bytes or more (its heap file system): give it llama.cpp-style shards of the same bytes
     const shards = statSync(path).size >= 2 ** 31 ? await splitGGUF(path, WLLAMA_SHARD_BYTES) : undefined;
     wllamaModels.push({ name: preset, path, shards, promptIds: ids, decode });
@@ -243,54 +243,52 @@ for (const preset of presets) {
 }
 
 // 2. Chromium: ours through the app's worker in one browser, then wllama (each model in a fresh profile).
-if (browserModels.length || (!v['no-browser'] && wllamaModels.length)) {
+if (browserModels.length) {
   const browser = await launchChromium();
   try {
-    if (browserModels.length) {
-      const reports = await benchOursInChromium(browser, browserModels, browserOpts);
-      for (const r of reports) {
-        rows.push({
-          model: r.name,
-          engine: `ours, Chromium worker (${r.adapter.split(' (')[0]})`,
-          kind: 'ours-chromium',
-          promptTokens: r.promptTokens,
-          decodeTokens: r.decodeTokens,
-          loadMs: r.loadMs,
-          ttftMs: r.ttftMs,
-          prefillTokPerS: r.prefillTokPerS,
-          decodeTokPerS: r.decodeTokPerS,
-          dispatchesPerToken: r.dispatchesPerToken,
-          weightBytesPerToken: r.weightBytesPerToken,
-          decodeGBps: r.decodeGBps,
-          streamGBps: r.streamGBps,
-          rooflineFraction: r.rooflineFraction,
-          profile: r.profile,
-          note: `install (download, repack, IndexedDB) ${(r.installMs / 1000).toFixed(1)} s; load is from IndexedDB; features: ${r.capabilities.features.join(' ')}${r.profileSkipped ? `; no per-kernel times: ${r.profileSkipped}` : ''}`,
-        });
-      }
-    }
-    if (wllamaModels.length) {
-      const results = [];
-      for (const threads of (v.threads as string).split(',').map(Number)) {
-        results.push(...(await benchWllama(wllamaModels, { threads, log, failed: skipped })));
-      }
-      for (const r of results) {
-        rows.push({
-          model: r.name,
-          engine: `wllama 2.4.0 (wasm, ${r.threads} thread${r.threads === 1 ? '' : 's'})`,
-          kind: 'wllama',
-          promptTokens: r.promptTokens,
-          decodeTokens: r.decodeTokens,
-          loadMs: r.loadMs,
-          ttftMs: r.ttftMs,
-          prefillTokPerS: r.prefillTokPerS,
-          decodeTokPerS: r.decodeTokPerS,
-          note: `libllama ${r.version}, ${r.multiThread ? 'multi-thread' : 'single-thread'} build, crossOriginIsolated=${r.crossOriginIsolated}; load includes the HTTP download`,
-        });
-      }
+    const reports = await benchOursInChromium(browser, browserModels, browserOpts);
+    for (const r of reports) {
+      rows.push({
+        model: r.name,
+        engine: `ours, Chromium worker (${r.adapter.split(' (')[0]})`,
+        kind: 'ours-chromium',
+        promptTokens: r.promptTokens,
+        decodeTokens: r.decodeTokens,
+        loadMs: r.loadMs,
+        ttftMs: r.ttftMs,
+        prefillTokPerS: r.prefillTokPerS,
+        decodeTokPerS: r.decodeTokPerS,
+        dispatchesPerToken: r.dispatchesPerToken,
+        weightBytesPerToken: r.weightBytesPerToken,
+        decodeGBps: r.decodeGBps,
+        streamGBps: r.streamGBps,
+        rooflineFraction: r.rooflineFraction,
+        profile: r.profile,
+        note: `install (download, repack, IndexedDB) ${(r.installMs / 1000).toFixed(1)} s; load is from IndexedDB; features: ${r.capabilities.features.join(' ')}${r.profileSkipped ? `; no per-kernel times: ${r.profileSkipped}` : ''}`,
+      });
     }
   } finally {
     await browser.close();
+  }
+}
+if (!v['no-browser'] && wllamaModels.length) {
+  const results = [];
+  for (const threads of (v.threads as string).split(',').map(Number)) {
+    results.push(...(await benchWllama(wllamaModels, { threads, log, failed: skipped })));
+  }
+  for (const r of results) {
+    rows.push({
+      model: r.name,
+      engine: `wllama 2.4.0 (wasm, ${r.threads} thread${r.threads === 1 ? '' : 's'})`,
+      kind: 'wllama',
+      promptTokens: r.promptTokens,
+      decodeTokens: r.decodeTokens,
+      loadMs: r.loadMs,
+      ttftMs: r.ttftMs,
+      prefillTokPerS: r.prefillTokPerS,
+      decodeTokPerS: r.decodeTokPerS,
+      note: `libllama ${r.version}, ${r.multiThread ? 'multi-thread' : 'single-thread'} build, crossOriginIsolated=${r.crossOriginIsolated}; load includes the HTTP download`,
+    });
   }
 }
 
