@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../util/rng.ts';
 import { GgmlType, QUANT_INFO, dequantize, quantize, rowBytes } from './quant/index.ts';
-import { RowRepacker, concatRepacked, repack, repackRows, repackedRowBytes, splitRows, unrepack } from './repack.ts';
+import { concatRepacked, repack, repackRows, repackedRowBytes, splitRows, unrepack } from './repack.ts';
 
 const ALL_TYPES = Object.values(GgmlType);
 
@@ -101,33 +101,19 @@ describe('repack / unrepack', () => {
     }
   });
 
-  it('RowRepacker: pieces of any size (split mid-block, mid-row) give the same rows', () => {
-    const rng = new Rng(4);
+  it('copy: false gives the same bytes, and hands back the input itself only for types stored as they are', () => {
     for (const type of ALL_TYPES) {
-      const k = QUANT_INFO[type]!.blockSize === 1 ? 10 : QUANT_INFO[type]!.blockSize;
-      const rows = 9;
-      const raw = randomBytes(rows * rowBytes(type, k), 60 + type);
-      const rep = new RowRepacker(type, rows, k);
-      const got = [];
-      for (let o = 0; o < raw.length; ) {
-        const n = Math.min(raw.length - o, rng.int(0, 2 * rowBytes(type, k) + 3));
-        const done = rep.push(raw.subarray(o, o + n));
-        if (done) {
-          expect(done.rowStart).toBe(got.reduce((s, p) => s + p.rows, 0));
-          got.push(done);
-        }
-        o += n;
-      }
-      rep.finish();
-      expect(concatRepacked(got), `type ${type}`).toEqual(repack(type, k, raw));
+      const k = QUANT_INFO[type]!.blockSize === 1 ? 8 : QUANT_INFO[type]!.blockSize;
+      const raw = randomBytes(4 * rowBytes(type, k), 80 + type);
+      const copied = repackRows(type, k, raw, 1, 2);
+      const shared = repackRows(type, k, raw, 1, 2, { copy: false });
+      expect(shared, `type ${type}`).toEqual(copied);
+      expect(copied.blocks.buffer, `type ${type}`).not.toBe(raw.buffer);
+      // split types build new arrays either way; the others may alias rows 1..2 of raw
+      expect(shared.blocks.buffer === raw.buffer, `type ${type}`).toBe(shared.scales === undefined);
     }
-  });
-
-  it('RowRepacker refuses too many rows and an unfinished tensor', () => {
-    const rep = new RowRepacker(GgmlType.Q8_0, 2, 32);
-    rep.push(new Uint8Array(34 + 10));
-    expect(() => rep.finish()).toThrow(/1 of 2 rows and 10 stray bytes/);
-    expect(() => rep.push(new Uint8Array(34 * 2))).toThrow(/more than 2 rows/);
+    const one = repack(GgmlType.Q4_K, 256, randomBytes(144, 99));
+    expect(concatRepacked([one])).toBe(one);
   });
 
   it('rejects bad shapes with a clear error', () => {

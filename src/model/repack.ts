@@ -62,14 +62,14 @@ export function repackedRowBytes(type: number, k: number): RepackedRowBytes {
 }
 
 /** Repacks whole rows: `raw` holds rows * rowBytes(type, k) bytes in GGUF order. */
-export function repack(type: number, k: number, raw: Uint8Array): RepackedTensor {
+export function repack(type: number, k: number, raw: Uint8Array, opts: RepackOptions = {}): RepackedTensor {
   const rb = repackedRowBytes(type, k);
   if (raw.length % rb.raw !== 0) {
     throw new RangeError(`repack: ${raw.length} bytes is not a whole number of ${typeName(type)} rows of ${k} (${rb.raw} B each)`);
   }
   const rows = raw.length / rb.raw;
   const split = SPLIT[type as GgmlType];
-  if (!split) return { type: type as GgmlType, rows, k, blocks: raw.slice() };
+  if (!split) return { type: type as GgmlType, rows, k, blocks: opts.copy === false ? raw : raw.slice() };
 
   const { typeSize, dOffset } = split;
   const qBytes = typeSize - 2;
@@ -89,14 +89,19 @@ export function repack(type: number, k: number, raw: Uint8Array): RepackedTensor
   return { type: type as GgmlType, rows, k, blocks, scales };
 }
 
+export interface RepackOptions {
+  /** false: types stored as they are may return (a view of) `raw` itself instead of a copy. */
+  copy?: boolean;
+}
+
 /** Repacks rows [rowStart, rowStart + rowCount) of a tensor whose raw bytes are `raw`. */
-export function repackRows(type: number, k: number, raw: Uint8Array, rowStart: number, rowCount: number): RepackedTensor {
+export function repackRows(type: number, k: number, raw: Uint8Array, rowStart: number, rowCount: number, opts: RepackOptions = {}): RepackedTensor {
   const rb = repackedRowBytes(type, k);
   const end = (rowStart + rowCount) * rb.raw;
   if (rowStart < 0 || rowCount < 0 || end > raw.length) {
     throw new RangeError(`repack: rows [${rowStart}, ${rowStart + rowCount}) lie outside ${raw.length / rb.raw} rows`);
   }
-  return repack(type, k, raw.subarray(rowStart * rb.raw, end));
+  return repack(type, k, raw.subarray(rowStart * rb.raw, end), opts);
 }
 
 /** The inverse of repack: the original GGUF bytes. */
@@ -125,9 +130,13 @@ export function unrepack(t: RepackedTensor): Uint8Array {
   return raw;
 }
 
-/** Joins row ranges (in row order) of one tensor into one; byte concatenation thanks to the row padding. */
+/**
+ * Joins row ranges (in row order) of one tensor into one; byte concatenation thanks to the row
+ * padding. A single part is returned as it is (no copy).
+ */
 export function concatRepacked(parts: readonly RepackedTensor[]): RepackedTensor {
   if (parts.length === 0) throw new RangeError('concatRepacked: no parts');
+  if (parts.length === 1) return parts[0];
   const { type, k } = parts[0];
   for (const p of parts) {
     if (p.type !== type || p.k !== k) throw new RangeError('concatRepacked: parts of different tensors');
@@ -171,63 +180,4 @@ export function splitRows(type: number, rows: number, k: number, maxBytes: numbe
     r += rowCount;
   }
   return out;
-}
-
-/**
- * Incremental repacking for streamed downloads: push the tensor's bytes in pieces of any size;
- * each push returns the repacked rows it completed (possibly none), keeping a partial row
- * (at most one row's bytes) until the next piece arrives.
- */
-export class RowRepacker {
-  private readonly rb: RepackedRowBytes;
-  private readonly pending: Uint8Array;
-  private pendingBytes = 0;
-  private rowsDone = 0;
-
-  constructor(
-    readonly type: GgmlType,
-    readonly rows: number,
-    readonly k: number,
-  ) {
-    this.rb = repackedRowBytes(type, k);
-    this.pending = new Uint8Array(this.rb.raw);
-  }
-
-  /** Rows repacked so far. */
-  get rowsCompleted(): number {
-    return this.rowsDone;
-  }
-
-  /** Returns the newly completed rows as one range starting at row `rowStart`, or null. */
-  push(piece: Uint8Array): (RepackedTensor & { rowStart: number }) | null {
-    const rowBytesRaw = this.rb.raw;
-    const total = this.pendingBytes + piece.length;
-    const wholeRows = Math.floor(total / rowBytesRaw);
-    if (this.rowsDone + wholeRows > this.rows) {
-      throw new RangeError(`RowRepacker: more than ${this.rows} rows of data (${typeName(this.type)} x ${this.k})`);
-    }
-    if (wholeRows === 0) {
-      this.pending.set(piece, this.pendingBytes);
-      this.pendingBytes += piece.length;
-      return null;
-    }
-    const raw = new Uint8Array(wholeRows * rowBytesRaw);
-    raw.set(this.pending.subarray(0, this.pendingBytes));
-    const used = raw.length - this.pendingBytes;
-    raw.set(piece.subarray(0, used), this.pendingBytes);
-    this.pendingBytes = piece.length - used;
-    this.pending.set(piece.subarray(used));
-    const out = { ...repack(this.type, this.k, raw), rowStart: this.rowsDone };
-    this.rowsDone += wholeRows;
-    return out;
-  }
-
-  /** Throws unless exactly `rows` rows arrived and nothing is left over. */
-  finish(): void {
-    if (this.rowsDone !== this.rows || this.pendingBytes !== 0) {
-      throw new RangeError(
-        `RowRepacker: got ${this.rowsDone} of ${this.rows} rows and ${this.pendingBytes} stray bytes (${typeName(this.type)} x ${this.k})`,
-      );
-    }
-  }
 }
