@@ -28,7 +28,8 @@ import type { AttentionBinding } from '../kernels/attention.ts';
 import { GREEDY, historyInit, parseResult, type SampleBinding, type SampleIo, type SampleSettings } from '../kernels/sample.ts';
 import { Kernels } from './kernels.ts';
 import { BoundLinear, BoundNormLinear, BoundSwiglu, type NormHandoff, type PrescaledInput } from './linear.ts';
-import { loadWeights, type LoadProgress, type ModelWeights } from './weights.ts';
+import { planWeights, type LoadProgress, type ModelWeights } from './weights.ts';
+import { compileInBackground, settleAll } from '../gpu/pipelines.ts';
 import { AbortedError, ContextFullError } from './errors.ts';
 import type { DispatchProfiler, StepPass } from './profile.ts';
 
@@ -42,6 +43,8 @@ export interface EngineOptions {
   /** Recent tokens the repetition penalty looks at (default 64, llama.cpp's repeat_last_n). */
   penaltyWindow?: number;
   onProgress?: (p: LoadProgress) => void;
+  /** Called when every weight is uploaded (pipelines may still be compiling). */
+  onUploaded?: () => void;
 }
 
 export interface SamplingOptions {
@@ -250,15 +253,30 @@ export class Engine {
     this.staging = [staging(0), staging(1)];
   }
 
+  /**
+   * Makes the weights' buffers and the engine (its kernels' pipelines compiling in the background,
+   * src/gpu/pipelines.ts), then uploads the weights while the driver compiles; resolves when both
+   * are done. No pipeline is created after this (drivers that finish compiling at a pipeline's
+   * first dispatch, like lavapipe, still do that then). On failure everything made is destroyed.
+   */
   static async load(device: GPUDevice, file: GGUFFile, src: ByteSource, cfg: ModelConfig, opts: EngineOptions = {}): Promise<Engine> {
     const contextLength = opts.contextLength ?? cfg.contextLength;
-    const weights = await loadWeights(device, file, src, cfg, { contextLength, onProgress: opts.onProgress });
+    const { weights, fill } = planWeights(device, file, src, cfg, { contextLength, onProgress: opts.onProgress });
+    let engine: Engine;
+    let compiled: Promise<void>;
     try {
-      return new Engine(device, cfg, weights, new Kernels(device, cfg), opts);
+      ({ value: engine, compiled } = compileInBackground(device, () => new Engine(device, cfg, weights, new Kernels(device, cfg), opts)));
     } catch (e) {
       weights.destroy();
       throw e;
     }
+    try {
+      await settleAll([fill().then(() => opts.onUploaded?.()), compiled]);
+    } catch (e) {
+      engine.destroy();
+      throw e;
+    }
+    return engine;
   }
 
   private own<T extends GPUBuffer>(b: T): T {

@@ -1,16 +1,17 @@
 /**
- * The model's weights on the GPU. Each GGUF tensor is read from its ByteSource a row range at a
- * time, repacked losslessly (src/model/repack.ts) and uploaded; tensors larger than the device's
- * storage binding limit are split by rows into parts. A logical matrix ("linear") is a list of
- * parts, each writing its rows at an offset of the output: llama-architecture files' separate
- * q/k/v (and gate/up) tensors become one fused linear this way, exactly like phi3's.
+ * The model's weights on the GPU. Every buffer is made first (planWeights), then each GGUF tensor
+ * is read from its ByteSource a row range at a time, repacked losslessly (src/model/repack.ts) and
+ * written into place; tensors larger than the device's storage binding limit are split by rows
+ * into parts. A logical matrix ("linear") is a list of parts, each writing its rows at an offset
+ * of the output: llama-architecture files' separate q/k/v (and gate/up) tensors become one fused
+ * linear this way, exactly like phi3's.
  */
 import type { ModelConfig } from '../model/config.ts';
 import type { ByteSource, GGUFFile, TensorInfo } from '../model/gguf-types.ts';
 import { GGML_TYPE_INFO } from '../model/gguf-types.ts';
-import { repackRows, splitRows } from '../model/repack.ts';
-import { isWeightFormat, uploadWeight, destroyWeight, type GpuWeight, type WeightFormat } from '../kernels/weight-formats.ts';
-import { uploadStorage } from '../gpu/buffers.ts';
+import { concatRepacked, repackRows, splitRows, type RepackedTensor } from '../model/repack.ts';
+import { createWeight, destroyWeight, isWeightFormat, type GpuWeight, type WeightFormat } from '../kernels/weight-formats.ts';
+import { createStorage } from '../gpu/buffers.ts';
 import { dequantize } from '../model/quant/index.ts';
 
 /** One row range of a tensor on the GPU, writing output rows [rowOffset, rowOffset + rows). */
@@ -64,9 +65,15 @@ async function readRows(src: ByteSource, file: GGUFFile, t: TensorInfo, rowBytes
   return src.read(file.dataOffset + t.offset + start * rowBytes, count * rowBytes);
 }
 
+/**
+ * Makes the weights' GPU buffers first (sizes come from the tensor table), then fills them. Until
+ * `fill` has run, the buffers hold zeros; binding them (the engine's bind groups) is already fine,
+ * which lets the engine set itself up, pipelines included, while the bytes stream in.
+ */
 export class WeightLoader {
   private readonly buffers: GPUBuffer[] = [];
   private readonly weights: GpuWeight[] = [];
+  private readonly jobs: (() => Promise<void>)[] = [];
   private done = 0;
   readonly total: number;
 
@@ -92,19 +99,22 @@ export class WeightLoader {
     this.onProgress?.({ tensor: name, bytesDone: this.done, bytesTotal: this.total });
   }
 
-  /** A 1-D f32 vector (norm weights, rope factors), dequantized if stored otherwise. */
-  async vector(name: string): Promise<GPUBuffer> {
+  /** A 1-D f32 vector (norm weights, rope factors), dequantized if stored otherwise; filled by fill(). */
+  vector(name: string): GPUBuffer {
     const t = this.tensor(name);
-    const raw = await this.src.read(this.file.dataOffset + t.offset, t.nbytes);
-    const values = dequantize(t.type, raw, t.nelements);
-    const buf = uploadStorage(this.device, values, name);
+    const buf = createStorage(this.device, t.nelements * 4, name);
     this.buffers.push(buf);
-    this.progress(name, t.nbytes);
+    this.jobs.push(async () => {
+      const raw = await this.src.read(this.file.dataOffset + t.offset, t.nbytes);
+      const values = dequantize(t.type, raw, t.nelements);
+      this.device.queue.writeBuffer(buf, 0, values.buffer, values.byteOffset, values.byteLength);
+      this.progress(name, t.nbytes);
+    });
     return buf;
   }
 
-  /** Tensors concatenated by output rows into one linear (one tensor for phi3's fused ones). */
-  async linear(names: string[]): Promise<Linear> {
+  /** Tensors concatenated by output rows into one linear (one tensor for phi3's fused ones); filled by fill(). */
+  linear(names: string[]): Linear {
     const maxBinding = this.device.limits.maxStorageBufferBindingSize;
     const parts: LinearPart[] = [];
     let rowOffset = 0;
@@ -118,31 +128,41 @@ export class WeightLoader {
       if (format && (format !== typeName || k !== t.dims[0])) {
         throw new Error(`weights: ${names.join(' + ')} mix types or widths; they cannot share one kernel`);
       }
-      format = typeName;
-      k = t.dims[0];
-      const rows = t.nelements / k;
+      const fmt = (format = typeName);
+      const width = (k = t.dims[0]);
+      const rows = t.nelements / width;
       const rowBytes = t.nbytes / rows;
       fileBytes += t.nbytes;
-      for (const range of splitRows(t.type, rows, k, maxBinding)) {
-        // Read and repack the part a chunk of rows at a time, then upload it whole.
-        const step = Math.max(1, Math.floor(this.readChunkBytes / rowBytes));
-        const pieces: { blocks: Uint8Array; scales?: Uint8Array }[] = [];
-        for (let r = 0; r < range.rowCount; r += step) {
-          const count = Math.min(step, range.rowCount - r);
-          const raw = await readRows(this.src, this.file, t, rowBytes, range.rowStart + r, count);
-          const rp = repackRows(t.type, k, raw, 0, count);
-          pieces.push(rp);
-          this.progress(name, raw.length);
-        }
-        const blocks = join(pieces.map((p) => p.blocks));
-        const scales = pieces[0].scales ? join(pieces.map((p) => p.scales as Uint8Array)) : undefined;
-        const weight = uploadWeight(this.device, format, k, range.rowCount, blocks, scales);
+      for (const range of splitRows(t.type, rows, width, maxBinding)) {
+        const weight = createWeight(this.device, fmt, width, range.rowCount);
         this.weights.push(weight);
         parts.push({ weight, rowOffset: rowOffset + range.rowStart });
+        // Read and repack the part a chunk of rows at a time, then write each buffer in one go
+        // (Dawn zero-fills a buffer before its first partial write). The bytes read are ours, so
+        // formats stored as they are skip the repack's copy.
+        this.jobs.push(async () => {
+          const step = Math.max(1, Math.floor(this.readChunkBytes / rowBytes));
+          const pieces: RepackedTensor[] = [];
+          for (let r = 0; r < range.rowCount; r += step) {
+            const count = Math.min(step, range.rowCount - r);
+            const raw = await readRows(this.src, this.file, t, rowBytes, range.rowStart + r, count);
+            pieces.push(repackRows(t.type, width, raw, 0, count, { copy: false }));
+            this.progress(name, raw.length);
+          }
+          const { blocks, scales } = concatRepacked(pieces);
+          const write = (buf: GPUBuffer, data: Uint8Array) => this.device.queue.writeBuffer(buf, 0, data.buffer, data.byteOffset, data.byteLength);
+          write(weight.blocks, blocks);
+          if (weight.scales && scales) write(weight.scales, scales);
+        });
       }
       rowOffset += rows;
     }
     return { name: names.join('+'), format: format as WeightFormat, k, rows: rowOffset, parts, fileBytes };
+  }
+
+  /** Reads, repacks and uploads everything vector() and linear() planned, in the order planned. */
+  async fill(): Promise<void> {
+    for (const job of this.jobs.splice(0)) await job();
   }
 
   destroyAll(): void {
@@ -151,49 +171,42 @@ export class WeightLoader {
   }
 }
 
-function join(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** Uploads every weight the forward pass needs. */
-export async function loadWeights(
+/**
+ * The GPU buffers of every weight the forward pass needs, made now and empty, and `fill`, which
+ * reads, repacks and uploads them. On failure (of either) the caller destroys `weights`.
+ */
+export function planWeights(
   device: GPUDevice,
   file: GGUFFile,
   src: ByteSource,
   cfg: ModelConfig,
   opts: { contextLength: number; onProgress?: (p: LoadProgress) => void },
-): Promise<ModelWeights> {
+): { weights: ModelWeights; fill: () => Promise<void> } {
   const L = new WeightLoader(device, file, src, opts.onProgress);
   try {
     const layers: LayerWeights[] = [];
     for (let l = 0; l < cfg.nLayers; l++) {
       const b = `blk.${l}.`;
       layers.push({
-        attnNorm: await L.vector(`${b}attn_norm.weight`),
-        qkv: await L.linear(cfg.fused ? [`${b}attn_qkv.weight`] : [`${b}attn_q.weight`, `${b}attn_k.weight`, `${b}attn_v.weight`]),
-        wo: await L.linear([`${b}attn_output.weight`]),
-        ffnNorm: await L.vector(`${b}ffn_norm.weight`),
-        up: await L.linear(cfg.fused ? [`${b}ffn_up.weight`] : [`${b}ffn_gate.weight`, `${b}ffn_up.weight`]),
-        down: await L.linear([`${b}ffn_down.weight`]),
+        attnNorm: L.vector(`${b}attn_norm.weight`),
+        qkv: L.linear(cfg.fused ? [`${b}attn_qkv.weight`] : [`${b}attn_q.weight`, `${b}attn_k.weight`, `${b}attn_v.weight`]),
+        wo: L.linear([`${b}attn_output.weight`]),
+        ffnNorm: L.vector(`${b}ffn_norm.weight`),
+        up: L.linear(cfg.fused ? [`${b}ffn_up.weight`] : [`${b}ffn_gate.weight`, `${b}ffn_up.weight`]),
+        down: L.linear([`${b}ffn_down.weight`]),
       });
     }
-    const embed = await L.linear(['token_embd.weight']);
-    const output = cfg.tiedOutput ? embed : await L.linear(['output.weight']);
-    const outputNorm = await L.vector('output_norm.weight');
+    const embed = L.linear(['token_embd.weight']);
+    const output = cfg.tiedOutput ? embed : L.linear(['output.weight']);
+    const outputNorm = L.vector('output_norm.weight');
     // llama.cpp picks LongRoPE's factor set statically from the context it runs with (PHI3.md 1.2).
     const useLong = opts.contextLength > cfg.originalContextLength;
     const factorName = useLong
       ? cfg.ropeFactorsLong ? 'rope_factors_long.weight' : cfg.ropeFactorsShort ? 'rope_factors_short.weight' : undefined
       : cfg.ropeFactorsShort ? 'rope_factors_short.weight' : cfg.ropeFactorsLong ? 'rope_factors_long.weight' : undefined;
-    const ropeFactors = factorName ? await L.vector(factorName) : undefined;
-    return { embed, layers, outputNorm, output, ropeFactors, totalBytes: L.total, destroy: () => L.destroyAll() };
+    const ropeFactors = factorName ? L.vector(factorName) : undefined;
+    const weights = { embed, layers, outputNorm, output, ropeFactors, totalBytes: L.total, destroy: () => L.destroyAll() };
+    return { weights, fill: () => L.fill() };
   } catch (e) {
     L.destroyAll();
     throw e;

@@ -1,12 +1,13 @@
 import source from '../../shaders/add.wgsl?raw';
 import { UniformLayout } from '../gpu/uniforms.ts';
+import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
 
 /** y [M, n] += x [M, n] (see shaders/add.wgsl). */
 export class AddKernel {
   static readonly uniforms = new UniformLayout([['n', 'u32']] as const);
 
   readonly layout: GPUBindGroupLayout;
-  readonly pipeline: GPUComputePipeline;
+  private readonly compiled: CompiledPipeline;
 
   constructor(
     readonly device: GPUDevice,
@@ -20,7 +21,7 @@ export class AddKernel {
         { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
       ],
     });
-    this.pipeline = device.createComputePipeline({
+    this.compiled = compileCompute(device, {
       label: 'add',
       layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
       compute: {
@@ -29,6 +30,10 @@ export class AddKernel {
         constants: { WG: workgroupSize },
       },
     });
+  }
+
+  get pipeline(): GPUComputePipeline {
+    return this.compiled.get();
   }
 
   /** Uniform for a row width n; made once at load. */

@@ -18,6 +18,7 @@ import workgroupReduce from '../../shaders/workgroup_reduce.wgsl?raw';
 import type { RopeStyle } from './rope_kv.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { STEP_WGSL, type Step } from './step.ts';
+import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
 
 export interface AttentionShape {
   nHeads: number;
@@ -106,11 +107,11 @@ export class AttentionKernel {
   readonly decodeLayout: GPUBindGroupLayout;
   readonly mergeLayout: GPUBindGroupLayout;
   readonly prefillLayout: GPUBindGroupLayout;
-  readonly decodePipeline: GPUComputePipeline;
-  readonly mergePipeline: GPUComputePipeline;
-  readonly prefillPipeline: GPUComputePipeline;
+  private readonly decodePipeline: CompiledPipeline;
+  private readonly mergePipeline: CompiledPipeline;
+  private readonly prefillPipeline: CompiledPipeline;
   readonly decodeRopeLayout: GPUBindGroupLayout;
-  readonly decodeRopePipeline: GPUComputePipeline;
+  private readonly decodeRopePipeline: CompiledPipeline;
 
   constructor(
     readonly device: GPUDevice,
@@ -181,7 +182,7 @@ export class AttentionKernel {
       ],
     });
     const pipeline = (label: string, layout: GPUBindGroupLayout, source: string, constants: Record<string, number>) =>
-      device.createComputePipeline({
+      compileCompute(device, {
         label,
         layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
         compute: { module: device.createShaderModule({ label, code: STEP_WGSL + source }), entryPoint: 'main', constants },
@@ -282,10 +283,10 @@ export class AttentionKernel {
     const { nHeads, window, maxCtx } = binding.shape;
     if (!(Number.isInteger(pos) && pos >= 0 && pos < maxCtx)) throw new Error(`attention: position ${pos} outside the cache (${maxCtx})`);
     const { count } = decodeChunks(pos, 1, window, this.chunk);
-    pass.setPipeline(this.decodeRopePipeline);
+    pass.setPipeline(this.decodeRopePipeline.get());
     pass.setBindGroup(0, ropeGroup);
     pass.dispatchWorkgroups(count, nHeads, 1);
-    pass.setPipeline(this.mergePipeline);
+    pass.setPipeline(this.mergePipeline.get());
     pass.setBindGroup(0, binding.merge);
     pass.dispatchWorkgroups(nHeads, 1);
   }
@@ -301,10 +302,10 @@ export class AttentionKernel {
     if (nTokens > this.decodeMaxTokens) throw new Error(`attention: split-K path takes at most ${this.decodeMaxTokens} tokens, got ${nTokens}`);
     if (pos0 + nTokens > maxCtx) throw new Error(`attention: step ends at ${pos0 + nTokens} beyond the cache (${maxCtx})`);
     const { count } = decodeChunks(pos0, nTokens, window, this.chunk);
-    pass.setPipeline(this.decodePipeline);
+    pass.setPipeline(this.decodePipeline.get());
     pass.setBindGroup(0, binding.decode);
     pass.dispatchWorkgroups(count, nHeads, nTokens);
-    pass.setPipeline(this.mergePipeline);
+    pass.setPipeline(this.mergePipeline.get());
     pass.setBindGroup(0, binding.merge);
     pass.dispatchWorkgroups(nHeads, nTokens);
   }
@@ -312,7 +313,7 @@ export class AttentionKernel {
   encodePrefill(pass: GPUComputePassEncoder, binding: AttentionBinding, { pos0, nTokens }: Step): void {
     const { nHeads, maxCtx } = binding.shape;
     if (pos0 + nTokens > maxCtx) throw new Error(`attention: step ends at ${pos0 + nTokens} beyond the cache (${maxCtx})`);
-    pass.setPipeline(this.prefillPipeline);
+    pass.setPipeline(this.prefillPipeline.get());
     pass.setBindGroup(0, binding.prefill);
     pass.dispatchWorkgroups(Math.ceil(nTokens / this.tileQ), nHeads);
   }

@@ -3,6 +3,7 @@ import { createStorage, readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { checkWeight, formatInfo, weightBindEntries, weightLayoutEntries, weightShader } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
+import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
 
 /** Embedding gather out[m, :] = W[ids[m], :] over repacked weights (see shaders/embed.wgsl). */
 export class EmbedKernel {
@@ -14,7 +15,7 @@ export class EmbedKernel {
   ] as const);
 
   readonly layout: GPUBindGroupLayout;
-  readonly pipeline: GPUComputePipeline;
+  private readonly compiled: CompiledPipeline;
 
   constructor(
     readonly device: GPUDevice,
@@ -31,7 +32,7 @@ export class EmbedKernel {
         { binding: 4, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
       ],
     });
-    this.pipeline = device.createComputePipeline({
+    this.compiled = compileCompute(device, {
       label,
       layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
       compute: {
@@ -40,6 +41,10 @@ export class EmbedKernel {
         constants: { WG: workgroupSize },
       },
     });
+  }
+
+  get pipeline(): GPUComputePipeline {
+    return this.compiled.get();
   }
 
   /** Uniform buffer for one table (part) holding rows [rowOffset, rowOffset + rows) and m ids. */

@@ -4,6 +4,7 @@ import { UniformLayout } from '../gpu/uniforms.ts';
 import { checkBcastShape, matmulBcastSource, type BcastShape } from './matmul-bcast.ts';
 import { checkWeight, weightBindEntries, weightLayoutEntries, weightShader } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
+import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
 
 export interface MatmulOptions {
   /** Weight rows per workgroup, a multiple of 8 (workgroup memory: rows * 256 B). */
@@ -29,7 +30,7 @@ export class MatmulKernel {
   ] as const);
 
   readonly layout: GPUBindGroupLayout;
-  readonly pipeline: GPUComputePipeline;
+  private readonly compiled: CompiledPipeline;
   readonly rowsPerWorkgroup: number;
   readonly tokensPerWorkgroup: number;
 
@@ -75,11 +76,15 @@ export class MatmulKernel {
         { binding: 4, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
       ],
     });
-    this.pipeline = device.createComputePipeline({
+    this.compiled = compileCompute(device, {
       label,
       layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
       compute: { module: device.createShaderModule({ label, code }), entryPoint: 'main', constants },
     });
+  }
+
+  get pipeline(): GPUComputePipeline {
+    return this.compiled.get();
   }
 
   /**

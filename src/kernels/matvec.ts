@@ -7,6 +7,7 @@ import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { checkWeight, weightBindEntries, weightLayoutEntries, weightShader } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
+import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
 
 export interface MatvecOptions {
   /** Threads per workgroup; a power of two. */
@@ -41,7 +42,7 @@ export class MatvecKernel {
   ] as const);
 
   readonly layout: GPUBindGroupLayout;
-  readonly pipeline: GPUComputePipeline;
+  private readonly compiled: CompiledPipeline;
   readonly workgroupSize: number;
   readonly rowsPerWorkgroup: number;
   readonly subgroups: boolean;
@@ -85,7 +86,7 @@ export class MatvecKernel {
     });
     const tail = `${this.subgroups ? reduceSubgroup : reduceTree}\n${this.normOut ? storeNorm : storePlain}`;
     const code = weightShader(format, driver, { subgroups: this.subgroups, tail });
-    this.pipeline = device.createComputePipeline({
+    this.compiled = compileCompute(device, {
       label,
       layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
       compute: {
@@ -94,6 +95,10 @@ export class MatvecKernel {
         constants: { WG: wg, ROWS: this.rowsPerWorkgroup },
       },
     });
+  }
+
+  get pipeline(): GPUComputePipeline {
+    return this.compiled.get();
   }
 
   /**

@@ -13,6 +13,7 @@ import { UniformLayout } from '../gpu/uniforms.ts';
 import type { MatvecOptions } from './matvec.ts';
 import { checkWeight, weightBindEntries, weightLayoutEntries, weightShader } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
+import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
 
 const MAX_OUT_ROWS = 32;
 
@@ -23,7 +24,7 @@ export function buildFusedMatvec(
   name: string,
   driverCode: string,
   opts: { workgroupSize: number; reduceRows: number; maxReduceRows: number; subgroups: boolean; constants?: Record<string, number> },
-): { layout: GPUBindGroupLayout; pipeline: GPUComputePipeline } {
+): { layout: GPUBindGroupLayout; compiled: CompiledPipeline } {
   const wg = opts.workgroupSize;
   if (wg & (wg - 1) || wg < 1 || wg > device.limits.maxComputeInvocationsPerWorkgroup) {
     throw new Error(`${name}: workgroup size ${wg} is not a power of two within the device limit`);
@@ -49,7 +50,7 @@ export function buildFusedMatvec(
     ],
   });
   const code = weightShader(format, driverCode, { subgroups: opts.subgroups, tail: opts.subgroups ? reduceSubgroup : reduceTree });
-  const pipeline = device.createComputePipeline({
+  const compiled = compileCompute(device, {
     label,
     layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
     compute: {
@@ -58,7 +59,7 @@ export function buildFusedMatvec(
       constants: { WG: wg, ROWS: opts.reduceRows, ...opts.constants },
     },
   });
-  return { layout, pipeline };
+  return { layout, compiled };
 }
 
 /** Checks the x / g vectors against a weight's row length (both f32 [k]). */
@@ -91,7 +92,7 @@ export class NormMatvecKernel {
   ] as const);
 
   readonly layout: GPUBindGroupLayout;
-  readonly pipeline: GPUComputePipeline;
+  private readonly compiled: CompiledPipeline;
   readonly workgroupSize: number;
   /** Output rows per workgroup (the shader's ROWS - 1). */
   readonly rowsPerWorkgroup: number;
@@ -112,7 +113,7 @@ export class NormMatvecKernel {
     }
     // thread r writes output row r
     if (this.rowsPerWorkgroup > this.workgroupSize) throw new Error(`norm_matvec: ${this.rowsPerWorkgroup} rows per workgroup need at least as many threads (got ${this.workgroupSize})`);
-    ({ layout: this.layout, pipeline: this.pipeline } = buildFusedMatvec(device, format, 'norm_matvec', driver, {
+    ({ layout: this.layout, compiled: this.compiled } = buildFusedMatvec(device, format, 'norm_matvec', driver, {
       workgroupSize: this.workgroupSize,
       reduceRows: this.rowsPerWorkgroup + 1,
       maxReduceRows: MAX_OUT_ROWS + 1,
@@ -173,7 +174,7 @@ export class NormMatvecKernel {
   }
 
   encode(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, rows: number): void {
-    pass.setPipeline(this.pipeline);
+    pass.setPipeline(this.compiled.get());
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(this.workgroups(rows));
   }

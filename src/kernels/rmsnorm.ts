@@ -1,5 +1,6 @@
 import source from '../../shaders/rmsnorm.wgsl?raw';
 import { UniformLayout } from '../gpu/uniforms.ts';
+import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
 
 /** RMSNorm over rows of x (see shaders/rmsnorm.wgsl for bindings and dispatch). */
 export class RmsNormKernel {
@@ -10,7 +11,7 @@ export class RmsNormKernel {
   ] as const);
 
   readonly layout: GPUBindGroupLayout;
-  readonly pipeline: GPUComputePipeline;
+  private readonly compiled: CompiledPipeline;
 
   constructor(
     readonly device: GPUDevice,
@@ -26,7 +27,7 @@ export class RmsNormKernel {
         { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
       ],
     });
-    this.pipeline = device.createComputePipeline({
+    this.compiled = compileCompute(device, {
       label: 'rmsnorm',
       layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
       compute: {
@@ -35,6 +36,10 @@ export class RmsNormKernel {
         constants: { WG: workgroupSize },
       },
     });
+  }
+
+  get pipeline(): GPUComputePipeline {
+    return this.compiled.get();
   }
 
   /** Uniform buffer for a fixed (n, rows, eps); made once at load, rewritten only if rows change. */

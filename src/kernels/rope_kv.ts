@@ -2,6 +2,7 @@ import source from '../../shaders/rope_kv.wgsl?raw';
 import ropeCommon from '../../shaders/rope_common.wgsl?raw';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { STEP_WGSL } from './step.ts';
+import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
 
 export type RopeStyle = 'neox' | 'norm';
 
@@ -53,7 +54,7 @@ export class RopeKvKernel {
   ] as const);
 
   readonly layout: GPUBindGroupLayout;
-  readonly pipeline: GPUComputePipeline;
+  private readonly compiled: CompiledPipeline;
 
   constructor(
     readonly device: GPUDevice,
@@ -80,7 +81,7 @@ export class RopeKvKernel {
         entry('uniform', 6),
       ],
     });
-    this.pipeline = device.createComputePipeline({
+    this.compiled = compileCompute(device, {
       label,
       layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
       compute: {
@@ -89,6 +90,10 @@ export class RopeKvKernel {
         constants: { WG: workgroupSize, NEOX: style === 'neox' ? 1 : 0, HALF_MAX: TABLE_MAX, HEADS: headsPerWorkgroup },
       },
     });
+  }
+
+  get pipeline(): GPUComputePipeline {
+    return this.compiled.get();
   }
 
   /** Static uniform for a model; made once at load and shared by every layer. */

@@ -3,6 +3,7 @@ import partialPass from '../../shaders/sample_partial.wgsl?raw';
 import finalPass from '../../shaders/sample_final.wgsl?raw';
 import { createStorage } from '../gpu/buffers.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
+import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
 
 /**
  * Sampling on the GPU in two dispatches (shaders/sample_partial.wgsl, shaders/sample_final.wgsl).
@@ -141,8 +142,8 @@ export class SampleKernel {
   readonly maxVocab: number;
   readonly layout1: GPUBindGroupLayout;
   readonly layout2: GPUBindGroupLayout;
-  readonly pipeline1: GPUComputePipeline;
-  readonly pipeline2: GPUComputePipeline;
+  private readonly pipeline1: CompiledPipeline;
+  private readonly pipeline2: CompiledPipeline;
 
   constructor(
     readonly device: GPUDevice,
@@ -187,7 +188,7 @@ export class SampleKernel {
     });
     const constants = { WG: this.workgroupSize, CHUNK: this.chunk, CAP: this.cap };
     const pipeline = (label: string, layout: GPUBindGroupLayout, pass: string) =>
-      device.createComputePipeline({
+      compileCompute(device, {
         label,
         layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
         compute: { module: device.createShaderModule({ label, code: `${common}\n${pass}` }), entryPoint: 'main', constants },
@@ -297,10 +298,10 @@ export class SampleKernel {
 
   /** Two dispatches; pass 2 reads pass 1's scratch (ordered within the pass). */
   encode(pass: GPUComputePassEncoder, b: SampleBinding): void {
-    pass.setPipeline(this.pipeline1);
+    pass.setPipeline(this.pipeline1.get());
     pass.setBindGroup(0, b.pass1);
     pass.dispatchWorkgroups(b.workgroups);
-    pass.setPipeline(this.pipeline2);
+    pass.setPipeline(this.pipeline2.get());
     pass.setBindGroup(0, b.pass2);
     pass.dispatchWorkgroups(1);
   }

@@ -1,12 +1,13 @@
 import source from '../../shaders/silu_mul.wgsl?raw';
 import { UniformLayout } from '../gpu/uniforms.ts';
+import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
 
 /** h [M, ffn] = silu(gate) * up over gu [M, 2*ffn] (see shaders/silu_mul.wgsl). */
 export class SiluMulKernel {
   static readonly uniforms = new UniformLayout([['ffn', 'u32']] as const);
 
   readonly layout: GPUBindGroupLayout;
-  readonly pipeline: GPUComputePipeline;
+  private readonly compiled: CompiledPipeline;
 
   constructor(
     readonly device: GPUDevice,
@@ -20,7 +21,7 @@ export class SiluMulKernel {
         { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
       ],
     });
-    this.pipeline = device.createComputePipeline({
+    this.compiled = compileCompute(device, {
       label: 'silu_mul',
       layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
       compute: {
@@ -29,6 +30,10 @@ export class SiluMulKernel {
         constants: { WG: workgroupSize },
       },
     });
+  }
+
+  get pipeline(): GPUComputePipeline {
+    return this.compiled.get();
   }
 
   /** Uniform for a model's ffn width; made once at load. */

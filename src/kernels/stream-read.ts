@@ -1,5 +1,6 @@
 import source from '../../shaders/stream_read.wgsl?raw';
 import { UniformLayout } from '../gpu/uniforms.ts';
+import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
 
 /**
  * Reads a buffer once and sums it (shaders/stream_read.wgsl): the bandwidth a kernel that only
@@ -12,7 +13,7 @@ export class StreamReadKernel {
   ] as const);
 
   readonly layout: GPUBindGroupLayout;
-  readonly pipeline: GPUComputePipeline;
+  private readonly compiled: CompiledPipeline;
 
   constructor(
     readonly device: GPUDevice,
@@ -27,11 +28,15 @@ export class StreamReadKernel {
         { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
       ],
     });
-    this.pipeline = device.createComputePipeline({
+    this.compiled = compileCompute(device, {
       label: 'stream_read',
       layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
       compute: { module: device.createShaderModule({ label: 'stream_read', code: source }), entryPoint: 'main', constants: { WG: workgroupSize } },
     });
+  }
+
+  get pipeline(): GPUComputePipeline {
+    return this.compiled.get();
   }
 
   /** Partial-sum buffer (one u32 per thread) shared by every source. */

@@ -13,6 +13,7 @@ import type { MatvecOptions } from './matvec.ts';
 import { buildFusedMatvec, checkVector, partialVec4s } from './norm-matvec.ts';
 import { checkWeight, weightBindEntries } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
+import type { CompiledPipeline } from '../gpu/pipelines.ts';
 
 const MAX_OUT_ROWS = 16;
 
@@ -37,7 +38,7 @@ export class SwigluMatvecKernel {
   ] as const);
 
   readonly layout: GPUBindGroupLayout;
-  readonly pipeline: GPUComputePipeline;
+  private readonly compiled: CompiledPipeline;
   readonly workgroupSize: number;
   /** Output rows per workgroup (each reads that many gate and up rows). */
   readonly rowsPerWorkgroup: number;
@@ -61,7 +62,7 @@ export class SwigluMatvecKernel {
     }
     // thread r writes output row r
     if (this.rowsPerWorkgroup > this.workgroupSize) throw new Error(`swiglu_matvec: ${this.rowsPerWorkgroup} rows per workgroup need at least as many threads (got ${this.workgroupSize})`);
-    ({ layout: this.layout, pipeline: this.pipeline } = buildFusedMatvec(device, format, 'swiglu_matvec', driver, {
+    ({ layout: this.layout, compiled: this.compiled } = buildFusedMatvec(device, format, 'swiglu_matvec', driver, {
       workgroupSize: this.workgroupSize,
       reduceRows: 2 * this.rowsPerWorkgroup + 1,
       maxReduceRows: 2 * MAX_OUT_ROWS + 1,
@@ -133,7 +134,7 @@ export class SwigluMatvecKernel {
   }
 
   encode(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, ffn: number): void {
-    pass.setPipeline(this.pipeline);
+    pass.setPipeline(this.compiled.get());
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(this.workgroups(ffn));
   }

@@ -5,7 +5,7 @@
  * Names are GGML's (`QUANT_INFO[type].name` in src/model/quant), so the engine maps a tensor's
  * type to a format by name.
  */
-import { uploadStorage } from '../gpu/buffers.ts';
+import { createStorage, uploadStorage } from '../gpu/buffers.ts';
 import common from '../../shaders/quant_common.wgsl?raw';
 import bf16 from '../../shaders/weights_bf16.wgsl?raw';
 import f16 from '../../shaders/weights_f16.wgsl?raw';
@@ -120,6 +120,15 @@ export function weightShader(format: WeightFormat, driver: string, opts: { subgr
   const parts = [common, formatInfo(format).source, driver];
   if (opts.tail) parts.push(opts.tail);
   return (opts.subgroups ? 'enable subgroups;\n\n' : '') + parts.join('\n');
+}
+
+/** Empty (zeroed) buffers for a weight of `rows` rows of k elements, to be written in place. */
+export function createWeight(device: GPUDevice, format: WeightFormat, k: number, rows: number): GpuWeight {
+  const rb = weightRowBytes(format, k);
+  const w: GpuWeight = { format, k, rows, blocks: createStorage(device, rows * rb.blocks, `${format}.blocks`) };
+  if (rb.scales) w.scales = createStorage(device, rows * rb.scales, `${format}.scales`);
+  checkWeight(w);
+  return w;
 }
 
 /** Uploads repacked bytes as a GpuWeight (blocks, and scales when given). */

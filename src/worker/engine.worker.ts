@@ -122,12 +122,15 @@ async function loadModelOnce(req: LoadRequest, onProgress?: (p: LoadProgress) =>
   const file = await readGGUF(src);
   const cfg = modelConfigFromGGUF(file);
   const contextLength = Math.min(req.contextLength ?? 4096, cfg.contextLength);
+  const weightBytes = file.tensors.reduce((s, t) => s + t.nbytes, 0);
   const engine = await Engine.load(dev, file, src, cfg, {
     contextLength,
     onProgress: (p) => onProgress?.({ phase: 'uploading', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
+    // the pipelines compile during the upload; whatever is left is waited for before load returns
+    onUploaded: () => onProgress?.({ phase: 'compiling', bytesDone: weightBytes, bytesTotal: weightBytes }),
   });
-  onProgress?.({ phase: 'compiling', bytesDone: engine.weightBytes, bytesTotal: engine.weightBytes });
-  await engine.generate([cfg.vocabSize > 1 ? 1 : 0], { maxTokens: 1 }); // compile every pipeline now, not at the first message
+  // One step now: drivers that finish compiling at a pipeline's first dispatch (lavapipe) do it here, not at the first message.
+  await engine.generate([cfg.vocabSize > 1 ? 1 : 0], { maxTokens: 1 });
   engine.reset();
   session = new ChatSession(engine, file, cfg);
   return {
