@@ -71,23 +71,23 @@ fn dequant_chunk(row: u32, c: u32) -> array<vec4<f32>, 16> {
   let m1 = dm.y * sm.y;
   let d2 = dm.x * sm.z;
   let m2 = dm.y * sm.w;
-  var out: array<vec4<f32>, 16>;
-  for (var t = 0u; t < 2u; t++) {
-    let q = wq[blk + 3u + 2u * g + t];
-    let h = wq[blk + 1u + t];
-    let a = q5_words(q.x, h.x, g);
-    let b = q5_words(q.y, h.y, g);
-    let e = q5_words(q.z, h.z, g);
-    let f = q5_words(q.w, h.w, g);
-    let o = 4u * t;
-    out[o] = d1 * bytes4(a.x) - m1;
-    out[o + 1u] = d1 * bytes4(b.x) - m1;
-    out[o + 2u] = d1 * bytes4(e.x) - m1;
-    out[o + 3u] = d1 * bytes4(f.x) - m1;
-    out[o + 8u] = d2 * bytes4(a.y) - m2;
-    out[o + 9u] = d2 * bytes4(b.y) - m2;
-    out[o + 10u] = d2 * bytes4(e.y) - m2;
-    out[o + 11u] = d2 * bytes4(f.y) - m2;
-  }
-  return out;
+  let h0 = wq[blk + 1u];
+  let h1 = wq[blk + 2u];
+  let q0 = wq[blk + 3u + 2u * g];
+  let q1 = wq[blk + 4u + 2u * g];
+  // written out, no loop over the two qs vec4 (see weights_q6_k.wgsl chunk_dot)
+  let a0 = q5_words(q0.x, h0.x, g);
+  let b0 = q5_words(q0.y, h0.y, g);
+  let e0 = q5_words(q0.z, h0.z, g);
+  let f0 = q5_words(q0.w, h0.w, g);
+  let a1 = q5_words(q1.x, h1.x, g);
+  let b1 = q5_words(q1.y, h1.y, g);
+  let e1 = q5_words(q1.z, h1.z, g);
+  let f1 = q5_words(q1.w, h1.w, g);
+  return array<vec4<f32>, 16>(
+    d1 * bytes4(a0.x) - m1, d1 * bytes4(b0.x) - m1, d1 * bytes4(e0.x) - m1, d1 * bytes4(f0.x) - m1,
+    d1 * bytes4(a1.x) - m1, d1 * bytes4(b1.x) - m1, d1 * bytes4(e1.x) - m1, d1 * bytes4(f1.x) - m1,
+    d2 * bytes4(a0.y) - m2, d2 * bytes4(b0.y) - m2, d2 * bytes4(e0.y) - m2, d2 * bytes4(f0.y) - m2,
+    d2 * bytes4(a1.y) - m2, d2 * bytes4(b1.y) - m2, d2 * bytes4(e1.y) - m2, d2 * bytes4(f1.y) - m2,
+  );
 }

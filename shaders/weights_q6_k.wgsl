@@ -26,11 +26,15 @@ struct XChunk {
 }
 
 fn prep_x(v: array<vec4<f32>, 16>) -> XChunk {
-  var s: vec4<f32>;
+  let s = vec4<f32>(
+    hsum((v[0] + v[1]) + (v[2] + v[3])),
+    hsum((v[4] + v[5]) + (v[6] + v[7])),
+    hsum((v[8] + v[9]) + (v[10] + v[11])),
+    hsum((v[12] + v[13]) + (v[14] + v[15])),
+  );
+  // This loop stays a loop: as an array constructor (constant indices) it made lavapipe's matvec,
+  // whose row loop is unrolled, 3-4x slower with 30 s of JIT; it runs once per chunk, not per row.
   var xs: array<vec4<f32>, 16>;
-  for (var r = 0u; r < 4u; r++) {
-    s[r] = hsum((v[4u * r] + v[4u * r + 1u]) + (v[4u * r + 2u] + v[4u * r + 3u]));
-  }
   for (var j = 0u; j < 16u; j++) {
     xs[j] = v[j] * LANE_SCALE;
   }
@@ -66,8 +70,8 @@ fn q6_load(row: u32, c: u32) -> Q6Chunk {
   let sc = wq[base + 12u];
   let d = split_d(ws[row * ((nb + 1u) >> 1u) + (b >> 1u)], b);
   // scales 8n + t + 2r: bytes t, t+2 of word 2n (r = 0, 1) and of word 2n+1 (r = 2, 3)
-  let s0 = sc[2u * n];
-  let s1 = sc[2u * n + 1u];
+  let s0 = select(sc.x, sc.z, n == 1u);
+  let s1 = select(sc.y, sc.w, n == 1u);
   let ds = d * vec4<f32>(sbyte(s0, t), sbyte(s0, t + 2u), sbyte(s1, t), sbyte(s1, t + 2u));
   var out: Q6Chunk;
   out.ds = ds;
@@ -78,23 +82,34 @@ fn q6_load(row: u32, c: u32) -> Q6Chunk {
   return out;
 }
 
+// The runs' dot products, written out: constant indices only (SwiftShader keeps loops, and a
+// loop-indexed local array becomes per-lane memory accesses there).
 fn chunk_dot(row: u32, c: u32, xc: XChunk) -> f32 {
   let w = q6_load(row, c);
-  var qx: vec4<f32>;
-  for (var r = 0u; r < 4u; r++) {
-    qx[r] = hsum((lanes(w.q[0][r]) * xc.v[4u * r] + lanes(w.q[1][r]) * xc.v[4u * r + 1u])
-               + (lanes(w.q[2][r]) * xc.v[4u * r + 2u] + lanes(w.q[3][r]) * xc.v[4u * r + 3u]));
-  }
+  let q0 = w.q[0];
+  let q1 = w.q[1];
+  let q2 = w.q[2];
+  let q3 = w.q[3];
+  let qx = vec4<f32>(
+    hsum((lanes(q0.x) * xc.v[0] + lanes(q1.x) * xc.v[1]) + (lanes(q2.x) * xc.v[2] + lanes(q3.x) * xc.v[3])),
+    hsum((lanes(q0.y) * xc.v[4] + lanes(q1.y) * xc.v[5]) + (lanes(q2.y) * xc.v[6] + lanes(q3.y) * xc.v[7])),
+    hsum((lanes(q0.z) * xc.v[8] + lanes(q1.z) * xc.v[9]) + (lanes(q2.z) * xc.v[10] + lanes(q3.z) * xc.v[11])),
+    hsum((lanes(q0.w) * xc.v[12] + lanes(q1.w) * xc.v[13]) + (lanes(q2.w) * xc.v[14] + lanes(q3.w) * xc.v[15])),
+  );
   return dot(w.ds, qx - 32.0 * xc.s);
 }
 
 fn dequant_chunk(row: u32, c: u32) -> array<vec4<f32>, 16> {
   let w = q6_load(row, c);
-  var out: array<vec4<f32>, 16>;
-  for (var r = 0u; r < 4u; r++) {
-    for (var i = 0u; i < 4u; i++) {
-      out[4u * r + i] = w.ds[r] * (bytes4(w.q[i][r]) - 32.0);
-    }
-  }
-  return out;
+  let q0 = w.q[0];
+  let q1 = w.q[1];
+  let q2 = w.q[2];
+  let q3 = w.q[3];
+  let d = w.ds;
+  return array<vec4<f32>, 16>(
+    d.x * (bytes4(q0.x) - 32.0), d.x * (bytes4(q1.x) - 32.0), d.x * (bytes4(q2.x) - 32.0), d.x * (bytes4(q3.x) - 32.0),
+    d.y * (bytes4(q0.y) - 32.0), d.y * (bytes4(q1.y) - 32.0), d.y * (bytes4(q2.y) - 32.0), d.y * (bytes4(q3.y) - 32.0),
+    d.z * (bytes4(q0.z) - 32.0), d.z * (bytes4(q1.z) - 32.0), d.z * (bytes4(q2.z) - 32.0), d.z * (bytes4(q3.z) - 32.0),
+    d.w * (bytes4(q0.w) - 32.0), d.w * (bytes4(q1.w) - 32.0), d.w * (bytes4(q2.w) - 32.0), d.w * (bytes4(q3.w) - 32.0),
+  );
 }
