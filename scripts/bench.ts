@@ -63,6 +63,18 @@ interface Row {
   note?: string;
 }
 
+type Speeds = Pick<Row, 'promptTokens' | 'decodeTokens' | 'loadMs' | 'ttftMs' | 'prefillTokPerS' | 'decodeTokPerS'>;
+
+/** The timings every row has, from a browser report or a wllama result. */
+const speeds = (r: Speeds): Speeds => ({
+  promptTokens: r.promptTokens,
+  decodeTokens: r.decodeTokens,
+  loadMs: r.loadMs,
+  ttftMs: r.ttftMs,
+  prefillTokPerS: r.prefillTokPerS,
+  decodeTokPerS: r.decodeTokPerS,
+});
+
 const log = (l: string) => process.stderr.write(`${l}\n`);
 
 /** "512" or "tiny=512,small=64" -> the count for `model`, else `fallback`. */
@@ -252,19 +264,14 @@ if (browserModels.length) {
         model: r.name,
         engine: `ours, Chromium worker (${r.adapter.split(' (')[0]})`,
         kind: 'ours-chromium',
-        promptTokens: r.promptTokens,
-        decodeTokens: r.decodeTokens,
-        loadMs: r.loadMs,
-        ttftMs: r.ttftMs,
-        prefillTokPerS: r.prefillTokPerS,
-        decodeTokPerS: r.decodeTokPerS,
+        ...speeds(r),
         dispatchesPerToken: r.dispatchesPerToken,
         weightBytesPerToken: r.weightBytesPerToken,
         decodeGBps: r.decodeGBps,
         streamGBps: r.streamGBps,
         rooflineFraction: r.rooflineFraction,
         profile: r.profile,
-        note: `install (download, repack, IndexedDB) ${(r.installMs / 1000).toFixed(1)} s; load is from IndexedDB; features: ${r.capabilities.features.join(' ')}${r.profileSkipped ? `; no per-kernel times: ${r.profileSkipped}` : ''}`,
+        note: `install (download, IndexedDB) ${(r.installMs / 1000).toFixed(1)} s; load is from IndexedDB; features: ${r.capabilities.features.join(' ')}${r.profileSkipped ? `; no per-kernel times: ${r.profileSkipped}` : ''}`,
       });
     }
   } finally {
@@ -281,12 +288,7 @@ if (!v['no-browser'] && wllamaModels.length) {
       model: r.name,
       engine: `wllama 2.4.0 (wasm, ${r.threads} thread${r.threads === 1 ? '' : 's'})`,
       kind: 'wllama',
-      promptTokens: r.promptTokens,
-      decodeTokens: r.decodeTokens,
-      loadMs: r.loadMs,
-      ttftMs: r.ttftMs,
-      prefillTokPerS: r.prefillTokPerS,
-      decodeTokPerS: r.decodeTokPerS,
+      ...speeds(r),
       note: `libllama ${r.version}, ${r.multiThread ? 'multi-thread' : 'single-thread'} build, crossOriginIsolated=${r.crossOriginIsolated}; load includes the HTTP download`,
     });
   }
