@@ -7,21 +7,23 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 import globals from 'globals';
 
 /**
- * Imports flow one way between the rooms of src/ (DESIGN.md section 1):
- *   ui -> client -> worker -> engine/store -> kernels -> gpu;  model and util at the bottom.
+ * Imports flow one way between the rooms of src/ (src/ARCHITECTURE.md):
+ *   ui -> client -> worker -> engine/store -> kernels -> gpu;  model, util and common at the bottom.
+ * `common` holds what every room shares (public errors, sampling settings) and imports nothing.
  * Each zone below says which rooms a room may NOT import from.
  */
-const rooms = ['ui', 'client', 'worker', 'engine', 'kernels', 'gpu', 'model', 'store', 'util'];
+const rooms = ['ui', 'client', 'worker', 'engine', 'kernels', 'gpu', 'model', 'store', 'util', 'common'];
 const allowed = {
-  ui: ['client', 'util'],
-  client: ['util'],
-  worker: ['engine', 'store', 'model', 'gpu', 'kernels', 'util'],
-  engine: ['kernels', 'model', 'gpu', 'util'],
-  store: ['model', 'util'],
-  kernels: ['gpu', 'util'],
-  gpu: ['util'],
-  model: ['util'],
-  util: [],
+  ui: ['client', 'util', 'common'],
+  client: ['util', 'common'],
+  worker: ['engine', 'store', 'model', 'gpu', 'kernels', 'util', 'common'],
+  engine: ['kernels', 'model', 'gpu', 'util', 'common'],
+  store: ['model', 'util', 'common'],
+  kernels: ['gpu', 'util', 'common'],
+  gpu: ['util', 'common'],
+  model: ['util', 'common'],
+  util: ['common'],
+  common: [],
 };
 const zones = [];
 for (const room of rooms) {

@@ -42,6 +42,7 @@ import { PRESETS, type PresetName } from './test-model-spec.ts';
 import { splitGGUF } from './gguf-split.ts';
 import { benchOursInChromium, benchWllama, buildApp, launchChromium, type BrowserModel, type WllamaModel } from './bench-browser.ts';
 import type { Token } from 'node-llama-cpp';
+import { GREEDY } from '../src/common/sampling.ts';
 
 interface Row {
   model: string;
@@ -100,7 +101,7 @@ async function benchOurs(name: string, path: string, promptIds: number[], decode
     const engine = await Engine.load(device, file, src, cfg, { contextLength: Math.max(256, promptIds.length + decode + 16), slidingWindow: false });
     try {
       // Compile every pipeline (decode and prefill shapes) as the app does at load.
-      await engine.generate(promptIds.slice(0, 4), { maxTokens: 2 });
+      await engine.generate(promptIds.slice(0, 4), { maxTokens: 2, sampling: GREEDY });
       engine.reset();
       const loadMs = performance.now() - t0;
       const m = await benchEngine(engine, { promptIds, decodeTokens: decode, profileSteps, onPhase: (p) => log(`[node ${name}] ${p}`) });

@@ -74,10 +74,13 @@ export async function generateCommand(args: readonly string[], print: Print = (l
       const decoder = new StreamDecoder(tok, { stripLeadingSpace: v.chat });
       const result = await engine.generate(ids, {
         maxTokens: num('max-tokens', v['max-tokens'] as string),
-        temperature: num('temperature', v.temperature as string),
-        topK: num('top-k', v['top-k'] as string),
-        topP: num('top-p', v['top-p'] as string),
-        seed: num('seed', v.seed as string),
+        sampling: {
+          temperature: num('temperature', v.temperature as string),
+          topK: num('top-k', v['top-k'] as string),
+          topP: num('top-p', v['top-p'] as string),
+          repetitionPenalty: 1,
+          seed: num('seed', v.seed as string),
+        },
         topLogprobs: num('top', v.top as string),
         stopIds: stopTokenIds(vocab),
         onToken: (t) => {

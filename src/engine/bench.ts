@@ -12,6 +12,7 @@ import type { Engine } from './engine.ts';
 import type { Tokenizer } from '../model/tokenizer.ts';
 import { StreamReadKernel } from '../kernels/stream-read.ts';
 import { DispatchProfiler, summarizeKinds, type KindTime } from './profile.ts';
+import { GREEDY } from '../common/sampling.ts';
 
 /** Real English text; repeated as needed to reach the prompt length. */
 export const BENCH_TEXT =
@@ -125,7 +126,7 @@ export async function profileDecode(engine: Engine, promptIds: number[], steps: 
   engine.reset();
   engine.profiler = profiler;
   try {
-    const res = await engine.generate(promptIds, { maxTokens: steps + 1 });
+    const res = await engine.generate(promptIds, { maxTokens: steps + 1, sampling: GREEDY });
     const n = profiler.stepCount;
     if (n === 0) throw new Error('profileDecode: generation ended before any decode step');
     const kinds = summarizeKinds(await profiler.read(), n);
@@ -149,7 +150,7 @@ export async function benchEngine(engine: Engine, opts: BenchOptions): Promise<B
   // 1. Prefill + decode. Stop tokens are not passed: the count decoded is exactly decodeTokens.
   opts.onPhase?.(`prefill ${promptIds.length} tokens, decode ${decodeTokens}`);
   engine.reset();
-  const res = await engine.generate(promptIds, { maxTokens: decodeTokens });
+  const res = await engine.generate(promptIds, { maxTokens: decodeTokens, sampling: GREEDY });
   engine.reset();
   const n = res.tokens.length;
   if (n < 2) throw new Error(`bench: generation ended after ${n} token(s) (${res.finishReason})`);

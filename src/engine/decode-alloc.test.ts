@@ -54,7 +54,7 @@ describe('decode allocates nothing per token', () => {
       for (const maxTokens of [2, 20]) {
         const before = { ...counts };
         const readbacks = engine.counters.readbacks;
-        const res = await engine.generate(prompt, { maxTokens, topLogprobs: 3, temperature: 0.8, topK: 20, seed: 7, repetitionPenalty: 1.1 });
+        const res = await engine.generate(prompt, { maxTokens, topLogprobs: 3, sampling: { temperature: 0.8, topK: 20, topP: 1, seed: 7, repetitionPenalty: 1.1 } });
         expect(res.tokens).toHaveLength(maxTokens);
         expect(counts, `generate of ${maxTokens} tokens`).toEqual(before);
         // One readback per token (the prefill's sample, then one per decode step).

@@ -17,6 +17,7 @@ import { F32_TOL, llamaGreedy, loadLlamaModel, Q_TOL } from '../../scripts/llama
 import { ensureModel } from '../../scripts/test-models.ts';
 import { promptIds } from '../../scripts/prompts.ts';
 import type { ModelOptions } from '../../scripts/test-model-spec.ts';
+import { GREEDY } from '../common/sampling.ts';
 
 // Logit tolerance GPU vs CPU reference: both dequantize bit-exactly and store K/V in f16 the same
 // way; they differ only in f32 vs f64 accumulation order over sums of up to ffn = 512 terms per
@@ -68,7 +69,7 @@ describe('GPU engine vs llama.cpp and the CPU reference', () => {
       const engine = await Engine.load(device, file, src, cfg, { contextLength: ctx, slidingWindow: false });
       try {
         // Greedy generation through the engine's own loop (sampling on the GPU).
-        const res = await engine.generate(prompt, { maxTokens: 33, topLogprobs: 5 });
+        const res = await engine.generate(prompt, { maxTokens: 33, topLogprobs: 5, sampling: GREEDY });
         expect(res.tokens.length).toBe(33);
         let worstP = 0;
         res.tokens.forEach((t, s) => {
@@ -143,11 +144,11 @@ describe('engine behaviour', () => {
     const engine = await Engine.load(device, file, src, cfg, { contextLength: 80 });
     try {
       const prompt = promptIds(64);
-      const free = await engine.generate(prompt, { maxTokens: 5 });
+      const free = await engine.generate(prompt, { maxTokens: 5, sampling: GREEDY });
       expect(free.finishReason).toBe('length');
       expect(free.tokens).toHaveLength(5);
       // Stop on the third token: two are emitted, the stop token is not.
-      const stop = await engine.generate(prompt, { maxTokens: 10, stopIds: [free.tokens[2].id] });
+      const stop = await engine.generate(prompt, { maxTokens: 10, sampling: GREEDY, stopIds: [free.tokens[2].id] });
       expect(stop.finishReason).toBe('stop');
       expect(stop.tokens.map((t) => t.id)).toEqual(free.tokens.slice(0, 2).map((t) => t.id));
       // The second request repeats the first's prompt: only its last token is recomputed.
@@ -155,17 +156,17 @@ describe('engine behaviour', () => {
       // A follow-up turn that extends the conversation prefills only the new tokens.
       const turn2 = [...prompt, ...stop.tokens.map((t) => t.id), 13, 29871];
       const before = engine.counters.prefillTokens;
-      await engine.generate(turn2, { maxTokens: 1 });
+      await engine.generate(turn2, { maxTokens: 1, sampling: GREEDY });
       expect(engine.counters.prefillTokens - before).toBe(turn2.length - (prompt.length + 2));
       // The context holds 80 positions: 64 + 16 generated fills it.
       engine.reset();
-      const full = await engine.generate(prompt, { maxTokens: 100 });
+      const full = await engine.generate(prompt, { maxTokens: 100, sampling: GREEDY });
       expect(full.finishReason).toBe('context_full');
       expect(full.tokens.length).toBe(80 - 64 + 1);
-      await expect(engine.generate(promptIds(64).concat(promptIds(20)), { maxTokens: 1 })).rejects.toThrow(/context holds 80/);
+      await expect(engine.generate(promptIds(64).concat(promptIds(20)), { maxTokens: 1, sampling: GREEDY })).rejects.toThrow(/context holds 80/);
       // Abort between steps.
       const ctl = new AbortController();
-      const aborted = await engine.generate(prompt, { maxTokens: 10, signal: ctl.signal, onToken: () => ctl.abort() });
+      const aborted = await engine.generate(prompt, { maxTokens: 10, sampling: GREEDY, signal: ctl.signal, onToken: () => ctl.abort() });
       expect(aborted.finishReason).toBe('abort');
       expect(aborted.tokens).toHaveLength(1);
       // No per-token allocation: the decode step's dispatch count is fixed and small.
@@ -181,7 +182,7 @@ describe('engine behaviour', () => {
     try {
       const prompt = promptIds(16);
       const run = async (seed: number) =>
-        (await engine.generate(prompt, { maxTokens: 12, temperature: 1.5, topK: 40, topP: 0.95, seed })).tokens.map((t) => t.id);
+        (await engine.generate(prompt, { maxTokens: 12, sampling: { temperature: 1.5, topK: 40, topP: 0.95, repetitionPenalty: 1, seed } })).tokens.map((t) => t.id);
       const a = await run(1);
       const b = await run(1);
       const c = await run(2);

@@ -25,6 +25,7 @@ import { createStorage } from '../gpu/buffers.ts';
 import { createStepBuffer, packStep, stepUniforms } from '../kernels/step.ts';
 import { kvCacheBytes } from '../kernels/rope_kv.ts';
 import type { AttentionBinding } from '../kernels/attention.ts';
+import type { Sampling } from '../common/sampling.ts';
 import { GREEDY, historyInit, parseResult, type SampleBinding, type SampleIo, type SampleSettings } from '../kernels/sample.ts';
 import { Kernels } from './kernels.ts';
 import { BoundLinear, BoundNormLinear, BoundSwiglu, type NormHandoff, type PrescaledInput } from './linear.ts';
@@ -47,16 +48,10 @@ export interface EngineOptions {
   onUploaded?: () => void;
 }
 
-export interface SamplingOptions {
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  repetitionPenalty?: number;
-  seed?: number;
-}
-
-export interface GenerateOptions extends SamplingOptions {
+export interface GenerateOptions {
   maxTokens: number;
+  /** How each token is drawn (GREEDY for the likeliest). */
+  sampling: Sampling;
   /** Token ids that end generation (not emitted). */
   stopIds?: Iterable<number>;
   /** Top logprobs to return per token (0..256). */
@@ -370,18 +365,8 @@ export class Engine {
     return { id: r.id, top: r.top.slice(0, nTop) };
   }
 
-  private settings(o: SamplingOptions, nTop: number): SampleSettings {
-    const t = o.temperature ?? 0;
-    return {
-      ...GREEDY,
-      temperature: t,
-      topK: o.topK ?? 0,
-      topP: o.topP ?? 1,
-      repetitionPenalty: o.repetitionPenalty ?? 1,
-      penaltyWindow: (o.repetitionPenalty ?? 1) !== 1 ? this.penaltyWindow : 0,
-      seed: (o.seed ?? 0) >>> 0,
-      nTop,
-    };
+  private settings(s: Sampling, nTop: number): SampleSettings {
+    return { ...s, penaltyWindow: s.repetitionPenalty !== 1 ? this.penaltyWindow : 0, seed: s.seed >>> 0, nTop };
   }
 
   /**
@@ -394,7 +379,7 @@ export class Engine {
       throw new ContextFullError(`The prompt has ${promptIds.length} tokens but the context holds ${this.maxCtx}; shorten the conversation or load a longer context.`);
     }
     const nTop = Math.max(0, Math.min(opts.topLogprobs ?? 0, this.kernels.sample.cap));
-    const settings = this.settings(opts, nTop);
+    const settings = this.settings(opts.sampling, nTop);
     const stop = new Set(opts.stopIds ?? []);
     const vocab = this.cfg.vocabSize;
 

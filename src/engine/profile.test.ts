@@ -18,6 +18,7 @@ import { DispatchProfiler, summarizeKinds } from './profile.ts';
 import { benchEngine } from './bench.ts';
 import { ensureModel } from '../../scripts/test-models.ts';
 import { promptIds } from '../../scripts/prompts.ts';
+import { GREEDY } from '../common/sampling.ts';
 
 let device: GPUDevice;
 let engine: Engine;
@@ -39,7 +40,7 @@ describe('DispatchProfiler', () => {
     const prompt = promptIds(8);
     const STEPS = 4;
     engine.reset();
-    const plain = await engine.generate(prompt, { maxTokens: STEPS + 1 });
+    const plain = await engine.generate(prompt, { maxTokens: STEPS + 1, sampling: GREEDY });
     const perStep = engine.counters.dispatchesPerDecodeStep;
     expect(perStep).toBeGreaterThan(10);
 
@@ -47,7 +48,7 @@ describe('DispatchProfiler', () => {
     engine.reset();
     engine.profiler = profiler;
     const w0 = performance.now();
-    const profiled = await engine.generate(prompt, { maxTokens: STEPS + 1 }).finally(() => (engine.profiler = undefined));
+    const profiled = await engine.generate(prompt, { maxTokens: STEPS + 1, sampling: GREEDY }).finally(() => (engine.profiler = undefined));
     const wallMs = performance.now() - w0;
     expect(profiled.tokens.map((t) => t.id)).toEqual(plain.tokens.map((t) => t.id));
     expect(profiler.stepCount).toBe(STEPS);

@@ -16,6 +16,7 @@ import {
 } from './conversations.ts';
 import { IMPORT_MAX_BYTES, fromJSON } from './export.ts';
 import { errorText } from './format.ts';
+import { CHAT_DEFAULTS } from '../common/sampling.ts';
 
 export interface Settings {
   temperature: number;
@@ -26,7 +27,8 @@ export interface Settings {
   seed?: number;
 }
 
-export const DEFAULT_SETTINGS: Settings = { temperature: 0.7, topP: 0.95, topK: 40, maxTokens: 512 };
+const { temperature, topP, topK, maxTokens } = CHAT_DEFAULTS;
+export const DEFAULT_SETTINGS: Settings = { temperature, topP, topK, maxTokens };
 
 export type Message = ChatMessage;
 

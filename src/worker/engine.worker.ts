@@ -14,6 +14,7 @@ import { readGGUF } from '../model/gguf.ts';
 import { modelConfigFromGGUF } from '../model/config.ts';
 import { adapterName } from '../gpu/device.ts';
 import { ChatSession } from './session.ts';
+import { GREEDY } from '../common/sampling.ts';
 import { WeightStore } from '../store/weight-store.ts';
 import { downloadModel } from '../store/download.ts';
 import { importFile } from '../store/import.ts';
@@ -130,7 +131,7 @@ async function loadModelOnce(req: LoadRequest, onProgress?: (p: LoadProgress) =>
     onUploaded: () => onProgress?.({ phase: 'compiling', bytesDone: weightBytes, bytesTotal: weightBytes }),
   });
   // One step now: drivers that finish compiling at a pipeline's first dispatch (lavapipe) do it here, not at the first message.
-  await engine.generate([cfg.vocabSize > 1 ? 1 : 0], { maxTokens: 1 });
+  await engine.generate([cfg.vocabSize > 1 ? 1 : 0], { maxTokens: 1, sampling: GREEDY });
   engine.reset();
   session = new ChatSession(engine, file, cfg);
   return {
@@ -247,7 +248,7 @@ const api: EngineApi = {
     const engine = await Engine.load(dev, file, src, cfg, { contextLength: req.contextLength, slidingWindow: req.slidingWindow });
     try {
       const loadMs = performance.now() - t0;
-      const res = await engine.generate(req.promptIds, { maxTokens: req.maxTokens, topLogprobs: req.topLogprobs });
+      const res = await engine.generate(req.promptIds, { maxTokens: req.maxTokens, topLogprobs: req.topLogprobs, sampling: GREEDY });
       return {
         adapter: adapterName(capabilities.adapter),
         tokens: res.tokens,

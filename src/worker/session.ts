@@ -9,6 +9,7 @@ import { Tokenizer } from '../model/tokenizer.ts';
 import { StreamDecoder } from '../model/detokenizer.ts';
 import { encodeChat, stopTokenIds } from '../model/chat-template.ts';
 import { vocabFromMetadata } from '../model/vocab.ts';
+import { CHAT_DEFAULTS } from '../common/sampling.ts';
 import type { ChatDelta, ChatRequest, ChatResult } from './protocol.ts';
 
 export class ChatSession {
@@ -64,12 +65,15 @@ export class ChatSession {
     let text = '';
     let stoppedByString = false;
     const res = await this.engine.generate(ids, {
-      maxTokens: Math.max(1, Math.min(req.max_tokens ?? 512, this.engine.maxCtx)),
-      temperature: req.temperature ?? 0.7,
-      topP: req.top_p ?? 0.95,
-      topK: req.top_k ?? 40,
-      repetitionPenalty: req.repetition_penalty ?? 1.1,
-      seed: req.seed ?? Math.floor(Math.random() * 2 ** 32),
+      maxTokens: Math.max(1, Math.min(req.max_tokens ?? CHAT_DEFAULTS.maxTokens, this.engine.maxCtx)),
+      // The one place a request's missing settings get the chat defaults.
+      sampling: {
+        temperature: req.temperature ?? CHAT_DEFAULTS.temperature,
+        topP: req.top_p ?? CHAT_DEFAULTS.topP,
+        topK: req.top_k ?? CHAT_DEFAULTS.topK,
+        repetitionPenalty: req.repetition_penalty ?? CHAT_DEFAULTS.repetitionPenalty,
+        seed: req.seed ?? Math.floor(Math.random() * 2 ** 32),
+      },
       topLogprobs: Math.max(0, Math.min(req.top_logprobs ?? 0, 20)),
       stopIds: this.stopIds,
       signal: controller.signal,
