@@ -7,12 +7,9 @@
  * 6 per layer + 4 (embed, norm + lm_head, two sampler passes).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileSource } from '../model/source-node.ts';
-import { readGGUF } from '../model/gguf.ts';
-import { modelConfigFromGGUF } from '../model/config.ts';
 import { openNodeDevice } from '../gpu/node.ts';
 import { Engine } from './engine.ts';
-import { ensureModel } from '../../scripts/test-models.ts';
+import { openTestModel, readLogits } from './test-engine.ts';
 import { promptIds } from '../../scripts/prompts.ts';
 
 let device: GPUDevice;
@@ -42,10 +39,7 @@ function countingDevice(real: GPUDevice) {
 
 describe('decode allocates nothing per token', () => {
   it('generate creates no buffers or bind groups, for 2 or 20 tokens', async () => {
-    const path = await ensureModel({ preset: 'tiny', mix: 'q4_k_m', seed: 1 });
-    const src = await fileSource(path);
-    const file = await readGGUF(src);
-    const cfg = modelConfigFromGGUF(file);
+    const { src, file, cfg } = await openTestModel({ preset: 'tiny', mix: 'q4_k_m', seed: 1 });
     const { device: counted, counts } = countingDevice(device);
     const engine = await Engine.load(counted, file, src, cfg, { contextLength: 256 });
     try {
@@ -63,7 +57,7 @@ describe('decode allocates nothing per token', () => {
       expect(engine.counters.dispatchesPerDecodeStep).toBe(6 * cfg.nLayers + 4);
       // The counter works: reading the logits allocates a staging buffer.
       const before = counts.createBuffer;
-      await engine.readLogits();
+      await readLogits(engine);
       expect(counts.createBuffer).toBe(before + 1);
     } finally {
       engine.destroy();

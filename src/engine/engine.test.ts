@@ -7,14 +7,11 @@
  *  - prefill-then-decode gives the logits of feeding the prompt one token at a time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileSource } from '../model/source-node.ts';
-import { readGGUF } from '../model/gguf.ts';
-import { modelConfigFromGGUF } from '../model/config.ts';
 import { openNodeDevice } from '../gpu/node.ts';
 import { loadRefWeights, logSoftmax, RefModel } from './forward.ref.ts';
 import { Engine } from './engine.ts';
+import { feed, openTestModel } from './test-engine.ts';
 import { F32_TOL, llamaGreedy, loadLlamaModel, Q_TOL } from '../../scripts/llama-ref.ts';
-import { ensureModel } from '../../scripts/test-models.ts';
 import { promptIds } from '../../scripts/prompts.ts';
 import type { ModelOptions } from '../../scripts/test-model-spec.ts';
 import { GREEDY } from '../common/sampling.ts';
@@ -41,13 +38,6 @@ beforeAll(async () => {
 });
 afterAll(() => device?.destroy());
 
-async function open(opts: ModelOptions) {
-  const path = await ensureModel(opts);
-  const src = await fileSource(path);
-  const file = await readGGUF(src);
-  return { path, src, file, cfg: modelConfigFromGGUF(file) };
-}
-
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
@@ -57,7 +47,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 describe('GPU engine vs llama.cpp and the CPU reference', () => {
   for (const [label, opts, tol, ctx = 256] of CASES) {
     it(label, async () => {
-      const { path, src, file, cfg } = await open(opts);
+      const { path, src, file, cfg } = await openTestModel(opts);
       const prompt = promptIds(64);
       const llama = await loadLlamaModel(path);
       let trace;
@@ -92,15 +82,15 @@ describe('GPU engine vs llama.cpp and the CPU reference', () => {
         const seq = trace.ids.slice(0, prompt.length + 8);
         const refLogits = ref.forward(seq, { all: true });
         engine.reset();
-        const gpuPrefill = (await engine.feed(prompt)).at(-1) as Float32Array;
+        const gpuPrefill = (await feed(engine, prompt)).at(-1) as Float32Array;
         const gpuDecode: Float32Array[] = [];
-        for (const id of seq.slice(prompt.length)) gpuDecode.push(...(await engine.feed([id])));
+        for (const id of seq.slice(prompt.length)) gpuDecode.push(...(await feed(engine, [id])));
         let worstLogit = maxAbsDiff(gpuPrefill, refLogits[prompt.length - 1]);
         gpuDecode.forEach((l, i) => (worstLogit = Math.max(worstLogit, maxAbsDiff(l, refLogits[prompt.length + i]))));
         expect(worstLogit).toBeLessThanOrEqual(LOGIT_TOL);
 
         engine.reset();
-        const oneByOne = await engine.feed(seq, { chunk: 1 });
+        const oneByOne = await feed(engine, seq, 1);
         let worstChunk = 0;
         oneByOne.slice(prompt.length - 1).forEach((l, i) => (worstChunk = Math.max(worstChunk, maxAbsDiff(l, refLogits[prompt.length - 1 + i]))));
         expect(worstChunk).toBeLessThanOrEqual(LOGIT_TOL);
@@ -118,7 +108,7 @@ describe('GPU engine vs llama.cpp and the CPU reference', () => {
 
 describe('engine behaviour', () => {
   it('sliding window: matches the CPU reference with a short window over a longer prompt', async () => {
-    const { file, src, cfg } = await open({ preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: 16 });
+    const { file, src, cfg } = await openTestModel({ preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: 16 });
     expect(cfg.slidingWindow).toBe(16);
     const prompt = promptIds(64);
     const engine = await Engine.load(device, file, src, cfg, { contextLength: 256, prefillChunk: 32 });
@@ -127,8 +117,8 @@ describe('engine behaviour', () => {
       const noWindow = new RefModel(ref.w, { contextLength: 256, slidingWindow: false });
       const want = ref.forward(prompt, { all: true });
       const unwindowed = noWindow.forward(prompt, { all: true });
-      const got = await engine.feed(prompt);
-      const decodeGot = await engine.feed([prompt[5]]);
+      const got = await feed(engine, prompt);
+      const decodeGot = await feed(engine, [prompt[5]]);
       const decodeWant = ref.forward([prompt[5]]);
       expect(maxAbsDiff(got[1], want[63])).toBeLessThanOrEqual(LOGIT_TOL);
       expect(maxAbsDiff(decodeGot[0], decodeWant[0])).toBeLessThanOrEqual(LOGIT_TOL);
@@ -139,8 +129,33 @@ describe('engine behaviour', () => {
     }
   });
 
+  it('weights split across bindings: the unfused decode paths match the CPU reference', async () => {
+    // A device that binds at most 64 KiB splits the tiny model's ffn_up (1024 rows, ~147 KB of Q4_K)
+    // and ffn_down into row-range parts: decode then runs rmsnorm + matvec + silu_mul instead of the
+    // fused SwiGLU GEMV, and Wdown cannot hand the next norm its inputs.
+    const { file, src, cfg } = await openTestModel({ preset: 'tiny', mix: 'q4_k_m', seed: 1 });
+    const limits = new Proxy(device.limits, { get: (t, p) => (p === 'maxStorageBufferBindingSize' ? 64 * 1024 : Reflect.get(t, p)) });
+    const small = new Proxy(device, { get: (t, p) => (p === 'limits' ? limits : typeof Reflect.get(t, p) === 'function' ? (Reflect.get(t, p) as (...a: unknown[]) => unknown).bind(t) : Reflect.get(t, p)) });
+    const engine = await Engine.load(small, file, src, cfg, { contextLength: 256, slidingWindow: false });
+    try {
+      expect(engine.weights.layers[0].up.parts.length).toBeGreaterThan(1);
+      expect(engine.weights.layers[0].down.parts.length).toBeGreaterThan(1);
+      const ref = new RefModel(await loadRefWeights(file, src, cfg), { contextLength: 256, slidingWindow: false });
+      const seq = promptIds(24);
+      const want = ref.forward(seq, { all: true });
+      const got = [...(await feed(engine, seq.slice(0, 16))), ...(await feed(engine, seq.slice(16), 1))];
+      expect(maxAbsDiff(got[0], want[15])).toBeLessThanOrEqual(LOGIT_TOL);
+      got.slice(1).forEach((l, i) => expect(maxAbsDiff(l, want[16 + i]), `decode step ${i}`).toBeLessThanOrEqual(LOGIT_TOL));
+      // more than the fused 6 per layer + 4: two more per layer for the unfused feed-forward, and the split parts
+      await engine.generate(seq, { maxTokens: 2, sampling: GREEDY });
+      expect(engine.counters.dispatchesPerDecodeStep).toBeGreaterThan(8 * cfg.nLayers + 4);
+    } finally {
+      engine.destroy();
+    }
+  });
+
   it('stops on stop tokens, honours max_tokens, reports context_full, reuses the KV cache', async () => {
-    const { file, src, cfg } = await open({ preset: 'tiny', mix: 'q4_k_m', seed: 1 });
+    const { file, src, cfg } = await openTestModel({ preset: 'tiny', mix: 'q4_k_m', seed: 1 });
     const engine = await Engine.load(device, file, src, cfg, { contextLength: 80 });
     try {
       const prompt = promptIds(64);
@@ -177,7 +192,7 @@ describe('engine behaviour', () => {
   });
 
   it('seeded sampling is reproducible and differs across seeds', async () => {
-    const { file, src, cfg } = await open({ preset: 'tiny', mix: 'q4_0', seed: 1 });
+    const { file, src, cfg } = await openTestModel({ preset: 'tiny', mix: 'q4_0', seed: 1 });
     const engine = await Engine.load(device, file, src, cfg, { contextLength: 128 });
     try {
       const prompt = promptIds(16);

@@ -20,6 +20,9 @@ export interface StepPass {
   end(): void;
 }
 
+/** Begins a labelled pass of the step being recorded (a graph calls it for its body and its head). */
+export type PassFactory = (label: string) => StepPass;
+
 /** One profiled dispatch: its kind, the step it belongs to, and its GPU time. */
 export interface DispatchTime {
   kind: string;

@@ -1,0 +1,92 @@
+/**
+ * What a forward step works in (llama2.c's RunState): activation buffers sized for the longest
+ * step (a prefill chunk of M tokens), the token ids and the per-step uniform, the KV cache, and the
+ * uniforms every layer shares. Made once at load; the prefill and decode graphs bind the same
+ * buffers (a step recomputes every activation from the embedding; only the KV cache carries over).
+ */
+import type { ModelConfig } from '../model/config.ts';
+import { createStorage } from '../gpu/buffers.ts';
+import { createStepBuffer } from '../kernels/step.ts';
+import { kvCacheBytes } from '../kernels/rope_kv.ts';
+import type { AttentionScratch, AttentionShape } from '../kernels/attention.ts';
+import type { Kernels } from './kernels.ts';
+import type { ModelWeights } from './weights.ts';
+
+export class StepState {
+  // f32 unless noted; M = tokens of the longest step (the prefill chunk)
+  /** [M, dim] the residual stream. */
+  readonly x: GPUBuffer;
+  /** [M, dim] rmsnorm(x) * g (prefill; decode fuses the norm into the next GEMV). */
+  readonly xb: GPUBuffer;
+  /** [M, dim + 2 kvDim] the fused Q | K | V projection. */
+  readonly qkv: GPUBuffer;
+  /** [M, dim] rotated queries (prefill; decode rotates inside attention). */
+  readonly q: GPUBuffer;
+  /** [M, dim] attention output, heads side by side. */
+  readonly att: GPUBuffer;
+  /** [M, 2 ffn] gate | up (prefill; decode fuses SwiGLU into the gate/up GEMV). */
+  readonly gu: GPUBuffer;
+  /** [M, ffn] silu(gate) * up. */
+  readonly h: GPUBuffer;
+  /** [dim] the last position's x, the output head's input after a prefill chunk. */
+  readonly xLast: GPUBuffer;
+  /** [vocab] the last position's logits. */
+  readonly logits: GPUBuffer;
+  /** [M] u32 the step's token ids. */
+  readonly ids: GPUBuffer;
+  /** uniform Step { pos0, nTokens } (src/kernels/step.ts), written before each step's submit. */
+  readonly step: GPUBuffer;
+  /** Per layer, K and V: [nKvHeads, maxCtx, headDim] f16 (src/kernels/rope_kv.ts kvCacheBytes). */
+  readonly kv: { k: GPUBuffer; v: GPUBuffer }[] = [];
+
+  // uniforms shared by every layer
+  /** rmsnorm over rows of dim (M rows at most). */
+  readonly normParams: GPUBuffer;
+  /** silu_mul over rows of ffn. */
+  readonly siluParams: GPUBuffer;
+  /** RoPE: the uniform and the [ropeDim/2] frequency factors (LongRoPE's, or ones). */
+  readonly rope: { params: GPUBuffer; factors: GPUBuffer };
+  /** Attention: the shape, its uniform and the split-K scratch. */
+  readonly attention: { shape: AttentionShape; params: GPUBuffer; scratch: AttentionScratch };
+
+  private readonly owned: GPUBuffer[] = [];
+
+  constructor(device: GPUDevice, kernels: Kernels, cfg: ModelConfig, weights: ModelWeights, opts: { maxCtx: number; chunk: number; slidingWindow: boolean }) {
+    const { dim, kvDim, ffnDim, vocabSize, nHeads, nKvHeads, headDim, normEps } = cfg;
+    const { maxCtx, chunk: M } = opts;
+    const own = <T extends GPUBuffer>(b: T): T => (this.owned.push(b), b);
+    const f32 = (n: number, label: string) => own(createStorage(device, n * 4, label));
+    this.x = f32(M * dim, 'x');
+    this.xb = f32(M * dim, 'xb');
+    this.qkv = f32(M * (dim + 2 * kvDim), 'qkv');
+    this.q = f32(M * dim, 'q');
+    this.att = f32(M * dim, 'att');
+    this.gu = f32(M * 2 * ffnDim, 'gu');
+    this.h = f32(M * ffnDim, 'h');
+    this.xLast = f32(dim, 'xLast');
+    this.logits = f32(vocabSize, 'logits');
+    this.ids = f32(M, 'ids');
+    this.step = own(createStepBuffer(device));
+    for (let l = 0; l < cfg.nLayers; l++) {
+      const bytes = kvCacheBytes(nKvHeads, maxCtx, headDim);
+      this.kv.push({ k: own(createStorage(device, bytes, `k${l}`)), v: own(createStorage(device, bytes, `v${l}`)) });
+    }
+
+    const k = kernels;
+    this.normParams = own(k.rmsnorm.createParams(dim, M, normEps));
+    this.siluParams = own(k.siluMul.createParams(ffnDim));
+    this.rope = {
+      params: own(k.ropeKv.createParams({ nHeads, nKvHeads, headDim, ropeDim: cfg.ropeDim, maxCtx, base: cfg.ropeTheta, attnFactor: cfg.ropeAttnFactor })),
+      factors: weights.ropeFactors ?? own(k.ropeKv.createUnitFactors(cfg.ropeDim)),
+    };
+    const shape: AttentionShape = { nHeads, nKvHeads, headDim, maxCtx, window: opts.slidingWindow ? cfg.slidingWindow : 0 };
+    const scratch = k.attention.createScratch(shape);
+    own(scratch.partO);
+    own(scratch.partML);
+    this.attention = { shape, params: own(k.attention.createParams(shape)), scratch };
+  }
+
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+  }
+}
