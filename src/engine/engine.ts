@@ -23,7 +23,7 @@ import { PrefillGraph } from './prefill.ts';
 import { DecodeGraph } from './decode.ts';
 import { Sampler, type GeneratedToken } from './sampler.ts';
 import { ContextFullError } from './errors.ts';
-import type { DispatchProfiler, StepPass } from './profile.ts';
+import { CountingPass, type DispatchProfiler, type StepPass } from './profile.ts';
 
 export type { GeneratedToken } from './sampler.ts';
 
@@ -73,28 +73,6 @@ export interface EngineCounters {
   readbacks: number;
   /** Dispatches recorded by the last decode step. */
   dispatchesPerDecodeStep: number;
-}
-
-/** Counts dispatches while forwarding to the real pass encoder. */
-class CountingPass implements StepPass {
-  dispatches = 0;
-  constructor(private readonly pass: GPUComputePassEncoder) {}
-  setPipeline(p: GPUComputePipeline): void {
-    this.pass.setPipeline(p);
-  }
-  setBindGroup(i: number, g: GPUBindGroup): void {
-    this.pass.setBindGroup(i, g);
-  }
-  dispatchWorkgroups(x: number, y?: number, z?: number): void {
-    this.dispatches++;
-    this.pass.dispatchWorkgroups(x, y, z);
-  }
-  end(): void {
-    this.pass.end();
-  }
-  get encoder(): GPUComputePassEncoder {
-    return this as unknown as GPUComputePassEncoder;
-  }
 }
 
 export class Engine {

@@ -32,6 +32,28 @@ export interface DispatchTime {
   at: number;
 }
 
+/** An unprofiled step's pass: counts the dispatches and forwards everything to the real pass. */
+export class CountingPass implements StepPass {
+  dispatches = 0;
+  constructor(private readonly pass: GPUComputePassEncoder) {}
+  setPipeline(p: GPUComputePipeline): void {
+    this.pass.setPipeline(p);
+  }
+  setBindGroup(i: number, g: GPUBindGroup): void {
+    this.pass.setBindGroup(i, g);
+  }
+  dispatchWorkgroups(x: number, y?: number, z?: number): void {
+    this.dispatches++;
+    this.pass.dispatchWorkgroups(x, y, z);
+  }
+  end(): void {
+    this.pass.end();
+  }
+  get encoder(): GPUComputePassEncoder {
+    return this as unknown as GPUComputePassEncoder;
+  }
+}
+
 /** WebGPU caps a query set at 4096 queries: two per dispatch. */
 const QUERIES_PER_SET = 4096;
 
