@@ -94,6 +94,12 @@ function models(page: Page): Promise<StoredModel[]> {
   return page.evaluate(() => (window as unknown as Win).phi3.listModels());
 }
 
+/** No model listed and not one chunk in the database. */
+async function expectNothingStored(page: Page): Promise<void> {
+  expect(await models(page)).toEqual([]);
+  expect(await chunkKeys(page)).toEqual([]);
+}
+
 /** The weight store's chunk database, read directly (names from src/store/weight-store.ts). */
 const CHUNK_DB = 'phi3-chat-chunks';
 
@@ -278,8 +284,7 @@ test('404: a specific error after one request, and nothing stored', async ({ pag
   const o = await install(page, { kind: 'url', url });
   expect(o.error).toEqual({ name: 'DownloadError', message: `The model file was not found at this address (HTTP 404 Not Found): ${url}` });
   expect(requests()).toEqual([{ range: 'bytes=0-', status: 404, served: 0, faults: [] }]);
-  expect(await models(page)).toEqual([]);
-  expect(await chunkKeys(page)).toEqual([]);
+  await expectNothingStored(page);
 });
 
 test('a wrong Content-Length: a specific error, nothing marked ready, and a clean install afterwards resumes', async ({ page }) => {
@@ -290,8 +295,7 @@ test('a wrong Content-Length: a specific error, nothing marked ready, and a clea
   server.fail({ kind: 'content-length', delta: 100 });
   const first = await install(page, { kind: 'url', url });
   expect(first.error).toEqual({ name: 'DownloadError', message: `The server sent Content-Length ${size + 100} for the ${size} bytes 0-${size - 1}: ${url}` });
-  expect(await models(page)).toEqual([]);
-  expect(await chunkKeys(page)).toEqual([]);
+  await expectNothingStored(page);
 
   // On a resume: the stored chunk stays, the model is not ready.
   server.fail({ kind: 'stall', afterBytes: CUT }, { kind: 'content-length', delta: -100 });
@@ -341,8 +345,7 @@ test('a quota smaller than the model: the clear message, and nothing stored', as
   expect(unknown.error?.name).toBe('QuotaExceededError');
   expect(unknown.error?.message.startsWith(need)).toBe(true);
   expect(server.requests.length).toBe(1);
-  expect(await models(page)).toEqual([]);
-  expect(await chunkKeys(page)).toEqual([]);
+  await expectNothingStored(page);
 });
 
 test('a chunk corrupted in IndexedDB is found when the model loads and repaired: only that chunk is fetched again', async ({ page }) => {

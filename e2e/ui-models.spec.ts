@@ -11,6 +11,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { statSync } from 'node:fs';
 import { ensureModel } from '../scripts/test-models.ts';
 import { startModelServer, type ModelServer } from './model-server.ts';
+import { DESKTOP, shoot } from './screens.ts';
 
 let server: ModelServer;
 let size = 0;
@@ -22,18 +23,6 @@ test.beforeAll(async () => {
   server = await startModelServer({ 'small.gguf': path, 'other.gguf': path }, { bytesPerSecond: 4 * 2 ** 20 });
 });
 test.afterAll(async () => server?.close());
-
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
-const SCREENS = `${process.env.PW_OUT ?? 'test-results'}/screens`;
-
-async function shoot(page: Page, name: string) {
-  await page.setViewportSize(DESKTOP);
-  await page.screenshot({ path: `${SCREENS}/${name}-desktop.png` });
-  await page.setViewportSize(PHONE);
-  await page.screenshot({ path: `${SCREENS}/${name}-phone.png`, fullPage: true });
-  await page.setViewportSize(DESKTOP);
-}
 
 /** Fraction of the download done, from the progress bar. */
 async function progressFraction(page: Page): Promise<number> {
@@ -68,7 +57,7 @@ test('context length, pause / resume / cancel downloads, storage', async ({ page
   await expect(page.getByText('Storage in this browser')).toBeVisible();
   await expect(page.getByText(/used · .* available/)).toBeVisible();
   await expect(page.getByTestId('persist-state')).toContainText(/protected/i);
-  await shoot(page, 'models-1-picker');
+  await shoot(page, 'models-1-picker', { fullPage: true });
 
   // 2. A host the policy blocks is refused with a reason, before any request.
   const urlBox = page.getByRole('textbox', { name: 'Model URL' });
@@ -94,7 +83,7 @@ test('context length, pause / resume / cancel downloads, storage', async ({ page
   expect(kept).not.toBeNull();
   const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   await expect(page.locator('.progress-numbers')).toHaveText(new RegExp(`^${esc(kept![1])} of ${esc(kept![2])} \\(`));
-  await shoot(page, 'models-2-paused');
+  await shoot(page, 'models-2-paused', { fullPage: true });
 
   // 4. After a reload the incomplete model offers Resume and Delete; Resume fetches only the rest.
   await page.reload();
@@ -120,7 +109,7 @@ test('context length, pause / resume / cancel downloads, storage', async ({ page
   await expect(models.getByText(/loaded with 1024/)).toBeVisible({ timeout: 400_000 });
   await expect(page.getByRole('textbox', { name: 'Message' })).toBeVisible();
   expect(await page.evaluate(() => localStorage.getItem('phi3.contextLength'))).toBe('1024');
-  await shoot(page, 'models-3-loaded');
+  await shoot(page, 'models-3-loaded', { fullPage: true });
 
   // 6. Cancel and delete: the partial download is gone from the list.
   await models.getByRole('button', { name: 'Add a model' }).click();

@@ -4,6 +4,7 @@
  * Test-only; never bundled into the app.
  */
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token } from 'node-llama-cpp';
+import type { ModelOptions } from './test-model-spec.ts';
 
 /*
  * Probability tolerances for comparing our engine with llama.cpp: absolute, on llama.cpp's top
@@ -18,6 +19,20 @@ import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token } from
  */
 export const F32_TOL = 1e-3;
 export const Q_TOL = 3e-2;
+
+/** A comparison with llama.cpp: label, generated model, probability tolerance, context size (default 256). */
+export type LlamaCase = [label: string, model: ModelOptions, tol: number, contextSize?: number];
+
+/** The generated models the CPU reference and the GPU engine are both compared with llama.cpp on. */
+export const LLAMA_CASES: readonly LlamaCase[] = [
+  ['tiny f32', { preset: 'tiny', mix: 'f32', seed: 1 }, F32_TOL],
+  ['tiny q8_0', { preset: 'tiny', mix: 'q8_0', seed: 1 }, Q_TOL],
+  ['tiny q4_0', { preset: 'tiny', mix: 'q4_0', seed: 1 }, Q_TOL],
+  ['tiny q4_k_m', { preset: 'tiny', mix: 'q4_k_m', seed: 1 }, Q_TOL],
+  ['tiny q4_k_m GQA', { preset: 'tiny', mix: 'q4_k_m', seed: 2, nKvHeads: 2 }, Q_TOL],
+  // LongRoPE: a context above the original (512) selects the long factors.
+  ['tiny q4_0 LongRoPE, long factors', { preset: 'tiny', mix: 'q4_0', seed: 3, longRope: true, contextLength: 2048 }, Q_TOL, 2048],
+];
 
 let llamaPromise: Promise<Llama> | undefined;
 
@@ -61,20 +76,25 @@ export async function llamaNextTokenDistributions(
     out.forEach((o, i) => {
       const probs = o?.next?.probabilities;
       if (!probs) return;
-      let total = 0;
-      let finite = true;
-      const top: [number, number][] = [];
-      for (const [tok, p] of probs) {
-        if (!Number.isFinite(p)) finite = false;
-        total += p;
-        if (top.length < topK) top.push([tok, p]);
-      }
-      result.set(i, { top, total, finite });
+      result.set(i, distribution(probs, topK));
     });
     return result;
   } finally {
     await context.dispose();
   }
+}
+
+/** The first topK of llama.cpp's probabilities (sorted best first), their total and whether all are finite. */
+function distribution(probs: Iterable<[number, number]>, topK: number): NextTokenDistribution {
+  let total = 0;
+  let finite = true;
+  const top: [number, number][] = [];
+  for (const [tok, p] of probs) {
+    if (!Number.isFinite(p)) finite = false;
+    total += p;
+    if (top.length < topK) top.push([tok, p]);
+  }
+  return { top, total, finite };
 }
 
 export interface GreedyTrace {
@@ -99,17 +119,10 @@ export async function llamaGreedy(model: LlamaModel, prompt: number[], n: number
       const out = await seq.controlledEvaluate(items as Parameters<typeof seq.controlledEvaluate>[0]);
       const probs = out[input.length - 1]?.next?.probabilities;
       if (!probs) throw new Error('llama.cpp returned no probabilities');
-      let total = 0;
-      let finite = true;
-      const top: [number, number][] = [];
-      for (const [tok, p] of probs) {
-        if (!Number.isFinite(p)) finite = false;
-        total += p;
-        if (top.length < topK) top.push([tok, p]);
-      }
-      steps.push({ top, total, finite });
+      const dist = distribution(probs, topK);
+      steps.push(dist);
       if (s === n) break;
-      const next = top[0][0];
+      const next = dist.top[0][0];
       ids.push(next);
       input = [next];
     }

@@ -38,15 +38,9 @@ export const PHI3_ADDED_TOKENS = [
 
 export const PHI3_VOCAB_SIZE = 32064;
 
-export interface Phi3VocabData {
-  tokens: string[];
-  scores: Float32Array;
-  types: Int32Array;
-  bosId: number;
-  eosId: number;
-  unkId: number;
+/** What the generator writes into a file's tokenizer keys: the engine's Vocab fields plus the file-only ones. */
+export interface Phi3VocabData extends Pick<Vocab, 'tokens' | 'scores' | 'types' | 'bosId' | 'eosId' | 'unkId' | 'addBos'> {
   padId: number;
-  addBos: boolean;
   addEos: boolean;
   /** `tokenizer.chat_template` (Template B). */
   chatTemplate: string;

@@ -11,9 +11,8 @@ import { openNodeDevice } from '../gpu/node.ts';
 import { loadRefWeights, logSoftmax, RefModel } from './forward.ref.ts';
 import { Engine } from './engine.ts';
 import { feed, openTestModel } from './test-engine.ts';
-import { F32_TOL, llamaGreedy, loadLlamaModel, Q_TOL } from '../../scripts/llama-ref.ts';
+import { LLAMA_CASES, llamaGreedy, loadLlamaModel } from '../../scripts/llama-ref.ts';
 import { promptIds } from '../../scripts/prompts.ts';
-import type { ModelOptions } from '../../scripts/test-model-spec.ts';
 import { GREEDY } from '../common/sampling.ts';
 
 // Logit tolerance GPU vs CPU reference: both dequantize bit-exactly and store K/V in f16 the same
@@ -23,14 +22,6 @@ import { GREEDY } from '../common/sampling.ts';
 // (one nibble, one position) moves logits by > 1e-2.
 const LOGIT_TOL = 2e-3;
 
-const CASES: [string, ModelOptions, number, number?][] = [
-  ['tiny f32', { preset: 'tiny', mix: 'f32', seed: 1 }, F32_TOL],
-  ['tiny q8_0', { preset: 'tiny', mix: 'q8_0', seed: 1 }, Q_TOL],
-  ['tiny q4_0', { preset: 'tiny', mix: 'q4_0', seed: 1 }, Q_TOL],
-  ['tiny q4_k_m', { preset: 'tiny', mix: 'q4_k_m', seed: 1 }, Q_TOL],
-  ['tiny q4_k_m GQA', { preset: 'tiny', mix: 'q4_k_m', seed: 2, nKvHeads: 2 }, Q_TOL],
-  ['tiny q4_0 LongRoPE, long factors', { preset: 'tiny', mix: 'q4_0', seed: 3, longRope: true, contextLength: 2048 }, Q_TOL, 2048],
-];
 
 let device: GPUDevice;
 beforeAll(async () => {
@@ -45,7 +36,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 describe('GPU engine vs llama.cpp and the CPU reference', () => {
-  for (const [label, opts, tol, ctx = 256] of CASES) {
+  for (const [label, opts, tol, ctx = 256] of LLAMA_CASES) {
     it(label, async () => {
       const { path, src, file, cfg } = await openTestModel(opts);
       const prompt = promptIds(64);

@@ -7,23 +7,15 @@ import { fileSource } from '../model/source-node.ts';
 import { readGGUF } from '../model/gguf.ts';
 import { modelConfigFromGGUF } from '../model/config.ts';
 import { loadRefWeights, logSoftmax, RefModel, argmax } from './forward.ref.ts';
-import { F32_TOL, llamaGreedy, loadLlamaModel, Q_TOL } from '../../scripts/llama-ref.ts';
+import { LLAMA_CASES, llamaGreedy, loadLlamaModel, Q_TOL, type LlamaCase } from '../../scripts/llama-ref.ts';
 import { ensureModel } from '../../scripts/test-models.ts';
 import { promptIds } from '../../scripts/prompts.ts';
-import type { ModelOptions } from '../../scripts/test-model-spec.ts';
 
-const CASES: [string, ModelOptions, number, number?][] = [
-  // [label, model, probability tolerance (derived in scripts/llama-ref.ts), context size (default 256)]
-  ['tiny f32', { preset: 'tiny', mix: 'f32', seed: 1 }, F32_TOL],
-  ['tiny q8_0', { preset: 'tiny', mix: 'q8_0', seed: 1 }, Q_TOL],
-  ['tiny q4_0', { preset: 'tiny', mix: 'q4_0', seed: 1 }, Q_TOL],
-  ['tiny q4_k_m', { preset: 'tiny', mix: 'q4_k_m', seed: 1 }, Q_TOL],
-  ['tiny q4_k_m GQA', { preset: 'tiny', mix: 'q4_k_m', seed: 2, nKvHeads: 2 }, Q_TOL],
-  // LongRoPE: a context above the original (512) selects the long factors, one below the short ones.
-  ['tiny q4_0 LongRoPE, long factors', { preset: 'tiny', mix: 'q4_0', seed: 3, longRope: true, contextLength: 2048 }, Q_TOL, 2048],
+const CASES: LlamaCase[] = [
+  ...LLAMA_CASES,
+  // LongRoPE: a context above the original (512) selects the long factors (in LLAMA_CASES), one below the short ones.
   ['tiny q4_0 LongRoPE, short factors', { preset: 'tiny', mix: 'q4_0', seed: 3, longRope: true, contextLength: 2048 }, Q_TOL, 256],
 ];
-
 describe('CPU reference forward pass vs llama.cpp', () => {
   for (const [label, opts, tol, ctx = 256] of CASES) {
     it(label, async () => {

@@ -167,23 +167,11 @@ async function readScalar(c: Cursor, type: GGUFValueType, field: string): Promis
   if (type === GGUFValueType.STRING) return c.str(field);
   const size = GGUF_SCALAR_SIZE[type] as number;
   if (!c.has(size)) await c.fill(size, field);
-  const dv = c.dv;
   const p = c.pos;
   c.pos += size;
-  switch (type) {
-    case GGUFValueType.UINT8: return dv.getUint8(p);
-    case GGUFValueType.INT8: return dv.getInt8(p);
-    case GGUFValueType.UINT16: return dv.getUint16(p, true);
-    case GGUFValueType.INT16: return dv.getInt16(p, true);
-    case GGUFValueType.UINT32: return dv.getUint32(p, true);
-    case GGUFValueType.INT32: return dv.getInt32(p, true);
-    case GGUFValueType.FLOAT32: return dv.getFloat32(p, true);
-    case GGUFValueType.FLOAT64: return dv.getFloat64(p, true);
-    case GGUFValueType.BOOL: return dv.getUint8(p) !== 0;
-    case GGUFValueType.UINT64: return int64Value(dv.getBigUint64(p, true));
-    case GGUFValueType.INT64: return int64Value(dv.getBigInt64(p, true));
-    default: throw new Error(`unreachable value type ${type}`);
-  }
+  if (type === GGUFValueType.BOOL) return c.dv.getUint8(p) !== 0;
+  const v = readLE(c.dv, type, p);
+  return typeof v === 'bigint' ? int64Value(v) : v;
 }
 
 type NumArrayCtor =
@@ -233,7 +221,7 @@ async function readArray(c: Cursor, base: string): Promise<{ value: GGUFValue; a
   return { value: out, arrayType: et };
 }
 
-/** Big-endian hosts only: one little-endian element. */
+/** One little-endian number of a scalar type (every element of an array on big-endian hosts). */
 function readLE(dv: DataView, t: GGUFValueType, p: number): number | bigint {
   switch (t) {
     case GGUFValueType.UINT8: return dv.getUint8(p);
@@ -245,7 +233,8 @@ function readLE(dv: DataView, t: GGUFValueType, p: number): number | bigint {
     case GGUFValueType.FLOAT32: return dv.getFloat32(p, true);
     case GGUFValueType.FLOAT64: return dv.getFloat64(p, true);
     case GGUFValueType.UINT64: return dv.getBigUint64(p, true);
-    default: return dv.getBigInt64(p, true);
+    case GGUFValueType.INT64: return dv.getBigInt64(p, true);
+    default: throw new Error(`unreachable value type ${t}`);
   }
 }
 
