@@ -11,13 +11,9 @@
  */
 import { parseArgs } from 'node:util';
 import { fileSource } from '../src/model/source-node.ts';
-import { readGGUF } from '../src/model/gguf.ts';
-import { modelConfigFromGGUF } from '../src/model/config.ts';
-import { vocabFromMetadata } from '../src/model/vocab.ts';
-import { Tokenizer } from '../src/model/tokenizer.ts';
 import { StreamDecoder } from '../src/model/detokenizer.ts';
 import { encodeChat, stopTokenIds } from '../src/model/chat-template.ts';
-import { Engine } from '../src/engine/engine.ts';
+import { openModel, readModel } from '../src/engine/open.ts';
 import { openNodeDevice } from '../src/gpu/node.ts';
 
 export const GENERATE_USAGE =
@@ -55,10 +51,8 @@ export async function generateCommand(args: readonly string[], print: Print = (l
   const t0 = performance.now();
   const src = await fileSource(v.model);
   try {
-    const file = await readGGUF(src);
-    const cfg = modelConfigFromGGUF(file);
-    const vocab = vocabFromMetadata(file.metadata);
-    const tok = new Tokenizer(vocab);
+    const model = await readModel(src);
+    const { file, cfg, vocab, tokenizer: tok } = model;
     const ids = v['prompt-ids'] !== undefined
       ? v['prompt-ids'].split(',').map((s) => num('prompt-ids', s))
       : v.chat
@@ -66,7 +60,7 @@ export async function generateCommand(args: readonly string[], print: Print = (l
         : tok.encode(v.prompt as string, { addSpecial: true });
     const { device, capabilities } = await openNodeDevice();
     try {
-      const engine = await Engine.load(device, file, src, cfg, {
+      const { engine } = await openModel(device, model, {
         contextLength: v.ctx ? num('ctx', v.ctx) : Math.min(cfg.contextLength, 4096),
         slidingWindow: !v['no-swa'],
       });
@@ -114,6 +108,6 @@ export async function generateCommand(args: readonly string[], print: Print = (l
       device.destroy();
     }
   } finally {
-    await (src as { close?: () => Promise<void> }).close?.();
+    await src.close();
   }
 }

@@ -31,7 +31,7 @@ import { Kernels } from './kernels.ts';
 import { BoundLinear, BoundNormLinear, BoundSwiglu, type NormHandoff, type PrescaledInput } from './linear.ts';
 import { planWeights, type LoadProgress, type ModelWeights } from './weights.ts';
 import { compileInBackground, settleAll } from '../gpu/pipelines.ts';
-import { AbortedError, ContextFullError } from './errors.ts';
+import { ContextFullError } from '../common/errors.ts';
 import type { DispatchProfiler, StepPass } from './profile.ts';
 
 export interface EngineOptions {
@@ -503,8 +503,6 @@ export class Engine {
     this.weights.destroy();
   }
 }
-
-export { AbortedError, ContextFullError };
 
 /** Bytes of the decode hand-off's partial sums: the most any Wo or ffn_down dispatch writes. */
 function handoffBytes(kernels: Kernels, weights: ModelWeights, dim: number): number {

@@ -19,7 +19,7 @@ import type { UseStore } from 'idb-keyval';
 import type { ByteSource } from '../model/gguf-types.ts';
 import { ChunkSource } from './chunk-source.ts';
 import type { ChunkSourceOptions } from './chunk-source.ts';
-import { CorruptChunkError, ModelNotStoredError, QuotaExceededError } from './errors.ts';
+import { CorruptChunkError, ModelNotStoredError, QuotaExceededError } from '../common/errors.ts';
 import { chunkCount, chunkSpan, missingChunks, storedByteCount } from './manifest.ts';
 import type { ChunkRecord, HeaderSummary, ModelManifest, ModelSource } from './manifest.ts';
 import { availableBytes, platformStorage } from './quota.ts';

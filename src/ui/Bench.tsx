@@ -2,7 +2,8 @@ import { useEffect, useState } from 'react';
 import type { ChatEngine } from '../client/openai.ts';
 import type { BenchReport, StoredModel } from '../worker/protocol.ts';
 import { benchMarkdown, benchRows } from './bench-report.ts';
-import { errorText, formatBytes } from './format.ts';
+import { formatBytes } from '../common/format.ts';
+import { errorText } from './format.ts';
 
 /** The defaults of `npm run bench`: a 512-token prompt, 128 decoded tokens. */
 const DEFAULTS = { prompt: 512, decode: 128, profile: 4 };

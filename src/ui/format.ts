@@ -1,11 +1,5 @@
-/** Decimal units, as download sizes are published (Phi-3 mini: "2.39 GB"). */
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n) || n < 0) return '—';
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(0)} kB`;
-  return `${n} B`;
-}
+/** Rates, durations and errors in words for the UI (sizes: src/common/format.ts). */
+import { formatBytes } from '../common/format.ts';
 
 export function formatRate(bytesPerSecond: number): string {
   return `${formatBytes(bytesPerSecond)}/s`;
