@@ -44,8 +44,8 @@ type Remote = Pick<Comlink.Remote<EngineApi>, 'chat' | 'abort'>;
 
 let counter = 0;
 
-/** Streams one reply as chunks; exported for tests with a fake remote. */
-export function streamChat(api: Remote, params: CreateParams, model: string): AsyncIterable<ChatCompletionChunk> {
+/** Streams one reply as chunks: the role first, then one per delta, then the finish reason with usage and timing. */
+function streamChat(api: Remote, params: CreateParams, model: string): AsyncIterable<ChatCompletionChunk> {
   const id = `chatcmpl-local-${Date.now().toString(36)}-${++counter}`;
   const created = Math.floor(Date.now() / 1000);
   const chunk = (delta: ChatCompletionChunk['choices'][0]['delta'], finish: FinishReason | null, extra: Partial<ChatCompletionChunk> = {}): ChatCompletionChunk => ({
