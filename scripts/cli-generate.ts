@@ -15,6 +15,7 @@ import { StreamDecoder } from '../src/model/detokenizer.ts';
 import { encodeChat, stopTokenIds } from '../src/model/chat-template.ts';
 import { openModel, readModel } from '../src/engine/open.ts';
 import { openNodeDevice } from '../src/gpu/node.ts';
+import { DEFAULT_CONTEXT_LENGTH } from '../src/common/catalog.ts';
 
 export const GENERATE_USAGE =
   'usage: generate --model FILE.gguf (--prompt TEXT | --prompt-ids 1,2,3) --max-tokens N [--temperature T] [--top-k K] [--top-p P] [--seed S] [--top N] [--ctx N] [--chat] [--no-swa] [--json]';
@@ -61,7 +62,7 @@ export async function generateCommand(args: readonly string[], print: Print = (l
     const { device, capabilities } = await openNodeDevice();
     try {
       const { engine } = await openModel(device, model, {
-        contextLength: v.ctx ? num('ctx', v.ctx) : Math.min(cfg.contextLength, 4096),
+        contextLength: v.ctx ? num('ctx', v.ctx) : Math.min(cfg.contextLength, DEFAULT_CONTEXT_LENGTH),
         slidingWindow: !v['no-swa'],
       });
       const loadMs = performance.now() - t0;

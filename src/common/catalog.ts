@@ -49,6 +49,9 @@ const PHI3_MINI_4K_Q4: ModelEntry = {
 };
 
 export const MODEL_REGISTRY: readonly ModelEntry[] = [PHI3_MINI_4K_Q4];
+
+/** The context length a load uses unless asked for another (always capped at the model's own). */
+export const DEFAULT_CONTEXT_LENGTH = 4096;
 export const DEFAULT_MODEL: ModelEntry = PHI3_MINI_4K_Q4;
 
 export function findModel(id: string): ModelEntry | undefined {

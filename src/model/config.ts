@@ -38,7 +38,7 @@ export interface ModelConfig {
 }
 
 /** Bytes of one value in the KV cache, which holds f16. */
-export const KV_VALUE_BYTES = 2;
+const KV_VALUE_BYTES = 2;
 
 /** Bytes of one layer's K cache (or V cache) for `positions` positions: nKvHeads x headDim values each. */
 export function kvLayerBytes(cfg: Pick<ModelConfig, 'nKvHeads' | 'headDim'>, positions: number): number {

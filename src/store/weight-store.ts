@@ -26,9 +26,9 @@ import { availableBytes, platformStorage } from './quota.ts';
 import { sha256Hex } from './sha256.ts';
 
 /** 16 MiB: ~143 chunks for Phi-3-mini's 2.39 GB; one chunk in memory while downloading. */
-export const DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024;
+const DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024;
 /** Chunk sizes are multiples of this, so every tensor view into a chunk stays aligned. */
-export const CHUNK_ALIGN = 4096;
+const CHUNK_ALIGN = 4096;
 
 export interface WeightStoreOptions {
   /** Database name prefix (default "phi3-chat"); tests use a fresh one each. */

@@ -79,7 +79,7 @@ export function sourceAllows(source: string, url: URL): boolean {
 }
 
 /** The sources this build allows, as baked in by vite.config.ts (the defaults outside a Vite build). */
-export function allowedModelSources(): string[] {
+function allowedModelSources(): string[] {
   // Vite replaces import.meta.env at build time; in Node (vite.config.ts, tests) it is undefined.
   const env = import.meta.env as Record<string, string | undefined> | undefined;
   const extra = env?.VITE_MODEL_HOSTS ?? '';

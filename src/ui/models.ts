@@ -1,10 +1,7 @@
-import { DEFAULT_MODEL } from '../common/catalog.ts';
-
-/** The context length loads use unless the user picked another (the worker caps it at the model's own). */
-export const CHAT_CONTEXT_LENGTH = 4096;
+import { DEFAULT_CONTEXT_LENGTH, DEFAULT_MODEL } from '../common/catalog.ts';
 
 /** The lengths offered; a model trained for less also gets its own maximum. */
-export const CONTEXT_CHOICES = [1024, 2048, 4096] as const;
+const CONTEXT_CHOICES = [1024, 2048, 4096] as const;
 
 /**
  * GPU memory a model needs while chatting: the weights (about the file size) plus the KV cache,
@@ -33,9 +30,9 @@ const CONTEXT_KEY = 'phi3.contextLength';
 export function rememberedContext(): number {
   try {
     const n = Number(localStorage.getItem(CONTEXT_KEY));
-    return Number.isInteger(n) && n >= 16 && n <= 131072 ? n : CHAT_CONTEXT_LENGTH;
+    return Number.isInteger(n) && n >= 16 && n <= 131072 ? n : DEFAULT_CONTEXT_LENGTH;
   } catch {
-    return CHAT_CONTEXT_LENGTH;
+    return DEFAULT_CONTEXT_LENGTH;
   }
 }
 
@@ -55,6 +52,6 @@ export const DEFAULT_MODEL_CARD = {
   approxBytes: DEFAULT_MODEL.bytes ?? DEFAULT_MODEL.approxBytes ?? 0,
   license: DEFAULT_MODEL.license ?? 'see the model page',
   homepage: DEFAULT_MODEL.homepage ?? DEFAULT_MODEL.url,
-  contextLength: DEFAULT_MODEL.contextLength ?? CHAT_CONTEXT_LENGTH,
+  contextLength: DEFAULT_MODEL.contextLength ?? DEFAULT_CONTEXT_LENGTH,
   kvBytesPerToken: DEFAULT_MODEL.kvBytesPerToken,
 } as const;

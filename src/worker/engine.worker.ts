@@ -13,7 +13,7 @@ import { kvBytesPerToken } from '../model/config.ts';
 import { ChatSession } from './session.ts';
 import { GREEDY } from '../common/sampling.ts';
 import { ContextFullError, CorruptChunkError, DeviceLostError, InvalidRequestError, ModelNotLoadedError, WebGPUUnavailableError } from '../common/errors.ts';
-import { customModelEntry, findModel } from '../common/catalog.ts';
+import { customModelEntry, DEFAULT_CONTEXT_LENGTH, findModel } from '../common/catalog.ts';
 import { WeightStore } from '../store/weight-store.ts';
 import { downloadModel } from '../store/download.ts';
 import { importFile } from '../store/import.ts';
@@ -119,7 +119,7 @@ async function loadModelOnce(req: LoadRequest, onProgress?: (p: LoadProgress) =>
   const src = req.kind === 'stored' ? await store.storeSource(req.id) : await httpSource(req.url);
   loadedId = req.kind === 'stored' ? req.id : undefined;
   const model = await readModel(src);
-  const contextLength = Math.min(req.contextLength ?? 4096, model.cfg.contextLength);
+  const contextLength = Math.min(req.contextLength ?? DEFAULT_CONTEXT_LENGTH, model.cfg.contextLength);
   const weightBytes = model.file.tensors.reduce((s, t) => s + t.nbytes, 0);
   const opened = await openModel(dev, model, {
     contextLength,

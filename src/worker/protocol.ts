@@ -78,7 +78,10 @@ export interface ChatResult {
   timing: { prefillMs: number; decodeMs: number; prefillTokPerS: number; decodeTokPerS: number };
 }
 
-/** `stored`: a model installed in IndexedDB (no network); `url`: read straight from a Range-capable URL. */
+/**
+ * `stored`: a model installed in IndexedDB (no network); `url`: read straight from a Range-capable URL.
+ * `contextLength`: positions of the KV cache (default DEFAULT_CONTEXT_LENGTH, src/common/catalog.ts), capped at the model's own.
+ */
 export type LoadRequest = ({ kind: 'stored'; id: string } | { kind: 'url'; url: string }) & { contextLength?: number };
 
 /** Where to install a model from: a URL (download with resume) or a local .gguf file. */
