@@ -7,6 +7,7 @@
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { ensureModel } from '../scripts/test-models.ts';
 import { startModelServer, type ModelServer } from './model-server.ts';
+import { DESKTOP, SCREENS, shoot } from './screens.ts';
 
 let server: ModelServer;
 
@@ -15,18 +16,6 @@ test.beforeAll(async () => {
   server = await startModelServer({ 'tiny-q4_0.gguf': path });
 });
 test.afterAll(async () => server?.close());
-
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
-const SCREENS = `${process.env.PW_OUT ?? 'test-results'}/screens`;
-
-async function shoot(page: Page, name: string) {
-  await page.setViewportSize(DESKTOP);
-  await page.screenshot({ path: `${SCREENS}/${name}-desktop.png` });
-  await page.setViewportSize(PHONE);
-  await page.screenshot({ path: `${SCREENS}/${name}-phone.png` });
-  await page.setViewportSize(DESKTOP);
-}
 
 /** A reply's own text: the item's text without its screen-reader label and its speed line. */
 async function replyText(item: Locator): Promise<string> {

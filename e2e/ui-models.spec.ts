@@ -11,6 +11,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { statSync } from 'node:fs';
 import { ensureModel } from '../scripts/test-models.ts';
 import { startModelServer, type ModelServer } from './model-server.ts';
+import { DESKTOP, shoot } from './screens.ts';
 
 let server: ModelServer;
 let size = 0;
@@ -22,18 +23,6 @@ test.beforeAll(async () => {
   server = await startModelServer({ 'small.gguf': path, 'other.gguf': path }, { bytesPerSecond: 4 * 2 ** 20 });
 });
 test.afterAll(async () => server?.close());
-
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
-const SCREENS = `${process.env.PW_OUT ?? 'test-results'}/screens`;
-
-async function shoot(page: Page, name: string) {
-  await page.setViewportSize(DESKTOP);
-  await page.screenshot({ path: `${SCREENS}/${name}-desktop.png` });
-  await page.setViewportSize(PHONE);
-  await page.screenshot({ path: `${SCREENS}/${name}-phone.png`, fullPage: true });
-  await page.setViewportSize(DESKTOP);
-}
 
 /** Fraction of the download done, from the progress bar. */
 async function progressFraction(page: Page): Promise<number> {
