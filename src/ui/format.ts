@@ -14,6 +14,10 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
+/**
+ * An error as the UI shows it: `Name: message` for a named error (src/common/errors.ts; the name
+ * crosses the worker boundary, the class does not), the message alone for a plain Error.
+ */
 export function errorText(e: unknown): string {
   if (e instanceof Error) return e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : e.message;
   return String(e);
