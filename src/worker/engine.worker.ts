@@ -126,7 +126,7 @@ async function loadModelOnce(req: LoadRequest, onProgress?: (p: LoadProgress) =>
     onProgress: (p) => onProgress?.({ phase: 'uploading', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
     // the pipelines compile during the upload; whatever is left is waited for before load returns
     onUploaded: () => onProgress?.({ phase: 'compiling', bytesDone: weightBytes, bytesTotal: weightBytes }),
-    // Only for drivers that compile a pipeline at its first dispatch, not at creation (the CPU emulators lavapipe and SwiftShader): they do it now, not in the first reply.
+    // Only for drivers that compile a pipeline at its first dispatch rather than at creation, as the CPU emulator lavapipe does: it compiles now, not in the first reply.
     warmUp: { promptTokens: 1, maxTokens: 1 },
   });
   session = new ChatSession(opened);
