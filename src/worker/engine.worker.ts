@@ -39,6 +39,11 @@ function describe(m: ModelManifest): StoredModel {
   };
 }
 
+/** A download's or repair's progress, as the UI's LoadProgress. */
+function fromStore(p: StoreProgress): LoadProgress {
+  return { phase: p.phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal ?? 0, rate: p.bytesPerSecond || undefined, etaSeconds: p.etaSeconds, message: p.message };
+}
+
 let opened: Promise<OpenedDevice> | undefined;
 
 function device(): Promise<OpenedDevice> {
@@ -101,8 +106,7 @@ async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => voi
       id: req.id,
       store,
       onVerify: (done, total) => onProgress?.({ phase: 'verifying', bytesDone: done, bytesTotal: total, message: 'Checking the stored copy' }),
-      onProgress: (p: StoreProgress) =>
-        onProgress?.({ phase: p.phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal ?? 0, rate: p.bytesPerSecond || undefined, etaSeconds: p.etaSeconds, message: p.message }),
+      onProgress: (p) => onProgress?.(fromStore(p)),
     });
     return loadModelOnce(req, onProgress);
   }
@@ -142,8 +146,7 @@ async function loadModelOnce(req: LoadRequest, onProgress?: (p: LoadProgress) =>
 
 const api: EngineApi = {
   async install(source: InstallSource, onProgress?: (p: LoadProgress) => void): Promise<StoredModel> {
-    const progress = (p: StoreProgress) =>
-      onProgress?.({ phase: p.phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal ?? 0, rate: p.bytesPerSecond || undefined, etaSeconds: p.etaSeconds, message: p.message });
+    const progress = (p: StoreProgress) => onProgress?.(fromStore(p));
     installCtl?.abort();
     const ctl = (installCtl = new AbortController());
     try {
