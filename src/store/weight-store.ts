@@ -135,7 +135,9 @@ export class WeightStore {
     await update<ModelManifest>(
       id,
       (cur) => {
-        if (!cur || cur.complete) throw new Error(`model "${id}" was deleted or completed while chunk ${index} was being stored`);
+        // deleteModel takes no lock: another tab may delete a model while it downloads here
+        if (!cur) throw new ModelNotStoredError(id, `was deleted while chunk ${index} was being stored`);
+        if (cur.complete) throw new Error(`model "${id}" was completed while chunk ${index} was being stored`);
         const chunks = cur.chunks.filter((c) => c.index !== index);
         chunks.push(rec);
         chunks.sort((a, b) => a.index - b.index);
