@@ -9,7 +9,8 @@ import globals from 'globals';
 /**
  * Imports flow one way between the rooms of src/ (src/ARCHITECTURE.md):
  *   ui -> client -> worker -> engine/store -> kernels -> gpu;  model, util and common at the bottom.
- * `common` holds what every room shares (public errors, sampling settings) and imports nothing.
+ * `common` holds what every room shares (public errors, sampling settings, the model catalog, size
+ * formatting) and imports nothing from the other rooms.
  * Each zone below says which rooms a room may NOT import from.
  */
 const rooms = ['ui', 'client', 'worker', 'engine', 'kernels', 'gpu', 'model', 'store', 'util', 'common'];
@@ -29,7 +30,7 @@ const zones = [];
 for (const room of rooms) {
   for (const other of rooms) {
     if (other === room || allowed[room].includes(other)) continue;
-    // ui and client may use the shared protocol types of the worker boundary, nothing else there.
+    // ui and client may import the worker boundary's contract, protocol.ts (types only: see below), nothing else there.
     const except = other === 'worker' && (room === 'ui' || room === 'client') ? ['./protocol.ts'] : [];
     zones.push({ target: `./src/${room}`, from: `./src/${other}`, except, message: `${room}/ may not import from ${other}/` });
   }
@@ -55,6 +56,30 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  {
+    // The worker boundary's contract is types only, so ui/ and client/ can take nothing else from worker/ through it.
+    files: ['src/worker/protocol.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        ...[
+          'ImportDeclaration[importKind="value"]',
+          'ExportNamedDeclaration[exportKind="value"]',
+          'ExportAllDeclaration[exportKind="value"]',
+          'ExportDefaultDeclaration',
+        ].map((selector) => ({ selector, message: 'protocol.ts is the worker boundary\'s contract: types only (import type / export type, interfaces)' })),
+      ],
+    },
+  },
+  {
+    files: ['src/ui/**', 'src/client/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/worker/*'], allowTypeImports: true, message: 'ui/ and client/ take only types from the worker boundary (protocol.ts)' }] },
+      ],
     },
   },
   {

@@ -12,6 +12,7 @@ import { expect, test, type Download, type Page } from '@playwright/test';
 import type { ChatEngine } from '../src/client/openai.ts';
 import { ensureModel } from '../scripts/test-models.ts';
 import { startModelServer, type ModelServer } from './model-server.ts';
+import { DESKTOP, PHONE, SCREENS } from './screens.ts';
 
 type Win = { phi3: ChatEngine };
 let server: ModelServer;
@@ -20,10 +21,6 @@ test.beforeAll(async () => {
   server = await startModelServer({ 'tiny-q4_0.gguf': await ensureModel({ preset: 'tiny', mix: 'q4_0', seed: 1 }) });
 });
 test.afterAll(async () => server?.close());
-
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
-const SCREENS = `${process.env.PW_OUT ?? 'test-results'}/screens`;
 
 const nav = (page: Page) => page.getByRole('navigation', { name: 'Conversations' });
 /** The conversation's own items (a reply's Markdown may hold lists of its own). */

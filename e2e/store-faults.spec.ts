@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { ensureModel } from '../scripts/test-models.ts';
-import { startModelServer, type ModelServer } from './model-server.ts';
+import { startModelServer, type Fault, type ModelServer } from './model-server.ts';
 import type { ChatEngine } from '../src/client/openai.ts';
 import type { InstallSource, LoadRequest, StoredModel } from '../src/worker/protocol.ts';
 
@@ -90,14 +90,18 @@ async function waitStored(page: Page, url: string, bytes: number): Promise<void>
   await expect.poll(async () => (await models(page)).find((m) => m.url === url)?.storedBytes, { timeout: 60_000 }).toBe(bytes);
 }
 
-function models(page: Page): Promise<StoredModel[]> {
-  return page.evaluate(() => (window as unknown as Win).phi3.listModels());
+/**
+ * Starts an install of `url` whose first response stalls after CUT bytes (`then`: faults for the
+ * requests after it) and waits until chunk 0 is stored: where every resume test starts.
+ */
+async function startCutInstall(page: Page, url: string, ...then: Fault[]): Promise<void> {
+  server.fail({ kind: 'stall', afterBytes: CUT }, ...then);
+  await startInstall(page, { kind: 'url', url });
+  await waitStored(page, url, CHUNK);
 }
 
-/** No model listed and not one chunk in the database. */
-async function expectNothingStored(page: Page): Promise<void> {
-  expect(await models(page)).toEqual([]);
-  expect(await chunkKeys(page)).toEqual([]);
+function models(page: Page): Promise<StoredModel[]> {
+  return page.evaluate(() => (window as unknown as Win).phi3.listModels());
 }
 
 /** The weight store's chunk database, read directly (names from src/store/weight-store.ts). */
@@ -123,6 +127,12 @@ function chunkKeys(page: Page): Promise<[string, number][]> {
       db.close();
     }
   }, CHUNK_DB);
+}
+
+/** No trace of any model in the store: no manifest, no chunk. */
+async function expectNothingStored(page: Page): Promise<void> {
+  expect(await models(page)).toEqual([]);
+  expect(await chunkKeys(page)).toEqual([]);
 }
 
 /** SHA-256 of the model's stored chunks concatenated in order, straight from IndexedDB. */
@@ -178,9 +188,7 @@ test('a cut connection is retried from the first missing chunk; stored bytes are
   test.setTimeout(180_000);
   await ready(page);
   const url = server.url(NAME);
-  server.fail({ kind: 'stall', afterBytes: CUT });
-  await startInstall(page, { kind: 'url', url });
-  await waitStored(page, url, CHUNK);
+  await startCutInstall(page, url);
   server.dropConnections();
   const o = await settled(page);
   await expectComplete(page, o);
@@ -195,9 +203,7 @@ test('a download cut by a page reload resumes in the new page; the resumed copy 
   test.setTimeout(300_000);
   await ready(page);
   const url = server.url(NAME);
-  server.fail({ kind: 'stall', afterBytes: CUT });
-  await startInstall(page, { kind: 'url', url });
-  await waitStored(page, url, CHUNK);
+  await startCutInstall(page, url);
   expect((await models(page)).map((m) => [m.url, m.complete])).toEqual([[url, false]]);
 
   // The reload ends the worker, and with it the connection and the install.
@@ -220,9 +226,7 @@ test('HTTP 500s: retried with backoff, then a clear error that keeps the stored 
   await ready(page);
   const url = server.url(NAME);
   const e500 = { kind: 'status', status: 500 } as const;
-  server.fail({ kind: 'stall', afterBytes: CUT }, e500, e500, e500, e500, e500);
-  await startInstall(page, { kind: 'url', url });
-  await waitStored(page, url, CHUNK);
+  await startCutInstall(page, url, e500, e500, e500, e500, e500);
   server.dropConnections();
   const failed = await settled(page);
   expect(failed.error?.name).toBe('DownloadError');
@@ -264,9 +268,7 @@ test('a server that ignores Range: the resume starts over cleanly from byte 0 an
   await ready(page);
   const url = server.url(NAME);
   server.always({ kind: 'ignore-range' });
-  server.fail({ kind: 'stall', afterBytes: CUT });
-  await startInstall(page, { kind: 'url', url });
-  await waitStored(page, url, CHUNK);
+  await startCutInstall(page, url);
   server.dropConnections();
   const o = await settled(page);
   await expectComplete(page, o);
@@ -298,9 +300,7 @@ test('a wrong Content-Length: a specific error, nothing marked ready, and a clea
   await expectNothingStored(page);
 
   // On a resume: the stored chunk stays, the model is not ready.
-  server.fail({ kind: 'stall', afterBytes: CUT }, { kind: 'content-length', delta: -100 });
-  await startInstall(page, { kind: 'url', url });
-  await waitStored(page, url, CHUNK);
+  await startCutInstall(page, url, { kind: 'content-length', delta: -100 });
   server.dropConnections();
   const second = await settled(page);
   const rest = size - CHUNK;

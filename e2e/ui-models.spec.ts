@@ -57,7 +57,7 @@ test('context length, pause / resume / cancel downloads, storage', async ({ page
   await expect(page.getByText('Storage in this browser')).toBeVisible();
   await expect(page.getByText(/used · .* available/)).toBeVisible();
   await expect(page.getByTestId('persist-state')).toContainText(/protected/i);
-  await shoot(page, 'models-1-picker', { fullPage: true });
+  await shoot(page, 'models-1-picker');
 
   // 2. A host the policy blocks is refused with a reason, before any request.
   const urlBox = page.getByRole('textbox', { name: 'Model URL' });
@@ -83,7 +83,7 @@ test('context length, pause / resume / cancel downloads, storage', async ({ page
   expect(kept).not.toBeNull();
   const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   await expect(page.locator('.progress-numbers')).toHaveText(new RegExp(`^${esc(kept![1])} of ${esc(kept![2])} \\(`));
-  await shoot(page, 'models-2-paused', { fullPage: true });
+  await shoot(page, 'models-2-paused');
 
   // 4. After a reload the incomplete model offers Resume and Delete; Resume fetches only the rest.
   await page.reload();
@@ -109,7 +109,7 @@ test('context length, pause / resume / cancel downloads, storage', async ({ page
   await expect(models.getByText(/loaded with 1024/)).toBeVisible({ timeout: 400_000 });
   await expect(page.getByRole('textbox', { name: 'Message' })).toBeVisible();
   expect(await page.evaluate(() => localStorage.getItem('phi3.contextLength'))).toBe('1024');
-  await shoot(page, 'models-3-loaded', { fullPage: true });
+  await shoot(page, 'models-3-loaded');
 
   // 6. Cancel and delete: the partial download is gone from the list.
   await models.getByRole('button', { name: 'Add a model' }).click();

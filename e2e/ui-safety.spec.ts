@@ -12,6 +12,7 @@
 import { expect, test, type Page, type Worker } from '@playwright/test';
 import { ensureModel } from '../scripts/test-models.ts';
 import { startModelServer, type ModelServer } from './model-server.ts';
+import { DESKTOP, PHONE, SCREENS } from './screens.ts';
 
 let server: ModelServer;
 
@@ -20,8 +21,6 @@ test.beforeAll(async () => {
   server = await startModelServer({ 'tiny-q4_0.gguf': path });
 });
 test.afterAll(async () => server?.close());
-
-const SCREENS = `${process.env.PW_OUT ?? 'test-results'}/screens`;
 
 type Violation = { where: string; directive: string; blocked: string };
 type Win = { __csp: Violation[]; __pwned?: number };
@@ -182,9 +181,9 @@ test('CSP holds through the first run, and a reply with HTML in it renders as te
   await expect(reply.getByRole('button', { name: 'Copy code' })).toHaveText('Copied');
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe('def greet(name):\n    return f"<b>Hello {name}</b>"\n');
 
-  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.setViewportSize(DESKTOP);
   await page.screenshot({ path: `${SCREENS}/safety-reply-desktop.png` });
-  await page.setViewportSize({ width: 390, height: 844 });
+  await page.setViewportSize(PHONE);
   await reply.scrollIntoViewIfNeeded();
   await page.screenshot({ path: `${SCREENS}/safety-reply-phone.png` });
   await page.emulateMedia({ colorScheme: 'dark' });

@@ -28,21 +28,17 @@
 import { parseArgs } from 'node:util';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { fileSource } from '../src/model/source-node.ts';
-import { readGGUF } from '../src/model/gguf.ts';
-import { modelConfigFromGGUF } from '../src/model/config.ts';
-import { Engine } from '../src/engine/engine.ts';
+import { openModel, readModel } from '../src/engine/open.ts';
 import { benchEngine, benchPromptIds, type KernelProfile } from '../src/engine/bench.ts';
 import { openNodeDevice } from '../src/gpu/node.ts';
 import { adapterName } from '../src/gpu/device.ts';
 import { ensureModel } from './test-models.ts';
 import { loadLlamaModel } from './llama-ref.ts';
-import { Tokenizer } from '../src/model/tokenizer.ts';
-import { vocabFromMetadata } from '../src/model/vocab.ts';
 import { PRESETS, type PresetName } from './test-model-spec.ts';
 import { splitGGUF } from './gguf-split.ts';
 import { benchOursInChromium, benchWllama, buildApp, launchChromium, type BrowserModel, type WllamaModel } from './bench-browser.ts';
 import type { Token } from 'node-llama-cpp';
-import { GREEDY } from '../src/common/sampling.ts';
+import type { Tokenizer } from '../src/model/tokenizer.ts';
 
 interface Row {
   model: string;
@@ -78,6 +74,15 @@ const speeds = (r: Speeds): Speeds => ({
 
 const log = (l: string) => process.stderr.write(`${l}\n`);
 
+async function readTokenizer(path: string): Promise<Tokenizer> {
+  const src = await fileSource(path);
+  try {
+    return (await readModel(src)).tokenizer;
+  } finally {
+    await src.close();
+  }
+}
+
 /** "512" or "tiny=512,small=64" -> the count for `model`, else `fallback`. */
 function countFor(spec: string | undefined, model: string, fallback: number): number {
   if (!spec) return fallback;
@@ -94,15 +99,15 @@ function countFor(spec: string | undefined, model: string, fallback: number): nu
 async function benchOurs(name: string, path: string, promptIds: number[], decode: number, profileSteps: number): Promise<Row> {
   const t0 = performance.now();
   const src = await fileSource(path);
-  const file = await readGGUF(src);
-  const cfg = modelConfigFromGGUF(file);
   const { device, capabilities } = await openNodeDevice();
   try {
-    const engine = await Engine.load(device, file, src, cfg, { contextLength: Math.max(256, promptIds.length + decode + 16), slidingWindow: false });
+    const { engine } = await openModel(device, await readModel(src), {
+      contextLength: Math.max(256, promptIds.length + decode + 16),
+      slidingWindow: false,
+      // The app's load-time warm-up (src/worker/engine.worker.ts), with a prefill step too: the timed run compiles nothing.
+      warmUp: { promptTokens: 4, maxTokens: 2 },
+    });
     try {
-      // Compile every pipeline (decode and prefill shapes) as the app does at load.
-      await engine.generate(promptIds.slice(0, 4), { maxTokens: 2, sampling: GREEDY });
-      engine.reset();
       const loadMs = performance.now() - t0;
       const m = await benchEngine(engine, { promptIds, decodeTokens: decode, profileSteps, onPhase: (p) => log(`[node ${name}] ${p}`) });
       const { promptTokens, decodeTokens, ttftMs, prefillTokPerS, decodeTokPerS, dispatchesPerToken, weightBytesPerToken, decodeGBps, streamGBps, rooflineFraction, profile } = m;
@@ -232,9 +237,7 @@ for (const preset of presets) {
   const given = (v.file as string | undefined)?.split(',').find((x) => x.startsWith(`${preset}=`));
   const path = given ? given.slice(preset.length + 1) : await ensureModel({ preset, mix: 'q4_k_m', seed: 1 });
   if (!existsSync(path)) throw new Error(`bench: no such model file ${path}`);
-  const src = await fileSource(path);
-  const tok = new Tokenizer(vocabFromMetadata((await readGGUF(src)).metadata));
-  await src.close();
+  const tok = await readTokenizer(path);
   const ids = benchPromptIds(tok, countFor(v.prompt, preset, full ? 16 : 512));
   const decode = countFor(v.decode, preset, full ? 8 : 128);
   rows.push(await benchOurs(preset, path, ids, decode, countFor(v.profile, preset, full ? 2 : 4)));

@@ -11,14 +11,11 @@
  */
 import { parseArgs } from 'node:util';
 import { fileSource } from '../src/model/source-node.ts';
-import { readGGUF } from '../src/model/gguf.ts';
-import { modelConfigFromGGUF } from '../src/model/config.ts';
-import { vocabFromMetadata } from '../src/model/vocab.ts';
-import { Tokenizer } from '../src/model/tokenizer.ts';
 import { StreamDecoder } from '../src/model/detokenizer.ts';
 import { encodeChat, stopTokenIds } from '../src/model/chat-template.ts';
-import { Engine } from '../src/engine/engine.ts';
+import { openModel, readModel } from '../src/engine/open.ts';
 import { openNodeDevice } from '../src/gpu/node.ts';
+import { DEFAULT_CONTEXT_LENGTH } from '../src/common/catalog.ts';
 
 export const GENERATE_USAGE =
   'usage: generate --model FILE.gguf (--prompt TEXT | --prompt-ids 1,2,3) --max-tokens N [--temperature T] [--top-k K] [--top-p P] [--seed S] [--top N] [--ctx N] [--chat] [--no-swa] [--json]';
@@ -55,10 +52,8 @@ export async function generateCommand(args: readonly string[], print: Print = (l
   const t0 = performance.now();
   const src = await fileSource(v.model);
   try {
-    const file = await readGGUF(src);
-    const cfg = modelConfigFromGGUF(file);
-    const vocab = vocabFromMetadata(file.metadata);
-    const tok = new Tokenizer(vocab);
+    const model = await readModel(src);
+    const { file, cfg, vocab, tokenizer: tok } = model;
     const ids = v['prompt-ids'] !== undefined
       ? v['prompt-ids'].split(',').map((s) => num('prompt-ids', s))
       : v.chat
@@ -66,8 +61,8 @@ export async function generateCommand(args: readonly string[], print: Print = (l
         : tok.encode(v.prompt as string, { addSpecial: true });
     const { device, capabilities } = await openNodeDevice();
     try {
-      const engine = await Engine.load(device, file, src, cfg, {
-        contextLength: v.ctx ? num('ctx', v.ctx) : Math.min(cfg.contextLength, 4096),
+      const { engine } = await openModel(device, model, {
+        contextLength: v.ctx ? num('ctx', v.ctx) : Math.min(cfg.contextLength, DEFAULT_CONTEXT_LENGTH),
         slidingWindow: !v['no-swa'],
       });
       const loadMs = performance.now() - t0;
@@ -114,6 +109,6 @@ export async function generateCommand(args: readonly string[], print: Print = (l
       device.destroy();
     }
   } finally {
-    await (src as { close?: () => Promise<void> }).close?.();
+    await src.close();
   }
 }

@@ -10,7 +10,7 @@
  * signal stops generation in the worker after the current step.
  */
 import * as Comlink from 'comlink';
-import type { BenchReport, BenchRequest, ChatDelta, ChatFinishReason, ChatRequest, ChatResult, EngineApi, InstallSource, LoadProgress, LoadRequest, StoredModel } from '../worker/protocol.ts';
+import type { BenchReport, BenchRequest, ChatDelta, ChatRequest, ChatResult, EngineApi, FinishReason, InstallSource, LoadProgress, LoadRequest, StoredModel } from '../worker/protocol.ts';
 import { createEngineClient, type EngineClient } from './engine-client.ts';
 
 export interface CreateParams extends ChatRequest {
@@ -23,7 +23,7 @@ export interface ChatCompletionChunk {
   object: 'chat.completion.chunk';
   created: number;
   model: string;
-  choices: { index: 0; delta: { role?: 'assistant'; content?: string }; logprobs?: { top: [number, number][] } | null; finish_reason: ChatFinishReason | null }[];
+  choices: { index: 0; delta: { role?: 'assistant'; content?: string }; logprobs?: { top: [number, number][] } | null; finish_reason: FinishReason | null }[];
   /** On the last chunk only. */
   usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number; cached_prompt_tokens: number };
   /** On the last chunk only: prefill and decode speed of this reply. */
@@ -35,7 +35,7 @@ export interface ChatCompletion {
   object: 'chat.completion';
   created: number;
   model: string;
-  choices: { index: 0; message: { role: 'assistant'; content: string }; finish_reason: ChatFinishReason }[];
+  choices: { index: 0; message: { role: 'assistant'; content: string }; finish_reason: FinishReason }[];
   usage: NonNullable<ChatCompletionChunk['usage']>;
   timing: ChatResult['timing'];
 }
@@ -44,11 +44,11 @@ type Remote = Pick<Comlink.Remote<EngineApi>, 'chat' | 'abort'>;
 
 let counter = 0;
 
-/** Streams one reply as chunks; exported for tests with a fake remote. */
-export function streamChat(api: Remote, params: CreateParams, model: string): AsyncIterable<ChatCompletionChunk> {
+/** Streams one reply as chunks: the role first, then one per delta, then the finish reason with usage and timing. */
+function streamChat(api: Remote, params: CreateParams, model: string): AsyncIterable<ChatCompletionChunk> {
   const id = `chatcmpl-local-${Date.now().toString(36)}-${++counter}`;
   const created = Math.floor(Date.now() / 1000);
-  const chunk = (delta: ChatCompletionChunk['choices'][0]['delta'], finish: ChatFinishReason | null, extra: Partial<ChatCompletionChunk> = {}): ChatCompletionChunk => ({
+  const chunk = (delta: ChatCompletionChunk['choices'][0]['delta'], finish: FinishReason | null, extra: Partial<ChatCompletionChunk> = {}): ChatCompletionChunk => ({
     id,
     object: 'chat.completion.chunk',
     created,

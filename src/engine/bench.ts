@@ -13,6 +13,7 @@ import type { Tokenizer } from '../model/tokenizer.ts';
 import { StreamReadKernel } from '../kernels/stream-read.ts';
 import { DispatchProfiler, summarizeKinds, type KindTime } from './profile.ts';
 import { GREEDY } from '../common/sampling.ts';
+import { ContextFullError, InvalidRequestError } from '../common/errors.ts';
 
 /** Real English text; repeated as needed to reach the prompt length. */
 export const BENCH_TEXT =
@@ -23,7 +24,7 @@ export const BENCH_TEXT =
 
 /** BOS + `text` repeated, cut to exactly n ids. */
 export function benchPromptIds(tok: Tokenizer, n: number, text = BENCH_TEXT): number[] {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`bench: the prompt length must be a positive integer (got ${n})`);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidRequestError(`bench: the prompt length must be a positive integer (got ${n})`);
   let ids = tok.encode(text, { addSpecial: true });
   while (ids.length < n) ids = ids.concat(tok.encode(text, { addSpecial: false }));
   return ids.slice(0, n);
@@ -141,10 +142,10 @@ export async function profileDecode(engine: Engine, promptIds: number[], steps: 
 /** Runs the measurement on a loaded (and warmed-up) engine. */
 export async function benchEngine(engine: Engine, opts: BenchOptions): Promise<BenchMeasurement> {
   const { promptIds, decodeTokens } = opts;
-  if (promptIds.length === 0) throw new Error('bench: the prompt is empty');
-  if (!Number.isInteger(decodeTokens) || decodeTokens < 2) throw new Error(`bench: decode at least 2 tokens (got ${decodeTokens}): decode speed needs one step after the first token`);
+  if (promptIds.length === 0) throw new InvalidRequestError('bench: the prompt is empty');
+  if (!Number.isInteger(decodeTokens) || decodeTokens < 2) throw new InvalidRequestError(`bench: decode at least 2 tokens (got ${decodeTokens}): decode speed needs one step after the first token`);
   if (promptIds.length + decodeTokens > engine.maxCtx) {
-    throw new Error(`bench: ${promptIds.length} prompt + ${decodeTokens} decoded tokens exceed the loaded context (${engine.maxCtx})`);
+    throw new ContextFullError(`bench: ${promptIds.length} prompt + ${decodeTokens} decoded tokens exceed the loaded context (${engine.maxCtx}); load a longer context or ask for fewer tokens`);
   }
 
   // 1. Prefill + decode. Stop tokens are not passed: the count decoded is exactly decodeTokens.

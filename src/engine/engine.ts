@@ -22,7 +22,7 @@ import { StepState } from './state.ts';
 import { PrefillGraph } from './prefill.ts';
 import { DecodeGraph } from './decode.ts';
 import { Sampler, type GeneratedToken } from './sampler.ts';
-import { ContextFullError } from './errors.ts';
+import { ContextFullError, InvalidRequestError } from '../common/errors.ts';
 import { CountingPass, type DispatchProfiler, type StepPass } from './profile.ts';
 
 export type { GeneratedToken } from './sampler.ts';
@@ -162,7 +162,7 @@ export class Engine {
    * maxTokens, an abort or a full context.
    */
   async generate(promptIds: number[], opts: GenerateOptions): Promise<GenerateResult> {
-    if (promptIds.length === 0) throw new Error('generate: the prompt is empty');
+    if (promptIds.length === 0) throw new InvalidRequestError('The prompt is empty: give at least one token.');
     if (promptIds.length > this.maxCtx) {
       throw new ContextFullError(`The prompt has ${promptIds.length} tokens but the context holds ${this.maxCtx}; shorten the conversation or load a longer context.`);
     }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileSource } from '../model/source-node.ts';
 import { readGGUF } from '../model/gguf.ts';
 import { modelConfigFromGGUF } from '../model/config.ts';
-import { ModelSourceError } from '../model/errors.ts';
+import { ModelSourceError } from '../common/errors.ts';
 import type { ByteSource } from '../model/gguf-types.ts';
 import { openNodeDevice } from '../gpu/node.ts';
 import { Engine } from './engine.ts';

@@ -4,10 +4,9 @@
  * uniforms every layer shares. Made once at load; the prefill and decode graphs bind the same
  * buffers (a step recomputes every activation from the embedding; only the KV cache carries over).
  */
-import type { ModelConfig } from '../model/config.ts';
+import { kvLayerBytes, type ModelConfig } from '../model/config.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import { createStepBuffer } from '../kernels/step.ts';
-import { kvCacheBytes } from '../kernels/rope_kv.ts';
 import type { AttentionScratch, AttentionShape } from '../kernels/attention.ts';
 import type { Kernels } from './kernels.ts';
 import type { ModelWeights } from './weights.ts';
@@ -36,7 +35,7 @@ export class StepState {
   readonly ids: GPUBuffer;
   /** uniform Step { pos0, nTokens } (src/kernels/step.ts), written before each step's submit. */
   readonly step: GPUBuffer;
-  /** Per layer, K and V: [nKvHeads, maxCtx, headDim] f16 (src/kernels/rope_kv.ts kvCacheBytes). */
+  /** Per layer, K and V: [nKvHeads, maxCtx, headDim] f16 (kvLayerBytes in src/model/config.ts). */
   readonly kv: { k: GPUBuffer; v: GPUBuffer }[] = [];
 
   // uniforms shared by every layer
@@ -68,8 +67,7 @@ export class StepState {
     this.ids = f32(M, 'ids');
     this.step = own(createStepBuffer(device));
     for (let l = 0; l < cfg.nLayers; l++) {
-      const bytes = kvCacheBytes(nKvHeads, maxCtx, headDim);
-      this.kv.push({ k: own(createStorage(device, bytes, `k${l}`)), v: own(createStorage(device, bytes, `v${l}`)) });
+      this.kv.push({ k: own(createStorage(device, kvLayerBytes(cfg, maxCtx), `k${l}`)), v: own(createStorage(device, kvLayerBytes(cfg, maxCtx), `v${l}`)) });
     }
 
     const k = kernels;

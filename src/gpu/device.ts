@@ -5,7 +5,7 @@
  * binding, buffer size, workgroup storage): WebGPU's defaults (128 MiB binding, 256 MiB buffer)
  * are far below what a 2.4 GB model needs, and a device only gets what it requests.
  */
-import { WebGPUUnavailableError } from './errors.ts';
+import { WebGPUUnavailableError } from '../common/errors.ts';
 
 /** Features we use when the adapter has them; none is required. */
 export const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];

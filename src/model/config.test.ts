@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { expectedTensors, modelConfigFromGGUF } from './config.ts';
+import { expectedTensors, kvBytesPerToken, kvLayerBytes, modelConfigFromGGUF } from './config.ts';
 import type { ModelConfig } from './config.ts';
-import { ModelFormatError } from './errors.ts';
+import { ModelFormatError } from '../common/errors.ts';
+import { DEFAULT_MODEL } from '../common/catalog.ts';
+import { PRESETS } from '../../scripts/test-model-spec.ts';
 import { GGMLType, GGUFValueType, parseGGUF } from './gguf.ts';
 import { fixtureFile, fixtureWriter } from './gguf-fixture.ts';
 import type { FixtureOptions } from './gguf-fixture.ts';
@@ -97,5 +99,17 @@ describe('modelConfigFromGGUF', () => {
 
   it('rejects a vocabulary that disagrees with the embedding', async () => {
     await configError({ dims: { 'token_embd.weight': [64, 301], 'output.weight': [64, 301] } }, 'tokenizer.ggml.tokens', /300 tokens but token_embd.weight has 301 rows/);
+  });
+});
+
+describe('KV cache size', () => {
+  it('is layers x 2 (K, V) x KV heads x head size x 2 bytes (f16) per position; the catalog states Phi-3-mini\'s', async () => {
+    const p = PRESETS['phi3-mini'];
+    const phi3Mini = { nLayers: p.nLayers, nKvHeads: p.nKvHeads, headDim: p.dim / p.nHeads };
+    expect(kvBytesPerToken(phi3Mini)).toBe(32 * 2 * 32 * 96 * 2);
+    expect(DEFAULT_MODEL.kvBytesPerToken).toBe(kvBytesPerToken(phi3Mini));
+    expect(kvLayerBytes(phi3Mini, 4096)).toBe(32 * 96 * 4096 * 2);
+    // grouped-query attention: only the KV heads are cached
+    expect(kvBytesPerToken(await config({ nHeads: 8, nKvHeads: 2 }))).toBe(2 * 2 * 2 * 8 * 2);
   });
 });

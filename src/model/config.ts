@@ -5,7 +5,7 @@
  * there is no tensor we would silently ignore (a bias, MoE experts, RoPE frequency factors).
  */
 
-import { ModelFormatError } from './errors.ts';
+import { ModelFormatError } from '../common/errors.ts';
 import { getF32, getString, getStringArray, getU32 } from './gguf-meta.ts';
 import type { GGUFFile, TensorInfo } from './gguf-types.ts';
 
@@ -35,6 +35,19 @@ export interface ModelConfig {
   ropeFactorsShort: boolean; // rope_factors_short.weight [ropeDim/2] present
   fused: boolean; // phi3: attn_qkv + ffn_up(gate|up); llama: attn_q/k/v + ffn_gate/ffn_up
   tiedOutput: boolean; // llama without output.weight: logits use token_embd
+}
+
+/** Bytes of one value in the KV cache, which holds f16. */
+const KV_VALUE_BYTES = 2;
+
+/** Bytes of one layer's K cache (or V cache) for `positions` positions: nKvHeads x headDim values each. */
+export function kvLayerBytes(cfg: Pick<ModelConfig, 'nKvHeads' | 'headDim'>, positions: number): number {
+  return cfg.nKvHeads * cfg.headDim * positions * KV_VALUE_BYTES;
+}
+
+/** KV cache bytes per context position, over every layer's K and V (Phi-3-mini: 393,216). */
+export function kvBytesPerToken(cfg: Pick<ModelConfig, 'nLayers' | 'nKvHeads' | 'headDim'>): number {
+  return cfg.nLayers * 2 * kvLayerBytes(cfg, 1);
 }
 
 export interface ExpectedTensor {

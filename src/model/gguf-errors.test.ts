@@ -3,7 +3,7 @@
  * class, the field it names and the byte offset, so a check that moves or disappears fails here.
  */
 import { describe, expect, it } from 'vitest';
-import { ModelFormatError } from './errors.ts';
+import { ModelFormatError } from '../common/errors.ts';
 import { GGMLType, GGUFValueType as T, GGUF_MAGIC, parseGGUF } from './gguf.ts';
 import { ByteWriter, GGUFWriter, writeGGUFToBuffer } from './gguf-write.ts';
 

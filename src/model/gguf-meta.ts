@@ -4,7 +4,7 @@
  * Integer getters check the value, not the stored tag, so a u32 key written as i32 still reads.
  */
 
-import { ModelFormatError } from './errors.ts';
+import { ModelFormatError } from '../common/errors.ts';
 import type { GGUFValue } from './gguf-types.ts';
 
 export type GGUFMetadata = ReadonlyMap<string, GGUFValue>;

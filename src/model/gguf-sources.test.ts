@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelSourceError } from './errors.ts';
+import { ModelSourceError } from '../common/errors.ts';
 import { readGGUF } from './gguf.ts';
 import { blobSource, bufferSource, httpSource } from './gguf-sources.ts';
 import { fixtureFile } from './gguf-fixture.ts';

@@ -3,7 +3,7 @@
  * HTTP URL read with Range requests. (The Node file source is in source-node.ts.)
  */
 
-import { ModelSourceError } from './errors.ts';
+import { ModelSourceError } from '../common/errors.ts';
 import type { ByteSource } from './gguf-types.ts';
 
 /** Bytes already in memory. `read` returns views, not copies. */

@@ -6,7 +6,7 @@
  */
 import { expect, it } from 'vitest';
 import { Rng } from '../util/rng.ts';
-import { ModelFormatError } from './errors.ts';
+import { ModelFormatError } from '../common/errors.ts';
 import { GGMLType, GGUFValueType as T, parseGGUF } from './gguf.ts';
 import { fixtureFile } from './gguf-fixture.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ModelFormatError } from './errors.ts';
+import { ModelFormatError } from '../common/errors.ts';
 import {
   GGMLType,
   GGML_TYPE_INFO,

@@ -10,7 +10,7 @@
  * Metadata values map to JS as documented on `GGUFValue` in gguf-types.ts.
  */
 
-import { ModelFormatError, ModelSourceError } from './errors.ts';
+import { ModelFormatError, ModelSourceError } from '../common/errors.ts';
 import {
   GGML_TYPE_INFO,
   GGUF_SCALAR_SIZE,

@@ -2,7 +2,7 @@
 
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { ModelSourceError } from './errors.ts';
+import { ModelSourceError } from '../common/errors.ts';
 import { readGGUF } from './gguf.ts';
 import type { ReadGGUFOptions } from './gguf.ts';
 import type { ByteSource, GGUFFile } from './gguf-types.ts';

@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { phi3TokenizerMetadata, phi3VocabGGUF, phi3VocabObject } from '../../scripts/phi3-vocab.ts';
-import { ModelFormatError } from './errors.ts';
+import { ModelFormatError } from '../common/errors.ts';
 import { parseGGUF } from './gguf.ts';
 import { TokenAttr, TokenType, tokenAttrs, vocabFromMetadata } from './vocab.ts';
 

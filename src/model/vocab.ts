@@ -3,7 +3,7 @@
  * llama.cpp derives from it at load time (`llama_vocab::impl::load`). The attributes, not the
  * stored types, decide how text is split around special tokens and what each token decodes to.
  */
-import { ModelFormatError } from './errors.ts';
+import { ModelFormatError } from '../common/errors.ts';
 
 /** `tokenizer.ggml.token_type` values (llama.cpp `llama_token_type`). */
 export const TokenType = {

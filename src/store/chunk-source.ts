@@ -6,7 +6,7 @@
  */
 
 import type { ByteSource } from '../model/gguf-types.ts';
-import { CorruptChunkError } from './errors.ts';
+import { CorruptChunkError } from '../common/errors.ts';
 import { chunkCount, chunkSpan } from './manifest.ts';
 import type { ModelManifest } from './manifest.ts';
 import { sha256Hex } from './sha256.ts';

@@ -1,14 +1,13 @@
 import 'fake-indexeddb/auto';
 import { createStore, del, keys, set } from 'idb-keyval';
 import { describe, expect, test } from 'vitest';
-import { ModelFormatError } from '../model/errors.ts';
 import { fixtureFile } from '../model/gguf-fixture.ts';
 import { parseGGUF } from '../model/gguf.ts';
 import { Rng } from '../util/rng.ts';
 import { downloadModel } from './download.ts';
 import { repairModel } from './repair.ts';
 import type { DownloadOptions } from './download.ts';
-import { DownloadError, QuotaExceededError } from './errors.ts';
+import { DownloadError, ModelFormatError, QuotaExceededError } from '../common/errors.ts';
 import type { StoreProgress } from './progress.ts';
 import { FakeFileServer, fakeStorage, firstDiff } from './testing.ts';
 import { WeightStore } from './weight-store.ts';

@@ -12,8 +12,8 @@
  * download cleanly from byte 0; nothing is ever appended at an offset we cannot vouch for.
  */
 
-import { ModelFormatError } from '../model/errors.ts';
-import { CorruptChunkError, DownloadError, formatBytes } from './errors.ts';
+import { CorruptChunkError, DownloadError, InvalidRequestError, ModelFormatError } from '../common/errors.ts';
+import { formatBytes } from '../common/format.ts';
 import { checkHeader } from './header-check.ts';
 import {
   Watchdog,
@@ -126,7 +126,7 @@ class Download {
     this.meter.update('checking', m ? storedByteCount(m) : 0, m?.source.size ?? this.o.expectedBytes, true);
     if (m?.complete) {
       if (m.source.kind === 'url' && m.source.url === url) return this.result(m, true);
-      throw new Error(`"${id}" already holds a complete model from ${describeSource(m.source)}; delete it before downloading ${url}`);
+      throw new InvalidRequestError(`Model "${id}" is already stored, from ${describeSource(m.source)}: delete it first to download ${url} in its place.`);
     }
     if (m && (m.source.kind !== 'url' || m.source.url !== url)) {
       await this.restart(`the unfinished download stored as "${id}" came from ${describeSource(m.source)}`);

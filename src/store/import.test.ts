@@ -1,10 +1,9 @@
 import 'fake-indexeddb/auto';
 import { createStore, keys, set } from 'idb-keyval';
 import { describe, expect, test } from 'vitest';
-import { ModelFormatError } from '../model/errors.ts';
 import { fixtureFile } from '../model/gguf-fixture.ts';
 import { repairModel } from './repair.ts';
-import { CorruptChunkError } from './errors.ts';
+import { CorruptChunkError, ModelFormatError } from '../common/errors.ts';
 import { fileModelId, importFile } from './import.ts';
 import type { StoreProgress } from './progress.ts';
 import { fakeStorage, firstDiff } from './testing.ts';

@@ -10,7 +10,7 @@
  * again: `verify` reports it and the user imports the file again.
  */
 
-import { ModelFormatError } from '../model/errors.ts';
+import { ModelFormatError } from '../common/errors.ts';
 import { blobSource } from '../model/gguf-sources.ts';
 import { abortError } from './http.ts';
 import { checkHeader } from './header-check.ts';

@@ -4,7 +4,7 @@
  * (Node tests, old browsers) a per-page set does the same within this page.
  */
 
-import { ModelBusyError } from './errors.ts';
+import { ModelBusyError } from '../common/errors.ts';
 
 interface LockManagerLike {
   request<T>(name: string, options: { ifAvailable: boolean }, cb: (lock: unknown) => Promise<T>): Promise<T>;

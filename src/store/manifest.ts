@@ -4,7 +4,7 @@
  * Plain data, stored as-is in IndexedDB; the helpers below derive the chunk layout from it.
  */
 
-import type { ModelConfig } from '../model/config.ts';
+import { kvBytesPerToken, type ModelConfig } from '../model/config.ts';
 import type { GGUFFile } from '../model/gguf-types.ts';
 
 export type ModelSource =
@@ -30,6 +30,8 @@ export interface HeaderSummary {
   contextLength: number;
   nLayers: number;
   vocabSize: number;
+  /** KV cache bytes per context position (model/config.ts); absent in manifests stored by versions of the app that did not record it. */
+  kvBytesPerToken?: number;
 }
 
 export interface ModelManifest {
@@ -96,6 +98,7 @@ export function headerSummary(file: GGUFFile, cfg: ModelConfig): HeaderSummary {
     contextLength: cfg.contextLength,
     nLayers: cfg.nLayers,
     vocabSize: cfg.vocabSize,
+    kvBytesPerToken: kvBytesPerToken(cfg),
   };
   if (cfg.name !== undefined) s.name = cfg.name;
   if (fileType !== undefined) {

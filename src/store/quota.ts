@@ -3,7 +3,7 @@
  * model silently (DESIGN.md section 5). Both are optional in the platform; tests inject a fake.
  */
 
-import { QuotaExceededError } from './errors.ts';
+import { QuotaExceededError } from '../common/errors.ts';
 
 /** The parts of `StorageManager` we use. */
 export interface StorageLike {

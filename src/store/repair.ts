@@ -5,7 +5,7 @@
 
 import { downloadLocked } from './download.ts';
 import type { DownloadOptions, DownloadResult } from './download.ts';
-import { CorruptChunkError, ModelNotStoredError } from './errors.ts';
+import { CorruptChunkError, ModelNotStoredError } from '../common/errors.ts';
 import { withModelLock } from './lock.ts';
 
 export interface RepairOptions extends Omit<DownloadOptions, 'url' | 'chunkBytes' | 'expectedBytes' | 'displayName'> {

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { fixtureFile } from '../model/gguf-fixture.ts';
 import { readGGUF } from '../model/gguf.ts';
 import { bufferSource } from '../model/gguf-sources.ts';
-import { CorruptChunkError, ModelNotStoredError } from './errors.ts';
+import { CorruptChunkError, ModelNotStoredError } from '../common/errors.ts';
 import { checkHeader } from './header-check.ts';
 import { chunkCount, chunkSpan, missingRuns } from './manifest.ts';
 import type { ModelSource } from './manifest.ts';

@@ -19,16 +19,16 @@ import type { UseStore } from 'idb-keyval';
 import type { ByteSource } from '../model/gguf-types.ts';
 import { ChunkSource } from './chunk-source.ts';
 import type { ChunkSourceOptions } from './chunk-source.ts';
-import { CorruptChunkError, ModelNotStoredError, QuotaExceededError } from './errors.ts';
+import { CorruptChunkError, ModelNotStoredError, QuotaExceededError } from '../common/errors.ts';
 import { chunkCount, chunkSpan, missingChunks, storedByteCount } from './manifest.ts';
 import type { ChunkRecord, HeaderSummary, ModelManifest, ModelSource } from './manifest.ts';
 import { availableBytes, platformStorage } from './quota.ts';
 import { sha256Hex } from './sha256.ts';
 
 /** 16 MiB: ~143 chunks for Phi-3-mini's 2.39 GB; one chunk in memory while downloading. */
-export const DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024;
+const DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024;
 /** Chunk sizes are multiples of this, so every tensor view into a chunk stays aligned. */
-export const CHUNK_ALIGN = 4096;
+const CHUNK_ALIGN = 4096;
 
 export interface WeightStoreOptions {
   /** Database name prefix (default "phi3-chat"); tests use a fresh one each. */
@@ -135,7 +135,9 @@ export class WeightStore {
     await update<ModelManifest>(
       id,
       (cur) => {
-        if (!cur || cur.complete) throw new Error(`model "${id}" was deleted or completed while chunk ${index} was being stored`);
+        // deleteModel takes no lock: another tab may delete a model while it downloads here
+        if (!cur) throw new ModelNotStoredError(id, `was deleted while chunk ${index} was being stored`);
+        if (cur.complete) throw new Error(`model "${id}" was completed while chunk ${index} was being stored`);
         const chunks = cur.chunks.filter((c) => c.index !== index);
         chunks.push(rec);
         chunks.sort((a, b) => a.index - b.index);

@@ -2,7 +2,9 @@ import { useEffect, useState } from 'react';
 import type { ChatEngine } from '../client/openai.ts';
 import type { BenchReport, StoredModel } from '../worker/protocol.ts';
 import { benchMarkdown, benchRows } from './bench-report.ts';
-import { errorText, formatBytes } from './format.ts';
+import { DEFAULT_CONTEXT_LENGTH } from '../common/catalog.ts';
+import { formatBytes } from '../common/format.ts';
+import { errorText } from './format.ts';
 
 /** The defaults of `npm run bench`: a 512-token prompt, 128 decoded tokens. */
 const DEFAULTS = { prompt: 512, decode: 128, profile: 4 };
@@ -40,7 +42,7 @@ export function Bench({ engine }: { engine: ChatEngine }) {
     setCopied(undefined);
     setPhase('starting');
     try {
-      const r = await engine.bench({ model: { kind: 'stored', id: modelId, contextLength: Math.max(4096, prompt + decode) }, promptTokens: prompt, decodeTokens: decode, profileSteps: profile }, (p) =>
+      const r = await engine.bench({ model: { kind: 'stored', id: modelId, contextLength: Math.max(DEFAULT_CONTEXT_LENGTH, prompt + decode) }, promptTokens: prompt, decodeTokens: decode, profileSteps: profile }, (p) =>
         setPhase(p),
       );
       setReport(r);

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { EngineClient } from '../client/engine-client.ts';
 import type { CapabilitiesResult, KernelCheck } from '../worker/protocol.ts';
+import { errorText } from './format.ts';
 
 function formatBinary(n: number): string {
   if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(n % 2 ** 30 ? 1 : 0)} GiB`;
@@ -38,7 +39,7 @@ export function CapabilityCheck({ engine, caps }: { engine: EngineClient; caps: 
     engine.api
       .selfTest()
       .then((r) => live && setChecks(r))
-      .catch((e: unknown) => live && setSelfTestError(e instanceof Error ? `${e.name}: ${e.message}` : String(e)));
+      .catch((e: unknown) => live && setSelfTestError(errorText(e)));
     return () => {
       live = false;
     };

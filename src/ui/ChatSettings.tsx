@@ -4,7 +4,7 @@ import { DEFAULT_SETTINGS, type Settings } from './useChat.ts';
 /** The form's values as typed; parsed (and clamped) when a message is sent. */
 export type SettingsDraft = Record<keyof Settings, string>;
 
-export const DEFAULT_DRAFT: SettingsDraft = {
+const DEFAULT_DRAFT: SettingsDraft = {
   temperature: String(DEFAULT_SETTINGS.temperature),
   topP: String(DEFAULT_SETTINGS.topP),
   topK: String(DEFAULT_SETTINGS.topK),

@@ -1,5 +1,6 @@
 import type { LoadProgress } from '../worker/protocol.ts';
-import { formatBytes, formatDuration, formatRate } from './format.ts';
+import { formatBytes } from '../common/format.ts';
+import { formatDuration, formatRate } from './format.ts';
 
 const PHASES: Record<LoadProgress['phase'], string> = {
   checking: 'Checking the model file',

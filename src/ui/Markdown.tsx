@@ -7,7 +7,7 @@ import { markdownToHtml } from './markdown.ts';
  * removes anything executable should a markdown-it or highlight.js bug ever let markup through.
  * `target` is not in its default allow-list; markdown.ts only sets it next to rel="noopener noreferrer".
  */
-export function sanitizeHtml(html: string): string {
+function sanitizeHtml(html: string): string {
   return DOMPurify.sanitize(html, { ADD_ATTR: ['target'], FORBID_TAGS: ['style', 'img', 'form', 'input'] });
 }
 

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { EngineClient } from '../client/engine-client.ts';
 import type { ModelCheckResult } from '../worker/protocol.ts';
+import { errorText } from './format.ts';
 
 /**
  * Diagnostics: `?check-model=<gguf url>&prompt-ids=1,2,3&n=32` loads the model in the worker,
@@ -23,7 +24,7 @@ export function ModelCheck({ engine }: { engine: EngineClient }) {
         contextLength: Number(q.get('ctx') ?? 256),
         slidingWindow: q.get('swa') !== '0',
       })
-      .then(setResult, (e: unknown) => setError(e instanceof Error ? `${e.name}: ${e.message}` : String(e)));
+      .then(setResult, (e: unknown) => setError(errorText(e)));
   }, [engine]);
   return (
     <section className="card" aria-labelledby="check-title">

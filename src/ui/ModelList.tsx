@@ -1,7 +1,7 @@
 import type { LoadedModel, StoredModel } from '../worker/protocol.ts';
 import { ContextLength } from './ContextLength.tsx';
-import { formatBytes } from './format.ts';
-import { effectiveContext, rememberedKv } from './models.ts';
+import { formatBytes } from '../common/format.ts';
+import { effectiveContext } from './models.ts';
 import type { StorageState } from './useStorage.ts';
 
 /** Storage used and free, and whether the browser keeps it under pressure, in plain words. */
@@ -100,7 +100,7 @@ export function ModelList({
                   onChange={onContextLength}
                   fileBytes={m.bytes}
                   modelMax={m.contextLength}
-                  kvBytesPerToken={inUse && current ? current.loaded.kvBytesPerToken : rememberedKv(m.id)}
+                  kvBytesPerToken={inUse && current ? current.loaded.kvBytesPerToken : m.kvBytesPerToken}
                   disabled={busy}
                 />
               ) : null}

@@ -2,7 +2,7 @@ import { useEffect, useId, useState, type DragEvent, type FormEvent } from 'reac
 import type { InstallSource } from '../worker/protocol.ts';
 import { ContextLength } from './ContextLength.tsx';
 import { modelUrlProblem } from './csp.ts';
-import { formatBytes } from './format.ts';
+import { formatBytes } from '../common/format.ts';
 import { DEFAULT_MODEL_CARD as M, effectiveContext, gpuBytesNeeded } from './models.ts';
 
 /** Free space the browser will give this origin, when it says. */
@@ -100,10 +100,14 @@ export function ModelPicker({
         <dl className="facts">
           <dt>Download</dt>
           <dd>{formatBytes(M.approxBytes)}</dd>
-          <dt>GPU memory</dt>
-          <dd>
-            about {formatBytes(gpuBytesNeeded(M.approxBytes, ctx))} (weights and a {ctx}-token context)
-          </dd>
+          {M.kvBytesPerToken ? (
+            <>
+              <dt>GPU memory</dt>
+              <dd>
+                about {formatBytes(gpuBytesNeeded(M.approxBytes, ctx, M.kvBytesPerToken))} (weights and a {ctx}-token context)
+              </dd>
+            </>
+          ) : null}
           <dt>License</dt>
           <dd>
             <a href={M.homepage} target="_blank" rel="noreferrer">
@@ -120,7 +124,7 @@ export function ModelPicker({
             </>
           ) : null}
         </dl>
-        <ContextLength value={contextLength} onChange={onContextLength} fileBytes={M.approxBytes} modelMax={M.contextLength} />
+        <ContextLength value={contextLength} onChange={onContextLength} fileBytes={M.approxBytes} modelMax={M.contextLength} kvBytesPerToken={M.kvBytesPerToken} />
         <p className="muted small context-hint">A longer context remembers more of the conversation and takes more GPU memory. You can change it later.</p>
         <button type="button" onClick={() => onInstall({ kind: 'url', url: M.url }, `Downloading ${M.displayName}`)}>
           Download

@@ -8,7 +8,7 @@
  */
 import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
 import type { ChatCompletionChunk } from '../client/openai.ts';
-import type { ChatFinishReason, ChatRole, ChatResult } from '../worker/protocol.ts';
+import type { ChatResult, ChatRole, FinishReason } from '../worker/protocol.ts';
 
 export interface ChatMessage {
   id: string;
@@ -17,7 +17,7 @@ export interface ChatMessage {
   content: string;
   /** True while the reply streams (in storage: cut off by a reload). */
   streaming?: boolean;
-  finish?: ChatFinishReason;
+  finish?: FinishReason;
   /** Why the reply failed, when it did. */
   error?: string;
   timing?: ChatResult['timing'];
@@ -120,7 +120,17 @@ export function summarize(c: Conversation): ConversationSummary {
   return { id: c.id, title: c.title, createdAt: c.createdAt, updatedAt: c.updatedAt, messageCount: c.messages.length };
 }
 
-const FINISHES: readonly string[] = ['stop', 'length', 'abort', 'context_full'] satisfies ChatFinishReason[];
+/**
+ * Every finish reason, as the keys of an object typed by FinishReason: a reason added to or removed
+ * from the engine's type fails to compile here until this list follows (a `satisfies` array would
+ * not notice a missing one).
+ */
+const FINISH_REASONS: Record<FinishReason, true> = { stop: true, length: true, abort: true, context_full: true };
+
+/** For data read back from storage or a file: is `v` a finish reason this app knows? */
+export function isFinishReason(v: unknown): v is FinishReason {
+  return typeof v === 'string' && Object.hasOwn(FINISH_REASONS, v);
+}
 
 /** Checks a stored record's shape; throws naming the first field that is wrong. */
 export function parseConversation(raw: unknown): Conversation {
@@ -137,7 +147,7 @@ export function parseConversation(raw: unknown): Conversation {
   (c.messages as unknown[]).forEach((m, i) => {
     const x = m as Record<string, unknown> | null;
     if (!x || typeof x.id !== 'string' || (x.role !== 'user' && x.role !== 'assistant') || typeof x.content !== 'string') bad(`message ${i}`);
-    if (x?.finish !== undefined && !FINISHES.includes(x.finish as string)) bad(`message ${i} finish`);
+    if (x?.finish !== undefined && !isFinishReason(x.finish)) bad(`message ${i} finish`);
   });
   return { ...(c as unknown as Conversation), autoTitle: c.autoTitle !== false };
 }

@@ -14,6 +14,7 @@
  * A deployment that wants other hosts lists them, space-separated, in VITE_MODEL_HOSTS at build
  * time (e.g. `https://models.example.org`, or `https:` for any https host); they extend this list.
  */
+import { customModelEntry } from '../common/catalog.ts';
 
 export const DEFAULT_MODEL_SOURCES = [
   'https://huggingface.co',
@@ -78,7 +79,7 @@ export function sourceAllows(source: string, url: URL): boolean {
 }
 
 /** The sources this build allows, as baked in by vite.config.ts (the defaults outside a Vite build). */
-export function allowedModelSources(): string[] {
+function allowedModelSources(): string[] {
   // Vite replaces import.meta.env at build time; in Node (vite.config.ts, tests) it is undefined.
   const env = import.meta.env as Record<string, string | undefined> | undefined;
   const extra = env?.VITE_MODEL_HOSTS ?? '';
@@ -93,11 +94,10 @@ export function allowedModelSources(): string[] {
 export function modelUrlProblem(url: string, base: string, sources: readonly string[] = allowedModelSources()): string | undefined {
   let u: URL;
   try {
-    u = new URL(url, base);
-  } catch {
-    return `"${url}" is not a valid URL: give the full address of a .gguf file.`;
+    u = new URL(customModelEntry(url, base).url);
+  } catch (e) {
+    return (e as Error).message;
   }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') return `"${url}" is not an http(s) URL: give the address of a .gguf file, or import a local file.`;
   if (u.origin === new URL(base).origin) return undefined;
   if (sources.some((s) => sourceAllows(s, u))) return undefined;
   return (

@@ -2,7 +2,7 @@
  * A conversation as a file: Markdown to read or share, JSON that keeps everything (its `messages`
  * can be sent as-is to any OpenAI-style chat API, the system prompt first).
  */
-import { titleFrom, type ChatMessage, type Conversation } from './conversations.ts';
+import { isFinishReason, titleFrom, type ChatMessage, type Conversation } from './conversations.ts';
 
 function note(m: ChatMessage): string | undefined {
   if (m.error) return `failed: ${m.error}`;
@@ -84,8 +84,6 @@ export function downloadText(fileName: string, text: string, type: string): void
 /** Largest conversation file `fromJSON` accepts (a long chat is a few hundred kB). */
 export const IMPORT_MAX_BYTES = 20_000_000;
 
-const FINISH = new Set(['stop', 'length', 'abort', 'context_full']);
-
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -129,7 +127,7 @@ export function fromJSON(text: string, now = Date.now()): Conversation {
     if (m.role !== 'user' && m.role !== 'assistant') throw new Error(`message ${i + 1} has role ${JSON.stringify(m.role)}; expected "user" or "assistant"${m.role === 'system' ? ' (a system prompt comes first)' : ''}`);
     const msg: ChatMessage = { id: crypto.randomUUID(), role: m.role, content: m.content };
     if (m.role === 'assistant') {
-      if (typeof m.finish_reason === 'string' && FINISH.has(m.finish_reason)) msg.finish = m.finish_reason as ChatMessage['finish'];
+      if (isFinishReason(m.finish_reason)) msg.finish = m.finish_reason;
       if (typeof m.error === 'string') msg.error = m.error;
       const usage = numbers(m.usage, ['prompt_tokens', 'completion_tokens', 'total_tokens'] as const);
       if (usage) msg.usage = { ...usage, cached_prompt_tokens: numbers(m.usage, ['cached_prompt_tokens'] as const)?.cached_prompt_tokens ?? 0 };

@@ -1,11 +1,5 @@
-/** Decimal units, as download sizes are published (Phi-3 mini: "2.39 GB"). */
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n) || n < 0) return '—';
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(0)} kB`;
-  return `${n} B`;
-}
+/** Rates, durations and errors in words for the UI (sizes: src/common/format.ts). */
+import { formatBytes } from '../common/format.ts';
 
 export function formatRate(bytesPerSecond: number): string {
   return `${formatBytes(bytesPerSecond)}/s`;
@@ -20,6 +14,10 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
+/**
+ * An error as the UI shows it: `Name: message` for a named error (src/common/errors.ts; the name
+ * crosses the worker boundary, the class does not), the message alone for a plain Error.
+ */
 export function errorText(e: unknown): string {
   if (e instanceof Error) return e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : e.message;
   return String(e);

@@ -1,8 +1,9 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ChatEngine } from '../client/openai.ts';
 import type { InstallSource, LoadedModel, LoadProgress, StoredModel } from '../worker/protocol.ts';
+import { customModelEntry } from '../common/catalog.ts';
 import { errorText } from './format.ts';
-import { effectiveContext, rememberContext, rememberedContext, rememberKv } from './models.ts';
+import { effectiveContext, rememberContext, rememberedContext } from './models.ts';
 
 type UrlSource = Extract<InstallSource, { kind: 'url' }>;
 
@@ -39,15 +40,15 @@ function remember(id: string): void {
   }
 }
 
-/** The URL the worker stores a download under (registry.ts customModelEntry: resolved, no hash). */
-function storedUrl(url: string): string {
+/** The stored, incomplete download of `url`, if any: the worker stores it under its catalog id. */
+function partialDownload(list: readonly StoredModel[] | undefined, url: string): StoredModel | undefined {
+  let id: string;
   try {
-    const u = new URL(url, location.href);
-    u.hash = '';
-    return u.href;
+    id = customModelEntry(url, location.href).id;
   } catch {
-    return url;
+    return undefined;
   }
+  return list?.find((m) => !m.complete && m.id === id);
 }
 
 /**
@@ -88,7 +89,6 @@ export function useModelFlow(engine: ChatEngine) {
           setStage((s) => (s.kind === 'loading' ? { ...s, progress } : s)),
         );
         remember(model.id);
-        rememberKv(model.id, loaded.kvBytesPerToken);
         setCurrent({ model, loaded });
         setStage({ kind: 'chat' });
       } catch (e) {
@@ -117,7 +117,7 @@ export function useModelFlow(engine: ChatEngine) {
         const list = await refresh().catch(() => undefined);
         if (why === 'pause' && source.kind === 'url') {
           // Show what is kept: the whole chunks in the store (a chunk cut by the pause is fetched again).
-          const partial = list?.find((m) => !m.complete && m.url === storedUrl(source.url));
+          const partial = partialDownload(list, source.url);
           setStage((s) => {
             const last = s.kind === 'installing' ? s.progress : undefined;
             const progress = last && partial ? { ...last, bytesDone: partial.storedBytes, rate: undefined, etaSeconds: undefined } : last;
@@ -126,7 +126,7 @@ export function useModelFlow(engine: ChatEngine) {
         } else if (why) {
           // Cancel: a URL download leaves its chunks (that is what makes resume work), so delete them;
           // an interrupted file import has already deleted its own.
-          const partial = source.kind === 'url' ? list?.find((m) => !m.complete && m.url === storedUrl(source.url)) : undefined;
+          const partial = source.kind === 'url' ? partialDownload(list, source.url) : undefined;
           if (partial) await engine.deleteModel(partial.id).catch(() => undefined);
           await refresh().catch(() => undefined);
           setNotice(`${label} cancelled${partial ? '; the partly downloaded file was deleted' : ''}.`);
@@ -161,7 +161,7 @@ export function useModelFlow(engine: ChatEngine) {
   /** Deletes a paused download's chunks. */
   const discard = useCallback(
     async (source: UrlSource, label: string) => {
-      const partial = (await refresh().catch(() => models)).find((m) => !m.complete && m.url === storedUrl(source.url));
+      const partial = partialDownload(await refresh().catch(() => models), source.url);
       if (partial) await engine.deleteModel(partial.id).catch((e: unknown) => setError(`Could not delete ${partial.displayName}: ${errorText(e)}`));
       await refresh().catch(() => undefined);
       setNotice(`${label} cancelled; the partly downloaded file was deleted.`);

@@ -1,29 +1,25 @@
 /// <reference lib="webworker" />
 /**
- * The engine's worker: owns the GPU device and (later) the model. The UI reaches it only
- * through comlink with the API in protocol.ts.
+ * The engine's worker: owns the GPU device, the weight store and the loaded model. The UI reaches
+ * it only through comlink with the API in protocol.ts.
  */
 import * as Comlink from 'comlink';
-import { openDevice, type OpenedDevice } from '../gpu/device.ts';
-import { DeviceLostError, WebGPUUnavailableError } from '../gpu/errors.ts';
+import { adapterName, openDevice, type OpenedDevice } from '../gpu/device.ts';
 import { runSelfTest } from '../engine/self-test.ts';
 import { benchEngine, benchPromptIds } from '../engine/bench.ts';
-import { Engine } from '../engine/engine.ts';
+import { openModel, readModel } from '../engine/open.ts';
 import { httpSource } from '../model/gguf-sources.ts';
-import { readGGUF } from '../model/gguf.ts';
-import { modelConfigFromGGUF } from '../model/config.ts';
-import { adapterName } from '../gpu/device.ts';
+import { kvBytesPerToken } from '../model/config.ts';
 import { ChatSession } from './session.ts';
 import { GREEDY } from '../common/sampling.ts';
+import { ContextFullError, CorruptChunkError, DeviceLostError, InvalidRequestError, ModelNotLoadedError, WebGPUUnavailableError } from '../common/errors.ts';
+import { customModelEntry, DEFAULT_CONTEXT_LENGTH, findModel } from '../common/catalog.ts';
 import { WeightStore } from '../store/weight-store.ts';
 import { downloadModel } from '../store/download.ts';
 import { importFile } from '../store/import.ts';
 import { repairModel } from '../store/repair.ts';
-import { CorruptChunkError } from '../store/errors.ts';
-import { customModelEntry } from '../store/registry.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import type { StoreProgress } from '../store/progress.ts';
-import type { ByteSource } from '../model/gguf-types.ts';
 import type { BenchReport, BenchRequest, CapabilitiesResult, EngineApi, InstallSource, LoadProgress, LoadRequest, ModelCheckRequest, ModelCheckResult, StoredModel } from './protocol.ts';
 
 const store = new WeightStore();
@@ -39,7 +35,13 @@ function describe(m: ModelManifest): StoredModel {
     url: m.source.kind === 'url' ? m.source.url : undefined,
     architecture: m.header?.architecture,
     contextLength: m.header?.contextLength,
+    kvBytesPerToken: m.header?.kvBytesPerToken ?? findModel(m.id)?.kvBytesPerToken,
   };
+}
+
+/** A download's or repair's progress, as the UI's LoadProgress. */
+function fromStore(p: StoreProgress): LoadProgress {
+  return { phase: p.phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal ?? 0, rate: p.bytesPerSecond || undefined, etaSeconds: p.etaSeconds, message: p.message };
 }
 
 let opened: Promise<OpenedDevice> | undefined;
@@ -59,7 +61,7 @@ let installCtl: AbortController | undefined;
 let loadedId: string | undefined;
 
 function requireSession(): ChatSession {
-  if (!session) throw new Error('No model is loaded: load one first.');
+  if (!session) throw new ModelNotLoadedError();
   return session;
 }
 
@@ -104,8 +106,7 @@ async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => voi
       id: req.id,
       store,
       onVerify: (done, total) => onProgress?.({ phase: 'verifying', bytesDone: done, bytesTotal: total, message: 'Checking the stored copy' }),
-      onProgress: (p: StoreProgress) =>
-        onProgress?.({ phase: p.phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal ?? 0, rate: p.bytesPerSecond || undefined, etaSeconds: p.etaSeconds, message: p.message }),
+      onProgress: (p) => onProgress?.(fromStore(p)),
     });
     return loadModelOnce(req, onProgress);
   }
@@ -118,36 +119,34 @@ async function loadModelOnce(req: LoadRequest, onProgress?: (p: LoadProgress) =>
   lastLoad = req;
   const t0 = performance.now();
   onProgress?.({ phase: 'checking', bytesDone: 0, bytesTotal: 0 });
-  const src: ByteSource = req.kind === 'stored' ? await store.storeSource(req.id) : await httpSource(req.url);
+  // Store and HTTP sources hold no handle to close.
+  const src = req.kind === 'stored' ? await store.storeSource(req.id) : await httpSource(req.url);
   loadedId = req.kind === 'stored' ? req.id : undefined;
-  const file = await readGGUF(src);
-  const cfg = modelConfigFromGGUF(file);
-  const contextLength = Math.min(req.contextLength ?? 4096, cfg.contextLength);
-  const weightBytes = file.tensors.reduce((s, t) => s + t.nbytes, 0);
-  const engine = await Engine.load(dev, file, src, cfg, {
+  const model = await readModel(src);
+  const contextLength = Math.min(req.contextLength ?? DEFAULT_CONTEXT_LENGTH, model.cfg.contextLength);
+  const weightBytes = model.file.tensors.reduce((s, t) => s + t.nbytes, 0);
+  const opened = await openModel(dev, model, {
     contextLength,
     onProgress: (p) => onProgress?.({ phase: 'uploading', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
     // the pipelines compile during the upload; whatever is left is waited for before load returns
     onUploaded: () => onProgress?.({ phase: 'compiling', bytesDone: weightBytes, bytesTotal: weightBytes }),
+    // Only for drivers that compile a pipeline at its first dispatch rather than at creation, as the CPU emulator lavapipe does: it compiles now, not in the first reply.
+    warmUp: { promptTokens: 1, maxTokens: 1 },
   });
-  // One step now: drivers that finish compiling at a pipeline's first dispatch (lavapipe) do it here, not at the first message.
-  await engine.generate([cfg.vocabSize > 1 ? 1 : 0], { maxTokens: 1, sampling: GREEDY });
-  engine.reset();
-  session = new ChatSession(engine, file, cfg);
+  session = new ChatSession(opened);
   return {
-    name: (file.metadata.get('general.name') as string | undefined) ?? (req.kind === 'url' ? req.url.split('/').pop() : req.id) ?? 'model',
-    architecture: cfg.arch,
+    name: model.cfg.name ?? (req.kind === 'url' ? req.url.split('/').pop() : req.id) ?? 'model',
+    architecture: model.cfg.arch,
     contextLength,
-    weightBytes: engine.weightBytes,
-    kvBytesPerToken: cfg.nLayers * 2 * cfg.nKvHeads * cfg.headDim * 2,
+    weightBytes: opened.engine.weightBytes,
+    kvBytesPerToken: kvBytesPerToken(model.cfg),
     loadMs: performance.now() - t0,
   };
 }
 
 const api: EngineApi = {
   async install(source: InstallSource, onProgress?: (p: LoadProgress) => void): Promise<StoredModel> {
-    const progress = (p: StoreProgress) =>
-      onProgress?.({ phase: p.phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal ?? 0, rate: p.bytesPerSecond || undefined, etaSeconds: p.etaSeconds, message: p.message });
+    const progress = (p: StoreProgress) => onProgress?.(fromStore(p));
     installCtl?.abort();
     const ctl = (installCtl = new AbortController());
     try {
@@ -242,10 +241,8 @@ const api: EngineApi = {
   async checkModel(req: ModelCheckRequest): Promise<ModelCheckResult> {
     const { device: dev, capabilities } = await device();
     const t0 = performance.now();
-    const src = await httpSource(req.url);
-    const file = await readGGUF(src);
-    const cfg = modelConfigFromGGUF(file);
-    const engine = await Engine.load(dev, file, src, cfg, { contextLength: req.contextLength, slidingWindow: req.slidingWindow });
+    const model = await readModel(await httpSource(req.url));
+    const { engine } = await openModel(dev, model, { contextLength: req.contextLength, slidingWindow: req.slidingWindow });
     try {
       const loadMs = performance.now() - t0;
       const res = await engine.generate(req.promptIds, { maxTokens: req.maxTokens, topLogprobs: req.topLogprobs, sampling: GREEDY });
@@ -268,12 +265,19 @@ const api: EngineApi = {
   },
   async bench(req: BenchRequest, onPhase?: (phase: string) => void): Promise<BenchReport> {
     await recovering?.catch(() => {});
+    if (!Number.isInteger(req.promptTokens) || req.promptTokens < 1 || !Number.isInteger(req.decodeTokens) || req.decodeTokens < 2) {
+      throw new InvalidRequestError(
+        `The benchmark needs at least 1 prompt token and 2 decoded tokens, as whole numbers (got ${req.promptTokens} and ${req.decodeTokens}): decode speed is measured from the second token.`,
+      );
+    }
     const run = loading.catch(() => {}).then(async () => {
       onPhase?.('loading the model');
       const loaded = await loadModel(req.model);
       const s = requireSession();
       if (req.promptTokens + req.decodeTokens > loaded.contextLength) {
-        throw new Error(`bench: ${req.promptTokens} prompt + ${req.decodeTokens} decoded tokens do not fit the model's context (${loaded.contextLength} tokens).`);
+        throw new ContextFullError(
+          `The benchmark's ${req.promptTokens} prompt + ${req.decodeTokens} decoded tokens do not fit the ${loaded.contextLength}-token context the model was loaded with: ask for fewer tokens, or load a longer context.`,
+        );
       }
       const m = await benchEngine(s.engine, {
         promptIds: benchPromptIds(s.tokenizer, req.promptTokens),

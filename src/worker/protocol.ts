@@ -1,26 +1,23 @@
 /**
- * The worker boundary: what the UI thread may ask the engine worker, and what comes back.
- * Types only, plus re-exports of the error classes whose `name` crosses the boundary
- * (comlink rethrows a worker's Error on the caller's side with its name and message).
+ * The worker boundary: what the UI thread may ask the engine worker, and what comes back. Types
+ * only (eslint.config.js holds it to that): the UI and client import nothing else from the
+ * worker's side. Errors cross by `name` and `message`; their classes are in src/common/errors.ts.
  */
 import type { GpuCapabilities } from '../gpu/device.ts';
 import type { CompareReport } from '../util/compare.ts';
 import type { BenchMeasurement } from '../engine/bench.ts';
+import type { FinishReason } from '../engine/engine.ts';
+import type { ChatRole } from '../model/chat-template.ts';
+import type { WebGPUUnavailableReason } from '../common/errors.ts';
 
 export type { GpuCapabilities, AdapterSummary } from '../gpu/device.ts';
 export type { BenchMeasurement, KernelProfile } from '../engine/bench.ts';
 export type { KindTime } from '../engine/profile.ts';
-export { WebGPUUnavailableError, DeviceLostError } from '../gpu/errors.ts';
-export { QuotaExceededError, DownloadError, CorruptChunkError, ModelNotStoredError } from '../store/errors.ts';
-export { ModelFormatError } from '../model/errors.ts';
-export { ContextFullError } from '../engine/errors.ts';
-/** The registry's default model, for the picker (the UI may not import the store directly). */
-export { DEFAULT_MODEL } from '../store/registry.ts';
-export type { ModelEntry } from '../store/registry.ts';
+export type { FinishReason, ChatRole };
 
 export type CapabilitiesResult =
   | ({ ok: true } & GpuCapabilities)
-  | { ok: false; reason: 'no-api' | 'no-adapter' | 'insufficient' | 'error'; message: string };
+  | { ok: false; reason: WebGPUUnavailableReason | 'error'; message: string };
 
 export interface KernelCheck {
   kernel: string;
@@ -43,14 +40,12 @@ export interface ModelCheckRequest {
 export interface ModelCheckResult {
   adapter: string;
   tokens: { id: number; top: [number, number][] }[];
-  finishReason: string;
+  finishReason: FinishReason;
   loadMs: number;
   prefillMs: number;
   decodeMs: number;
   dispatchesPerToken: number;
 }
-
-export type ChatRole = 'system' | 'user' | 'assistant';
 
 /** The OpenAI chat-completions request fields we honour. */
 export interface ChatRequest {
@@ -75,16 +70,18 @@ export interface ChatDelta {
   top?: [number, number][];
 }
 
-export type ChatFinishReason = 'stop' | 'length' | 'abort' | 'context_full';
-
 export interface ChatResult {
   text: string;
-  finishReason: ChatFinishReason;
+  /** The engine's reason; 'stop' also when one of the request's stop strings ended the reply. */
+  finishReason: FinishReason;
   usage: { promptTokens: number; completionTokens: number; totalTokens: number; cachedPromptTokens: number };
   timing: { prefillMs: number; decodeMs: number; prefillTokPerS: number; decodeTokPerS: number };
 }
 
-/** `stored`: a model installed in IndexedDB (no network); `url`: read straight from a Range-capable URL. */
+/**
+ * `stored`: a model installed in IndexedDB (no network); `url`: read straight from a Range-capable URL.
+ * `contextLength`: positions of the KV cache (default DEFAULT_CONTEXT_LENGTH, src/common/catalog.ts), capped at the model's own.
+ */
 export type LoadRequest = ({ kind: 'stored'; id: string } | { kind: 'url'; url: string }) & { contextLength?: number };
 
 /** Where to install a model from: a URL (download with resume) or a local .gguf file. */
@@ -101,6 +98,8 @@ export interface StoredModel {
   url?: string;
   architecture?: string;
   contextLength?: number;
+  /** KV cache bytes per context position, from the stored header (or the catalog), when known. */
+  kvBytesPerToken?: number;
 }
 
 export interface LoadProgress {
@@ -118,7 +117,7 @@ export interface LoadedModel {
   architecture: string;
   contextLength: number;
   weightBytes: number;
-  /** KV cache bytes per context position (layers x 2 x kvHeads x headDim x 2 bytes of f16). */
+  /** KV cache bytes per context position (src/model/config.ts kvBytesPerToken). */
   kvBytesPerToken: number;
   loadMs: number;
 }

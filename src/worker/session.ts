@@ -3,16 +3,16 @@
  * turns an OpenAI-style request into tokens and streamed text.
  */
 import type { Engine } from '../engine/engine.ts';
-import type { ModelConfig } from '../model/config.ts';
-import type { GGUFFile } from '../model/gguf-types.ts';
-import { Tokenizer } from '../model/tokenizer.ts';
+import type { OpenedModel } from '../engine/open.ts';
+import type { Tokenizer } from '../model/tokenizer.ts';
 import { StreamDecoder } from '../model/detokenizer.ts';
 import { encodeChat, stopTokenIds } from '../model/chat-template.ts';
-import { vocabFromMetadata } from '../model/vocab.ts';
 import { CHAT_DEFAULTS } from '../common/sampling.ts';
+import { InvalidRequestError } from '../common/errors.ts';
 import type { ChatDelta, ChatRequest, ChatResult } from './protocol.ts';
 
 export class ChatSession {
+  readonly engine: Engine;
   readonly tokenizer: Tokenizer;
   private readonly stopIds: number[];
   private readonly template?: string;
@@ -21,15 +21,11 @@ export class ChatSession {
   private last?: { promptIds: number[]; replyText: string; replyIds: number[] };
   private readonly endId?: number;
 
-  constructor(
-    readonly engine: Engine,
-    readonly file: GGUFFile,
-    readonly cfg: ModelConfig,
-  ) {
-    const vocab = vocabFromMetadata(file.metadata);
-    this.tokenizer = new Tokenizer(vocab);
-    this.stopIds = stopTokenIds(vocab);
-    const t = file.metadata.get('tokenizer.chat_template');
+  constructor(model: OpenedModel) {
+    this.engine = model.engine;
+    this.tokenizer = model.tokenizer;
+    this.stopIds = stopTokenIds(model.vocab);
+    const t = model.file.metadata.get('tokenizer.chat_template');
     this.template = typeof t === 'string' ? t : undefined;
     this.endId = this.tokenizer.idOf('<|end|>');
   }
@@ -57,7 +53,7 @@ export class ChatSession {
   }
 
   async chat(req: ChatRequest, onDelta?: (d: ChatDelta) => void): Promise<ChatResult> {
-    if (!req.messages?.length) throw new Error('chat: messages must not be empty');
+    if (!req.messages?.length) throw new InvalidRequestError('The chat request has no messages: send at least one.');
     const ids = this.promptIds(req.messages);
     const stops = typeof req.stop === 'string' ? [req.stop] : (req.stop ?? []);
     const controller = (this.controller = new AbortController());

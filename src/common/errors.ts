@@ -1,21 +1,64 @@
 /**
- * Errors raised while getting a model into the browser's storage. Each sets `name`, which
- * survives the worker boundary (structured clone keeps `name` and `message`), and says what the
- * user can do about it.
+ * Every error a user can see, in one place. Each sets `name`, which crosses the worker boundary
+ * with `message` (comlink rethrows a worker's Error on the caller's side with both, not its
+ * class): callers tell errors apart by `name`, never by `instanceof`. A message says what went
+ * wrong and what the user can do next.
  */
+import { formatBytes } from './format.ts';
 
-/** "2.39 GB", "512 MB", "16 KB": decimal units, as disk and browser settings show them. */
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n)) return 'an unknown amount';
-  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let u = 0;
-  while (Math.abs(v) >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
+// ---- the GPU -----------------------------------------------------------------------------
+
+/** Why WebGPU cannot run the model: no `navigator.gpu`, no adapter, or a missing feature or limit. */
+export type WebGPUUnavailableReason = 'no-api' | 'no-adapter' | 'insufficient';
+
+/** No WebGPU device to run the model on. */
+export class WebGPUUnavailableError extends Error {
+  override name = 'WebGPUUnavailableError';
+  readonly reason: WebGPUUnavailableReason;
+  constructor(reason: WebGPUUnavailableReason, message: string) {
+    super(message);
+    this.reason = reason;
   }
-  return u === 0 ? `${v} bytes` : `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[u]}`;
 }
+
+/** The GPU device was lost (driver reset, another tab's crash, the OS reclaiming memory). */
+export class DeviceLostError extends Error {
+  override name = 'DeviceLostError';
+}
+
+// ---- the model file ----------------------------------------------------------------------
+
+export interface ModelFormatErrorDetails {
+  /** What was wrong, e.g. `n_kv`, `kv 3 "general.name" type`, `tensor info 12 "x" dims`. */
+  field?: string;
+  /** Byte offset in the file where that field starts. */
+  offset?: number;
+}
+
+/** The file is not a GGUF we can run: malformed, truncated, or describing a model we do not support. */
+export class ModelFormatError extends Error {
+  override name = 'ModelFormatError';
+  readonly field?: string;
+  readonly offset?: number;
+  constructor(message: string, details: ModelFormatErrorDetails = {}) {
+    super(message);
+    this.field = details.field;
+    this.offset = details.offset;
+  }
+}
+
+/** The bytes could not be fetched: HTTP status, a server that ignores Range, a short read. */
+export class ModelSourceError extends Error {
+  override name = 'ModelSourceError';
+  /** HTTP status when the error came from a response. */
+  readonly status?: number;
+  constructor(message: string, status?: number) {
+    super(message);
+    this.status = status;
+  }
+}
+
+// ---- the browser's storage ---------------------------------------------------------------
 
 /** The browser will not give this site room for the model. Thrown before anything is stored. */
 export class QuotaExceededError extends Error {
@@ -47,15 +90,7 @@ export class QuotaExceededError extends Error {
  * - `bad-range`: a range response for bytes we did not ask for, or no way to tell the file size
  * - `changed`: the file kept changing on the server while we downloaded it
  */
-export type DownloadFailure =
-  | 'http-status'
-  | 'network'
-  | 'stalled'
-  | 'short-body'
-  | 'long-body'
-  | 'bad-length'
-  | 'bad-range'
-  | 'changed';
+export type DownloadFailure = 'http-status' | 'network' | 'stalled' | 'short-body' | 'long-body' | 'bad-length' | 'bad-range' | 'changed';
 
 export interface DownloadErrorDetails {
   url: string;
@@ -101,7 +136,7 @@ export class CorruptChunkError extends Error {
   }
 }
 
-/** No model with this id is in the store. */
+/** No model with this id is in the store (or not all of it). */
 export class ModelNotStoredError extends Error {
   override name = 'ModelNotStoredError';
   readonly modelId: string;
@@ -119,4 +154,27 @@ export class ModelBusyError extends Error {
     super(`Model "${modelId}" is already being downloaded or imported, perhaps in another tab. Wait for it to finish, or close the other tab.`);
     this.modelId = modelId;
   }
+}
+
+// ---- requests to the engine --------------------------------------------------------------
+
+/** A chat or benchmark was asked for before any model was loaded. */
+export class ModelNotLoadedError extends Error {
+  override name = 'ModelNotLoadedError';
+  constructor(message = 'No model is loaded: load one first.') {
+    super(message);
+  }
+}
+
+/**
+ * A request that cannot run as given (no messages, an empty prompt, a count out of range, a URL that
+ * is not http(s), a model id already taken); the message names what to change.
+ */
+export class InvalidRequestError extends Error {
+  override name = 'InvalidRequestError';
+}
+
+/** The prompt (or prompt plus the tokens asked for) does not fit the context the model was loaded with. */
+export class ContextFullError extends Error {
+  override name = 'ContextFullError';
 }

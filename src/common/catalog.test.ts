@@ -1,9 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { formatBytes } from './errors.ts';
-import { parseContentRange, sameETag, unsatisfiedRangeTotal } from './http.ts';
-import { DEFAULT_MODEL, MODEL_REGISTRY, customModelEntry, findModel } from './registry.ts';
+import { DEFAULT_MODEL, MODEL_REGISTRY, customModelEntry, findModel } from './catalog.ts';
 
-describe('registry', () => {
+describe('catalog', () => {
   test('the default is the official Phi-3-mini 4k Q4 GGUF, MIT, with an approximate size only', () => {
     expect(DEFAULT_MODEL).toMatchObject({
       url: 'https://huggingface.co/microsoft/Phi-3-mini-4k-instruct-gguf/resolve/main/Phi-3-mini-4k-instruct-q4.gguf',
@@ -31,25 +29,5 @@ describe('registry', () => {
     expect(customModelEntry('https://example.org/%E0.gguf').displayName).toBe('%E0.gguf');
     expect(() => customModelEntry('file:///tmp/x.gguf')).toThrow(/not an http\(s\) URL/);
     expect(() => customModelEntry('not a url')).toThrow(/not a valid URL/);
-  });
-});
-
-describe('http helpers', () => {
-  test('Content-Range parsing', () => {
-    expect(parseContentRange('bytes 0-99/1000')).toEqual({ start: 0, end: 99, total: 1000 });
-    expect(parseContentRange('bytes 5-9/*')).toEqual({ start: 5, end: 9 });
-    expect(parseContentRange('bytes 9-5/10')).toBeUndefined();
-    expect(parseContentRange('items 0-1/2')).toBeUndefined();
-    expect(parseContentRange(null)).toBeUndefined();
-    expect(unsatisfiedRangeTotal('bytes */64320')).toBe(64320);
-    expect(sameETag('W/"abc"', '"abc"')).toBe(true);
-    expect(sameETag('"abc"', '"abd"')).toBe(false);
-  });
-
-  test('formatBytes', () => {
-    expect(formatBytes(2_393_231_360)).toBe('2.39 GB');
-    expect(formatBytes(32768)).toBe('32.8 KB');
-    expect(formatBytes(999)).toBe('999 bytes');
-    expect(formatBytes(NaN)).toBe('an unknown amount');
   });
 });
