@@ -1,25 +1,23 @@
 /**
  * Where a Q4_K decode GEMV's time goes on a CPU Vulkan driver, against the streaming read the
- * roofline is measured with (src/kernels/stream-read.ts), on the same adapter in the same run:
+ * roofline is measured with (src/kernels/stream-read.ts), on the same adapter in the same run.
+ * What the numbers show and what follows for the kernels: scripts/lavapipe-probe.md.
  *
  *   npx tsx --import ./scripts/register-raw.mjs scripts/lavapipe-probe.ts [--rows 16384] [--k 3072] [--runs 9]
  *
- * Probes (one weight row per invocation, 8-invocation workgroups; shaders/… in
+ * Probes (one weight row per invocation, 8-invocation workgroups; the first three in
  * scripts/lavapipe-probe.wgsl): `load` only reads the rows; `decode` also turns every nibble into
  * an f32; `scaled` also applies the block scales and multiplies each weight by a value already in
  * registers: everything a GEMV does except fetching x. Then two real GEMVs that differ only in
  * how x reaches the lanes, `bcast` (each lane loads part of x from a storage buffer and
  * subgroupBroadcast hands every value to all lanes) and `ubo` (x in a uniform buffer, every lane
  * loading the same address), and the engine's tuned kernel (src/kernels/matvec.ts; lanes split
- * the row, each loads its own x; shape from tuning.ts as the engine fits it to k). The GEMVs are checked against the CPU.
+ * the row, each loads its own x; shape from tuning.ts as the engine fits it to k). The GEMVs are
+ * checked against the CPU.
  *
  * Printed: median wall ms, median process CPU ms (lavapipe runs the shaders on this process's
  * threads, so CPU time is the work done, much less sensitive to other load) and the CPU-time
- * ratio to the streaming read per byte (the roofline fraction measured in work). See the note of
- * issue 8 for what the numbers showed: lavapipe 25.0 turns every load whose address is not a
- * compile-time constant into a per-lane scalar loop with a bounds check (~9 instructions per
- * 4-byte word per lane, the same for the streaming read), so reading and decoding alone reach
- * 0.6-0.8 of the streaming read, and the fetch of x is what the GEMVs lose the rest to.
+ * ratio to the streaming read per byte (the roofline fraction measured in work).
  */
 import { parseArgs } from 'node:util';
 import { openNodeDevice } from '../src/gpu/node.ts';
@@ -58,22 +56,20 @@ fn bcast(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(subgroup_invoca
       xsum[i] = subgroupAdd((t.x + t.y) + (t.z + t.w));
       xv[i] = t * LANE_SCALE;
     }
-    let base = (row * nb + b) * 9u;
-    let head = wq[base];
-    let dm = unpack2x16float(head.x);
+    let blk = block(row, nb, b);
 `;
   // sub-block 2g's activations are xv[2g] across the lanes (lane 4h + m holds vec4 16g + 4h + m)
   for (let g = 0; g < 4; g++) {
     s += `    {\n      var lo = vec4<f32>(0.0);\n      var hi = vec4<f32>(0.0);\n`;
     for (let h = 0; h < 2; h++) {
-      s += `      let q${h} = wq[base + ${1 + 2 * g + h}u];\n`;
+      s += `      let q${h} = wq[blk.base + ${1 + 2 * g + h}u];\n`;
       for (let m = 0; m < 4; m++) {
         const c = 'xyzw'[m];
         s += `      lo += nib_lanes(q${h}.${c}) * subgroupBroadcast(xv[${2 * g}], ${4 * h + m}u);\n`;
         s += `      hi += nib_lanes(q${h}.${c} >> 4u) * subgroupBroadcast(xv[${2 * g + 1}], ${4 * h + m}u);\n`;
       }
     }
-    s += `      let sm = kq_scale_min(head, ${g}u);\n      acc += dm.x * (sm.x * hsum(lo) + sm.z * hsum(hi)) - dm.y * (sm.y * xsum[${2 * g}] + sm.w * xsum[${2 * g + 1}]);\n    }\n`;
+    s += `      let sm = kq_scale_min(blk.head, ${g}u);\n      acc += blk.dm.x * (sm.x * hsum(lo) + sm.z * hsum(hi)) - blk.dm.y * (sm.y * xsum[${2 * g}] + sm.w * xsum[${2 * g + 1}]);\n    }\n`;
   }
   return `${s}  }\n  if (gid.x < params.rows) { y[gid.x] = acc; }\n}\n`;
 }
@@ -86,9 +82,7 @@ fn ubo(@builtin(global_invocation_id) gid: vec3<u32>) {
   let nb = params.k / 256u;
   var acc = 0.0;
   for (var b = 0u; b < nb; b++) {
-    let base = (row * nb + b) * 9u;
-    let head = wq[base];
-    let dm = unpack2x16float(head.x);
+    let blk = block(row, nb, b);
     for (var g = 0u; g < 4u; g++) {
       let o = b * 64u + g * 16u;
       var lo = vec4<f32>(0.0);
@@ -96,15 +90,15 @@ fn ubo(@builtin(global_invocation_id) gid: vec3<u32>) {
       var slo = vec4<f32>(0.0);
       var shi = vec4<f32>(0.0);
       for (var h = 0u; h < 2u; h++) {
-        let q = wq[base + 1u + 2u * g + h];
+        let q = wq[blk.base + 1u + 2u * g + h];
         let a = array<vec4<f32>, 8>(x[o + 4u * h], x[o + 4u * h + 1u], x[o + 4u * h + 2u], x[o + 4u * h + 3u], x[o + 8u + 4u * h], x[o + 9u + 4u * h], x[o + 10u + 4u * h], x[o + 11u + 4u * h]);
         lo += (nib_lo(q.x) * a[0] + nib_lo(q.y) * a[1]) + (nib_lo(q.z) * a[2] + nib_lo(q.w) * a[3]);
         hi += (nib_hi(q.x) * a[4] + nib_hi(q.y) * a[5]) + (nib_hi(q.z) * a[6] + nib_hi(q.w) * a[7]);
         slo += (a[0] + a[1]) + (a[2] + a[3]);
         shi += (a[4] + a[5]) + (a[6] + a[7]);
       }
-      let sm = kq_scale_min(head, g);
-      acc += dm.x * (sm.x * hsum(lo) + sm.z * hsum(hi)) - dm.y * (sm.y * hsum(slo) + sm.w * hsum(shi));
+      let sm = kq_scale_min(blk.head, g);
+      acc += blk.dm.x * (sm.x * hsum(lo) + sm.z * hsum(hi)) - blk.dm.y * (sm.y * hsum(slo) + sm.w * hsum(shi));
     }
   }
   if (gid.x < params.rows) { y[gid.x] = acc; }

@@ -9,6 +9,19 @@ struct Params { k: u32, rows: u32, y_offset: u32, accumulate: u32 }
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+// Block b of weight row `row` (nb blocks a row): its first vec4, that vec4 (the head) and (d, dmin).
+struct Block {
+  base: u32,
+  head: vec4<u32>,
+  dm: vec2<f32>,
+}
+
+fn block(row: u32, nb: u32, b: u32) -> Block {
+  let base = (row * nb + b) * 9u;
+  let head = wq[base];
+  return Block(base, head, unpack2x16float(head.x));
+}
+
 // 1. load: the row's words, summed as integers.
 @compute @workgroup_size(8)
 fn load(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -51,16 +64,14 @@ fn scaled(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c1 = vec4<f32>(1.25, 0.75, 0.375, 0.625);
   var acc = 0.0;
   for (var b = 0u; b < nb; b++) {
-    let base = (row * nb + b) * 9u;
-    let head = wq[base];
-    let dm = unpack2x16float(head.x);
+    let blk = block(row, nb, b);
     for (var g = 0u; g < 4u; g++) {
-      let q0 = wq[base + 1u + 2u * g];
-      let q1 = wq[base + 2u + 2u * g];
+      let q0 = wq[blk.base + 1u + 2u * g];
+      let q1 = wq[blk.base + 2u + 2u * g];
       let lo = ((nib_lanes(q0.x) * c0 + nib_lanes(q0.y) * c1) + (nib_lanes(q0.z) * c0 + nib_lanes(q0.w) * c1)) + ((nib_lanes(q1.x) * c0 + nib_lanes(q1.y) * c1) + (nib_lanes(q1.z) * c0 + nib_lanes(q1.w) * c1));
       let hi = ((nib_lanes(q0.x >> 4u) * c1 + nib_lanes(q0.y >> 4u) * c0) + (nib_lanes(q0.z >> 4u) * c1 + nib_lanes(q0.w >> 4u) * c0)) + ((nib_lanes(q1.x >> 4u) * c1 + nib_lanes(q1.y >> 4u) * c0) + (nib_lanes(q1.z >> 4u) * c1 + nib_lanes(q1.w >> 4u) * c0));
-      let sm = kq_scale_min(head, g);
-      acc += dm.x * hsum(sm.x * lo + sm.z * hi) - dm.y * (sm.y + sm.w);
+      let sm = kq_scale_min(blk.head, g);
+      acc += blk.dm.x * hsum(sm.x * lo + sm.z * hi) - blk.dm.y * (sm.y + sm.w);
     }
   }
   if (gid.x < params.rows) { y[gid.x] = acc; }

@@ -20,38 +20,16 @@
 //   4  partO    storage, read_write  array<f32>        [1, nHeads, maxChunks, HD]
 //   5  partML   storage, read_write  array<vec2<f32>>  [1, nHeads, maxChunks]
 //   6  step     uniform  Step (struct prepended from src/kernels/step.ts)
-//   7  params   uniform  Params (attention, src/kernels/attention.ts)
-//   8  rope     uniform  RopeParams (the rope_kv uniform buffer, src/kernels/rope_kv.ts)
+//   7  params   uniform  Params (attention, struct prepended from AttentionKernel.uniforms)
+//   8  rope     uniform  RopeParams (the rope_kv uniform buffer, struct prepended from RopeKvKernel.uniforms)
 // Dispatch: (count, nHeads, 1) workgroups of WG threads, count as in attention_decode.wgsl; then
 // attention_merge.wgsl.
+// Module = Step + Params + attention_common.wgsl + workgroup_reduce.wgsl + RopeParams + rope_common.wgsl
+// + this file + attention_partials.wgsl.
 
 override HD: u32 = 96u;
 override CHUNK: u32 = 256u;
 override WG: u32 = 128u;
-
-const NEG: f32 = -1.0e30;
-
-struct Params {
-  nHeads: u32,
-  nKvHeads: u32,
-  maxCtx: u32,
-  window: u32,
-  scale: f32,
-  maxChunks: u32,
-  _pad0: u32,
-  _pad1: u32,
-}
-
-struct RopeParams {
-  nHeads: u32,
-  nKvHeads: u32,
-  headDim: u32,
-  ropeDim: u32,
-  maxCtx: u32,
-  thetaScale: f32,
-  attnFactor: f32,
-  _pad: u32,
-}
 
 @group(0) @binding(0) var<storage, read> qkv: array<f32>;
 @group(0) @binding(1) var<storage, read> factors: array<f32>;
@@ -70,19 +48,34 @@ var<workgroup> qs: array<f32, HD>;
 // like any cached row, which also keeps the compiler from folding the f16 rounding away).
 var<workgroup> kNew: array<u32, HD>;
 var<workgroup> vNew: array<u32, HD>;
-var<workgroup> p: array<f32, CHUNK>;
-var<workgroup> red: array<f32, WG>;
-var<workgroup> acc: array<vec2<f32>, WG>;
 
-fn ropeSrc(i: u32) -> f32 {
-  return qkv[i];
+// Key pos is the new one, the others come from the cache (same summation order for both).
+fn score(base: u32, j: u32) -> f32 {
+  let NW = HD / 2u;
+  var s = 0.0;
+  if (j == step.pos0) {
+    for (var w = 0u; w < NW; w++) {
+      let k = unpack2x16float(kNew[w]);
+      s += qs[2u * w] * k.x + qs[2u * w + 1u] * k.y;
+    }
+  } else {
+    let row = base + j * NW;
+    for (var w = 0u; w < NW; w++) {
+      let k = unpack2x16float(kCache[row + w]);
+      s += qs[2u * w] * k.x + qs[2u * w + 1u] * k.y;
+    }
+  }
+  return s;
 }
 
-fn windowStart(pos: u32) -> u32 {
-  if (params.window == 0u || pos < params.window) {
-    return 0u;
+fn value(base: u32, j: u32, w: u32) -> vec2<f32> {
+  var v: vec2<f32>;
+  if (j == step.pos0) {
+    v = unpack2x16float(vNew[w]);
+  } else {
+    v = unpack2x16float(vCache[base + j * (HD / 2u) + w]);
   }
-  return pos + 1u - params.window;
+  return v;
 }
 
 @compute @workgroup_size(WG)
@@ -94,12 +87,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let hi = min(pos + 1u, j0 + CHUNK); // visible keys of this chunk: [lo, hi)
   let slot = h * params.maxChunks + wid.x;
   if (lo >= hi) {
-    for (var d = lid; d < HD; d += WG) {
-      partO[slot * HD + d] = 0.0;
-    }
-    if (lid == 0u) {
-      partML[slot] = vec2<f32>(NEG, 0.0);
-    }
+    emptyPartials(lid, slot);
     return;
   }
 
@@ -110,10 +98,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let hasNew = hi == pos + 1u;
 
   // 0. RoPE: the (cos, sin) table for pos, then q (scaled) and, in the chunk holding pos, k and v.
-  for (var i = lid; i < rope.ropeDim / 2u; i += WG) {
-    table[i] = cosSinScaled(pos, i, rope.thetaScale, rope.attnFactor);
-  }
-  workgroupBarrier();
+  ropeTable(lid, pos);
   let kSrc = (params.nHeads + kvh) * HD;
   let vSrc = (params.nHeads + params.nKvHeads + kvh) * HD;
   for (var d = lid; d < HD; d += WG) {
@@ -133,63 +118,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
 
-  // 1. Scores, and their max (same summation order as attention_decode.wgsl for every key).
-  var mx = NEG;
-  for (var j = lo + lid; j < hi; j += WG) {
-    var s = 0.0;
-    if (j == pos) {
-      for (var w = 0u; w < NW; w++) {
-        let k = unpack2x16float(kNew[w]);
-        s += qs[2u * w] * k.x + qs[2u * w + 1u] * k.y;
-      }
-    } else {
-      let row = base + j * NW;
-      for (var w = 0u; w < NW; w++) {
-        let k = unpack2x16float(kCache[row + w]);
-        s += qs[2u * w] * k.x + qs[2u * w + 1u] * k.y;
-      }
-    }
-    p[j - j0] = s;
-    mx = max(mx, s);
-  }
-  let mc = wg_max(lid, mx);
-
-  // 2. Weights exp(s - mc), and their sum.
-  var sum = 0.0;
-  for (var j = lo + lid; j < hi; j += WG) {
-    let e = exp(p[j - j0] - mc);
-    p[j - j0] = e;
-    sum += e;
-  }
-  let lc = wg_sum(lid, sum);
-
-  // 3. sum_j p_j v_j: group g takes keys lo + g, lo + g + groups, ...; thread w two dims.
-  let groups = WG / NW;
-  let g = lid / NW;
-  let w = lid % NW;
-  var a = vec2<f32>(0.0);
-  if (g < groups) {
-    for (var j = lo + g; j < hi; j += groups) {
-      var v: vec2<f32>;
-      if (j == pos) {
-        v = unpack2x16float(vNew[w]);
-      } else {
-        v = unpack2x16float(vCache[base + j * NW + w]);
-      }
-      a += p[j - j0] * v;
-    }
-  }
-  acc[lid] = a;
-  workgroupBarrier();
-  if (lid < NW) {
-    var o = vec2<f32>(0.0);
-    for (var gg = 0u; gg < groups; gg++) {
-      o += acc[gg * NW + lid];
-    }
-    partO[slot * HD + 2u * lid] = o.x;
-    partO[slot * HD + 2u * lid + 1u] = o.y;
-  }
-  if (lid == 0u) {
-    partML[slot] = vec2<f32>(mc, lc);
-  }
+  // 1.-3. Scores, softmax weights and sum p_j v_j (same summation order as attention_decode.wgsl).
+  chunkPartials(lid, slot, base, lo, hi, j0);
 }

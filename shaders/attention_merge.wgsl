@@ -10,36 +10,17 @@
 //   3  step    uniform  Step (struct prepended from src/kernels/step.ts)
 //   4  params  uniform  Params (same buffer as the decode pass)
 // Dispatch: (nHeads, M, 1) workgroups of WG threads; threads stride over HD.
+// Module = Step + Params + attention_common.wgsl + this file.
 
 override HD: u32 = 96u;
 override CHUNK: u32 = 256u;
 override WG: u32 = 64u;
-
-const NEG: f32 = -1.0e30;
-
-struct Params {
-  nHeads: u32,
-  nKvHeads: u32,
-  maxCtx: u32,
-  window: u32,
-  scale: f32,
-  maxChunks: u32,
-  _pad0: u32,
-  _pad1: u32,
-}
 
 @group(0) @binding(0) var<storage, read> partO: array<f32>;
 @group(0) @binding(1) var<storage, read> partML: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read_write> att: array<f32>;
 @group(0) @binding(3) var<uniform> step: Step;
 @group(0) @binding(4) var<uniform> params: Params;
-
-fn windowStart(pos: u32) -> u32 {
-  if (params.window == 0u || pos < params.window) {
-    return 0u;
-  }
-  return pos + 1u - params.window;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

@@ -14,12 +14,13 @@
 //   2  vCache  storage, read        array<u32>  [nKvHeads, maxCtx, HD/2]  f16 pairs
 //   3  att     storage, read_write  array<f32>  [M, nHeads * HD]
 //   4  step    uniform  Step (struct prepended from src/kernels/step.ts)
-//   5  params  uniform  Params (same layout as attention_decode.wgsl)
+//   5  params  uniform  Params (struct prepended from AttentionKernel.uniforms, src/kernels/attention.ts)
 // Dispatch: (ceil(M / BQ), nHeads, 1) workgroups of BQ * TPR threads.
 // Threads: TPR threads per query row; for scores thread t of a row takes keys t, t + TPR, ...;
 // for the output it owns words (dim pairs) t, t + TPR, ... (at most MAX_WPT of them).
 // Workgroup memory: Q tile BQ*HD f32, one K-or-V tile BK*HD/2 u32 (K, then V reuses it),
 // scores BQ*BK f32: 14 KiB at HD 96, BQ 16, BK 32.
+// Module = Step + Params + attention_common.wgsl + this file.
 
 override HD: u32 = 96u;
 override BQ: u32 = 16u;
@@ -27,18 +28,6 @@ override BK: u32 = 32u;
 override TPR: u32 = 8u;
 
 const MAX_WPT: u32 = 16u;
-const NEG: f32 = -1.0e30;
-
-struct Params {
-  nHeads: u32,
-  nKvHeads: u32,
-  maxCtx: u32,
-  window: u32,
-  scale: f32,
-  maxChunks: u32,
-  _pad0: u32,
-  _pad1: u32,
-}
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> kCache: array<u32>;
@@ -50,13 +39,6 @@ struct Params {
 var<workgroup> qs: array<f32, BQ * HD>;
 var<workgroup> kv: array<u32, BK * HD / 2>;
 var<workgroup> ps: array<f32, BQ * BK>;
-
-fn windowStart(pos: u32) -> u32 {
-  if (params.window == 0u || pos < params.window) {
-    return 0u;
-  }
-  return pos + 1u - params.window;
-}
 
 @compute @workgroup_size(BQ * TPR)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

@@ -1,17 +1,20 @@
 // Helpers shared by the weight decoders (shaders/weights_<type>.wgsl). Not a kernel by itself.
 //
-// A weight-reading shader is the concatenation (src/kernels/weight-formats.ts)
-//   [enable subgroups;]  quant_common.wgsl  weights_<type>.wgsl  <driver>.wgsl  [reduce_*.wgsl]
+// A weight-reading shader is the concatenation (src/kernels/weight-formats.ts weightShader)
+//   [enable subgroups;]  quant_common.wgsl  BLOCK, CHUNK, CHUNK_VECS  [weights_split_d.wgsl]
+//   [weights_plain_x.wgsl [weights_float.wgsl] | weights_k_group.wgsl]  weights_<type>.wgsl
+//   <driver>.wgsl  [reduce_*.wgsl]
 // where the driver is matvec.wgsl, matmul.wgsl or embed.wgsl.
 //
-// Contract between a weights_<type>.wgsl file and the drivers:
+// Contract between the decoder files of a type and the drivers:
 //   the driver declares   @binding(0) wq: array<vec4<u32>>   (repacked blocks, src/model/repack.ts)
 //                         params.k: u32                       (elements per weight row)
-//   split-d types declare @binding(1) ws: array<u32>          (f16 d pairs, each row padded to u32s)
-//   the type file gives   BLOCK        elements per block (the K granularity)
+//   weightShader gives    BLOCK        elements per block (the K granularity)
 //                         CHUNK        elements one thread handles at once
 //                         CHUNK_VECS   CHUNK / 4
-//                         chunk_vec(c, j) -> u32     x vec4 index (within a row) of value vec4 j of chunk c
+//                         (from its FORMATS table, which the TypeScript side checks rows against)
+//   split-d types get     @binding(1) ws: array<u32>, block_d(row, b)   (weights_split_d.wgsl)
+//   the decoder gives     chunk_vec(c, j) -> u32     x vec4 index (within a row) of value vec4 j of chunk c
 //                         struct XChunk, prep_x(v)   the chunk's activations plus whatever sums it needs
 //                         chunk_dot(row, c, xc)      sum over the chunk of W[row, .] * x[.]
 //                         dequant_chunk(row, c)      the chunk's weights as f32, in chunk_vec order
@@ -57,13 +60,6 @@ fn nib_lanes(w: u32) -> vec4<f32> {
 
 fn hsum(v: vec4<f32>) -> f32 {
   return (v.x + v.y) + (v.z + v.w);
-}
-
-// f16 d of block b (0-based within its row) of weight row `row` in the split-d layout:
-// each row holds ceil(nb / 2) u32 words, block 2i in the low half of word i.
-fn split_d(ws_word: u32, b: u32) -> f32 {
-  let pair = unpack2x16float(ws_word);
-  return select(pair.x, pair.y, (b & 1u) == 1u);
 }
 
 // Q4_K / Q5_K: the 6-bit (scale, min) of sub-blocks 2g and 2g+1 (g = 0..3) from the block's

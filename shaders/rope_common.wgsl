@@ -1,7 +1,10 @@
-// RoPE helpers shared by rope_kv.wgsl and attention_decode_rope.wgsl (prepended to both).
-// The including shader declares `factors: array<f32>` ([ropeDim/2] LongRoPE factors) and
-// `table: array<vec2<f32>, N>` (workgroup (cos, sin) * attnFactor per pair), and reads rows of
-// raw values through `ropeSrc(i)`.
+// RoPE helpers shared by rope_kv.wgsl and attention_decode_rope.wgsl (prepended to both, after
+// `struct RopeParams`, generated from RopeKvKernel.uniforms in src/kernels/rope_kv.ts).
+// The including shader declares `override WG` and binds
+//   qkv: array<f32>        the raw rows the heads are rotated from
+//   factors: array<f32>    [ropeDim/2] LongRoPE factors
+//   rope: RopeParams
+// and declares `table: array<vec2<f32>, N>` (workgroup (cos, sin) * attnFactor per pair, N >= ropeDim/2).
 //
 // theta_i = (pos * thetaScale^i) / factors[i], thetaScale = f32(base^(-2/ropeDim)) from the CPU,
 // computed exactly like llama.cpp's ggml_rope_cache_init: theta = f32(pos), then theta *= thetaScale
@@ -50,10 +53,18 @@ fn cosSinScaled(pos: u32, i: u32, thetaScale: f32, attnFactor: f32) -> vec2<f32>
   return vec2<f32>(sc.y * attnFactor, sc.x * attnFactor);
 }
 
-// Element d of the rotated head whose raw values are ropeSrc(src + 0 .. src + headDim).
+// Fills `table` for position pos, all threads of the workgroup together; ends with a barrier.
+fn ropeTable(lid: u32, pos: u32) {
+  for (var i = lid; i < rope.ropeDim / 2u; i += WG) {
+    table[i] = cosSinScaled(pos, i, rope.thetaScale, rope.attnFactor);
+  }
+  workgroupBarrier();
+}
+
+// Element d of the rotated head whose raw values are qkv[src + 0 .. src + headDim].
 fn rotated(src: u32, d: u32, rd: u32) -> f32 {
   if (d >= rd) {
-    return ropeSrc(src + d);
+    return qkv[src + d];
   }
   var a: u32;
   var b: u32;
@@ -72,7 +83,7 @@ fn rotated(src: u32, d: u32, rd: u32) -> f32 {
     b = a + 1u;
   }
   let cs = table[i];
-  let xa = ropeSrc(src + a);
-  let xb = ropeSrc(src + b);
+  let xa = qkv[src + a];
+  let xb = qkv[src + b];
   return select(xa * cs.y + xb * cs.x, xa * cs.x - xb * cs.y, first);
 }

@@ -1,21 +1,5 @@
-// BF16 weights: the rows as they are, 8 values per vec4<u32> (word i = elements 2i, 2i+1);
-// a bf16 is the top half of an f32. One chunk = 8 elements (k % 8 == 0).
-
-const BLOCK: u32 = 8u;
-const CHUNK: u32 = 8u;
-const CHUNK_VECS: u32 = 2u;
-
-fn chunk_vec(c: u32, j: u32) -> u32 {
-  return c * 2u + j;
-}
-
-struct XChunk {
-  v: array<vec4<f32>, 2>,
-}
-
-fn prep_x(v: array<vec4<f32>, 2>) -> XChunk {
-  return XChunk(v);
-}
+// BF16 weights: the rows as they are, 8 values per vec4<u32> (word i = elements 2i, 2i+1), one
+// vec4 per chunk (weights_float.wgsl); a bf16 is the top half of an f32.
 
 fn bf16_pairs(w: vec2<u32>) -> vec4<f32> {
   return bitcast<vec4<f32>>(vec4<u32>(w.x << 16u, w.x & 0xFFFF0000u, w.y << 16u, w.y & 0xFFFF0000u));
@@ -24,9 +8,4 @@ fn bf16_pairs(w: vec2<u32>) -> vec4<f32> {
 fn dequant_chunk(row: u32, c: u32) -> array<vec4<f32>, 2> {
   let w = wq[row * (params.k / CHUNK) + c];
   return array<vec4<f32>, 2>(bf16_pairs(w.xy), bf16_pairs(w.zw));
-}
-
-fn chunk_dot(row: u32, c: u32, xc: XChunk) -> f32 {
-  let w = dequant_chunk(row, c);
-  return hsum(w[0] * xc.v[0] + w[1] * xc.v[1]);
 }

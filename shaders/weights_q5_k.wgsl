@@ -2,34 +2,8 @@
 //   [0] = (d|dmin, scales[12]) as in Q4_K,  [1..2] = qh[32],  [3..10] = qs[128].
 // Like Q4_K plus a fifth bit: qs vec4 j (group g = j/2, l = 16(j%2) .. +16) pairs with qh vec4 j%2
 // (qh[l]); bit 2g of qh[l] is bit 4 of the low-nibble value, bit 2g+1 of the high-nibble value.
-// One chunk = one group g = two qs vec4 with both qh vec4 = 64 elements (sub-blocks 2g, 2g+1): the
-// head and qh are loaded once per 64 weights.
-
-const BLOCK: u32 = 256u;
-const CHUNK: u32 = 64u;
-const CHUNK_VECS: u32 = 16u;
-
-// Chunk c is x vecs 16c .. 16c + 16: the low run (sub-block 2g) then the high run (2g + 1).
-fn chunk_vec(c: u32, j: u32) -> u32 {
-  return c * 16u + j;
-}
-
-struct XChunk {
-  // the activations times LANE_SCALE (see lanes)
-  v: array<vec4<f32>, 16>,
-  // sums of the low-run and high-run activations, for the min terms
-  s: vec2<f32>,
-}
-
-fn prep_x(v: array<vec4<f32>, 16>) -> XChunk {
-  let lo = ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
-  let hi = ((v[8] + v[9]) + (v[10] + v[11])) + ((v[12] + v[13]) + (v[14] + v[15]));
-  var xs: array<vec4<f32>, 16>;
-  for (var j = 0u; j < 16u; j++) {
-    xs[j] = v[j] * LANE_SCALE;
-  }
-  return XChunk(xs, vec2<f32>(hsum(lo), hsum(hi)));
-}
+// One chunk = one group g (weights_k_group.wgsl) = two qs vec4 with both qh vec4: the head and qh
+// are loaded once per 64 weights.
 
 // The 5-bit values of one qs word: low run (x) and high run (y) as byte-packed u32s.
 fn q5_words(q: u32, h: u32, g: u32) -> vec2<u32> {

@@ -1,17 +1,12 @@
 // Q6_K weights, split: wq holds each 210-byte super-block minus its trailing f16 d, i.e. 208 bytes
-// = 13 vec4<u32>: [0..7] = ql[128], [8..11] = qh[64], [12] = scales[16] (i8); ws holds the d's.
+// = 13 vec4<u32>: [0..7] = ql[128], [8..11] = qh[64], [12] = scales[16] (i8); ws holds the d's
+// (weights_split_d.wgsl).
 // Half n (0..1) of a block covers 128 elements from ql[64n..], qh[32n..], scales[8n..]; for
 // l = 0..31 the four runs r = 0..3 give element 128n + 32r + l:
 //   r0 = low nibble of ql[64n+l],    bits 0-1 of qh[32n+l]     r1 = low nibble of ql[64n+32+l], bits 2-3
 //   r2 = high nibble of ql[64n+l],   bits 4-5                  r3 = high nibble of ql[64n+32+l], bits 6-7
 // value = d * scales[8n + l/16 + 2r] * (q - 32). One chunk = half n, l in 16t .. 16t+16 (t = 0..1)
 // for all four runs = 64 elements, read as three vec4 of quants plus the scales vec4.
-
-const BLOCK: u32 = 256u;
-const CHUNK: u32 = 64u;
-const CHUNK_VECS: u32 = 16u;
-
-@group(0) @binding(1) var<storage, read> ws: array<u32>;
 
 // Value vec4 j: run j/4, words j%4.
 fn chunk_vec(c: u32, j: u32) -> u32 {
@@ -68,7 +63,7 @@ fn q6_load(row: u32, c: u32) -> Q6Chunk {
   let bb = wq[base + 4u * n + 2u + t];
   let h = wq[base + 8u + 2u * n + t];
   let sc = wq[base + 12u];
-  let d = split_d(ws[row * ((nb + 1u) >> 1u) + (b >> 1u)], b);
+  let d = block_d(row, b);
   // scales 8n + t + 2r: bytes t, t+2 of word 2n (r = 0, 1) and of word 2n+1 (r = 2, 3)
   let s0 = select(sc.x, sc.z, n == 1u);
   let s1 = select(sc.y, sc.w, n == 1u);

@@ -1,6 +1,7 @@
 // Workgroup-wide max and sum of one f32 per thread, for the split-K decode attention shaders
-// (attention_decode.wgsl, attention_decode_rope.wgsl), prepended to them by src/kernels/attention.ts.
-// The including shader declares `override WG` (a power of two) and `var<workgroup> red: array<f32, WG>`.
+// (attention_decode.wgsl, attention_decode_rope.wgsl), put in their module by src/kernels/attention.ts.
+// The module declares `override WG` (a power of two) and `var<workgroup> red: array<f32, WG>`
+// (attention_partials.wgsl does).
 // Every thread calls these from uniform control flow and every thread gets the result.
 
 // Ends with a barrier: `red` may be written again right after.

@@ -1,6 +1,7 @@
 /**
- * Packs a uniform struct whose fields are all 4-byte scalars (u32, i32, f32), in declaration
- * order, padded to 16 bytes as WGSL's uniform layout requires for the struct size.
+ * A uniform struct whose fields are all 4-byte scalars (u32, i32, f32): packs its values in
+ * declaration order, padded to 16 bytes as WGSL's uniform layout requires for the struct size,
+ * and writes the WGSL struct the shaders declare, so that the two cannot drift apart.
  */
 export type UniformField = readonly [name: string, type: 'u32' | 'i32' | 'f32'];
 
@@ -22,5 +23,10 @@ export class UniformLayout<K extends string> {
       else view.setUint32(i * 4, v, true);
     }
     return out;
+  }
+
+  /** The WGSL declaration of this struct, for the shaders that bind it (prepended to their source). */
+  wgsl(name: string): string {
+    return `struct ${name} {\n${this.fields.map(([field, type]) => `  ${field}: ${type},\n`).join('')}}\n`;
   }
 }

@@ -9,13 +9,14 @@
  * Both read q [M, nHeads*headDim] (rotated, unscaled), write att [M, nHeads*headDim], and agree
  * with attention.ref.ts. Pipelines are made once per headDim; bind groups once per layer.
  */
+import commonSource from '../../shaders/attention_common.wgsl?raw';
 import decodeSource from '../../shaders/attention_decode.wgsl?raw';
+import partialsSource from '../../shaders/attention_partials.wgsl?raw';
 import mergeSource from '../../shaders/attention_merge.wgsl?raw';
 import prefillSource from '../../shaders/attention_prefill.wgsl?raw';
 import decodeRopeSource from '../../shaders/attention_decode_rope.wgsl?raw';
-import ropeCommon from '../../shaders/rope_common.wgsl?raw';
 import workgroupReduce from '../../shaders/workgroup_reduce.wgsl?raw';
-import type { RopeStyle } from './rope_kv.ts';
+import { ROPE_WGSL, type RopeStyle } from './rope_kv.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { STEP_WGSL, type Step } from './step.ts';
 import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
@@ -87,6 +88,7 @@ export function decodeChunks(pos0: number, nTokens: number, window: number, chun
 }
 
 export class AttentionKernel {
+  /** The uniform `Params` of every attention shader; one buffer per model. */
   static readonly uniforms = new UniformLayout([
     ['nHeads', 'u32'],
     ['nKvHeads', 'u32'],
@@ -181,24 +183,26 @@ export class AttentionKernel {
         entry(8, 'uniform'),
       ],
     });
-    const pipeline = (label: string, layout: GPUBindGroupLayout, source: string, constants: Record<string, number>) =>
+    // Each module as its .wgsl's `Module =` line lists it: the Step and Params structs and
+    // attention_common.wgsl first, then the shader's own parts.
+    const head = STEP_WGSL + AttentionKernel.uniforms.wgsl('Params') + commonSource;
+    const pipeline = (label: string, layout: GPUBindGroupLayout, parts: string[], constants: Record<string, number>) =>
       compileCompute(device, {
         label,
         layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-        compute: { module: device.createShaderModule({ label, code: STEP_WGSL + source }), entryPoint: 'main', constants },
+        compute: { module: device.createShaderModule({ label, code: [head, ...parts].join('\n') }), entryPoint: 'main', constants },
       });
-    this.decodePipeline = pipeline('attention.decode', this.decodeLayout, workgroupReduce + decodeSource, { HD: headDim, CHUNK: this.chunk, WG: this.decodeWorkgroupSize });
-    this.mergePipeline = pipeline('attention.merge', this.mergeLayout, mergeSource, { HD: headDim, CHUNK: this.chunk, WG: MERGE_WG });
-    this.prefillPipeline = pipeline('attention.prefill', this.prefillLayout, prefillSource, {
+    const splitK = { HD: headDim, CHUNK: this.chunk, WG: this.decodeWorkgroupSize };
+    this.decodePipeline = pipeline('attention.decode', this.decodeLayout, [workgroupReduce, decodeSource, partialsSource], splitK);
+    this.mergePipeline = pipeline('attention.merge', this.mergeLayout, [mergeSource], { HD: headDim, CHUNK: this.chunk, WG: MERGE_WG });
+    this.prefillPipeline = pipeline('attention.prefill', this.prefillLayout, [prefillSource], {
       HD: headDim,
       BQ: this.tileQ,
       BK: this.tileK,
       TPR: this.threadsPerRow,
     });
-    this.decodeRopePipeline = pipeline('attention.decode_rope', this.decodeRopeLayout, workgroupReduce + ropeCommon + decodeRopeSource, {
-      HD: headDim,
-      CHUNK: this.chunk,
-      WG: this.decodeWorkgroupSize,
+    this.decodeRopePipeline = pipeline('attention.decode_rope', this.decodeRopeLayout, [workgroupReduce, ROPE_WGSL, decodeRopeSource, partialsSource], {
+      ...splitK,
       NEOX: (opts.ropeStyle ?? 'neox') === 'neox' ? 1 : 0,
     });
   }

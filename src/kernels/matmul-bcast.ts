@@ -11,26 +11,17 @@ export interface BcastShape {
 }
 
 /**
- * The driver of the prefill GEMM for CPU drivers (lavapipe, SwiftShader), generated for one
- * shape and weight format; appended to quant_common.wgsl + weights_<type>.wgsl like
- * shaders/matmul.wgsl, with the same bindings, params and result (Y[m, y_offset + r] (+)= W[r] . X[m]).
+ * The broadcast prefill GEMM, generated for one shape and weight format: Y[m, y_offset + r] (+)=
+ * W[r] . X[m], with shaders/matmul.wgsl's bindings and params, appended to the weight decoder
+ * like it (weightShader). A workgroup is one subgroup; each lane dequantizes its own rowsPerLane
+ * rows straight into registers, loads 1/subgroupSize of each 64-element tile of the tokens'
+ * activations, and subgroupBroadcast hands every activation to every lane. No workgroup memory.
+ * Everything inside a tile is unrolled here (subgroupBroadcast needs a constant lane); the tile
+ * loop stays a loop. Why this shape suits CPU drivers: scripts/lavapipe-probe.md.
  *
- * Why a second GEMM: a CPU driver runs a workgroup's lanes as the lanes of SIMD registers, and
- * (Mesa 25.0's lavapipe, measured in issue 8's note) loads every storage or workgroup value whose
- * address is not a compile-time constant lane by lane, ~9 instructions per 4-byte word per lane,
- * while arithmetic costs one instruction for all lanes. The tiled kernel shares activations and
- * weights through workgroup memory: 12 such loads per 32 four-wide dot products. Here nothing
- * goes through workgroup memory: each lane dequantizes its own rows straight from the weight
- * buffer into registers, loads 1/subgroupSize of the tokens' activations, and
- * subgroupBroadcast (a register shuffle at a constant lane) hands every activation to every
- * lane. Per 64-element tile and lane: tokens * 16 / subgroupSize vec4 loads of x and rowsPerLane
- * chunk decodes feed rowsPerLane * tokens * 16 vec4 FMAs.
- *
- * Everything inside a tile is unrolled here, in the generator, because subgroupBroadcast needs
- * a constant lane and because a CPU driver keeps only constant-indexed values in registers;
- * the tile loop itself stays a loop. Summation order per (row, token): 16 fused multiply-adds
- * per chunk of the tile into one vec4, its horizontal sum, then tile after tile into the
- * accumulator (depth 16 + 2 + k / 64, within matmulDepth's 24 + k / 64).
+ * Summation order per (row, token): 16 fused multiply-adds per chunk of the tile into one vec4,
+ * its horizontal sum, then tile after tile into the accumulator (depth 16 + 2 + k / 64, within
+ * matmulDepth's 24 + k / 64).
  */
 export function matmulBcastSource(format: WeightFormat, shape: BcastShape): string {
   const { subgroupSize: sg, rowsPerLane: rl, tokens: tm } = shape;

@@ -42,6 +42,7 @@ export function kvCacheBytes(nKvHeads: number, maxCtx: number, headDim: number):
 
 /** RoPE on Q and K + append of K and V to a layer's f16 cache (see shaders/rope_kv.wgsl). */
 export class RopeKvKernel {
+  /** The uniform `RopeParams`; one buffer per model, also bound by the fused decode attention. */
   static readonly uniforms = new UniformLayout([
     ['nHeads', 'u32'],
     ['nKvHeads', 'u32'],
@@ -85,7 +86,7 @@ export class RopeKvKernel {
       label,
       layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
       compute: {
-        module: device.createShaderModule({ label, code: STEP_WGSL + ropeCommon + source }),
+        module: device.createShaderModule({ label, code: STEP_WGSL + ROPE_WGSL + source }),
         entryPoint: 'main',
         constants: { WG: workgroupSize, NEOX: style === 'neox' ? 1 : 0, HALF_MAX: TABLE_MAX, HEADS: headsPerWorkgroup },
       },
@@ -142,3 +143,6 @@ export class RopeKvKernel {
     pass.dispatchWorkgroups(nTokens, Math.ceil((nHeads + 2 * nKvHeads) / this.headsPerWorkgroup));
   }
 }
+
+/** `struct RopeParams` and shaders/rope_common.wgsl: what a shader that rotates heads prepends. */
+export const ROPE_WGSL = RopeKvKernel.uniforms.wgsl('RopeParams') + ropeCommon;

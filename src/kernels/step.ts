@@ -12,20 +12,15 @@
  */
 import { UniformLayout } from '../gpu/uniforms.ts';
 
-export const STEP_WGSL = /* wgsl */ `struct Step {
-  pos0: u32,
-  nTokens: u32,
-  kvLen: u32,
-  _pad: u32,
-}
-`;
-
 export const stepUniforms = new UniformLayout([
   ['pos0', 'u32'],
   ['nTokens', 'u32'],
   ['kvLen', 'u32'],
   ['_pad', 'u32'],
 ] as const);
+
+/** `struct Step`, the same fields as stepUniforms. */
+export const STEP_WGSL = stepUniforms.wgsl('Step');
 
 export interface Step {
   pos0: number;

@@ -1,43 +1,15 @@
 /**
- * Per-adapter shape of the decode GEMV kernels (matvec, norm_matvec, swiglu_matvec), measured
- * with `npm run bench:kernels` (scripts/bench-kernels.ts) at Phi-3-mini's shapes.
+ * Kernel shapes per adapter class, one row per class in TUNING, each naming the benchmark that
+ * justifies it; why CPU drivers want shapes of their own (and the numbers): scripts/lavapipe-probe.md.
  *
- * CPU Vulkan drivers run a workgroup as SIMD lanes of one CPU thread (8 f32 lanes on lavapipe
- * with AVX2, subgroup size 8; 4 on SwiftShader). There, loads whose address differs per lane
- * are gathers, so the cost that matters is gathers per weight byte, and a workgroup's barrier
- * and reduction cost more per thread the more SIMD batches it has. Measured (CPU time per byte
- * relative to a pure streaming read, 2 shared cores; see the report of issue 8):
- *   lavapipe: 32 threads x 16 rows beat 64 x 16 by ~15-30% on every shape; subgroupAdd beat the
- *     workgroup-memory tree by ~25%. Session 4 (after the chunks of 64 and the norm hand-off):
- *     32 threads x 32 rows beat the balanced 16 x 16 by 15-30% on every plain GEMV at Phi-3-mini's
- *     shapes (CPU-time ratio to the streaming read 0.35-0.46 -> 0.40-0.55), prescaled norm+QKV
- *     0.32 -> 0.37, and the prescaled gate/up+SwiGLU with 16 output rows (32 weight rows) 0.25 ->
- *     0.38: more rows per loaded x chunk outweigh the idle threads of an unbalanced last pass, so
- *     lavapipe no longer narrows workgroups for balance (balanceChunks).
- *     SwiftShader: 32 x 32 no better than 16 x 16 (noisy, mixed), but gate/up+SwiGLU with 16
- *     output rows instead of 8: 0.22 -> 0.32.
- *   SwiftShader: 16 threads x 16 rows best (64 threads: 0.6x its speed, 128: 0.3x).
- *   On both, the variants that avoid the rows-per-workgroup array (unrolled vec4 accumulators,
- *   one row per thread, 8 threads splitting each block with uniform weight loads) were 2-4x
- *   SLOWER than this tiled kernel, and the fused RMSNorm kernels cost 1.4-1.5x a plain GEMV (the
- *   g loads and sums of squares in every workgroup), until they read a hand-off (below).
- * Real GPUs keep the defaults (64 threads, 16 rows, subgroups where available): coalesced loads.
- *
- * Why CPU drivers stay far from the streaming read (session 3, scripts/lavapipe-probe.ts and the
- * IR lavapipe dumps with GALLIVM_DEBUG=ir): Mesa 25.0's lavapipe loads a storage or workgroup value
- * with one scalar load only when its address is a compile-time constant; any other address (a loop
- * counter, a workgroup id) becomes a loop over the 8 lanes with a bounds-check branch per 32-bit
- * word, ~9 instructions per word per lane. The streaming read pays exactly that, so a GEMV's ratio
- * is that cost over that cost plus everything else: reading and nibble-decoding Q4_K rows alone
- * reach ~0.74 of the streaming read, adding the block scales and one multiply per weight (x free)
- * ~0.55, and every way of getting x to the lanes costs more on top (a lane's own loads: this
- * tiled kernel ~0.34; subgroup broadcasts ~0.23; a uniform buffer read by all lanes ~0.15). Fully
- * unrolled kernels with constant addresses make 300 KB of code per pipeline and lose more to the
- * instruction cache than they save. So the per-adapter work here is about loading less: chunks
- * of 64 (the block head once per 64 weights), more rows per workgroup (32 on lavapipe), no idle
- * threads where that pays (SwiftShader: balanceChunks), and the fused norm kernels reading x*g
- * and partial sums of squares handed over by the residual GEMV before them (matvec_store_norm.wgsl)
- * instead of loading g and squaring x in every workgroup.
+ * What must hold:
+ *   - workgroupSize is a power of two within the device limit (the reductions halve it);
+ *   - rowsPerWorkgroup is 1..32 (the GEMV kernels' MAX_ROWS) and <= workgroupSize: thread r
+ *     writes row r (fitShape keeps it so when it narrows a workgroup, never below 8 threads);
+ *   - swigluMatvec's rowsPerWorkgroup counts output rows; the kernel reads twice as many weight rows;
+ *   - subgroups only where the device has the feature (decodeTuning's `subgroups`);
+ *   - the broadcast prefill GEMM's workgroup is one subgroup: it runs only where the adapter reports
+ *     one fixed subgroup size equal to its lanes, else the tiled GEMM does.
  */
 import type { AdapterSummary } from '../gpu/device.ts';
 import type { BcastShape } from './matmul-bcast.ts';
@@ -74,28 +46,40 @@ export interface DecodeTuning {
   matmul: BcastShape | null;
 }
 
-/**
- * Kernel shapes for an adapter; `subgroups`: whether the device has the feature.
- *
- * Prefill on CPU drivers (src/kernels/matmul-bcast.ts; `npm run bench:kernels -- --prefill`, 64
- * tokens at Phi-3-mini's shapes): lavapipe 6.1-7.4 GMAC/s with 8 lanes x 4 rows x 8 tokens against
- * 3.0-3.1 for the tiled GEMM (2.0-2.4x; 6 rows per lane about as fast with twice the JIT time,
- * 16 tokens 11 s of JIT per pipeline against ~3.5 s); SwiftShader (Node + Dawn, Q4_K 1024 x 3072)
- * 1.37 GMAC/s with 4 lanes x 4 rows x 8 tokens against 0.58. It needs the workgroup to be one
- * subgroup of a known fixed size, so only where the adapter reports one.
- */
+/** Per kernel [workgroupSize, rowsPerWorkgroup]. */
+type Shape = [number, number];
+
+interface TuningRow {
+  matvec: Shape;
+  normMatvec: Shape;
+  swigluMatvec: Shape;
+  balanceChunks: boolean;
+  /** The broadcast prefill GEMM, where the adapter's one subgroup size is bcast.subgroupSize. */
+  bcast: BcastShape | null;
+}
+
+// Emulator-only: the lavapipe and SwiftShader rows, their broadcast prefill GEMM included, serve the CPU drivers that run the tests, the CLI and the benchmarks.
+const TUNING: Record<CpuDriver | 'gpu', TuningRow> = {
+  // npm run bench:kernels; npm run bench:kernels -- --prefill 64
+  lavapipe: { matvec: [32, 32], normMatvec: [32, 32], swigluMatvec: [32, 16], balanceChunks: false, bcast: { subgroupSize: 8, rowsPerLane: 4, tokens: 8 } },
+  // WEBGPU_ICD=swiftshader npm run bench:kernels (and -- --prefill 64)
+  swiftshader: { matvec: [16, 16], normMatvec: [16, 16], swigluMatvec: [16, 16], balanceChunks: true, bcast: { subgroupSize: 4, rowsPerLane: 4, tokens: 8 } },
+  // the defaults, for coalesced loads; not yet measured on a real GPU
+  gpu: { matvec: [64, 16], normMatvec: [64, 16], swigluMatvec: [64, 8], balanceChunks: false, bcast: null },
+};
+
+/** Kernel shapes for an adapter; `subgroups`: whether the device has the feature. */
 export function decodeTuning(adapter: AdapterText, subgroups: boolean): DecodeTuning {
-  const shape = (workgroupSize: number, rowsPerWorkgroup: number): GemvShape => ({ workgroupSize, rowsPerWorkgroup, subgroups });
+  const row = TUNING[cpuDriver(adapter) ?? 'gpu'];
+  const gemv = ([workgroupSize, rowsPerWorkgroup]: Shape): GemvShape => ({ workgroupSize, rowsPerWorkgroup, subgroups });
   const fixedSubgroup = subgroups && adapter.subgroupMinSize !== undefined && adapter.subgroupMinSize === adapter.subgroupMaxSize ? adapter.subgroupMinSize : 0;
-  const bcast = (lanes: number): BcastShape | null => (fixedSubgroup === lanes ? { subgroupSize: lanes, rowsPerLane: 4, tokens: 8 } : null);
-  switch (cpuDriver(adapter)) {
-    case 'lavapipe':
-      return { matvec: shape(32, 32), normMatvec: shape(32, 32), swigluMatvec: shape(32, 16), balanceChunks: false, matmul: bcast(8) };
-    case 'swiftshader':
-      return { matvec: shape(16, 16), normMatvec: shape(16, 16), swigluMatvec: shape(16, 16), balanceChunks: true, matmul: bcast(4) };
-    default:
-      return { matvec: shape(64, 16), normMatvec: shape(64, 16), swigluMatvec: shape(64, 8), balanceChunks: false, matmul: null };
-  }
+  return {
+    matvec: gemv(row.matvec),
+    normMatvec: gemv(row.normMatvec),
+    swigluMatvec: gemv(row.swigluMatvec),
+    balanceChunks: row.balanceChunks,
+    matmul: row.bcast && row.bcast.subgroupSize === fixedSubgroup ? { ...row.bcast } : null,
+  };
 }
 
 /**

@@ -1,12 +1,18 @@
 /**
  * The weight formats the GPU kernels read: the repacked layouts of src/model/repack.ts, one WGSL
- * decoder per format (shaders/weights_<type>.wgsl), and how a kernel module is composed:
- *   [enable subgroups;] quant_common.wgsl + weights_<type>.wgsl + driver (+ reduction).
+ * decoder per format (shaders/weights_<type>.wgsl, after what it shares with similar formats),
+ * and how a kernel module is composed (weightShader):
+ *   [enable subgroups;] quant_common.wgsl + BLOCK, CHUNK, CHUNK_VECS (from FORMATS)
+ *     [+ weights_split_d.wgsl] + the format's decoder files + driver (+ reduction).
  * Names are GGML's (`QUANT_INFO[type].name` in src/model/quant), so the engine maps a tensor's
  * type to a format by name.
  */
 import { createStorage, uploadStorage } from '../gpu/buffers.ts';
 import common from '../../shaders/quant_common.wgsl?raw';
+import splitD from '../../shaders/weights_split_d.wgsl?raw';
+import plainX from '../../shaders/weights_plain_x.wgsl?raw';
+import float from '../../shaders/weights_float.wgsl?raw';
+import kGroup from '../../shaders/weights_k_group.wgsl?raw';
 import bf16 from '../../shaders/weights_bf16.wgsl?raw';
 import f16 from '../../shaders/weights_f16.wgsl?raw';
 import f32 from '../../shaders/weights_f32.wgsl?raw';
@@ -19,27 +25,28 @@ import q8_0 from '../../shaders/weights_q8_0.wgsl?raw';
 export type WeightFormat = 'F32' | 'F16' | 'BF16' | 'Q4_0' | 'Q8_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
 
 interface FormatInfo {
-  /** Row lengths must be a multiple of this (the block size; 8 for the float types' vec4 reads). */
+  /** Row lengths must be a multiple of this (the shader's BLOCK: the block size; 8 for the float types' vec4 reads). */
   kMultiple: number;
-  /** Elements one thread handles at once (the shader's CHUNK). */
+  /** Elements one thread handles at once (the shader's CHUNK; CHUNK_VECS = chunk / 4). */
   chunk: number;
   /** Elements per block and bytes per block in the repacked `blocks` array. */
   blockElems: number;
   blockBytes: number;
-  /** True when the f16 `d` of each block sits in a separate `scales` array (binding 1). */
+  /** True when the f16 `d` of each block sits in a separate `scales` array (binding 1, weights_split_d.wgsl). */
   split: boolean;
-  source: string;
+  /** The decoder's WGSL files, in module order. */
+  sources: string[];
 }
 
 const FORMATS: Record<WeightFormat, FormatInfo> = {
-  F32: { kMultiple: 8, chunk: 8, blockElems: 1, blockBytes: 4, split: false, source: f32 },
-  F16: { kMultiple: 8, chunk: 8, blockElems: 1, blockBytes: 2, split: false, source: f16 },
-  BF16: { kMultiple: 8, chunk: 8, blockElems: 1, blockBytes: 2, split: false, source: bf16 },
-  Q4_0: { kMultiple: 32, chunk: 32, blockElems: 32, blockBytes: 16, split: true, source: q4_0 },
-  Q8_0: { kMultiple: 32, chunk: 32, blockElems: 32, blockBytes: 32, split: true, source: q8_0 },
-  Q4_K: { kMultiple: 256, chunk: 64, blockElems: 256, blockBytes: 144, split: false, source: q4_k },
-  Q5_K: { kMultiple: 256, chunk: 64, blockElems: 256, blockBytes: 176, split: false, source: q5_k },
-  Q6_K: { kMultiple: 256, chunk: 64, blockElems: 256, blockBytes: 208, split: true, source: q6_k },
+  F32: { kMultiple: 8, chunk: 8, blockElems: 1, blockBytes: 4, split: false, sources: [plainX, float, f32] },
+  F16: { kMultiple: 8, chunk: 8, blockElems: 1, blockBytes: 2, split: false, sources: [plainX, float, f16] },
+  BF16: { kMultiple: 8, chunk: 8, blockElems: 1, blockBytes: 2, split: false, sources: [plainX, float, bf16] },
+  Q4_0: { kMultiple: 32, chunk: 32, blockElems: 32, blockBytes: 16, split: true, sources: [q4_0] },
+  Q8_0: { kMultiple: 32, chunk: 32, blockElems: 32, blockBytes: 32, split: true, sources: [plainX, q8_0] },
+  Q4_K: { kMultiple: 256, chunk: 64, blockElems: 256, blockBytes: 144, split: false, sources: [kGroup, q4_k] },
+  Q5_K: { kMultiple: 256, chunk: 64, blockElems: 256, blockBytes: 176, split: false, sources: [kGroup, q5_k] },
+  Q6_K: { kMultiple: 256, chunk: 64, blockElems: 256, blockBytes: 208, split: true, sources: [q6_k] },
 };
 
 export const WEIGHT_FORMATS = Object.keys(FORMATS) as WeightFormat[];
@@ -117,7 +124,9 @@ export function weightBindEntries(w: GpuWeight): GPUBindGroupEntry[] {
 
 /** WGSL module text for a driver over this format's decoder. */
 export function weightShader(format: WeightFormat, driver: string, opts: { subgroups?: boolean; tail?: string } = {}): string {
-  const parts = [common, formatInfo(format).source, driver];
+  const { kMultiple, chunk, split, sources } = formatInfo(format);
+  const sizes = `const BLOCK: u32 = ${kMultiple}u;\nconst CHUNK: u32 = ${chunk}u;\nconst CHUNK_VECS: u32 = ${chunk / 4}u;\n`;
+  const parts = [common, sizes, ...(split ? [splitD] : []), ...sources, driver];
   if (opts.tail) parts.push(opts.tail);
   return (opts.subgroups ? 'enable subgroups;\n\n' : '') + parts.join('\n');
 }

@@ -19,6 +19,22 @@ import { mixedData } from './testdata.ts';
 
 type KKind = 'Q4_K' | 'Q5_K' | 'Q6_K';
 
+/** Six-bit (scale, min) of sub-blocks 0..7 exercising both branches of get_scale_min_k4 (bytes derived in q4_k.test.ts). */
+export const SC = [1, 2, 3, 63, 17, 33, 48, 63];
+export const MN = [0, 5, 63, 7, 18, 40, 1, 62];
+export const SCALE_BYTES = [65, 130, 195, 255, 64, 133, 63, 199, 33, 129, 16, 239];
+
+/** A Q4_K (144-byte) or Q5_K (176-byte) super-block head: f16 d and dmin bits, SCALE_BYTES; the rest zero. */
+export function kBlockHead(typeSize: number, dBits: number, mBits: number): Uint8Array {
+  const b = new Uint8Array(typeSize);
+  b[0] = dBits & 0xff;
+  b[1] = dBits >> 8;
+  b[2] = mBits & 0xff;
+  b[3] = mBits >> 8;
+  b.set(SCALE_BYTES, 4);
+  return b;
+}
+
 interface Grid {
   D: number;
   M: number;

@@ -6,8 +6,9 @@
  *   y = (d * sc_j) * q - (dmin * m_j),   d, dmin f16; sc_j, m_j 6-bit; q in [0, nmax].
  * Header bytes: [0,2) f16 d, [2,4) f16 dmin, [4,16) scales[12].
  */
-import { fr, nearestInt, putU16 } from './common.ts';
-import { f16ToF32, f32ToF16 } from './f16.ts';
+import { fr, nearestInt, prepareDequant, putU16 } from './common.ts';
+import type { BlockFormat } from './common.ts';
+import { f16Table, f16ToF32, f32ToF16 } from './f16.ts';
 
 export const QK_K = 256;
 
@@ -21,6 +22,36 @@ export function getScaleMinK4(j: number, q: Uint8Array, o: number): number {
   const sc = (q[o + j + 4] & 0xf) | ((q[o + j - 4] >> 6) << 4);
   const m = (q[o + j + 4] >> 4) | ((q[o + j] >> 6) << 4);
   return sc | (m << 8);
+}
+
+/**
+ * Writes the 64 outputs y[p..p+64) of group g (sub-blocks 2g and 2g+1) of the super-block at
+ * src[o..], given s = [d*sc(2g), dmin*m(2g), d*sc(2g+1), dmin*m(2g+1)].
+ */
+export type KGroupDecoder = (y: Float32Array, p: number, o: number, g: number, s: Float32Array) => void;
+
+/**
+ * Q4_K / Q5_K dequantization: every group of every super-block in order, with its scales.
+ * d*sc and dmin*m are exact in f32 (at most 11 + 6 significand bits); the decoder rounds the rest.
+ */
+export function dequantizeKGroups(fmt: BlockFormat, src: Uint8Array, n: number, out: Float32Array | undefined, group: KGroupDecoder): Float32Array {
+  const y = prepareDequant(fmt, src, n, out);
+  const f16 = f16Table();
+  const s = new Float32Array(4);
+  for (let o = 0, p = 0; p < n; o += fmt.typeSize) {
+    const d = f16[src[o] | (src[o + 1] << 8)];
+    const dmin = f16[src[o + 2] | (src[o + 3] << 8)];
+    for (let g = 0; g < 4; g++, p += 64) {
+      const sm1 = getScaleMinK4(2 * g, src, o + 4);
+      const sm2 = getScaleMinK4(2 * g + 1, src, o + 4);
+      s[0] = d * (sm1 & 0xff);
+      s[1] = dmin * (sm1 >> 8);
+      s[2] = d * (sm2 & 0xff);
+      s[3] = dmin * (sm2 >> 8);
+      group(y, p, o, g, s);
+    }
+  }
+  return y;
 }
 
 /** Inverse of getScaleMinK4 for sub-block j (bytes must start zeroed); ls, lm in [0, 63]. */

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../util/rng.ts';
 import { getScaleMinK4, putScaleMinK4 } from './kquant.ts';
 import { dequantizeQ4_K, quantizeQ4_K } from './q4_k.ts';
-import { checkKQuantRoundTrip } from './kquant.testutil.ts';
+import { MN, SC, SCALE_BYTES, checkKQuantRoundTrip, kBlockHead } from './kquant.testutil.ts';
 
 /*
- * Sub-block scales/mins used below (6-bit each):
+ * The sub-block scales/mins SC, MN and their bytes SCALE_BYTES (kquant.testutil.ts), 6-bit each:
  *   sc = [1, 2, 3, 63, 17, 33, 48, 63]
  *   m  = [0, 5, 63, 7, 18, 40, 1, 62]
  * Packing (get_scale_min_k4): j < 4 in the low 6 bits of bytes j / j+4; j >= 4 split into the
@@ -15,9 +15,6 @@ import { checkKQuantRoundTrip } from './kquant.testutil.ts';
  *   byte 2 = 3  | (48>>4)<<6 = 195     byte 6 = 63 | (1>>4)<<6  = 63     byte 10 = 0  | 1<<4  = 16
  *   byte 3 = 63 | (63>>4)<<6 = 255     byte 7 = 7  | (62>>4)<<6 = 199    byte 11 = 15 | 14<<4 = 239
  */
-const SC = [1, 2, 3, 63, 17, 33, 48, 63];
-const MN = [0, 5, 63, 7, 18, 40, 1, 62];
-const SCALE_BYTES = [65, 130, 195, 255, 64, 133, 63, 199, 33, 129, 16, 239];
 
 describe('get_scale_min_k4', () => {
   it('unpacks both branches (j < 4 and the split high-bit form j >= 4)', () => {
@@ -37,12 +34,7 @@ describe('get_scale_min_k4', () => {
 
 /** One Q4_K block: d, dmin bits, the scale bytes above, qs[i] = f(i). */
 function q4kBlock(dBits: number, mBits: number, qs: (i: number) => number): Uint8Array {
-  const b = new Uint8Array(144);
-  b[0] = dBits & 0xff;
-  b[1] = dBits >> 8;
-  b[2] = mBits & 0xff;
-  b[3] = mBits >> 8;
-  b.set(SCALE_BYTES, 4);
+  const b = kBlockHead(144, dBits, mBits);
   for (let i = 0; i < 128; i++) b[16 + i] = qs(i);
   return b;
 }

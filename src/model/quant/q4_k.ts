@@ -3,10 +3,9 @@
  * Group g (0..3) of 64 outputs uses qs[32g..32g+32): low nibbles are sub-block 2g, high
  * nibbles sub-block 2g+1; y = (d*sc) * q - (dmin*m).
  */
-import { blockCount, fr, prepareDequant } from './common.ts';
+import { blockCount, fr } from './common.ts';
 import type { BlockFormat } from './common.ts';
-import { f16Table } from './f16.ts';
-import { QK_K, getScaleMinK4, quantizeKHeader } from './kquant.ts';
+import { QK_K, dequantizeKGroups, quantizeKHeader } from './kquant.ts';
 
 export const Q4_K: BlockFormat = { name: 'Q4_K', blockSize: QK_K, typeSize: 144 };
 
@@ -15,27 +14,11 @@ export const Q4_K: BlockFormat = { name: 'Q4_K', blockSize: QK_K, typeSize: 144 
  * 11+6+4 significand bits), so the only rounding is the final subtraction, with or without FMA.
  */
 export function dequantizeQ4_K(src: Uint8Array, n: number, out?: Float32Array): Float32Array {
-  const y = prepareDequant(Q4_K, src, n, out);
-  const f16 = f16Table();
-  const nb = n / QK_K;
-  for (let i = 0, o = 0, p = 0; i < nb; i++, o += 144) {
-    const d = f16[src[o] | (src[o + 1] << 8)];
-    const dmin = f16[src[o + 2] | (src[o + 3] << 8)];
-    for (let g = 0; g < 4; g++) {
-      const sm1 = getScaleMinK4(2 * g, src, o + 4);
-      const sm2 = getScaleMinK4(2 * g + 1, src, o + 4);
-      const d1 = fr(d * (sm1 & 0xff));
-      const m1 = fr(dmin * (sm1 >> 8));
-      const d2 = fr(d * (sm2 & 0xff));
-      const m2 = fr(dmin * (sm2 >> 8));
-      const q = o + 16 + 32 * g;
-      for (let l = 0; l < 32; l++) y[p + l] = fr(d1 * (src[q + l] & 0xf)) - m1;
-      p += 32;
-      for (let l = 0; l < 32; l++) y[p + l] = fr(d2 * (src[q + l] >> 4)) - m2;
-      p += 32;
-    }
-  }
-  return y;
+  return dequantizeKGroups(Q4_K, src, n, out, (y, p, o, g, s) => {
+    const q = o + 16 + 32 * g;
+    for (let l = 0; l < 32; l++) y[p + l] = fr(s[0] * (src[q + l] & 0xf)) - s[1];
+    for (let l = 0; l < 32; l++) y[p + 32 + l] = fr(s[2] * (src[q + l] >> 4)) - s[3];
+  });
 }
 
 /** quantize_row_q4_K_ref (make_qkx2_quants with nmax 15, rmin -1, rdelta 0.1, 20 steps). */

@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../util/rng.ts';
 import { dequantizeQ5_K, quantizeQ5_K } from './q5_k.ts';
-import { checkKQuantRoundTrip } from './kquant.testutil.ts';
+import { MN, SC, checkKQuantRoundTrip, kBlockHead } from './kquant.testutil.ts';
 
-// Same scales/mins as the Q4_K test (bytes derived there): both branches of get_scale_min_k4.
-const SC = [1, 2, 3, 63, 17, 33, 48, 63];
-const MN = [0, 5, 63, 7, 18, 40, 1, 62];
-const SCALE_BYTES = [65, 130, 195, 255, 64, 133, 63, 199, 33, 129, 16, 239];
-
-/** Q5_K block: d, dmin bits at 0/2, scales at 4, qh[32] at 16, qs[128] at 48. */
+/** Q5_K block: d, dmin bits at 0/2, the shared scales (SC, MN) at 4, qh[32] at 16, qs[128] at 48. */
 function q5kBlock(dBits: number, mBits: number, qh: (l: number) => number, qs: (i: number) => number): Uint8Array {
-  const b = new Uint8Array(176);
-  b[0] = dBits & 0xff;
-  b[1] = dBits >> 8;
-  b[2] = mBits & 0xff;
-  b[3] = mBits >> 8;
-  b.set(SCALE_BYTES, 4);
+  const b = kBlockHead(176, dBits, mBits);
   for (let l = 0; l < 32; l++) b[16 + l] = qh(l);
   for (let i = 0; i < 128; i++) b[48 + i] = qs(i);
   return b;

@@ -1,0 +1,73 @@
+// The split-K partials of one (chunk, head, token) workgroup, shared by attention_decode.wgsl and
+// attention_decode_rope.wgsl; src/kernels/attention.ts appends it to them (after
+// attention_common.wgsl and workgroup_reduce.wgsl, whose `red` it declares).
+// The including shader declares `override HD, CHUNK, WG`, binds `partO` and `partML` as
+// attention_decode.wgsl documents them, and gives the keys and values of its kv head:
+//   score(base, j) -> f32            (q . k_j) * scale, summed over the HD/2 dim pairs in order
+//   value(base, j, w) -> vec2<f32>   dims 2w, 2w + 1 of v_j
+// where base is the first cache word of that kv head.
+
+var<workgroup> p: array<f32, CHUNK>;
+var<workgroup> red: array<f32, WG>;
+var<workgroup> acc: array<vec2<f32>, WG>;
+
+// No key of the chunk is visible: (NEG, 0) and zeros, which the merge weighs by 0.
+fn emptyPartials(lid: u32, slot: u32) {
+  for (var d = lid; d < HD; d += WG) {
+    partO[slot * HD + d] = 0.0;
+  }
+  if (lid == 0u) {
+    partML[slot] = vec2<f32>(NEG, 0.0);
+  }
+}
+
+// Over the visible keys [lo, hi) of the chunk that starts at key j0:
+//   partML[slot] = (mc, lc)   mc = max s_j,  lc = sum exp(s_j - mc)
+//   partO[slot]  = sum exp(s_j - mc) v_j
+// Threads: scores one key per thread (strided), tree reductions for max and sum, then
+// WG / (HD/2) groups of HD/2 threads each sum p_j v_j over a share of the keys, two dims a thread.
+fn chunkPartials(lid: u32, slot: u32, base: u32, lo: u32, hi: u32, j0: u32) {
+  let NW = HD / 2u;
+
+  // 1. Scores, and their max.
+  var mx = NEG;
+  for (var j = lo + lid; j < hi; j += WG) {
+    let s = score(base, j);
+    p[j - j0] = s;
+    mx = max(mx, s);
+  }
+  let mc = wg_max(lid, mx);
+
+  // 2. Weights exp(s - mc), and their sum.
+  var sum = 0.0;
+  for (var j = lo + lid; j < hi; j += WG) {
+    let e = exp(p[j - j0] - mc);
+    p[j - j0] = e;
+    sum += e;
+  }
+  let lc = wg_sum(lid, sum);
+
+  // 3. sum_j p_j v_j: group g takes keys lo + g, lo + g + groups, ...; thread w two dims.
+  let groups = WG / NW;
+  let g = lid / NW;
+  let w = lid % NW;
+  var a = vec2<f32>(0.0);
+  if (g < groups) {
+    for (var j = lo + g; j < hi; j += groups) {
+      a += p[j - j0] * value(base, j, w);
+    }
+  }
+  acc[lid] = a;
+  workgroupBarrier();
+  if (lid < NW) {
+    var o = vec2<f32>(0.0);
+    for (var gg = 0u; gg < groups; gg++) {
+      o += acc[gg * NW + lid];
+    }
+    partO[slot * HD + 2u * lid] = o.x;
+    partO[slot * HD + 2u * lid + 1u] = o.y;
+  }
+  if (lid == 0u) {
+    partML[slot] = vec2<f32>(mc, lc);
+  }
+}
