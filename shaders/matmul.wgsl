@@ -17,8 +17,6 @@
 // the tile, 12 workgroup-memory loads feed 32 dot products.
 // Rows past the end are clamped (computed, not written); tokens past m and chunks past k
 // are zeros.
-// CPU drivers (lavapipe, SwiftShader) run src/kernels/matmul-bcast.ts instead (tuning.ts): there
-// every workgroup-memory load is a per-lane loop, and this kernel's 12 loads per 32 dot4 dominate.
 
 // Rows (a multiple of 8) and tokens (a multiple of 4) per workgroup; (TR / 8) * (TM / 4) threads.
 override TR: u32 = 32u;

@@ -7,6 +7,7 @@
  */
 import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
 import type { UniformLayout } from '../gpu/uniforms.ts';
+import { weightBindEntries, weightLayoutEntries, type GpuWeight, type WeightFormat } from './weight-formats.ts';
 
 /** Layout entries for buffer bindings first, first + 1, ... of these types. */
 export function bufferLayout(first: number, ...types: GPUBufferBindingType[]): GPUBindGroupLayoutEntry[] {
@@ -66,6 +67,25 @@ export class ComputeKernel {
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, group);
     pass.dispatchWorkgroups(x, y, z);
+  }
+}
+
+/**
+ * A kernel over a repacked weight of one format: bindings 0 and 1 the weight (weight-formats.ts),
+ * 2 its input, 3 its output, 4 its params, then `extra` from 5 on.
+ */
+export class WeightKernel extends ComputeKernel {
+  constructor(
+    device: GPUDevice,
+    readonly format: WeightFormat,
+    { extra = [], ...spec }: Omit<KernelSpec, 'bindings'> & { extra?: GPUBufferBindingType[] },
+  ) {
+    super(device, { ...spec, bindings: [...weightLayoutEntries(format), ...bufferLayout(2, 'read-only-storage', 'storage', 'uniform', ...extra)] });
+  }
+
+  bindWeight(w: GpuWeight, input: GPUBuffer, output: GPUBuffer, params: GPUBuffer, ...extra: GPUBuffer[]): GPUBindGroup {
+    if (w.format !== this.format) throw new Error(`${this.label}: got a ${w.format} weight`);
+    return this.group([...weightBindEntries(w), ...bufferEntries(2, input, output, params, ...extra)]);
   }
 }
 
