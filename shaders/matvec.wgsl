@@ -2,10 +2,10 @@
 //   y[y_offset + r] = sum_k W[r, k] * x[k]      (params.accumulate != 0: y[y_offset + r] += ...)
 // for the rows r of one weight tensor, or of one row-range part of a split tensor.
 //
-// Module = quant_common.wgsl + weights_<type>.wgsl + gemv_common.wgsl + this file
-//          + reduce_{tree,subgroup}.wgsl + matvec_store.wgsl (or matvec_store_norm.wgsl: also
-//          the next RMSNorm's inputs).
-// Bindings: gemv_common.wgsl's 0..4 (params: k, rows, y_offset, accumulate), and
+// Module = quant_common.wgsl + weights_<type>.wgsl + linear_bindings.wgsl + gemv_common.wgsl
+//          + this file + reduce_{tree,subgroup}.wgsl + matvec_store.wgsl (or
+//          matvec_store_norm.wgsl: also the next RMSNorm's inputs).
+// Bindings: linear_bindings.wgsl's 0..4 (params: k, rows, y_offset, accumulate), and
 //           matvec_store_norm.wgsl's 5..7.
 // Dispatch: (ceil(rows / ROWS), 1, 1) workgroups of WG threads.
 //

@@ -4,9 +4,9 @@
 // for the rows r of one weight tensor, or of one row-range part of a split tensor. Replaces an
 // rmsnorm dispatch plus the matvec reading its output (attn_norm + qkv, output_norm + lm_head).
 //
-// Module = quant_common.wgsl + weights_<type>.wgsl + gemv_common.wgsl + gemv_norm.wgsl + this
-//          file + reduce_{tree,subgroup}.wgsl.
-// Bindings: gemv_common.wgsl's 0..4 (params: k, rows, y_offset, accumulate, eps, parts4) and
+// Module = quant_common.wgsl + weights_<type>.wgsl + linear_bindings.wgsl + gemv_common.wgsl
+//          + gemv_norm.wgsl + this file + reduce_{tree,subgroup}.wgsl.
+// Bindings: linear_bindings.wgsl's 0..4 (params: k, rows, y_offset, accumulate, eps, parts4) and
 //           gemv_norm.wgsl's 5 (g, or with PRESCALED the partial sums of squares).
 // Dispatch: (ceil(rows / (ROWS - 1)), 1, 1) workgroups of WG threads.
 //

@@ -6,9 +6,9 @@
 // Replaces ffn_norm (rmsnorm) + ffn_up (matvec) + silu_mul. The gate and up rows must be in the
 // same weight buffers (an unsplit ffn_up, or a part holding both row ranges).
 //
-// Module = quant_common.wgsl + weights_<type>.wgsl + gemv_common.wgsl + gemv_norm.wgsl
-//          + silu.wgsl + this file + reduce_{tree,subgroup}.wgsl.
-// Bindings: gemv_common.wgsl's 0..4 (y = h; params: k, rows, y_offset, accumulate, eps, up_row,
+// Module = quant_common.wgsl + weights_<type>.wgsl + linear_bindings.wgsl + gemv_common.wgsl
+//          + gemv_norm.wgsl + silu.wgsl + this file + reduce_{tree,subgroup}.wgsl.
+// Bindings: linear_bindings.wgsl's 0..4 (y = h; params: k, rows, y_offset, accumulate, eps, up_row,
 //           parts4) and gemv_norm.wgsl's 5 (g, not read unless NORM; or with PRESCALED the
 //           partial sums of squares).
 // Dispatch: (ceil(rows / ((ROWS - 1) / 2)), 1, 1) workgroups of WG threads.

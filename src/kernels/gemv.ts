@@ -1,10 +1,12 @@
 /**
  * What the decode GEMVs (matvec.ts, norm-matvec.ts, swiglu-matvec.ts) share: their shape options
- * and the checks on them, their module (weight decoder + shaders/gemv_common.wgsl + driver +
- * reduction), their uniform (gemv_common.wgsl's Params), bindings and dispatch. Each kernel
+ * and the checks on them, their module (weight decoder + shaders/linear_bindings.wgsl +
+ * gemv_common.wgsl + driver + reduction), their uniform (gemv_common.wgsl's Params), bindings
+ * and dispatch. Each kernel
  * class says what its driver is (GemvDriver) and what its binding methods take.
  */
 import gemvCommon from '../../shaders/gemv_common.wgsl?raw';
+import linearBindings from '../../shaders/linear_bindings.wgsl?raw';
 import reduceSubgroup from '../../shaders/reduce_subgroup.wgsl?raw';
 import reduceTree from '../../shaders/reduce_tree.wgsl?raw';
 import { UniformLayout } from '../gpu/uniforms.ts';
@@ -95,7 +97,7 @@ export class DecodeGemv {
     const tail = `${this.subgroups ? reduceSubgroup : reduceTree}\n${driver.tail ?? ''}`;
     this.kernel = new WeightKernel(device, format, {
       label: `${driver.label}.${format}`,
-      code: weightShader(format, `${gemvCommon}\n${driver.code}`, { subgroups: this.subgroups, tail }),
+      code: weightShader(format, `${linearBindings}\n${gemvCommon}\n${driver.code}`, { subgroups: this.subgroups, tail }),
       constants: { WG: wg, ROWS: reduceRows, ...driver.constants },
       extra: driver.extra,
     });

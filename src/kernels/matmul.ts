@@ -1,3 +1,4 @@
+import linearBindings from '../../shaders/linear_bindings.wgsl?raw';
 import driver from '../../shaders/matmul.wgsl?raw';
 import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
@@ -63,7 +64,7 @@ export class MatmulKernel {
         throw new Error(`matmul: a ${tr} x ${tm} tile needs ${threads} threads, over the device limit`);
       }
       if ((tr + tm) * 256 > device.limits.maxComputeWorkgroupStorageSize) throw new Error(`matmul: a ${tr} x ${tm} tile needs too much workgroup memory`);
-      code = weightShader(format, driver);
+      code = weightShader(format, `${linearBindings}\n${driver}`);
       constants = { TR: tr, TM: tm };
     }
     this.kernel = new WeightKernel(device, format, { label, code, constants });
