@@ -11,15 +11,15 @@
  * Observed errors use ~1e-3..1e-2 of the bound.
  */
 import { describe, expect, it } from 'vitest';
-import { gpuForTests } from './test-gpu.ts';
-import { MatvecKernel, runMatvec } from '../kernels/matvec.ts';
-import type { MatvecOptions } from '../kernels/matvec.ts';
-import { matvecRef } from '../kernels/matvec.ref.ts';
-import { destroyWeight } from '../kernels/weight-formats.ts';
+import { gpuForTests } from '../gpu/test-gpu.ts';
+import { MatvecKernel, runMatvec } from './matvec.ts';
+import type { MatvecOptions } from './matvec.ts';
+import { matvecRef } from './matvec.ref.ts';
+import { destroyWeight } from './weight-formats.ts';
 import { GgmlType, dequantize } from '../model/quant/index.ts';
 import { repack } from '../model/repack.ts';
 import { Rng } from '../util/rng.ts';
-import { decodeTuning } from '../kernels/tuning.ts';
+import { decodeTuning } from './tuning.ts';
 import {
   ALL_TYPES, checkBounds, describeBounds, errorBounds, formatOf, kStep, makeWeight, matvecDepth, uploadRepacked, uploadTestWeight,
   uploadTestWeightParts,

@@ -3,20 +3,20 @@
  * operations as llama.cpp's dequantize_row_* (every product there is exact in f32, so FMA or not
  * gives the same bits), so the gathered rows must equal src/model/quant's dequantize BIT FOR BIT.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openNodeDevice } from '../gpu/node.ts';
-import { EmbedKernel, runEmbed } from '../kernels/embed.ts';
-import { embedRef } from '../kernels/matvec.ref.ts';
-import { destroyWeight } from '../kernels/weight-formats.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gpuForTests } from '../gpu/test-gpu.ts';
+import { EmbedKernel, runEmbed } from './embed.ts';
+import { embedRef } from './matvec.ref.ts';
+import { destroyWeight } from './weight-formats.ts';
 import { GgmlType } from '../model/quant/index.ts';
 import { Rng } from '../util/rng.ts';
 import { ALL_TYPES, formatOf, kStep, makeWeight, uploadTestWeight, uploadTestWeightParts } from './test-weights.ts';
 
+const gpu = gpuForTests();
 let device: GPUDevice;
-beforeAll(async () => {
-  ({ device } = await openNodeDevice());
+beforeAll(() => {
+  device = gpu.device;
 });
-afterAll(() => device?.destroy());
 
 /** Bitwise comparison (NaN-safe, -0 vs +0 distinguished). */
 function firstBitDiff(got: Float32Array, want: Float32Array): string | null {

@@ -6,8 +6,8 @@
 import { GgmlType, QUANT_INFO, dequantize, quantize } from '../model/quant/index.ts';
 import { repack, repackRows } from '../model/repack.ts';
 import type { RepackedTensor } from '../model/repack.ts';
-import { formatInfo, isWeightFormat, uploadWeight } from '../kernels/weight-formats.ts';
-import type { GpuWeight, WeightFormat } from '../kernels/weight-formats.ts';
+import { formatInfo, isWeightFormat, uploadWeight } from './weight-formats.ts';
+import type { GpuWeight, WeightFormat } from './weight-formats.ts';
 import type { Rng } from '../util/rng.ts';
 
 export const ALL_TYPES: GgmlType[] = [

@@ -6,12 +6,12 @@
  * a single wrong weight bit or a wrong token row would give.
  */
 import { describe, expect, it } from 'vitest';
-import { gpuForTests } from './test-gpu.ts';
-import { MatmulKernel, runMatmul } from '../kernels/matmul.ts';
-import type { MatmulOptions } from '../kernels/matmul.ts';
-import type { BcastShape } from '../kernels/matmul-bcast.ts';
-import { matmulRef } from '../kernels/matvec.ref.ts';
-import { destroyWeight } from '../kernels/weight-formats.ts';
+import { gpuForTests } from '../gpu/test-gpu.ts';
+import { MatmulKernel, runMatmul } from './matmul.ts';
+import type { MatmulOptions } from './matmul.ts';
+import type { BcastShape } from './matmul-bcast.ts';
+import { matmulRef } from './matvec.ref.ts';
+import { destroyWeight } from './weight-formats.ts';
 import { GgmlType } from '../model/quant/index.ts';
 import { Rng } from '../util/rng.ts';
 import {

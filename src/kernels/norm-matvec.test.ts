@@ -5,16 +5,16 @@
  * (test-norm.ts: the norm's sum of squares, inverseSqrt and the extra roundings).
  */
 import { describe, expect, it } from 'vitest';
-import { gpuForTests } from './test-gpu.ts';
-import type { MatvecOptions } from '../kernels/matvec.ts';
-import { matvecRef } from '../kernels/matvec.ref.ts';
-import { NormMatvecKernel, runNormMatvec } from '../kernels/norm-matvec.ts';
-import { rmsnormRef } from '../kernels/rmsnorm.ref.ts';
-import { destroyWeight } from '../kernels/weight-formats.ts';
+import { gpuForTests } from '../gpu/test-gpu.ts';
+import type { MatvecOptions } from './matvec.ts';
+import { matvecRef } from './matvec.ref.ts';
+import { NormMatvecKernel, runNormMatvec } from './norm-matvec.ts';
+import { rmsnormRef } from './rmsnorm.ref.ts';
+import { destroyWeight } from './weight-formats.ts';
 import { GgmlType } from '../model/quant/index.ts';
 import { repack } from '../model/repack.ts';
 import { Rng } from '../util/rng.ts';
-import { decodeTuning } from '../kernels/tuning.ts';
+import { decodeTuning } from './tuning.ts';
 import { normDepth } from './test-norm.ts';
 import {
   ALL_TYPES, checkBounds, describeBounds, errorBounds, formatOf, kStep, makeWeight, matvecDepth, uploadRepacked, uploadTestWeight,

@@ -11,16 +11,16 @@
  * squares that now arrives in parts.
  */
 import { describe, expect, it } from 'vitest';
-import { gpuForTests } from './test-gpu.ts';
+import { gpuForTests } from '../gpu/test-gpu.ts';
 import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
-import { MatvecKernel, type MatvecOptions } from '../kernels/matvec.ts';
-import { matvecRef } from '../kernels/matvec.ref.ts';
-import { NormMatvecKernel } from '../kernels/norm-matvec.ts';
-import { rmsnormRef } from '../kernels/rmsnorm.ref.ts';
-import { siluMulRef } from '../kernels/silu_mul.ref.ts';
-import { SwigluMatvecKernel } from '../kernels/swiglu-matvec.ts';
-import { decodeTuning } from '../kernels/tuning.ts';
-import { destroyWeight } from '../kernels/weight-formats.ts';
+import { MatvecKernel, type MatvecOptions } from './matvec.ts';
+import { matvecRef } from './matvec.ref.ts';
+import { NormMatvecKernel } from './norm-matvec.ts';
+import { rmsnormRef } from './rmsnorm.ref.ts';
+import { siluMulRef } from './silu_mul.ref.ts';
+import { SwigluMatvecKernel } from './swiglu-matvec.ts';
+import { decodeTuning } from './tuning.ts';
+import { destroyWeight } from './weight-formats.ts';
 import { GgmlType } from '../model/quant/index.ts';
 import { Rng } from '../util/rng.ts';
 import { prescaledNormDepth } from './test-norm.ts';

@@ -11,16 +11,16 @@
  *                      + u |h|                          (the add to h0 when accumulating).
  */
 import { describe, expect, it } from 'vitest';
-import { gpuForTests } from './test-gpu.ts';
-import { matvecRef } from '../kernels/matvec.ref.ts';
-import { rmsnormRef } from '../kernels/rmsnorm.ref.ts';
-import { siluMulRef } from '../kernels/silu_mul.ref.ts';
-import { SwigluMatvecKernel, runSwigluMatvec } from '../kernels/swiglu-matvec.ts';
-import type { SwigluMatvecOptions } from '../kernels/swiglu-matvec.ts';
-import { destroyWeight, uploadWeight } from '../kernels/weight-formats.ts';
+import { gpuForTests } from '../gpu/test-gpu.ts';
+import { matvecRef } from './matvec.ref.ts';
+import { rmsnormRef } from './rmsnorm.ref.ts';
+import { siluMulRef } from './silu_mul.ref.ts';
+import { SwigluMatvecKernel, runSwigluMatvec } from './swiglu-matvec.ts';
+import type { SwigluMatvecOptions } from './swiglu-matvec.ts';
+import { destroyWeight, uploadWeight } from './weight-formats.ts';
 import { GgmlType } from '../model/quant/index.ts';
 import { Rng } from '../util/rng.ts';
-import { decodeTuning } from '../kernels/tuning.ts';
+import { decodeTuning } from './tuning.ts';
 import { normDepth } from './test-norm.ts';
 import {
   ALL_TYPES, U, checkBounds, describeBounds, errorBounds, formatOf, kStep, makeWeight, matvecDepth, uploadTestWeight,
