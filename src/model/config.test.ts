@@ -3,8 +3,8 @@ import { expectedTensors, modelConfigFromGGUF } from './config.ts';
 import type { ModelConfig } from './config.ts';
 import { ModelFormatError } from './errors.ts';
 import { GGMLType, GGUFValueType, parseGGUF } from './gguf.ts';
-import { fixtureFile, fixtureWriter } from './gguf-fixture.ts';
-import type { FixtureOptions } from './gguf-fixture.ts';
+import { fixtureFile, fixtureWriter } from './test-gguf.ts';
+import type { FixtureOptions } from './test-gguf.ts';
 import { GGUFWriter, writeGGUFToBuffer } from './gguf-write.ts';
 
 async function config(o: FixtureOptions = {}): Promise<ModelConfig> {

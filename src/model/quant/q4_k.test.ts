@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../util/rng.ts';
 import { getScaleMinK4, putScaleMinK4 } from './kquant.ts';
 import { dequantizeQ4_K, quantizeQ4_K } from './q4_k.ts';
-import { checkKQuantRoundTrip } from './kquant.testutil.ts';
+import { checkKQuantRoundTrip } from './test-kquant.ts';
 
 /*
  * Sub-block scales/mins used below (6-bit each):

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../util/rng.ts';
 import { dequantizeQ5_K, quantizeQ5_K } from './q5_k.ts';
-import { checkKQuantRoundTrip } from './kquant.testutil.ts';
+import { checkKQuantRoundTrip } from './test-kquant.ts';
 
 // Same scales/mins as the Q4_K test (bytes derived there): both branches of get_scale_min_k4.
 const SC = [1, 2, 3, 63, 17, 33, 48, 63];
