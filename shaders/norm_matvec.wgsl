@@ -16,9 +16,8 @@
 // same reduction. The dot products use x * g; the norm scale is linear and applied to the
 // reduced sums: sum_k W (x g inv_rms) = inv_rms * sum_k W (x g). Every thread reads the reduced
 // sum of squares itself (reduced_row), so the norm costs no barrier beyond the reduction's.
-// Without PRESCALED the g loads are per-lane gathers like the x loads, which CPU drivers pay
-// for in every workgroup: there the residual projection before it hands over x * g and the
-// sums of squares instead (matvec_store_norm.wgsl).
+// With PRESCALED (gemv_norm.wgsl) no workgroup loads g or squares x: the residual projection
+// before it hands over x * g and the sums of squares (matvec_store_norm.wgsl).
 
 // Output rows per workgroup plus one (the sum of squares), at most MAX_ROWS.
 override ROWS: u32 = 17u;

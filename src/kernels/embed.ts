@@ -1,8 +1,7 @@
 import driver from '../../shaders/embed.wgsl?raw';
-import { createStorage, readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { WeightKernel, createUniform, writeUniform } from './compute-kernel.ts';
-import { checkWeight, formatInfo, weightShader } from './weight-formats.ts';
+import { formatInfo, weightShader } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
 
 /** Embedding gather out[m, :] = W[ids[m], :] over repacked weights (see shaders/embed.wgsl). */
@@ -48,30 +47,4 @@ export class EmbedKernel {
   encode(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, k: number, m: number): void {
     this.kernel.dispatch(pass, bindGroup, ...this.workgroups(k, m));
   }
-}
-
-/** One-off gather for tests: one dispatch per table part into the same output. */
-export async function runEmbed(
-  kernel: EmbedKernel,
-  parts: readonly { weight: GpuWeight; rowOffset: number }[],
-  ids: Uint32Array,
-): Promise<Float32Array> {
-  const { device } = kernel;
-  const k = parts[0].weight.k;
-  const idb = uploadStorage(device, ids, 'embed.ids');
-  const out = createStorage(device, ids.length * k * 4, 'embed.out');
-  const params: GPUBuffer[] = [];
-  const enc = device.createCommandEncoder({ label: 'embed.once' });
-  const pass = enc.beginComputePass();
-  for (const { weight, rowOffset } of parts) {
-    checkWeight(weight);
-    const p = kernel.createParams(weight.k, weight.rows, ids.length, rowOffset);
-    params.push(p);
-    kernel.encode(pass, kernel.bind(weight, idb, out, p), weight.k, ids.length);
-  }
-  pass.end();
-  device.queue.submit([enc.finish()]);
-  const got = new Float32Array(await readBuffer(device, out, ids.length * k * 4));
-  for (const b of [idb, out, ...params]) b.destroy();
-  return got;
 }

@@ -1,10 +1,9 @@
 import linearBindings from '../../shaders/linear_bindings.wgsl?raw';
 import driver from '../../shaders/matmul.wgsl?raw';
-import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { WeightKernel, createUniform, writeUniform } from './compute-kernel.ts';
 import { checkBcastShape, matmulBcastSource, type BcastShape } from './matmul-bcast.ts';
-import { checkWeight, weightShader } from './weight-formats.ts';
+import { weightShader } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
 
 export interface MatmulOptions {
@@ -99,38 +98,4 @@ export class MatmulKernel {
   encode(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, rows: number, m: number): void {
     this.kernel.dispatch(pass, bindGroup, ...this.workgroups(rows, m));
   }
-}
-
-/**
- * One-off run for tests: Y [m, yStride] = X W^T (or yInit + X W^T when accumulating), each
- * weight part writing its rows at its row offset. Not for the hot path.
- */
-export async function runMatmul(
-  kernel: MatmulKernel,
-  parts: readonly { weight: GpuWeight; rowOffset: number }[],
-  x: Float32Array,
-  m: number,
-  yInit: Float32Array,
-  accumulate = false,
-): Promise<Float32Array> {
-  const { device } = kernel;
-  const yStride = yInit.length / m;
-  const xb = uploadStorage(device, x, 'matmul.x');
-  const yb = uploadStorage(device, yInit, 'matmul.y');
-  const params: GPUBuffer[] = [];
-  const enc = device.createCommandEncoder({ label: 'matmul.once' });
-  const pass = enc.beginComputePass();
-  for (const { weight, rowOffset } of parts) {
-    checkWeight(weight);
-    if (weight.k * m !== x.length) throw new RangeError(`matmul: x has ${x.length} values, not ${m} x ${weight.k}`);
-    if (rowOffset + weight.rows > yStride) throw new RangeError('matmul: y rows too short for the weight rows');
-    const p = kernel.createParams(weight.k, weight.rows, m, yStride, rowOffset, accumulate);
-    params.push(p);
-    kernel.encode(pass, kernel.bind(weight, xb, yb, p), weight.rows, m);
-  }
-  pass.end();
-  device.queue.submit([enc.finish()]);
-  const y = new Float32Array(await readBuffer(device, yb, yInit.byteLength));
-  for (const b of [xb, yb, ...params]) b.destroy();
-  return y;
 }

@@ -1,9 +1,7 @@
 import driver from '../../shaders/matvec.wgsl?raw';
 import storePlain from '../../shaders/matvec_store.wgsl?raw';
 import storeNorm from '../../shaders/matvec_store_norm.wgsl?raw';
-import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { DecodeGemv, type GemvOptions } from './gemv.ts';
-import { checkWeight } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
 
 export interface MatvecOptions extends GemvOptions {
@@ -86,36 +84,4 @@ export class MatvecKernel extends DecodeGemv {
   partialsBytes(rows: number): number {
     return 16 * Math.ceil(this.partialCount(rows) / 4);
   }
-}
-
-/**
- * One-off run for tests and the self-test: y = W x (or yInit + W x when accumulating) over the
- * weight parts, each writing its rows at its row offset. Not for the hot path.
- */
-export async function runMatvec(
-  kernel: MatvecKernel,
-  parts: readonly { weight: GpuWeight; rowOffset: number }[],
-  x: Float32Array,
-  yInit: Float32Array,
-  accumulate = false,
-): Promise<Float32Array> {
-  const { device } = kernel;
-  const xb = uploadStorage(device, x, 'matvec.x');
-  const yb = uploadStorage(device, yInit, 'matvec.y');
-  const params: GPUBuffer[] = [];
-  const enc = device.createCommandEncoder({ label: 'matvec.once' });
-  const pass = enc.beginComputePass();
-  for (const { weight, rowOffset } of parts) {
-    checkWeight(weight);
-    if (weight.k !== x.length) throw new RangeError(`matvec: x has ${x.length} values, weight rows ${weight.k}`);
-    if (rowOffset + weight.rows > yInit.length) throw new RangeError('matvec: y too short for the weight rows');
-    const p = kernel.createParams(weight.k, weight.rows, rowOffset, accumulate);
-    params.push(p);
-    kernel.encode(pass, kernel.bind(weight, xb, yb, p), weight.rows);
-  }
-  pass.end();
-  device.queue.submit([enc.finish()]);
-  const y = new Float32Array(await readBuffer(device, yb, yInit.byteLength));
-  for (const b of [xb, yb, ...params]) b.destroy();
-  return y;
 }

@@ -7,9 +7,7 @@
  */
 import driver from '../../shaders/norm_matvec.wgsl?raw';
 import gemvNorm from '../../shaders/gemv_norm.wgsl?raw';
-import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { DecodeGemv, type GemvOptions } from './gemv.ts';
-import { checkWeight } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
 
 export interface NormMatvecOptions extends GemvOptions {
@@ -65,40 +63,4 @@ export class NormMatvecKernel extends DecodeGemv {
     if (!this.prescaled) throw new Error(`norm_matvec.${this.format}: bindPrescaled on a kernel made without prescaled`);
     return this.normGroup(w, xg, partials, y, params);
   }
-}
-
-/**
- * One-off run for tests: y = W (rmsnorm(x) g) (or yInit + ... when accumulating) over the weight
- * parts, each writing its rows at its row offset. Not for the hot path.
- */
-export async function runNormMatvec(
-  kernel: NormMatvecKernel,
-  parts: readonly { weight: GpuWeight; rowOffset: number }[],
-  x: Float32Array,
-  g: Float32Array,
-  eps: number,
-  yInit: Float32Array,
-  accumulate = false,
-): Promise<Float32Array> {
-  const { device } = kernel;
-  if (g.length !== x.length) throw new RangeError(`norm_matvec: g has ${g.length} values, x ${x.length}`);
-  const xb = uploadStorage(device, x, 'norm_matvec.x');
-  const gb = uploadStorage(device, g, 'norm_matvec.g');
-  const yb = uploadStorage(device, yInit, 'norm_matvec.y');
-  const params: GPUBuffer[] = [];
-  const enc = device.createCommandEncoder({ label: 'norm_matvec.once' });
-  const pass = enc.beginComputePass();
-  for (const { weight, rowOffset } of parts) {
-    checkWeight(weight);
-    if (weight.k !== x.length) throw new RangeError(`norm_matvec: x has ${x.length} values, weight rows ${weight.k}`);
-    if (rowOffset + weight.rows > yInit.length) throw new RangeError('norm_matvec: y too short for the weight rows');
-    const p = kernel.createParams({ k: weight.k, rows: weight.rows, eps, yOffset: rowOffset, accumulate });
-    params.push(p);
-    kernel.encode(pass, kernel.bind(weight, xb, gb, yb, p), weight.rows);
-  }
-  pass.end();
-  device.queue.submit([enc.finish()]);
-  const y = new Float32Array(await readBuffer(device, yb, yInit.byteLength));
-  for (const b of [xb, gb, yb, ...params]) b.destroy();
-  return y;
 }

@@ -9,9 +9,7 @@
 import driver from '../../shaders/swiglu_matvec.wgsl?raw';
 import gemvNorm from '../../shaders/gemv_norm.wgsl?raw';
 import silu from '../../shaders/silu.wgsl?raw';
-import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { DecodeGemv, type GemvOptions } from './gemv.ts';
-import { checkWeight } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
 
 export interface SwigluMatvecOptions extends GemvOptions {
@@ -80,34 +78,4 @@ export class SwigluMatvecKernel extends DecodeGemv {
     if (!this.prescaled) throw new Error(`swiglu_matvec.${this.format}: bindPrescaled on a kernel made without prescaled`);
     return this.normGroup(w, xg, partials, h, params);
   }
-}
-
-/** One-off run for tests: h = silu(gate x') * (up x') (+ hInit when accumulating). Not for the hot path. */
-export async function runSwigluMatvec(
-  kernel: SwigluMatvecKernel,
-  w: GpuWeight,
-  x: Float32Array,
-  g: Float32Array | null,
-  p: { ffn: number; eps?: number; upRow?: number },
-  hInit: Float32Array,
-  accumulate = false,
-): Promise<Float32Array> {
-  const { device } = kernel;
-  checkWeight(w);
-  if (w.k !== x.length) throw new RangeError(`swiglu_matvec: x has ${x.length} values, weight rows ${w.k}`);
-  if (g && g.length !== x.length) throw new RangeError(`swiglu_matvec: g has ${g.length} values, x ${x.length}`);
-  if (hInit.length < p.ffn) throw new RangeError('swiglu_matvec: h too short');
-  const xb = uploadStorage(device, x, 'swiglu_matvec.x');
-  const gb = g ? uploadStorage(device, g, 'swiglu_matvec.g') : null;
-  const hb = uploadStorage(device, hInit, 'swiglu_matvec.h');
-  const params = kernel.createParams(w, { ...p, accumulate });
-  const enc = device.createCommandEncoder({ label: 'swiglu_matvec.once' });
-  const pass = enc.beginComputePass();
-  kernel.encode(pass, kernel.bind(w, xb, gb, hb, params), p.ffn);
-  pass.end();
-  device.queue.submit([enc.finish()]);
-  const h = new Float32Array(await readBuffer(device, hb, hInit.byteLength));
-  for (const b of [xb, hb, params]) b.destroy();
-  gb?.destroy();
-  return h;
 }
