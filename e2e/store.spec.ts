@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { expect, test } from '@playwright/test';
-import { fixtureFile } from '../src/model/gguf-fixture.ts';
+import { fixtureFile } from '../src/model/test-gguf.ts';
 import { parseGGUF } from '../src/model/gguf.ts';
 import type { createStore, set } from 'idb-keyval';
 import type { readGGUF } from '../src/model/gguf.ts';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GGMLType, GGUFValueType } from '../src/model/gguf.ts';
-import { fixtureFile } from '../src/model/gguf-fixture.ts';
+import { fixtureFile } from '../src/model/test-gguf.ts';
 import { GGUFWriter, writeGGUFToBuffer } from '../src/model/gguf-write.ts';
 import { inspectCommand, toJson } from './cli-inspect.ts';
 

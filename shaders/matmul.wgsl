@@ -1,13 +1,9 @@
 // Matrix-matrix product for M tokens (prefill), each weight dequantized once per TM tokens:
 //   Y[m, y_offset + r] = sum_k W[r, k] * X[m, k]      (params.accumulate != 0: Y[m, y_offset + r] += ...)
 //
-// Module = quant_common.wgsl + weights_<type>.wgsl + this file.
-// Bindings (group 0):
-//   0  wq      storage, read       array<vec4<u32>>  repacked weight rows [rows, k] (weights_<type>.wgsl)
-//   1  ws      storage, read       array<u32>        f16 d pairs (Q4_0, Q8_0, Q6_K only)
-//   2  x       storage, read       array<vec4<f32>>  [m, k]
-//   3  y       storage, read_write array<f32>        [m, y_stride], this part's rows at y_offset
-//   4  params  uniform             { k, rows, m, y_stride, y_offset, accumulate }
+// Module = quant_common.wgsl + weights_<type>.wgsl + linear_bindings.wgsl + this file.
+// Bindings: linear_bindings.wgsl's, with x [m, k], y [m, y_stride] (this part's rows at
+//           y_offset) and params { k, rows, m, y_stride, y_offset, accumulate }.
 // Dispatch: (ceil(rows / TR), ceil(m / TM), 1) workgroups of (TR / 8) * (TM / 4) threads.
 //
 // A workgroup owns TR rows x TM tokens and walks k in tiles of TKV vec4 (64 elements = whole
@@ -17,8 +13,6 @@
 // the tile, 12 workgroup-memory loads feed 32 dot products.
 // Rows past the end are clamped (computed, not written); tokens past m and chunks past k
 // are zeros.
-// CPU drivers (lavapipe, SwiftShader) run src/kernels/matmul-bcast.ts instead (tuning.ts): there
-// every workgroup-memory load is a per-lane loop, and this kernel's 12 loads per 32 dot4 dominate.
 
 // Rows (a multiple of 8) and tokens (a multiple of 4) per workgroup; (TR / 8) * (TM / 4) threads.
 override TR: u32 = 32u;
@@ -36,11 +30,6 @@ struct Params {
   // 1: add to y (the residual add fused into a projection), 0: overwrite it
   accumulate: u32,
 }
-
-@group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
 
 var<workgroup> wt: array<vec4<f32>, TR * TKV>;
 var<workgroup> xt: array<vec4<f32>, TM * TKV>;

@@ -2,14 +2,11 @@
 //   y[y_offset + r] = sum_k W[r, k] * x[k]      (params.accumulate != 0: y[y_offset + r] += ...)
 // for the rows r of one weight tensor, or of one row-range part of a split tensor.
 //
-// Module = quant_common.wgsl + weights_<type>.wgsl + this file + reduce_{tree,subgroup}.wgsl
-//          + matvec_store.wgsl (or matvec_store_norm.wgsl: also the next RMSNorm's inputs).
-// Bindings (group 0):
-//   0  wq      storage, read       array<vec4<u32>>  repacked weight rows [rows, k] (weights_<type>.wgsl)
-//   1  ws      storage, read       array<u32>        f16 d pairs (Q4_0, Q8_0, Q6_K only)
-//   2  x       storage, read       array<vec4<f32>>  [k]
-//   3  y       storage, read_write array<f32>        [>= y_offset + rows]
-//   4  params  uniform             { k, rows, y_offset, accumulate }
+// Module = quant_common.wgsl + weights_<type>.wgsl + linear_bindings.wgsl + gemv_common.wgsl
+//          + this file + reduce_{tree,subgroup}.wgsl + matvec_store.wgsl (or
+//          matvec_store_norm.wgsl: also the next RMSNorm's inputs).
+// Bindings: linear_bindings.wgsl's 0..4 (params: k, rows, y_offset, accumulate), and
+//           matvec_store_norm.wgsl's 5..7.
 // Dispatch: (ceil(rows / ROWS), 1, 1) workgroups of WG threads.
 //
 // A workgroup owns ROWS consecutive rows. Its threads stride over the row's chunks (CHUNK
@@ -18,26 +15,9 @@
 // are then reduced across the workgroup (reduce_*.wgsl). Rows past the end are clamped to the
 // last row (their sums are computed and dropped), so every loop has a constant trip count.
 
-override WG: u32 = 64u;
 // Rows per workgroup, at most MAX_ROWS.
 override ROWS: u32 = 16u;
 const MAX_ROWS: u32 = 32u;
-
-struct Params {
-  k: u32,
-  rows: u32,
-  y_offset: u32,
-  // 1: add to y (the residual add fused into a projection), 0: overwrite it
-  accumulate: u32,
-}
-
-@group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
-
-// Per-(row, thread) partial sums for the reduction.
-var<workgroup> red: array<f32, ROWS * WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: ReduceIds) {

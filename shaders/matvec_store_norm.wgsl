@@ -3,7 +3,7 @@
 // y[i] (+)= total it writes what that norm needs, so the reader neither loads g nor squares x:
 //   xg[i]        = y[i] * g[i]                (the new value times the norm weight)
 //   partials[wg] = sum of y[i]^2 over this workgroup's rows
-// Bindings (group 0), with matvec.wgsl's 0..4:
+// Bindings (group 0), after gemv_common.wgsl's 0..4:
 //   5  g         storage, read       array<f32>  [rows]  the next norm's weight
 //   6  xg        storage, read_write array<f32>  [rows]
 //   7  partials  storage, read_write array<f32>  [number of workgroups, padded to 4 with zeros]

@@ -10,7 +10,7 @@ import { GREEDY } from '../common/sampling.ts';
 import { ContextFullError } from '../common/errors.ts';
 import { Engine } from './engine.ts';
 import { openModel, readModel } from './open.ts';
-import { gpuForTests } from './test-gpu.ts';
+import { gpuForTests } from '../gpu/test-gpu.ts';
 
 const gpu = gpuForTests();
 const opened: FileByteSource[] = [];

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openNodeDevice } from '../gpu/node.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gpuForTests } from '../gpu/test-gpu.ts';
 import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { Rng } from '../util/rng.ts';
 import { AddKernel } from './add.ts';
@@ -7,13 +7,13 @@ import { addRef } from './add.ref.ts';
 
 // y + x is one correctly rounded f32 addition on both sides: the result must be bit-identical.
 
+const gpu = gpuForTests();
 let device: GPUDevice;
 let kernel: AddKernel;
-beforeAll(async () => {
-  ({ device } = await openNodeDevice());
+beforeAll(() => {
+  device = gpu.device;
   kernel = new AddKernel(device);
 });
-afterAll(() => device?.destroy());
 
 async function run(k: AddKernel, y: Float32Array, x: Float32Array, M: number, n: number): Promise<Float32Array> {
   const xb = uploadStorage(device, x, 'x');

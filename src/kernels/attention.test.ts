@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openNodeDevice } from '../gpu/node.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gpuForTests } from '../gpu/test-gpu.ts';
 import { createStorage, readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { Rng } from '../util/rng.ts';
 import { createStepBuffer, writeStep, type Step } from './step.ts';
@@ -23,11 +23,11 @@ import { packKvCache, unpackKvCache } from './kv-cache.ref.ts';
 const U = 2 ** -24;
 const F16_NAN = 0x7e00;
 
+const gpu = gpuForTests();
 let device: GPUDevice;
-beforeAll(async () => {
-  ({ device } = await openNodeDevice());
+beforeAll(() => {
+  device = gpu.device;
 });
-afterAll(() => device?.destroy());
 
 interface Inputs {
   shape: AttentionShape;

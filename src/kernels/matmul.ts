@@ -1,10 +1,10 @@
+import linearBindings from '../../shaders/linear_bindings.wgsl?raw';
 import driver from '../../shaders/matmul.wgsl?raw';
-import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
+import { WeightKernel, createUniform, writeUniform } from './compute-kernel.ts';
 import { checkBcastShape, matmulBcastSource, type BcastShape } from './matmul-bcast.ts';
-import { checkWeight, weightBindEntries, weightLayoutEntries, weightShader } from './weight-formats.ts';
+import { weightShader } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
-import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
 
 export interface MatmulOptions {
   /** Weight rows per workgroup, a multiple of 8 (workgroup memory: rows * 256 B). */
@@ -12,8 +12,8 @@ export interface MatmulOptions {
   /** Tokens per workgroup, a multiple of 4 (workgroup memory: tokens * 256 B). Threads = rows / 8 * tokens / 4. */
   tokensPerWorkgroup?: number;
   /**
-   * The broadcast GEMM for CPU drivers instead of the tiled one (src/kernels/matmul-bcast.ts):
-   * one subgroup per workgroup; rowsPerWorkgroup / tokensPerWorkgroup are then ignored.
+   * The broadcast GEMM (src/kernels/matmul-bcast.ts: one subgroup per workgroup) instead of the
+   * tiled one; rowsPerWorkgroup / tokensPerWorkgroup are then ignored.
    */
   bcast?: BcastShape;
 }
@@ -29,8 +29,7 @@ export class MatmulKernel {
     ['accumulate', 'u32'],
   ] as const);
 
-  readonly layout: GPUBindGroupLayout;
-  private readonly compiled: CompiledPipeline;
+  private readonly kernel: WeightKernel;
   readonly rowsPerWorkgroup: number;
   readonly tokensPerWorkgroup: number;
 
@@ -64,27 +63,10 @@ export class MatmulKernel {
         throw new Error(`matmul: a ${tr} x ${tm} tile needs ${threads} threads, over the device limit`);
       }
       if ((tr + tm) * 256 > device.limits.maxComputeWorkgroupStorageSize) throw new Error(`matmul: a ${tr} x ${tm} tile needs too much workgroup memory`);
-      code = weightShader(format, driver);
+      code = weightShader(format, `${linearBindings}\n${driver}`);
       constants = { TR: tr, TM: tm };
     }
-    this.layout = device.createBindGroupLayout({
-      label,
-      entries: [
-        ...weightLayoutEntries(format),
-        { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
-        { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
-        { binding: 4, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
-      ],
-    });
-    this.compiled = compileCompute(device, {
-      label,
-      layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
-      compute: { module: device.createShaderModule({ label, code }), entryPoint: 'main', constants },
-    });
-  }
-
-  get pipeline(): GPUComputePipeline {
-    return this.compiled.get();
+    this.kernel = new WeightKernel(device, format, { label, code, constants });
   }
 
   /**
@@ -93,32 +75,18 @@ export class MatmulKernel {
    * `accumulate`. Rewrite it (writeParams) when m changes.
    */
   createParams(k: number, rows: number, m: number, yStride: number, yOffset = 0, accumulate = false): GPUBuffer {
-    const buf = this.device.createBuffer({
-      label: `matmul.${this.format}.params`,
-      size: MatmulKernel.uniforms.byteSize,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
+    const buf = createUniform(this.device, MatmulKernel.uniforms, `matmul.${this.format}.params`);
     this.writeParams(buf, k, rows, m, yStride, yOffset, accumulate);
     return buf;
   }
 
   writeParams(buf: GPUBuffer, k: number, rows: number, m: number, yStride: number, yOffset = 0, accumulate = false): void {
-    this.device.queue.writeBuffer(buf, 0, MatmulKernel.uniforms.pack({ k, rows, m, yStride, yOffset, accumulate: accumulate ? 1 : 0 }));
+    writeUniform(this.device, buf, MatmulKernel.uniforms, { k, rows, m, yStride, yOffset, accumulate: accumulate ? 1 : 0 });
   }
 
   /** x: [m, k] f32, y: [m, yStride] f32. */
   bind(w: GpuWeight, x: GPUBuffer, y: GPUBuffer, params: GPUBuffer): GPUBindGroup {
-    if (w.format !== this.format) throw new Error(`matmul.${this.format}: got a ${w.format} weight`);
-    return this.device.createBindGroup({
-      label: `matmul.${this.format}`,
-      layout: this.layout,
-      entries: [
-        ...weightBindEntries(w),
-        { binding: 2, resource: { buffer: x } },
-        { binding: 3, resource: { buffer: y } },
-        { binding: 4, resource: { buffer: params } },
-      ],
-    });
+    return this.kernel.bindWeight(w, x, y, params);
   }
 
   workgroups(rows: number, m: number): [number, number] {
@@ -128,42 +96,6 @@ export class MatmulKernel {
   }
 
   encode(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, rows: number, m: number): void {
-    pass.setPipeline(this.pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(...this.workgroups(rows, m));
+    this.kernel.dispatch(pass, bindGroup, ...this.workgroups(rows, m));
   }
-}
-
-/**
- * One-off run for tests: Y [m, yStride] = X W^T (or yInit + X W^T when accumulating), each
- * weight part writing its rows at its row offset. Not for the hot path.
- */
-export async function runMatmul(
-  kernel: MatmulKernel,
-  parts: readonly { weight: GpuWeight; rowOffset: number }[],
-  x: Float32Array,
-  m: number,
-  yInit: Float32Array,
-  accumulate = false,
-): Promise<Float32Array> {
-  const { device } = kernel;
-  const yStride = yInit.length / m;
-  const xb = uploadStorage(device, x, 'matmul.x');
-  const yb = uploadStorage(device, yInit, 'matmul.y');
-  const params: GPUBuffer[] = [];
-  const enc = device.createCommandEncoder({ label: 'matmul.once' });
-  const pass = enc.beginComputePass();
-  for (const { weight, rowOffset } of parts) {
-    checkWeight(weight);
-    if (weight.k * m !== x.length) throw new RangeError(`matmul: x has ${x.length} values, not ${m} x ${weight.k}`);
-    if (rowOffset + weight.rows > yStride) throw new RangeError('matmul: y rows too short for the weight rows');
-    const p = kernel.createParams(weight.k, weight.rows, m, yStride, rowOffset, accumulate);
-    params.push(p);
-    kernel.encode(pass, kernel.bind(weight, xb, yb, p), weight.rows, m);
-  }
-  pass.end();
-  device.queue.submit([enc.finish()]);
-  const y = new Float32Array(await readBuffer(device, yb, yInit.byteLength));
-  for (const b of [xb, yb, ...params]) b.destroy();
-  return y;
 }

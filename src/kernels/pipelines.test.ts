@@ -1,16 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openNodeDevice } from '../gpu/node.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gpuForTests } from '../gpu/test-gpu.ts';
 import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { AddKernel } from './add.ts';
 import { addRef } from './add.ref.ts';
 import { Rng } from '../util/rng.ts';
 import { compileCompute, compileInBackground } from '../gpu/pipelines.ts';
 
+const gpu = gpuForTests();
 let device: GPUDevice;
-beforeAll(async () => {
-  ({ device } = await openNodeDevice());
+beforeAll(() => {
+  device = gpu.device;
 });
-afterAll(() => device?.destroy());
 
 async function runAdd(k: AddKernel, y: Float32Array, x: Float32Array, n: number): Promise<Float32Array> {
   const xb = uploadStorage(device, x, 'x');

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openNodeDevice } from '../gpu/node.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gpuForTests } from '../gpu/test-gpu.ts';
 import { Rng } from '../util/rng.ts';
 import { compareArrays, describeReport } from '../util/compare.ts';
 import { RmsNormKernel, runRmsNorm } from './rmsnorm.ts';
@@ -12,13 +12,13 @@ import { rmsnormRef } from './rmsnorm.ref.ts';
 const RTOL = 1e-5;
 const ATOL = 1e-7;
 
+const gpu = gpuForTests();
 let kernel: RmsNormKernel;
 let device: GPUDevice;
-beforeAll(async () => {
-  ({ device } = await openNodeDevice());
+beforeAll(() => {
+  device = gpu.device;
   kernel = new RmsNormKernel(device);
 });
-afterAll(() => device?.destroy());
 
 async function check(rows: number, n: number, eps: number, seed: number) {
   const rng = new Rng(seed);

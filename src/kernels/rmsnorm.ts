@@ -1,6 +1,7 @@
 import source from '../../shaders/rmsnorm.wgsl?raw';
+import { createStorage, readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
-import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
+import { ComputeKernel, createUniform } from './compute-kernel.ts';
 
 /** RMSNorm over rows of x (see shaders/rmsnorm.wgsl for bindings and dispatch). */
 export class RmsNormKernel {
@@ -10,66 +11,32 @@ export class RmsNormKernel {
     ['eps', 'f32'],
   ] as const);
 
-  readonly layout: GPUBindGroupLayout;
-  private readonly compiled: CompiledPipeline;
+  private readonly kernel: ComputeKernel;
 
   constructor(
     readonly device: GPUDevice,
     readonly workgroupSize = Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup),
   ) {
     if (workgroupSize & (workgroupSize - 1)) throw new Error(`rmsnorm: workgroup size ${workgroupSize} is not a power of two`);
-    this.layout = device.createBindGroupLayout({
+    this.kernel = new ComputeKernel(device, {
       label: 'rmsnorm',
-      entries: [
-        { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
-        { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
-        { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
-        { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
-      ],
+      bindings: ['read-only-storage', 'read-only-storage', 'storage', 'uniform'],
+      code: source,
+      constants: { WG: workgroupSize },
     });
-    this.compiled = compileCompute(device, {
-      label: 'rmsnorm',
-      layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
-      compute: {
-        module: device.createShaderModule({ label: 'rmsnorm', code: source }),
-        entryPoint: 'main',
-        constants: { WG: workgroupSize },
-      },
-    });
-  }
-
-  get pipeline(): GPUComputePipeline {
-    return this.compiled.get();
   }
 
   /** Uniform buffer for a fixed (n, rows, eps); made once at load, rewritten only if rows change. */
   createParams(n: number, rows: number, eps: number): GPUBuffer {
-    const buf = this.device.createBuffer({
-      label: 'rmsnorm.params',
-      size: RmsNormKernel.uniforms.byteSize,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
-    this.device.queue.writeBuffer(buf, 0, RmsNormKernel.uniforms.pack({ n, rows, eps }));
-    return buf;
+    return createUniform(this.device, RmsNormKernel.uniforms, 'rmsnorm.params', { n, rows, eps });
   }
 
   bind(x: GPUBuffer, w: GPUBuffer, y: GPUBuffer, params: GPUBuffer): GPUBindGroup {
-    return this.device.createBindGroup({
-      label: 'rmsnorm',
-      layout: this.layout,
-      entries: [
-        { binding: 0, resource: { buffer: x } },
-        { binding: 1, resource: { buffer: w } },
-        { binding: 2, resource: { buffer: y } },
-        { binding: 3, resource: { buffer: params } },
-      ],
-    });
+    return this.kernel.bind(x, w, y, params);
   }
 
   encode(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, rows: number): void {
-    pass.setPipeline(this.pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(rows);
+    this.kernel.dispatch(pass, bindGroup, rows);
   }
 }
 
@@ -86,26 +53,16 @@ export async function runRmsNorm(
   eps: number,
 ): Promise<Float32Array> {
   const { device } = kernel;
-  const make = (data: Float32Array | number, label: string) => {
-    const size = typeof data === 'number' ? data : data.byteLength;
-    const buf = device.createBuffer({ label, size: Math.max(16, size), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
-    if (typeof data !== 'number') device.queue.writeBuffer(buf, 0, data as Float32Array<ArrayBuffer>);
-    return buf;
-  };
-  const xb = make(x, 'x');
-  const wb = make(w, 'w');
-  const yb = make(rows * n * 4, 'y');
+  const xb = uploadStorage(device, x, 'rmsnorm.x');
+  const wb = uploadStorage(device, w, 'rmsnorm.w');
+  const yb = createStorage(device, rows * n * 4, 'rmsnorm.y');
   const params = kernel.createParams(n, rows, eps);
-  const staging = device.createBuffer({ label: 'y.read', size: Math.max(16, rows * n * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const enc = device.createCommandEncoder({ label: 'rmsnorm.once' });
   const pass = enc.beginComputePass();
   kernel.encode(pass, kernel.bind(xb, wb, yb, params), rows);
   pass.end();
-  enc.copyBufferToBuffer(yb, 0, staging, 0, rows * n * 4);
   device.queue.submit([enc.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const y = new Float32Array(staging.getMappedRange().slice(0, rows * n * 4));
-  staging.unmap();
-  for (const b of [xb, wb, yb, params, staging]) b.destroy();
+  const y = new Float32Array(await readBuffer(device, yb, rows * n * 4));
+  for (const b of [xb, wb, yb, params]) b.destroy();
   return y;
 }

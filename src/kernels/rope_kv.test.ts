@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openNodeDevice } from '../gpu/node.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gpuForTests } from '../gpu/test-gpu.ts';
 import { readBuffer, uploadStorage, createStorage } from '../gpu/buffers.ts';
 import { Rng } from '../util/rng.ts';
 import { createStepBuffer, writeStep } from './step.ts';
@@ -28,11 +28,11 @@ import { f16BitsToF32, f16Ulp, f32ToF16Bits } from './kv-cache.ref.ts';
 //    that same ulp.
 const EPS = 2 ** -24;
 
+const gpu = gpuForTests();
 let device: GPUDevice;
-beforeAll(async () => {
-  ({ device } = await openNodeDevice());
+beforeAll(() => {
+  device = gpu.device;
 });
-afterAll(() => device?.destroy());
 
 const SENTINEL = 0xdeadbeef;
 

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openNodeDevice } from '../gpu/node.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gpuForTests } from '../gpu/test-gpu.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import { Rng } from '../util/rng.ts';
 import { compareArrays, describeReport } from '../util/compare.ts';
@@ -23,13 +23,13 @@ const MARGIN = 5e-5;
 // A wrong normalizer (top-k sum instead of full vocab), temperature or rank is off by >= 1e-3.
 const LOGPROB_ATOL = 3e-5;
 
+const gpu = gpuForTests();
 let kernel: SampleKernel;
 let device: GPUDevice;
-beforeAll(async () => {
-  ({ device } = await openNodeDevice());
+beforeAll(() => {
+  device = gpu.device;
   kernel = new SampleKernel(device);
 });
-afterAll(() => device?.destroy());
 
 const settings = (s: Partial<SampleSettings>): SampleSettings => ({ ...GREEDY, ...s });
 

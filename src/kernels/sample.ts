@@ -3,7 +3,7 @@ import partialPass from '../../shaders/sample_partial.wgsl?raw';
 import finalPass from '../../shaders/sample_final.wgsl?raw';
 import { createStorage } from '../gpu/buffers.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
-import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
+import { ComputeKernel, createUniform } from './compute-kernel.ts';
 
 /**
  * Sampling on the GPU in two dispatches (shaders/sample_partial.wgsl, shaders/sample_final.wgsl).
@@ -30,7 +30,8 @@ import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
  *   const sampler = new SampleKernel(device);
  *   const io = sampler.createIo(logits, 64);       // history room for 64, nextId, result, params
  *   const binding = sampler.bind(io, sampler.createScratch(vocab), vocab);
- *   once per generation: sampler.writeHistory(io.history, settings.penaltyWindow, promptIds, 0);
+ *   once per generation: device.queue.writeBuffer(io.history, 0, historyInit(64, promptIds, 0));
+ *                        // the ring starts with the prompt's last ids (historyInit below)
  *   per token: sampler.writeParams(io.params, settings, step, vocab, 64);  // before the submit
  *              sampler.encode(pass, binding);   // after lm_head, same pass; 2 dispatches
  *              sampler.encodeReadback(encoder, io, staging, settings.nTop); parseResult(...)
@@ -140,10 +141,8 @@ export class SampleKernel {
    * pass 2's single-workgroup scan of nWG * nc candidates.
    */
   readonly maxVocab: number;
-  readonly layout1: GPUBindGroupLayout;
-  readonly layout2: GPUBindGroupLayout;
-  private readonly pipeline1: CompiledPipeline;
-  private readonly pipeline2: CompiledPipeline;
+  private readonly partialPass: ComputeKernel;
+  private readonly finalPass: ComputeKernel;
 
   constructor(
     readonly device: GPUDevice,
@@ -158,43 +157,21 @@ export class SampleKernel {
       throw new RangeError(`sample: chunk ${this.chunk} must be a multiple of ${wg} in ${this.cap}..${8 * wg}`);
     }
     this.maxVocab = 256 * this.chunk;
-    const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
-      binding,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: { type },
-    });
-    this.layout1 = device.createBindGroupLayout({
-      label: 'sample.partial',
-      entries: [
-        entry(0, 'read-only-storage'),
-        entry(1, 'read-only-storage'),
-        entry(2, 'storage'),
-        entry(3, 'storage'),
-        entry(4, 'storage'),
-        entry(5, 'uniform'),
-      ],
-    });
-    this.layout2 = device.createBindGroupLayout({
-      label: 'sample.final',
-      entries: [
-        entry(0, 'read-only-storage'),
-        entry(1, 'read-only-storage'),
-        entry(2, 'read-only-storage'),
-        entry(3, 'storage'),
-        entry(4, 'storage'),
-        entry(5, 'storage'),
-        entry(6, 'uniform'),
-      ],
-    });
     const constants = { WG: this.workgroupSize, CHUNK: this.chunk, CAP: this.cap };
-    const pipeline = (label: string, layout: GPUBindGroupLayout, pass: string) =>
-      compileCompute(device, {
-        label,
-        layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-        compute: { module: device.createShaderModule({ label, code: `${common}\n${pass}` }), entryPoint: 'main', constants },
-      });
-    this.pipeline1 = pipeline('sample.partial', this.layout1, partialPass);
-    this.pipeline2 = pipeline('sample.final', this.layout2, finalPass);
+    this.partialPass = new ComputeKernel(device, {
+      label: 'sample.partial',
+      // logits, history, candidates, partials, zkeys, params
+      bindings: ['read-only-storage', 'read-only-storage', 'storage', 'storage', 'storage', 'uniform'],
+      code: `${common}\n${partialPass}`,
+      constants,
+    });
+    this.finalPass = new ComputeKernel(device, {
+      label: 'sample.final',
+      // partials, candidates, zkeys, history, nextId, result, params
+      bindings: ['read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage', 'storage', 'uniform'],
+      code: `${common}\n${finalPass}`,
+      constants,
+    });
   }
 
   /** Pass-1 workgroups for a vocab (pass 2 is one workgroup). */
@@ -236,12 +213,9 @@ export class SampleKernel {
     });
   }
 
+  /** The per-step uniform, written by writeParams. */
   createParams(): GPUBuffer {
-    return this.device.createBuffer({
-      label: 'sample.params',
-      size: SampleKernel.uniforms.byteSize,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
+    return createUniform(this.device, SampleKernel.uniforms, 'sample.params');
   }
 
   /** Writes the per-step uniform (before the submit that samples step `step`). */
@@ -249,20 +223,11 @@ export class SampleKernel {
     this.device.queue.writeBuffer(params, 0, this.packParams(s, step, vocab, historyLength));
   }
 
-  /**
-   * Starts a generation: the ring in use is the first `window` (= penaltyWindow) slots; they
-   * get the last `window` of `recent` (e.g. the prompt's ids), placed so the append at `step`
-   * overwrites the oldest. Nothing per token after this.
-   */
-  writeHistory(history: GPUBuffer, window: number, recent: readonly number[], step: number): void {
-    if (window > 0) this.device.queue.writeBuffer(history, 0, historyInit(window, recent, step));
-  }
-
   /** history (ring of `historyLength` empty slots), nextId, result and params buffers. */
   createIo(logits: GPUBuffer, historyLength: number): SampleIo {
     if (!(Number.isInteger(historyLength) && historyLength >= 1)) throw new RangeError(`sample: history length ${historyLength} must be >= 1`);
     const history = createStorage(this.device, historyLength * 4, 'sample.history');
-    this.writeHistory(history, historyLength, [], 0); // all empty
+    this.device.queue.writeBuffer(history, 0, historyInit(historyLength, [], 0)); // every slot empty
     return {
       logits,
       history,
@@ -286,24 +251,18 @@ export class SampleKernel {
     if (!(Number.isInteger(vocab) && vocab >= 1 && vocab <= this.maxVocab)) throw new RangeError(`sample: vocab ${vocab} must be in 1..${this.maxVocab}`);
     if (io.logits.size < vocab * 4) throw new RangeError(`sample: logits buffer holds fewer than ${vocab} f32`);
     if (io.result.size < this.resultBytes()) throw new RangeError(`sample: result buffer smaller than ${this.resultBytes()} bytes`);
-    const group = (label: string, layout: GPUBindGroupLayout, buffers: GPUBuffer[]) =>
-      this.device.createBindGroup({ label, layout, entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })) });
     const { candidates, partials, zkeys } = scratch;
     return {
-      pass1: group('sample.partial', this.layout1, [io.logits, io.history, candidates, partials, zkeys, io.params]),
-      pass2: group('sample.final', this.layout2, [partials, candidates, zkeys, io.history, io.nextId, io.result, io.params]),
+      pass1: this.partialPass.bind(io.logits, io.history, candidates, partials, zkeys, io.params),
+      pass2: this.finalPass.bind(partials, candidates, zkeys, io.history, io.nextId, io.result, io.params),
       workgroups: this.workgroups(vocab),
     };
   }
 
   /** Two dispatches; pass 2 reads pass 1's scratch (ordered within the pass). */
   encode(pass: GPUComputePassEncoder, b: SampleBinding): void {
-    pass.setPipeline(this.pipeline1.get());
-    pass.setBindGroup(0, b.pass1);
-    pass.dispatchWorkgroups(b.workgroups);
-    pass.setPipeline(this.pipeline2.get());
-    pass.setBindGroup(0, b.pass2);
-    pass.dispatchWorkgroups(1);
+    this.partialPass.dispatch(pass, b.pass1, b.workgroups);
+    this.finalPass.dispatch(pass, b.pass2, 1);
   }
 
   /** Copies the result record (header + nTop pairs) into `staging` at `offset`, outside a pass. */

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openNodeDevice } from '../gpu/node.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gpuForTests } from '../gpu/test-gpu.ts';
 import { createStorage, readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { Rng } from '../util/rng.ts';
 import { compareArrays, describeReport } from '../util/compare.ts';
@@ -14,13 +14,13 @@ import { siluMulRef } from './silu_mul.ref.ts';
 const RTOL = 2e-6;
 const ATOL = 1e-30;
 
+const gpu = gpuForTests();
 let device: GPUDevice;
 let kernel: SiluMulKernel;
-beforeAll(async () => {
-  ({ device } = await openNodeDevice());
+beforeAll(() => {
+  device = gpu.device;
   kernel = new SiluMulKernel(device);
 });
-afterAll(() => device?.destroy());
 
 async function run(k: SiluMulKernel, gu: Float32Array, M: number, ffn: number): Promise<Float32Array> {
   const guBuf = uploadStorage(device, gu, 'gu');

@@ -1,12 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openNodeDevice } from '../gpu/node.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gpuForTests } from '../gpu/test-gpu.ts';
 import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { Rng } from '../util/rng.ts';
 import { StreamReadKernel, streamReadRef } from './stream-read.ts';
 
+const gpu = gpuForTests();
 let device: GPUDevice;
-beforeAll(async () => ({ device } = await openNodeDevice()));
-afterAll(() => device?.destroy());
+beforeAll(() => {
+  device = gpu.device;
+});
 
 // Integer sums wrap identically on both sides: the comparison is exact.
 describe('stream_read kernel vs CPU sum', () => {

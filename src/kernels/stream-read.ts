@@ -1,6 +1,6 @@
 import source from '../../shaders/stream_read.wgsl?raw';
 import { UniformLayout } from '../gpu/uniforms.ts';
-import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
+import { ComputeKernel, createUniform } from './compute-kernel.ts';
 
 /**
  * Reads a buffer once and sums it (shaders/stream_read.wgsl): the bandwidth a kernel that only
@@ -12,31 +12,19 @@ export class StreamReadKernel {
     ['stride', 'u32'],
   ] as const);
 
-  readonly layout: GPUBindGroupLayout;
-  private readonly compiled: CompiledPipeline;
+  private readonly kernel: ComputeKernel;
 
   constructor(
     readonly device: GPUDevice,
     readonly workgroupSize = 256,
     readonly workgroups = 64,
   ) {
-    this.layout = device.createBindGroupLayout({
+    this.kernel = new ComputeKernel(device, {
       label: 'stream_read',
-      entries: [
-        { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
-        { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
-        { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
-      ],
+      bindings: ['read-only-storage', 'storage', 'uniform'],
+      code: source,
+      constants: { WG: workgroupSize },
     });
-    this.compiled = compileCompute(device, {
-      label: 'stream_read',
-      layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
-      compute: { module: device.createShaderModule({ label: 'stream_read', code: source }), entryPoint: 'main', constants: { WG: workgroupSize } },
-    });
-  }
-
-  get pipeline(): GPUComputePipeline {
-    return this.compiled.get();
   }
 
   /** Partial-sum buffer (one u32 per thread) shared by every source. */
@@ -44,24 +32,14 @@ export class StreamReadKernel {
     return this.device.createBuffer({ label: 'stream_read.partial', size: this.workgroups * this.workgroupSize * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
   }
 
-  /** A bind group reading `src` (its size a multiple of 16 bytes). Made once. */
+  /** A bind group reading `src` (its size a multiple of 16 bytes), with its own params. Made once. */
   bind(src: GPUBuffer, partials: GPUBuffer): GPUBindGroup {
-    const params = this.device.createBuffer({ label: 'stream_read.params', size: StreamReadKernel.uniforms.byteSize, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    this.device.queue.writeBuffer(params, 0, StreamReadKernel.uniforms.pack({ n4: Math.floor(src.size / 16), stride: this.workgroupSize * this.workgroups }));
-    return this.device.createBindGroup({
-      layout: this.layout,
-      entries: [
-        { binding: 0, resource: { buffer: src } },
-        { binding: 1, resource: { buffer: partials } },
-        { binding: 2, resource: { buffer: params } },
-      ],
-    });
+    const params = createUniform(this.device, StreamReadKernel.uniforms, 'stream_read.params', { n4: Math.floor(src.size / 16), stride: this.workgroupSize * this.workgroups });
+    return this.kernel.bind(src, partials, params);
   }
 
   encode(pass: GPUComputePassEncoder, group: GPUBindGroup): void {
-    pass.setPipeline(this.pipeline);
-    pass.setBindGroup(0, group);
-    pass.dispatchWorkgroups(this.workgroups);
+    this.kernel.dispatch(pass, group, this.workgroups);
   }
 }
 

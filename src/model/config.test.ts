@@ -5,8 +5,8 @@ import { ModelFormatError } from '../common/errors.ts';
 import { DEFAULT_MODEL } from '../common/catalog.ts';
 import { PRESETS } from '../../scripts/test-model-spec.ts';
 import { GGMLType, GGUFValueType, parseGGUF } from './gguf.ts';
-import { fixtureFile, fixtureWriter } from './gguf-fixture.ts';
-import type { FixtureOptions } from './gguf-fixture.ts';
+import { fixtureFile, fixtureWriter } from './test-gguf.ts';
+import type { FixtureOptions } from './test-gguf.ts';
 import { GGUFWriter, writeGGUFToBuffer } from './gguf-write.ts';
 
 async function config(o: FixtureOptions = {}): Promise<ModelConfig> {

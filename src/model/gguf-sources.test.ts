@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelSourceError } from '../common/errors.ts';
 import { readGGUF } from './gguf.ts';
 import { blobSource, bufferSource, httpSource } from './gguf-sources.ts';
-import { fixtureFile } from './gguf-fixture.ts';
+import { fixtureFile } from './test-gguf.ts';
 import { fileSource, readGGUFFile } from './source-node.ts';
 
 const file = fixtureFile({ vocabSize: 1000 });

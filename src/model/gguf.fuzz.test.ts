@@ -8,7 +8,7 @@ import { expect, it } from 'vitest';
 import { Rng } from '../util/rng.ts';
 import { ModelFormatError } from '../common/errors.ts';
 import { GGMLType, GGUFValueType as T, parseGGUF } from './gguf.ts';
-import { fixtureFile } from './gguf-fixture.ts';
+import { fixtureFile } from './test-gguf.ts';
 
 const ITERATIONS = 12_000;
 

@@ -18,7 +18,7 @@ import {
 import type { ByteSource, GGUFValue } from './gguf.ts';
 import { bufferSource } from './gguf-sources.ts';
 import { GGUFWriter, writeGGUF, writeGGUFToBuffer } from './gguf-write.ts';
-import { fixtureData, fixtureFile, fixtureWriter } from './gguf-fixture.ts';
+import { fixtureData, fixtureFile, fixtureWriter } from './test-gguf.ts';
 
 /** Wraps a source and counts the bytes and calls it serves. */
 function counting(src: ByteSource): ByteSource & { bytes: number; calls: number } {

@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import { createStore, del, keys, set } from 'idb-keyval';
 import { describe, expect, test } from 'vitest';
-import { fixtureFile } from '../model/gguf-fixture.ts';
+import { fixtureFile } from '../model/test-gguf.ts';
 import { parseGGUF } from '../model/gguf.ts';
 import { Rng } from '../util/rng.ts';
 import { downloadModel } from './download.ts';
@@ -9,7 +9,7 @@ import { repairModel } from './repair.ts';
 import type { DownloadOptions } from './download.ts';
 import { DownloadError, ModelFormatError, QuotaExceededError } from '../common/errors.ts';
 import type { StoreProgress } from './progress.ts';
-import { FakeFileServer, fakeStorage, firstDiff } from './testing.ts';
+import { FakeFileServer, fakeStorage, firstDiff } from './test-fakes.ts';
 import { WeightStore } from './weight-store.ts';
 
 const CB = 16384;

@@ -1,12 +1,12 @@
 import 'fake-indexeddb/auto';
 import { createStore, keys, set } from 'idb-keyval';
 import { describe, expect, test } from 'vitest';
-import { fixtureFile } from '../model/gguf-fixture.ts';
+import { fixtureFile } from '../model/test-gguf.ts';
 import { repairModel } from './repair.ts';
 import { CorruptChunkError, ModelFormatError } from '../common/errors.ts';
 import { fileModelId, importFile } from './import.ts';
 import type { StoreProgress } from './progress.ts';
-import { fakeStorage, firstDiff } from './testing.ts';
+import { fakeStorage, firstDiff } from './test-fakes.ts';
 import { WeightStore } from './weight-store.ts';
 
 const CB = 16384;

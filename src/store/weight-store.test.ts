@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import { createStore, del, keys, set } from 'idb-keyval';
 import { describe, expect, test } from 'vitest';
-import { fixtureFile } from '../model/gguf-fixture.ts';
+import { fixtureFile } from '../model/test-gguf.ts';
 import { readGGUF } from '../model/gguf.ts';
 import { bufferSource } from '../model/gguf-sources.ts';
 import { CorruptChunkError, ModelNotStoredError } from '../common/errors.ts';
@@ -9,7 +9,7 @@ import { checkHeader } from './header-check.ts';
 import { chunkCount, chunkSpan, missingRuns } from './manifest.ts';
 import type { ModelSource } from './manifest.ts';
 import { sha256Hex } from './sha256.ts';
-import { firstDiff } from './testing.ts';
+import { firstDiff } from './test-fakes.ts';
 import { WeightStore } from './weight-store.ts';
 
 const CB = 16384;

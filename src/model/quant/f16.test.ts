@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bf16ToF32, f16Table, f16ToF32, f32ToBf16, f32ToF16 } from './f16.ts';
-import { f32Patterns } from './testdata.ts';
+import { f32Patterns } from './test-data.ts';
 
 const bitsOf = (x: number): number => new Uint32Array(new Float32Array([x]).buffer)[0];
 const isNanF16 = (h: number): boolean => (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;

@@ -1,13 +1,13 @@
 /**
- * Byte-for-byte agreement with llama.cpp (outputs recorded in golden.ts from the real library).
+ * Byte-for-byte agreement with llama.cpp (outputs recorded in test-golden.ts from the real library).
  */
 import { describe, expect, it } from 'vitest';
 import { f16Table, f32ToBf16, f32ToF16 } from './f16.ts';
 import {
   GOLDEN_DEQUANT, GOLDEN_F16_TABLE, GOLDEN_F32_TO_BF16, GOLDEN_F32_TO_F16, GOLDEN_MIXED_BLOCKS, GOLDEN_MIXED_SEED, GOLDEN_QUANT,
-} from './golden.ts';
+} from './test-golden.ts';
 import { GgmlType, QUANT_INFO, dequantize, quantize } from './index.ts';
-import { F16_FIELDS, f32Patterns, fnv1a, mixedData, randomBlocks, toHex } from './testdata.ts';
+import { F16_FIELDS, f32Patterns, fnv1a, mixedData, randomBlocks, toHex } from './test-data.ts';
 
 const TYPES = ['Q4_0', 'Q8_0', 'Q4_K', 'Q5_K', 'Q6_K'] as const;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GgmlType, QUANT_INFO, dequantize, isSupportedType, quantInfo, quantize, rowBytes, typeName } from './index.ts';
-import { F16_FIELDS, mixedData, randomBlocks } from './testdata.ts';
+import { F16_FIELDS, mixedData, randomBlocks } from './test-data.ts';
 
 const ALL = Object.values(GgmlType);
 

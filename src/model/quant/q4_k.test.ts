@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../util/rng.ts';
 import { getScaleMinK4, putScaleMinK4 } from './kquant.ts';
 import { dequantizeQ4_K, quantizeQ4_K } from './q4_k.ts';
-import { MN, SC, SCALE_BYTES, checkKQuantRoundTrip, kBlockHead } from './kquant.testutil.ts';
+import { MN, SC, SCALE_BYTES, checkKQuantRoundTrip, kBlockHead } from './test-kquant.ts';
 
 /*
- * The sub-block scales/mins SC, MN and their bytes SCALE_BYTES (kquant.testutil.ts), 6-bit each:
+ * The sub-block scales/mins SC, MN and their bytes SCALE_BYTES (test-kquant.ts), 6-bit each:
  *   sc = [1, 2, 3, 63, 17, 33, 48, 63]
  *   m  = [0, 5, 63, 7, 18, 40, 1, 62]
  * Packing (get_scale_min_k4): j < 4 in the low 6 bits of bytes j / j+4; j >= 4 split into the

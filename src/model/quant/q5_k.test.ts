@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../util/rng.ts';
 import { dequantizeQ5_K, quantizeQ5_K } from './q5_k.ts';
-import { MN, SC, checkKQuantRoundTrip, kBlockHead } from './kquant.testutil.ts';
+import { MN, SC, checkKQuantRoundTrip, kBlockHead } from './test-kquant.ts';
 
 /** Q5_K block: d, dmin bits at 0/2, the shared scales (SC, MN) at 4, qh[32] at 16, qs[128] at 48. */
 function q5kBlock(dBits: number, mBits: number, qh: (l: number) => number, qs: (i: number) => number): Uint8Array {

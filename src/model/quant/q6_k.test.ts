@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../util/rng.ts';
 import { dequantizeQ6_K, quantizeQ6_K } from './q6_k.ts';
-import { checkKQuantRoundTrip } from './kquant.testutil.ts';
+import { checkKQuantRoundTrip } from './test-kquant.ts';
 
 /**
  * Independent Q6_K packer for the tests: element e (0..255) has 6-bit value q[e]; half h = e>>7,

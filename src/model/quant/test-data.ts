@@ -1,5 +1,5 @@
 /**
- * Deterministic inputs for the quant tests and for the llama.cpp golden vectors in golden.ts
+ * Deterministic inputs for the quant tests and for the llama.cpp golden vectors in test-golden.ts
  * (which were produced from exactly these generators: do not change them without regenerating).
  */
 import { Rng } from '../../util/rng.ts';

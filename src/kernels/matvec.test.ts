@@ -11,33 +11,41 @@
  * Observed errors use ~1e-3..1e-2 of the bound.
  */
 import { describe, expect, it } from 'vitest';
-import { gpuForTests } from './test-gpu.ts';
-import { MatvecKernel, runMatvec } from '../kernels/matvec.ts';
-import type { MatvecOptions } from '../kernels/matvec.ts';
-import { matvecRef } from '../kernels/matvec.ref.ts';
-import { destroyWeight } from '../kernels/weight-formats.ts';
+import { gpuForTests } from '../gpu/test-gpu.ts';
+import { MatvecKernel } from './matvec.ts';
+import type { MatvecOptions } from './matvec.ts';
+import { matvecRef } from './matvec.ref.ts';
+import { destroyWeight } from './weight-formats.ts';
 import { GgmlType, dequantize } from '../model/quant/index.ts';
 import { repack } from '../model/repack.ts';
 import { Rng } from '../util/rng.ts';
-import { decodeTuning } from '../kernels/tuning.ts';
+import { decodeTuning } from './tuning.ts';
 import {
-  ALL_TYPES, checkBounds, describeBounds, errorBounds, formatOf, kStep, makeWeight, matvecDepth, uploadRepacked, uploadTestWeight,
-  uploadTestWeightParts,
+  ALL_TYPES, checkBounds, describeBounds, errorBounds, formatOf, kStep, kernelCache, makeWeight, matvecDepth, runOnce, uploadRepacked,
+  uploadTestWeight, uploadTestWeightParts,
 } from './test-weights.ts';
-import type { TestWeight } from './test-weights.ts';
+import type { BoundReport, TestWeight, WeightPart } from './test-weights.ts';
 
 const gpu = gpuForTests();
 
-const kernels = new Map<string, MatvecKernel>();
-function kernel(type: GgmlType, opts: MatvecOptions = {}): MatvecKernel {
-  const key = `${type}:${JSON.stringify(opts)}`;
-  let k = kernels.get(key);
-  if (!k) kernels.set(key, (k = new MatvecKernel(gpu.device, formatOf(type), opts)));
-  return k;
+const kernel = kernelCache((type, opts: MatvecOptions) => new MatvecKernel(gpu.device, formatOf(type), opts));
+
+/** y = W x (or yInit + W x when accumulating), each part writing its rows at its row offset. */
+function runMatvec(kern: MatvecKernel, parts: readonly WeightPart[], x: Float32Array, yInit: Float32Array, accumulate = false): Promise<Float32Array> {
+  return runOnce(gpu.device, [x], yInit, (pass, [xb], yb) =>
+    parts.map(({ weight, rowOffset }) => {
+      const params = kern.createParams(weight.k, weight.rows, rowOffset, accumulate);
+      kern.encode(pass, kern.bind(weight, xb, yb, params), weight.rows);
+      return params;
+    }),
+  );
 }
 
-function depthOf(tw: TestWeight, k: MatvecKernel): number {
-  return matvecDepth(tw.type, tw.k, k.workgroupSize, k.subgroups ? gpu.subgroupSizes : null);
+/** `got` from `kern` against the reference W x (+ y0) and its error bound. */
+function judge(kern: MatvecKernel, tw: TestWeight, x: Float32Array, got: Float32Array, y0?: Float32Array): BoundReport {
+  const ref = matvecRef(tw.w, x, tw.rows, tw.k, y0);
+  const depth = matvecDepth(tw.type, tw.k, kern.workgroupSize, kern.subgroups ? gpu.subgroupSizes : null);
+  return checkBounds(got, ref, errorBounds(tw, x, depth, ref));
 }
 
 /**
@@ -49,8 +57,7 @@ async function check(tw: TestWeight, x: Float32Array, opts: MatvecOptions = {}, 
   const init = y0 ?? new Float32Array(tw.rows).fill(NaN); // NaN: a row the kernel never writes fails
   const got = await runMatvec(kernel(tw.type, opts), parts, x, init, y0 !== undefined);
   for (const p of parts) destroyWeight(p.weight);
-  const ref = matvecRef(tw.w, x, tw.rows, tw.k, y0);
-  const report = checkBounds(got, ref, errorBounds(tw, x, depthOf(tw, kernel(tw.type, opts)), ref));
+  const report = judge(kernel(tw.type, opts), tw, x, got, y0);
   expect(report.ok, `${formatOf(tw.type)} ${tw.rows}x${tw.k} ${JSON.stringify(opts)}: ${describeBounds(report)}`).toBe(true);
   return report.worstRatio;
 }
@@ -211,8 +218,7 @@ describe('matvec: the tolerance catches real decoding errors', () => {
     const kern = kernel(tw.type);
     const got = await runMatvec(kern, [{ weight: w, rowOffset: 0 }], x, new Float32Array(tw.rows));
     destroyWeight(w);
-    const ref = matvecRef(tw.w, x, tw.rows, tw.k);
-    return checkBounds(got, ref, errorBounds(tw, x, depthOf(tw, kern), ref));
+    return judge(kern, tw, x, got);
   }
 
   it('one flipped nibble bit (Q4_K, k = 3072) fails the bound, by a wide margin', async () => {

@@ -11,26 +11,24 @@
  * squares that now arrives in parts.
  */
 import { describe, expect, it } from 'vitest';
-import { gpuForTests } from './test-gpu.ts';
+import { gpuForTests } from '../gpu/test-gpu.ts';
 import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
-import { MatvecKernel, type MatvecOptions } from '../kernels/matvec.ts';
-import { matvecRef } from '../kernels/matvec.ref.ts';
-import { NormMatvecKernel } from '../kernels/norm-matvec.ts';
-import { rmsnormRef } from '../kernels/rmsnorm.ref.ts';
-import { siluMulRef } from '../kernels/silu_mul.ref.ts';
-import { SwigluMatvecKernel } from '../kernels/swiglu-matvec.ts';
-import { decodeTuning } from '../kernels/tuning.ts';
-import { destroyWeight } from '../kernels/weight-formats.ts';
+import { MatvecKernel, type MatvecOptions } from './matvec.ts';
+import { matvecRef } from './matvec.ref.ts';
+import { NormMatvecKernel } from './norm-matvec.ts';
+import { rmsnormRef } from './rmsnorm.ref.ts';
+import { siluMulRef } from './silu_mul.ref.ts';
+import { SwigluMatvecKernel } from './swiglu-matvec.ts';
+import { decodeTuning } from './tuning.ts';
+import { destroyWeight } from './weight-formats.ts';
 import { GgmlType } from '../model/quant/index.ts';
 import { Rng } from '../util/rng.ts';
 import { prescaledNormDepth } from './test-norm.ts';
-import { U, checkBounds, describeBounds, errorBounds, makeWeight, matvecDepth, uploadTestWeight } from './test-weights.ts';
+import { U, checkBounds, describeBounds, errorBounds, makeWeight, matvecDepth, swigluBound, uploadTestWeight } from './test-weights.ts';
 
 const EPS = 1e-5;
 
 const gpu = gpuForTests();
-
-const silu = (v: number) => v / (1 + Math.exp(-v));
 
 async function read(buf: GPUBuffer, bytes: number): Promise<Float32Array> {
   return new Float32Array(await readBuffer(gpu.device, buf, bytes));
@@ -113,11 +111,7 @@ async function chain(shape: MatvecOptions, dim: number, k1: number, rows2: numbe
   const gu = matvecRef(w3.w, xn, 2 * ffn, dim);
   const e = errorBounds(w3, xn, depth3, gu);
   const hs = siluMulRef(gu, 1, ffn);
-  const bound = new Float64Array(ffn);
-  for (let r = 0; r < ffn; r++) {
-    const [ga, ub, ea, eb] = [gu[r], gu[ffn + r], e[r], e[ffn + r]];
-    bound[r] = 1.1 * ea * Math.abs(ub) + Math.abs(silu(ga)) * eb + 1.1 * ea * eb + (8 + 2 * Math.abs(ga)) * U * Math.abs(hs[r]) + U * Math.abs(hs[r]);
-  }
+  const bound = Float64Array.from(hs, (v, r) => swigluBound(gu[r], gu[ffn + r], e[r], e[ffn + r], v) + U * Math.abs(v));
   const r3 = checkBounds(out3, hs, bound);
   expect(r3.ok, `swiglu_matvec prescaled, ${what}: ${describeBounds(r3)}`).toBe(true);
 

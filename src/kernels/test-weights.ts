@@ -1,13 +1,15 @@
 /**
- * Test support for the weight kernels (matvec, matmul, embed): random weights quantized with
- * our llama.cpp-exact codecs, repacked, uploaded, plus what the CPU side needs to judge the GPU
- * results: the dequantized f32 matrix and a rigorous f32 rounding-error bound.
+ * Test support for the weight kernels (matvec, norm_matvec, swiglu_matvec, matmul, embed): random
+ * weights quantized with our llama.cpp-exact codecs, repacked, uploaded; one-off runs of a
+ * kernel; and what the CPU side needs to judge the GPU results: the dequantized f32 matrix and a
+ * rigorous f32 rounding-error bound.
  */
+import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { GgmlType, QUANT_INFO, dequantize, quantize } from '../model/quant/index.ts';
 import { repack, repackRows } from '../model/repack.ts';
 import type { RepackedTensor } from '../model/repack.ts';
-import { formatInfo, isWeightFormat, uploadWeight } from '../kernels/weight-formats.ts';
-import type { GpuWeight, WeightFormat } from '../kernels/weight-formats.ts';
+import { formatInfo, isWeightFormat, uploadWeight } from './weight-formats.ts';
+import type { GpuWeight, WeightFormat } from './weight-formats.ts';
 import type { Rng } from '../util/rng.ts';
 
 export const ALL_TYPES: GgmlType[] = [
@@ -74,6 +76,46 @@ export function makeWeight(type: GgmlType, rows: number, k: number, rng: Rng): T
   return { type, rows, k, raw, w: dequantize(type, raw, rows * k), off: dequantize(type, zeroQuants(type, raw), rows * k) };
 }
 
+/** One kernel per weight type and options, made on first use (a pipeline costs ~1 s of JIT on a CPU driver). */
+export function kernelCache<O, K>(make: (type: GgmlType, opts: O) => K): (type: GgmlType, opts?: O) => K {
+  const made = new Map<string, K>();
+  return (type, opts = {} as O) => {
+    const key = `${type}:${JSON.stringify(opts)}`;
+    let k = made.get(key);
+    if (!k) made.set(key, (k = make(type, opts)));
+    return k;
+  };
+}
+
+/** A weight tensor's row-range part and the output row its rows start at. */
+export interface WeightPart {
+  weight: GpuWeight;
+  rowOffset: number;
+}
+
+/**
+ * One submit for a test, not for the hot path: uploads `inputs` and the output's initial value
+ * `init`, encodes in one pass what `encode` dispatches over them (it returns the params buffers
+ * it made), reads the output back and destroys every buffer.
+ */
+export async function runOnce(
+  device: GPUDevice,
+  inputs: readonly (Float32Array | Uint32Array)[],
+  init: Float32Array,
+  encode: (pass: GPUComputePassEncoder, inputs: GPUBuffer[], out: GPUBuffer) => GPUBuffer[],
+): Promise<Float32Array> {
+  const ins = inputs.map((data, i) => uploadStorage(device, data, `input ${i}`));
+  const out = uploadStorage(device, init, 'output');
+  const enc = device.createCommandEncoder({ label: 'test.once' });
+  const pass = enc.beginComputePass();
+  const params = encode(pass, ins, out);
+  pass.end();
+  device.queue.submit([enc.finish()]);
+  const got = new Float32Array(await readBuffer(device, out, init.byteLength));
+  for (const b of [...ins, out, ...params]) b.destroy();
+  return got;
+}
+
 export function uploadRepacked(device: GPUDevice, t: RepackedTensor): GpuWeight {
   return uploadWeight(device, formatOf(t.type), t.k, t.rows, t.blocks, t.scales);
 }
@@ -84,7 +126,7 @@ export function uploadTestWeight(device: GPUDevice, tw: TestWeight): GpuWeight {
 }
 
 /** The tensor as GPU weight parts split at the given row boundaries (e.g. [0, 5, 9, rows]). */
-export function uploadTestWeightParts(device: GPUDevice, tw: TestWeight, cuts: number[]): { weight: GpuWeight; rowOffset: number }[] {
+export function uploadTestWeightParts(device: GPUDevice, tw: TestWeight, cuts: number[]): WeightPart[] {
   const out = [];
   for (let i = 0; i + 1 < cuts.length; i++) {
     out.push({ weight: uploadRepacked(device, repackRows(tw.type, tw.k, tw.raw, cuts[i], cuts[i + 1] - cuts[i])), rowOffset: cuts[i] });
@@ -142,6 +184,19 @@ export function matvecDepth(
  */
 export function matmulDepth(k: number): number {
   return 4 + 16 + Math.ceil(k / 64) + 4;
+}
+
+/** silu in f64. */
+export const silu = (v: number): number => v / (1 + Math.exp(-v));
+
+/**
+ * Bound on a swiglu_matvec output silu(a) b, given bounds ea and eb on a and b and the exact
+ * h = silu(a) b: |silu'| <= 1.1, so
+ *   1.1 ea |b| + |silu(a)| eb + 1.1 ea eb + (8 + 2|a|) u |h|
+ * (silu: WGSL exp's 3 + 2|a| ulp, the sigmoid's add and divide, two products).
+ */
+export function swigluBound(a: number, b: number, ea: number, eb: number, h: number): number {
+  return 1.1 * ea * Math.abs(b) + Math.abs(silu(a)) * eb + 1.1 * ea * eb + (8 + 2 * Math.abs(a)) * U * Math.abs(h);
 }
 
 export interface BoundReport {

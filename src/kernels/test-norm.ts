@@ -15,7 +15,7 @@
  *   normDepth = ceil(ssDepth / 2) + 7.
  * At Phi-3 size (k = 3072, Q4_K, 64 threads, tree) that is 15 on top of matvec's 24.
  */
-import { formatInfo } from '../kernels/weight-formats.ts';
+import { formatInfo } from './weight-formats.ts';
 import type { GgmlType } from '../model/quant/index.ts';
 import { formatOf } from './test-weights.ts';
 

@@ -2,7 +2,7 @@
  * Golden outputs of llama.cpp itself, for golden.test.ts. Produced by a throwaway C program
  * linked against the libggml-base.so shipped in @node-llama-cpp/linux-x64 (node-llama-cpp
  * 3.21.1; generic x86-64 build without FMA), calling quantize_row_*_ref, dequantize_row_*,
- * ggml_fp16_to_fp32, ggml_fp32_to_fp16 and ggml_fp32_to_bf16 on the inputs of testdata.ts:
+ * ggml_fp16_to_fp32, ggml_fp32_to_fp16 and ggml_fp32_to_bf16 on the inputs of test-data.ts:
  *   quant:   mixedData(2024, 8)                        -> hex of the quantized bytes
  *   dequant: randomBlocks(1000 + type, nBlocks, ...)   -> fnv1a of the f32 output
  *   f16:     all 65536 patterns -> fnv1a of f32 bits; f32Patterns(99, 65536) -> fnv1a of u16s

@@ -1,9 +1,10 @@
 /**
- * The GPU device of a kernel test file: opened before its tests, destroyed after them, with the
- * adapter's subgroup sizes for the error bounds of subgroup reductions (test-weights.ts).
+ * The GPU device of a test file, the one way every GPU test opens its device: opened before its
+ * tests, destroyed after them, with the adapter's subgroup sizes for the error bounds of
+ * subgroup reductions (src/kernels/test-weights.ts).
  */
 import { afterAll, beforeAll } from 'vitest';
-import { openNodeDevice } from '../gpu/node.ts';
+import { openNodeDevice } from './node.ts';
 
 export interface TestGpu {
   /** Valid inside tests (set by beforeAll). */

@@ -11,19 +11,20 @@
  *                      + u |h|                          (the add to h0 when accumulating).
  */
 import { describe, expect, it } from 'vitest';
-import { gpuForTests } from './test-gpu.ts';
-import { matvecRef } from '../kernels/matvec.ref.ts';
-import { rmsnormRef } from '../kernels/rmsnorm.ref.ts';
-import { siluMulRef } from '../kernels/silu_mul.ref.ts';
-import { SwigluMatvecKernel, runSwigluMatvec } from '../kernels/swiglu-matvec.ts';
-import type { SwigluMatvecOptions } from '../kernels/swiglu-matvec.ts';
-import { destroyWeight, uploadWeight } from '../kernels/weight-formats.ts';
+import { gpuForTests } from '../gpu/test-gpu.ts';
+import { matvecRef } from './matvec.ref.ts';
+import { rmsnormRef } from './rmsnorm.ref.ts';
+import { siluMulRef } from './silu_mul.ref.ts';
+import { SwigluMatvecKernel } from './swiglu-matvec.ts';
+import type { SwigluMatvecOptions } from './swiglu-matvec.ts';
+import { destroyWeight, uploadWeight, type GpuWeight } from './weight-formats.ts';
 import { GgmlType } from '../model/quant/index.ts';
 import { Rng } from '../util/rng.ts';
-import { decodeTuning } from '../kernels/tuning.ts';
+import { decodeTuning } from './tuning.ts';
 import { normDepth } from './test-norm.ts';
 import {
-  ALL_TYPES, U, checkBounds, describeBounds, errorBounds, formatOf, kStep, makeWeight, matvecDepth, uploadTestWeight,
+  ALL_TYPES, U, checkBounds, describeBounds, errorBounds, formatOf, kStep, kernelCache, makeWeight, matvecDepth, runOnce, silu, swigluBound,
+  uploadTestWeight,
 } from './test-weights.ts';
 import type { TestWeight } from './test-weights.ts';
 
@@ -31,15 +32,43 @@ const EPS = 1e-5;
 
 const gpu = gpuForTests();
 
-const kernels = new Map<string, SwigluMatvecKernel>();
-function kernel(type: GgmlType, opts: SwigluMatvecOptions = {}): SwigluMatvecKernel {
-  const key = `${type}:${JSON.stringify(opts)}`;
-  let k = kernels.get(key);
-  if (!k) kernels.set(key, (k = new SwigluMatvecKernel(gpu.device, formatOf(type), opts)));
-  return k;
+const kernel = kernelCache((type, opts: SwigluMatvecOptions) => new SwigluMatvecKernel(gpu.device, formatOf(type), opts));
+
+/** h = silu(gate x') * (up x') (+ hInit when accumulating); g null: no norm, x' = x. */
+function runSwigluMatvec(
+  kern: SwigluMatvecKernel,
+  w: GpuWeight,
+  x: Float32Array,
+  g: Float32Array | null,
+  p: { ffn: number; eps?: number; upRow?: number },
+  hInit: Float32Array,
+  accumulate = false,
+): Promise<Float32Array> {
+  return runOnce(gpu.device, g ? [x, g] : [x], hInit, (pass, [xb, gb], hb) => {
+    const params = kern.createParams(w, { ...p, accumulate });
+    kern.encode(pass, kern.bind(w, xb, gb ?? null, hb, params), p.ffn);
+    return [params];
+  });
 }
 
-const silu = (v: number) => v / (1 + Math.exp(-v));
+/**
+ * The composed references h = silu(gate x') (up x') for tw's rows 0 .. ffn and upRow .. + ffn,
+ * and the bound of each output but for the add to h0 (see the top of this file).
+ */
+function reference(kern: SwigluMatvecKernel, tw: TestWeight, ffn: number, x: Float32Array, g: Float32Array | null, upRow = ffn) {
+  const xn = g ? rmsnormRef(x, g, 1, tw.k, EPS) : x;
+  const gu = matvecRef(tw.w, xn, tw.rows, tw.k);
+  const sg = kern.subgroups ? gpu.subgroupSizes : null;
+  const depth = matvecDepth(tw.type, tw.k, kern.workgroupSize, sg) + (g ? normDepth(tw.type, tw.k, kern.workgroupSize, sg) : 0);
+  const e = errorBounds(tw, xn, depth, gu);
+  // [gate rows | up rows] as siluMulRef wants them
+  const pair = new Float32Array(2 * ffn);
+  pair.set(gu.subarray(0, ffn));
+  pair.set(gu.subarray(upRow, upRow + ffn), ffn);
+  const h = siluMulRef(pair, 1, ffn);
+  const bound = Float64Array.from(h, (v, r) => swigluBound(pair[r], pair[ffn + r], e[r], e[upRow + r], v));
+  return { h, bound };
+}
 
 /**
  * tw: the fused weight, 2F rows (gate, then up) or more with upRow. GPU vs the composed
@@ -59,28 +88,9 @@ async function check(
   const init = h0 ?? new Float32Array(ffn).fill(NaN);
   const got = await runSwigluMatvec(kern, w, x, g, { ffn, eps: EPS, upRow }, init, h0 !== undefined);
   destroyWeight(w);
-
-  const xn = g ? rmsnormRef(x, g, 1, tw.k, EPS) : x;
-  const gu = matvecRef(tw.w, xn, tw.rows, tw.k);
-  const sg = kern.subgroups ? gpu.subgroupSizes : null;
-  const depth = matvecDepth(tw.type, tw.k, kern.workgroupSize, sg) + (g ? normDepth(tw.type, tw.k, kern.workgroupSize, sg) : 0);
-  const e = errorBounds(tw, xn, depth, gu);
-  // [gate rows | up rows] as siluMulRef wants them
-  const pair = new Float32Array(2 * ffn);
-  pair.set(gu.subarray(0, ffn));
-  pair.set(gu.subarray(upRow, upRow + ffn), ffn);
-  const h = siluMulRef(pair, 1, ffn);
-  const ref = new Float64Array(ffn);
-  const bound = new Float64Array(ffn);
-  for (let r = 0; r < ffn; r++) {
-    const a = pair[r];
-    const b = pair[ffn + r];
-    const ea = e[r];
-    const eb = e[upRow + r];
-    ref[r] = (h0 ? h0[r] : 0) + h[r];
-    bound[r] = 1.1 * ea * Math.abs(b) + Math.abs(silu(a)) * eb + 1.1 * ea * eb + (8 + 2 * Math.abs(a)) * U * Math.abs(h[r]) + U * Math.abs(ref[r]);
-  }
-  const report = checkBounds(got, ref, bound);
+  const { h, bound } = reference(kern, tw, ffn, x, g, upRow);
+  const ref = Float64Array.from(h, (v, r) => (h0 ? h0[r] : 0) + v);
+  const report = checkBounds(got, ref, bound.map((b, r) => b + U * Math.abs(ref[r])));
   expect(report.ok, `${formatOf(tw.type)} ffn ${ffn} k ${tw.k} ${JSON.stringify(opts)}: ${describeBounds(report)}`).toBe(true);
   return report.worstRatio;
 }
@@ -214,17 +224,6 @@ async function checkCorrupt(tw: TestWeight, bad: TestWeight, ffn: number, x: Flo
   const w = uploadTestWeight(gpu.device, bad);
   const got = await runSwigluMatvec(kern, w, x, g, { ffn, eps: EPS }, new Float32Array(ffn));
   destroyWeight(w);
-  const xn = rmsnormRef(x, g, 1, tw.k, EPS);
-  const gu = matvecRef(tw.w, xn, tw.rows, tw.k);
-  const sg = kern.subgroups ? gpu.subgroupSizes : null;
-  const e = errorBounds(tw, xn, matvecDepth(tw.type, tw.k, kern.workgroupSize, sg) + normDepth(tw.type, tw.k, kern.workgroupSize, sg), gu);
-  const h = siluMulRef(gu, 1, ffn);
-  let out = 0;
-  for (let r = 0; r < ffn; r++) {
-    const a = gu[r];
-    const b = gu[ffn + r];
-    const bound = 1.1 * e[r] * Math.abs(b) + Math.abs(silu(a)) * e[ffn + r] + 1.1 * e[r] * e[ffn + r] + (8 + 2 * Math.abs(a)) * U * Math.abs(h[r]);
-    if (!(Math.abs(got[r] - h[r]) <= bound)) out++;
-  }
-  return out;
+  const { h, bound } = reference(kern, tw, ffn, x, g);
+  return checkBounds(got, h, bound).bad;
 }

@@ -15,7 +15,7 @@ import { expect } from 'vitest';
 import type { Rng } from '../../util/rng.ts';
 import { f16ToF32 } from './f16.ts';
 import { getScaleMinK4 } from './kquant.ts';
-import { mixedData } from './testdata.ts';
+import { mixedData } from './test-data.ts';
 
 type KKind = 'Q4_K' | 'Q5_K' | 'Q6_K';
 

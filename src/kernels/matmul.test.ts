@@ -6,27 +6,34 @@
  * a single wrong weight bit or a wrong token row would give.
  */
 import { describe, expect, it } from 'vitest';
-import { gpuForTests } from './test-gpu.ts';
-import { MatmulKernel, runMatmul } from '../kernels/matmul.ts';
-import type { MatmulOptions } from '../kernels/matmul.ts';
-import type { BcastShape } from '../kernels/matmul-bcast.ts';
-import { matmulRef } from '../kernels/matvec.ref.ts';
-import { destroyWeight } from '../kernels/weight-formats.ts';
+import { gpuForTests } from '../gpu/test-gpu.ts';
+import { MatmulKernel } from './matmul.ts';
+import type { MatmulOptions } from './matmul.ts';
+import type { BcastShape } from './matmul-bcast.ts';
+import { matmulRef } from './matvec.ref.ts';
+import { destroyWeight } from './weight-formats.ts';
 import { GgmlType } from '../model/quant/index.ts';
 import { Rng } from '../util/rng.ts';
 import {
-  ALL_TYPES, checkBounds, describeBounds, errorBounds, formatOf, kStep, makeWeight, matmulDepth, uploadTestWeight, uploadTestWeightParts,
+  ALL_TYPES, checkBounds, describeBounds, errorBounds, formatOf, kStep, kernelCache, makeWeight, matmulDepth, runOnce, uploadTestWeight,
+  uploadTestWeightParts,
 } from './test-weights.ts';
-import type { TestWeight } from './test-weights.ts';
+import type { TestWeight, WeightPart } from './test-weights.ts';
 
 const gpu = gpuForTests();
 
-const kernels = new Map<string, MatmulKernel>();
-function kernel(type: GgmlType, opts: MatmulOptions = {}): MatmulKernel {
-  const key = `${type}:${JSON.stringify(opts)}`;
-  let k = kernels.get(key);
-  if (!k) kernels.set(key, (k = new MatmulKernel(gpu.device, formatOf(type), opts)));
-  return k;
+const kernel = kernelCache((type, opts: MatmulOptions) => new MatmulKernel(gpu.device, formatOf(type), opts));
+
+/** Y [m, yStride] = X W^T (or yInit + X W^T when accumulating), each part writing its rows at its row offset. */
+function runMatmul(kern: MatmulKernel, parts: readonly WeightPart[], x: Float32Array, m: number, yInit: Float32Array, accumulate = false): Promise<Float32Array> {
+  const yStride = yInit.length / m;
+  return runOnce(gpu.device, [x], yInit, (pass, [xb], yb) =>
+    parts.map(({ weight, rowOffset }) => {
+      const params = kern.createParams(weight.k, weight.rows, m, yStride, rowOffset, accumulate);
+      kern.encode(pass, kern.bind(weight, xb, yb, params), weight.rows, m);
+      return params;
+    }),
+  );
 }
 
 /**

@@ -1,0 +1,29 @@
+// Shared by the decode GEMVs with the RMSNorm of x fused in (norm_matvec.wgsl, swiglu_matvec.wgsl):
+//   x' = x * inv_rms * g,  inv_rms = 1 / sqrt(sum_k x[k]^2 / k + eps)
+// The dot products use x * g and the scale is applied to the reduced sums (it is linear); sum x^2
+// is reduced as one extra row of the reduction.
+//
+// Binding (group 0), after gemv_common.wgsl's:
+//   5  g  storage, read  array<vec4<f32>>  [k]  the norm weight; with PRESCALED, the writer's
+//                                               partial sums of squares [params.parts4]
+//
+// PRESCALED: x is already x * g and the sum of x^2 comes in parts (binding 5: the partial sums a
+// matvec_store_norm.wgsl dispatch wrote, params.parts4 vec4 of them): no g loads, no squaring.
+// Same result up to the order of the f32 additions in sum x^2.
+override PRESCALED: bool = false;
+
+@group(0) @binding(5) var<storage, read> g: array<vec4<f32>>;
+
+// PRESCALED: this thread's share of the handed-off partial sums of squares.
+fn handed_off_squares(lid: u32) -> vec4<f32> {
+  var sq = vec4<f32>();
+  for (var p = lid; p < params.parts4; p += WG) {
+    sq += g[p];
+  }
+  return sq;
+}
+
+// After reduce_rows, in any thread: inv_rms from the reduction row `row` holding sum x^2.
+fn inv_rms(ids: ReduceIds, row: u32) -> f32 {
+  return inverseSqrt(reduced_row(ids, row) / f32(params.k) + params.eps);
+}
