@@ -6,17 +6,13 @@
  * Also: one readback per token, and the decode step's dispatch count is the fused path's
  * 6 per layer + 4 (embed, norm + lm_head, two sampler passes).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openNodeDevice } from '../gpu/node.ts';
+import { describe, expect, it } from 'vitest';
+import { gpuForTests } from '../gpu/test-gpu.ts';
 import { Engine } from './engine.ts';
 import { openTestModel, readLogits } from './test-engine.ts';
 import { promptIds } from '../../scripts/prompts.ts';
 
-let device: GPUDevice;
-beforeAll(async () => {
-  ({ device } = await openNodeDevice());
-});
-afterAll(() => device?.destroy());
+const gpu = gpuForTests();
 
 /** A device whose createBuffer / createBindGroup calls are counted (everything else forwarded). */
 function countingDevice(real: GPUDevice) {
@@ -40,7 +36,7 @@ function countingDevice(real: GPUDevice) {
 describe('decode allocates nothing per token', () => {
   it('generate creates no buffers or bind groups, for 2 or 20 tokens', async () => {
     const { src, file, cfg } = await openTestModel({ preset: 'tiny', mix: 'q4_k_m', seed: 1 });
-    const { device: counted, counts } = countingDevice(device);
+    const { device: counted, counts } = countingDevice(gpu.device);
     const engine = await Engine.load(counted, file, src, cfg, { contextLength: 256 });
     try {
       expect(counts.createBuffer, 'load goes through the counted device').toBeGreaterThan(0);

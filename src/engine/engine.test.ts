@@ -6,8 +6,8 @@
  *  - logits equal the CPU reference's within f32 summation-order error;
  *  - prefill-then-decode gives the logits of feeding the prompt one token at a time.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openNodeDevice } from '../gpu/node.ts';
+import { describe, expect, it } from 'vitest';
+import { gpuForTests } from '../gpu/test-gpu.ts';
 import { loadRefWeights, logSoftmax, RefModel } from './forward.ref.ts';
 import { Engine } from './engine.ts';
 import { feed, openTestModel } from './test-engine.ts';
@@ -23,11 +23,7 @@ import { GREEDY } from '../common/sampling.ts';
 const LOGIT_TOL = 2e-3;
 
 
-let device: GPUDevice;
-beforeAll(async () => {
-  ({ device } = await openNodeDevice());
-});
-afterAll(() => device?.destroy());
+const gpu = gpuForTests();
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let m = 0;
@@ -47,7 +43,7 @@ describe('GPU engine vs llama.cpp and the CPU reference', () => {
       } finally {
         await llama.dispose();
       }
-      const engine = await Engine.load(device, file, src, cfg, { contextLength: ctx, slidingWindow: false });
+      const engine = await Engine.load(gpu.device, file, src, cfg, { contextLength: ctx, slidingWindow: false });
       try {
         // Greedy generation through the engine's own loop (sampling on the GPU).
         const res = await engine.generate(prompt, { maxTokens: 33, topLogprobs: 5, sampling: GREEDY });
@@ -102,7 +98,7 @@ describe('engine behaviour', () => {
     const { file, src, cfg } = await openTestModel({ preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: 16 });
     expect(cfg.slidingWindow).toBe(16);
     const prompt = promptIds(64);
-    const engine = await Engine.load(device, file, src, cfg, { contextLength: 256, prefillChunk: 32 });
+    const engine = await Engine.load(gpu.device, file, src, cfg, { contextLength: 256, prefillChunk: 32 });
     try {
       const ref = new RefModel(await loadRefWeights(file, src, cfg), { contextLength: 256 });
       const noWindow = new RefModel(ref.w, { contextLength: 256, slidingWindow: false });
@@ -125,8 +121,8 @@ describe('engine behaviour', () => {
     // and ffn_down into row-range parts: decode then runs rmsnorm + matvec + silu_mul instead of the
     // fused SwiGLU GEMV, and Wdown cannot hand the next norm its inputs.
     const { file, src, cfg } = await openTestModel({ preset: 'tiny', mix: 'q4_k_m', seed: 1 });
-    const limits = new Proxy(device.limits, { get: (t, p) => (p === 'maxStorageBufferBindingSize' ? 64 * 1024 : Reflect.get(t, p)) });
-    const small = new Proxy(device, { get: (t, p) => (p === 'limits' ? limits : typeof Reflect.get(t, p) === 'function' ? (Reflect.get(t, p) as (...a: unknown[]) => unknown).bind(t) : Reflect.get(t, p)) });
+    const limits = new Proxy(gpu.device.limits, { get: (t, p) => (p === 'maxStorageBufferBindingSize' ? 64 * 1024 : Reflect.get(t, p)) });
+    const small = new Proxy(gpu.device, { get: (t, p) => (p === 'limits' ? limits : typeof Reflect.get(t, p) === 'function' ? (Reflect.get(t, p) as (...a: unknown[]) => unknown).bind(t) : Reflect.get(t, p)) });
     const engine = await Engine.load(small, file, src, cfg, { contextLength: 256, slidingWindow: false });
     try {
       expect(engine.weights.layers[0].up.parts.length).toBeGreaterThan(1);
@@ -147,7 +143,7 @@ describe('engine behaviour', () => {
 
   it('stops on stop tokens, honours max_tokens, reports context_full, reuses the KV cache', async () => {
     const { file, src, cfg } = await openTestModel({ preset: 'tiny', mix: 'q4_k_m', seed: 1 });
-    const engine = await Engine.load(device, file, src, cfg, { contextLength: 80 });
+    const engine = await Engine.load(gpu.device, file, src, cfg, { contextLength: 80 });
     try {
       const prompt = promptIds(64);
       const free = await engine.generate(prompt, { maxTokens: 5, sampling: GREEDY });
@@ -184,7 +180,7 @@ describe('engine behaviour', () => {
 
   it('seeded sampling is reproducible and differs across seeds', async () => {
     const { file, src, cfg } = await openTestModel({ preset: 'tiny', mix: 'q4_0', seed: 1 });
-    const engine = await Engine.load(device, file, src, cfg, { contextLength: 128 });
+    const engine = await Engine.load(gpu.device, file, src, cfg, { contextLength: 128 });
     try {
       const prompt = promptIds(16);
       const run = async (seed: number) =>

@@ -5,22 +5,18 @@
  * weights (a dropped network, a damaged stored chunk) rejects load with that error, after
  * destroying every buffer load made.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fileSource } from '../model/source-node.ts';
 import { readGGUF } from '../model/gguf.ts';
 import { modelConfigFromGGUF } from '../model/config.ts';
 import { ModelSourceError } from '../common/errors.ts';
 import type { ByteSource } from '../model/gguf-types.ts';
-import { openNodeDevice } from '../gpu/node.ts';
+import { gpuForTests } from '../gpu/test-gpu.ts';
 import { Engine } from './engine.ts';
 import { ensureModel } from '../../scripts/test-models.ts';
 import { GREEDY } from '../common/sampling.ts';
 
-let device: GPUDevice;
-beforeAll(async () => {
-  ({ device } = await openNodeDevice());
-});
-afterAll(() => device?.destroy());
+const gpu = gpuForTests();
 
 /** A device that records the buffers made through it, which of them were destroyed, and pipeline creation calls. */
 function trackingDevice(real: GPUDevice) {
@@ -66,7 +62,7 @@ async function tinyModel() {
 describe('Engine.load', () => {
   it('compiles every pipeline in the background during the upload: the first steps compile nothing', async () => {
     const { src, file, cfg } = await tinyModel();
-    const t = trackingDevice(device);
+    const t = trackingDevice(gpu.device);
     const engine = await Engine.load(t.device, file, src, cfg, { contextLength: 256 });
     try {
       expect(t.calls.sync).toBe(0);
@@ -93,7 +89,7 @@ describe('Engine.load', () => {
         return src.read(offset, length);
       },
     };
-    const t = trackingDevice(device);
+    const t = trackingDevice(gpu.device);
     try {
       await expect(Engine.load(t.device, file, failing, cfg, { contextLength: 256 })).rejects.toThrow(/the connection dropped/);
       expect(t.made.length).toBeGreaterThan(20);

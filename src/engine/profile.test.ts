@@ -9,34 +9,26 @@
  * No timing thresholds: lavapipe speed depends on the machine's load.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileSource } from '../model/source-node.ts';
-import { readGGUF } from '../model/gguf.ts';
-import { modelConfigFromGGUF } from '../model/config.ts';
-import { openNodeDevice } from '../gpu/node.ts';
+import { gpuForTests } from '../gpu/test-gpu.ts';
+import { openTestModel } from './test-engine.ts';
 import { Engine } from './engine.ts';
 import { DispatchProfiler, summarizeKinds } from './profile.ts';
 import { benchEngine } from './bench.ts';
-import { ensureModel } from '../../scripts/test-models.ts';
 import { promptIds } from '../../scripts/prompts.ts';
 import { GREEDY } from '../common/sampling.ts';
 
-let device: GPUDevice;
+const gpu = gpuForTests();
 let engine: Engine;
 
 beforeAll(async () => {
-  ({ device } = await openNodeDevice());
-  const src = await fileSource(await ensureModel({ preset: 'tiny', mix: 'q4_k_m', seed: 1 }));
-  const file = await readGGUF(src);
-  engine = await Engine.load(device, file, src, modelConfigFromGGUF(file), { contextLength: 256 });
+  const { file, src, cfg } = await openTestModel({ preset: 'tiny', mix: 'q4_k_m', seed: 1 });
+  engine = await Engine.load(gpu.device, file, src, cfg, { contextLength: 256 });
 });
-afterAll(() => {
-  engine?.destroy();
-  device?.destroy();
-});
+afterAll(() => engine?.destroy());
 
 describe('DispatchProfiler', () => {
   it('times every decode dispatch under its pipeline label, within the wall time', async () => {
-    expect(device.features.has('timestamp-query')).toBe(true);
+    expect(gpu.device.features.has('timestamp-query')).toBe(true);
     const prompt = promptIds(8);
     const STEPS = 4;
     engine.reset();
@@ -44,7 +36,7 @@ describe('DispatchProfiler', () => {
     const perStep = engine.counters.dispatchesPerDecodeStep;
     expect(perStep).toBeGreaterThan(10);
 
-    const profiler = new DispatchProfiler(device, (m) => m === 1);
+    const profiler = new DispatchProfiler(gpu.device, (m) => m === 1);
     engine.reset();
     engine.profiler = profiler;
     const w0 = performance.now();

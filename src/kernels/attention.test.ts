@@ -5,7 +5,8 @@ import { Rng } from '../util/rng.ts';
 import { createStepBuffer, writeStep, type Step } from './step.ts';
 import { AttentionKernel, decodeChunks, windowStart, type AttentionOptions, type AttentionShape } from './attention.ts';
 import { attentionRef } from './attention.ref.ts';
-import { RopeKvKernel, kvCacheBytes, type RopeKvShape } from './rope_kv.ts';
+import { RopeKvKernel, type RopeKvShape } from './rope_kv.ts';
+import { kvLayerBytes } from '../model/config.ts';
 import { packKvCache, unpackKvCache } from './kv-cache.ref.ts';
 
 // Tolerance, per (row, head), from f32 arithmetic. K and V are f16 in the cache and the
@@ -276,7 +277,7 @@ describe('rope_kv + attention: one step of 38 tokens equals 37 then 1', () => {
     const att = kernelFor96();
 
     async function run(steps: Step[]) {
-      const bytes = kvCacheBytes(2, rope.maxCtx, 96);
+      const bytes = kvLayerBytes({ nKvHeads: 2, headDim: 96 }, rope.maxCtx);
       const kCache = uploadStorage(device, earlier(16), 'k');
       const vCache = uploadStorage(device, earlier(17), 'v');
       const qkvBuf = createStorage(device, M * rowLen * 4, 'qkv');
@@ -337,7 +338,7 @@ describe('rope_kv + attention: one step of 38 tokens equals 37 then 1', () => {
   async function rotatedQ(kernel: RopeKvKernel, rope: RopeKvShape, row: Float32Array, pos: number): Promise<Float32Array> {
     const qkv = uploadStorage(device, row, 'qkv');
     const q = createStorage(device, rope.nHeads * rope.headDim * 4, 'q');
-    const bytes = kvCacheBytes(rope.nKvHeads, rope.maxCtx, rope.headDim);
+    const bytes = kvLayerBytes(rope, rope.maxCtx);
     const k = createStorage(device, bytes, 'k');
     const v = createStorage(device, bytes, 'v');
     const step = createStepBuffer(device);
@@ -397,7 +398,7 @@ describe('fused RoPE + KV append + split-K decode (attention_decode_rope.wgsl)',
       const earlier = (seed: number) => packKvCache(new Rng(seed).fill(nKvHeads * pos * headDim, -1.5, 1.5), nKvHeads, pos, headDim, maxCtx, (F16_NAN | (F16_NAN << 16)) >>> 0);
 
       async function run(fused: boolean) {
-        const bytes = kvCacheBytes(nKvHeads, maxCtx, headDim);
+        const bytes = kvLayerBytes({ nKvHeads, headDim }, maxCtx);
         const kCache = uploadStorage(device, earlier(32), 'k');
         const vCache = uploadStorage(device, earlier(33), 'v');
         const qkvBuf = uploadStorage(device, qkv, 'qkv');

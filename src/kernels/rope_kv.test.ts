@@ -3,7 +3,8 @@ import { gpuForTests } from '../gpu/test-gpu.ts';
 import { readBuffer, uploadStorage, createStorage } from '../gpu/buffers.ts';
 import { Rng } from '../util/rng.ts';
 import { createStepBuffer, writeStep } from './step.ts';
-import { RopeKvKernel, kvCacheBytes, type RopeKvShape, type RopeStyle } from './rope_kv.ts';
+import { RopeKvKernel, type RopeKvShape, type RopeStyle } from './rope_kv.ts';
+import { kvLayerBytes } from '../model/config.ts';
 import { ropeAngles, ropeKvRef, type RopeRefOptions } from './rope_kv.ref.ts';
 import { f16BitsToF32, f16Ulp, f32ToF16Bits } from './kv-cache.ref.ts';
 
@@ -51,7 +52,7 @@ async function runGpu(kernel: RopeKvKernel, c: Case, qkv: Float32Array) {
   const qkvBuf = uploadStorage(device, qkv, 'qkv');
   const factors = c.factors ? uploadStorage(device, c.factors, 'factors') : kernel.createUnitFactors(shape.ropeDim);
   const q = createStorage(device, M * nHeads * headDim * 4, 'q');
-  const cacheBytes = kvCacheBytes(nKvHeads, maxCtx, headDim);
+  const cacheBytes = kvLayerBytes({ nKvHeads, headDim }, maxCtx);
   const kCache = uploadStorage(device, new Uint32Array(cacheBytes / 4).fill(SENTINEL), 'k');
   const vCache = uploadStorage(device, new Uint32Array(cacheBytes / 4).fill(SENTINEL), 'v');
   const step = createStepBuffer(device);

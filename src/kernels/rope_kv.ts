@@ -35,11 +35,6 @@ export function ropeThetaScale(base: number, ropeDim: number): number {
   return Math.fround(Math.pow(Math.fround(base), Math.fround(-2 / ropeDim)));
 }
 
-/** Bytes of one layer's K (or V) cache: [nKvHeads, maxCtx, headDim/2] u32. */
-export function kvCacheBytes(nKvHeads: number, maxCtx: number, headDim: number): number {
-  return nKvHeads * maxCtx * headDim * 2;
-}
-
 /** RoPE on Q and K + append of K and V to a layer's f16 cache (see shaders/rope_kv.wgsl). */
 export class RopeKvKernel {
   /** The uniform `RopeParams`; one buffer per model, also bound by the fused decode attention. */
