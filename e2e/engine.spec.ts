@@ -5,7 +5,7 @@
  */
 import { expect, test } from '@playwright/test';
 import { ensureModel } from '../scripts/test-models.ts';
-import { llamaGreedy, loadLlamaModel, Q_TOL } from '../scripts/llama-ref.ts';
+import { llamaGreedyFile, Q_TOL } from '../scripts/llama-ref.ts';
 import { promptIds } from '../scripts/prompts.ts';
 import { startModelServer, type ModelServer } from './model-server.ts';
 import type { ModelCheckResult } from '../src/worker/protocol.ts';
@@ -23,8 +23,7 @@ test.afterAll(async () => server?.close());
 test('greedy generation in the worker equals llama.cpp (tiny q4_k_m, GQA)', async ({ page }) => {
   test.setTimeout(600_000);
   const prompt = promptIds(64);
-  const llama = await loadLlamaModel(path);
-  const trace = await llamaGreedy(llama, prompt, STEPS - 1, { contextSize: 256 }).finally(() => llama.dispose());
+  const trace = await llamaGreedyFile(path, prompt, STEPS - 1, { contextSize: 256 });
 
   await page.goto(`/?check-model=${encodeURIComponent(server.url('tiny.gguf'))}&prompt-ids=${prompt.join(',')}&n=${STEPS}&swa=0&ctx=256`);
   const out = page.getByTestId('check-result').or(page.getByTestId('check-error'));

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { ensureModel } from './test-models.ts';
-import { llamaGreedy, loadLlamaModel } from './llama-ref.ts';
+import { llamaGreedyFile } from './llama-ref.ts';
 import { promptIds } from './prompts.ts';
 
 describe('cli generate', () => {
@@ -27,12 +27,7 @@ describe('cli generate', () => {
     expect(stats.finishReason).toBe('length');
     for (const k of ['loadMs', 'prefillTokPerS', 'decodeTokPerS', 'dispatchesPerToken', 'weightBytesPerToken']) expect(stats[k], k).toBeGreaterThan(0);
 
-    const llama = await loadLlamaModel(path);
-    try {
-      const trace = await llamaGreedy(llama, prompt, 6, { contextSize: 256 });
-      expect(tokens.map((t) => t.id)).toEqual(trace.ids.slice(prompt.length));
-    } finally {
-      await llama.dispose();
-    }
+    const trace = await llamaGreedyFile(path, prompt, 6, { contextSize: 256 });
+    expect(tokens.map((t) => t.id)).toEqual(trace.ids.slice(prompt.length));
   });
 });

@@ -104,6 +104,16 @@ export interface GreedyTrace {
   steps: NextTokenDistribution[];
 }
 
+/** llamaGreedy on the GGUF at `path`: loaded for this trace, disposed of after it. */
+export async function llamaGreedyFile(path: string, prompt: number[], n: number, opts: { topK?: number; contextSize?: number } = {}): Promise<GreedyTrace> {
+  const model = await loadLlamaModel(path);
+  try {
+    return await llamaGreedy(model, prompt, n, opts);
+  } finally {
+    await model.dispose();
+  }
+}
+
 /** llama.cpp's own greedy continuation of `prompt` for `n` tokens, with its distribution at every step. */
 export async function llamaGreedy(model: LlamaModel, prompt: number[], n: number, opts: { topK?: number; contextSize?: number } = {}): Promise<GreedyTrace> {
   const topK = opts.topK ?? 10;

@@ -11,7 +11,7 @@ import { gpuForTests } from '../gpu/test-gpu.ts';
 import { loadRefWeights, logSoftmax, RefModel } from './forward.ref.ts';
 import { Engine } from './engine.ts';
 import { feed, openTestModel } from './test-engine.ts';
-import { LLAMA_CASES, llamaGreedy, loadLlamaModel } from '../../scripts/llama-ref.ts';
+import { LLAMA_CASES, llamaGreedyFile } from '../../scripts/llama-ref.ts';
 import { promptIds } from '../../scripts/prompts.ts';
 import { GREEDY } from '../common/sampling.ts';
 
@@ -36,13 +36,7 @@ describe('GPU engine vs llama.cpp and the CPU reference', () => {
     it(label, async () => {
       const { path, src, file, cfg } = await openTestModel(opts);
       const prompt = promptIds(64);
-      const llama = await loadLlamaModel(path);
-      let trace;
-      try {
-        trace = await llamaGreedy(llama, prompt, 32, { contextSize: ctx });
-      } finally {
-        await llama.dispose();
-      }
+      const trace = await llamaGreedyFile(path, prompt, 32, { contextSize: ctx });
       const engine = await Engine.load(gpu.device, file, src, cfg, { contextLength: ctx, slidingWindow: false });
       try {
         // Greedy generation through the engine's own loop (sampling on the GPU).

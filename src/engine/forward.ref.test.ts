@@ -7,7 +7,7 @@ import { fileSource } from '../model/source-node.ts';
 import { readGGUF } from '../model/gguf.ts';
 import { modelConfigFromGGUF } from '../model/config.ts';
 import { loadRefWeights, logSoftmax, RefModel, argmax } from './forward.ref.ts';
-import { LLAMA_CASES, llamaGreedy, loadLlamaModel, Q_TOL, type LlamaCase } from '../../scripts/llama-ref.ts';
+import { LLAMA_CASES, llamaGreedyFile, Q_TOL, type LlamaCase } from '../../scripts/llama-ref.ts';
 import { ensureModel } from '../../scripts/test-models.ts';
 import { promptIds } from '../../scripts/prompts.ts';
 
@@ -24,13 +24,7 @@ describe('CPU reference forward pass vs llama.cpp', () => {
       const file = await readGGUF(src);
       const cfg = modelConfigFromGGUF(file);
       const prompt = promptIds(64);
-      const llama = await loadLlamaModel(path);
-      let trace;
-      try {
-        trace = await llamaGreedy(llama, prompt, 32, { contextSize: ctx });
-      } finally {
-        await llama.dispose();
-      }
+      const trace = await llamaGreedyFile(path, prompt, 32, { contextSize: ctx });
       // llama.cpp 3.21.1 does not apply phi3's sliding window; neither may we when comparing.
       const ref = new RefModel(await loadRefWeights(file, src, cfg), { contextLength: ctx, slidingWindow: false });
       const logits = ref.forward(trace.ids, { all: true });
@@ -62,15 +56,7 @@ describe('sliding window and llama.cpp', () => {
     const withKey = await ensureModel({ preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: 16 });
     const withoutKey = await ensureModel({ preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: null });
     const prompt = promptIds(64);
-    const dists: Awaited<ReturnType<typeof llamaGreedy>>[] = [];
-    for (const path of [withKey, withoutKey]) {
-      const m = await loadLlamaModel(path);
-      try {
-        dists.push(await llamaGreedy(m, prompt, 4));
-      } finally {
-        await m.dispose();
-      }
-    }
+    const dists = [await llamaGreedyFile(withKey, prompt, 4), await llamaGreedyFile(withoutKey, prompt, 4)];
     expect(dists[0].ids).toEqual(dists[1].ids);
     dists[0].steps.forEach((s, i) => expect(s.top).toEqual(dists[1].steps[i].top));
     // ...while the window does change the model's output (our reference applies it).

