@@ -8,13 +8,12 @@ import { readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { GgmlType, QUANT_INFO, dequantize, quantize } from '../model/quant/index.ts';
 import { repack, repackRows } from '../model/repack.ts';
 import type { RepackedTensor } from '../model/repack.ts';
-import { formatInfo, isWeightFormat, uploadWeight } from './weight-formats.ts';
+import { WEIGHT_FORMATS, formatInfo, isWeightFormat, uploadWeight } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
 import type { Rng } from '../util/rng.ts';
 
-export const ALL_TYPES: GgmlType[] = [
-  GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
-];
+/** Every format the kernels read (weight-formats.ts's table), as its GGML type: a format added there is tested everywhere. */
+export const ALL_TYPES: GgmlType[] = WEIGHT_FORMATS.map((f) => GgmlType[f]);
 
 export function formatOf(type: GgmlType): WeightFormat {
   const name = QUANT_INFO[type]?.name ?? '';

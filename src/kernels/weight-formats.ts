@@ -49,6 +49,7 @@ const FORMATS: Record<WeightFormat, FormatInfo> = {
   Q6_K: { kMultiple: 256, chunk: 64, blockElems: 256, blockBytes: 208, split: true, sources: [q6_k] },
 };
 
+/** Every format the kernels read, in the table's order (the weight kernels' tests run each one). */
 export const WEIGHT_FORMATS = Object.keys(FORMATS) as WeightFormat[];
 
 export function isWeightFormat(name: string): name is WeightFormat {
