@@ -319,8 +319,9 @@ test('a quota smaller than the model: the clear message, and nothing stored', as
   // the real quota and IndexedDB writes past it succeed. So the worker's estimate() is patched to
   // report a quota smaller than the model (usage stays the real one).
   const quota = 8_000_000;
+  // The engine worker exists once window.phi3 does, but Playwright may list it a moment later.
+  await expect.poll(() => page.workers().length).toBeGreaterThan(0);
   const workers = page.workers();
-  expect(workers.length).toBeGreaterThan(0);
   for (const w of workers) {
     await w.evaluate((q) => {
       const real = StorageManager.prototype.estimate;
