@@ -16,7 +16,7 @@
  * (all but layer 0's attention norm).
  */
 import type { ModelConfig } from '../model/config.ts';
-import type { AttentionBinding } from '../kernels/attention.ts';
+import type { DecodeAttentionBinding } from '../kernels/attention.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import { BoundEmbed, BoundMatvec, BoundNormMatvec, BoundSwiglu, type Encodable, type NormHandoff, type PrescaledInput } from './bound.ts';
 import type { Kernels } from './kernels.ts';
@@ -26,9 +26,8 @@ import type { ModelWeights } from './weights.ts';
 
 interface DecodeLayer {
   qkv: BoundNormMatvec;
-  attention: AttentionBinding;
-  /** RoPE + KV append + split-K attention, reading qkv. */
-  attentionRope: GPUBindGroup;
+  /** RoPE + KV append + split-K attention reading qkv, then the merge. */
+  attention: DecodeAttentionBinding;
   wo: BoundMatvec;
   ffn: Encodable & { destroy(): void };
   down: BoundMatvec;
@@ -65,8 +64,7 @@ export class DecodeGraph {
       const down = new BoundMatvec(k, w.down, s.h, s.x, true, handoff(nextNorm));
       this.layers.push({
         qkv: new BoundNormMatvec(k, w.qkv, s.x, w.attnNorm, s.qkv, eps, fromDown),
-        attention: k.attention.bind(attn.shape, s.q, kc, vc, s.att, s.step, attn.params, attn.scratch),
-        attentionRope: k.attention.bindRope(attn.shape, { qkv: s.qkv, factors: s.rope.factors, ropeParams: s.rope.params }, kc, vc, s.step, attn.params, attn.scratch),
+        attention: k.attention.bindDecode(attn.shape, { qkv: s.qkv, factors: s.rope.factors, ropeParams: s.rope.params }, kc, vc, s.att, s.step, attn.params, attn.scratch),
         wo,
         ffn: fused ? new BoundSwiglu(k, w.up, s.x, w.ffnNorm, s.h, ffnDim, eps, wo.prescaled) : new UnfusedFfn(k, cfg, w, s),
         down,
@@ -88,7 +86,7 @@ export class DecodeGraph {
     this.embed.encode(p); //                                             x = embed(id)
     for (const L of this.layers) {
       L.qkv.encode(p); //                                                qkv = Wqkv rmsnorm(x) g
-      k.attention.encodeDecodeRope(p, L.attention, L.attentionRope, pos); // att = softmax(rope(q) K / sqrt(hd)) V, K/V appended at pos
+      k.attention.encodeDecodeRope(p, L.attention, pos); // att = softmax(rope(q) K / sqrt(hd)) V, K/V appended at pos
       L.wo.encode(p); //                                                 x += Wo att
       L.ffn.encode(p); //                                                h = silu(Wgate x') * (Wup x'), x' = rmsnorm(x) g
       L.down.encode(p); //                                               x += Wdown h

@@ -414,8 +414,7 @@ describe('fused RoPE + KV append + split-K decode (attention_decode_rope.wgsl)',
         const enc = device.createCommandEncoder();
         const pass = enc.beginComputePass();
         if (fused) {
-          const group = att.bindRope(attShape, { qkv: qkvBuf, factors, ropeParams }, kCache, vCache, step, attParams, scratch);
-          att.encodeDecodeRope(pass, binding, group, pos);
+          att.encodeDecodeRope(pass, att.bindDecode(attShape, { qkv: qkvBuf, factors, ropeParams }, kCache, vCache, out, step, attParams, scratch), pos);
         } else {
           ropeKernel.encode(pass, ropeKernel.bind(qkvBuf, factors, q, kCache, vCache, step, ropeParams), 1, nHeads, nKvHeads);
           att.encode(pass, binding, { pos0: pos, nTokens: 1 });

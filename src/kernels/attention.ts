@@ -19,7 +19,7 @@ import workgroupReduce from '../../shaders/workgroup_reduce.wgsl?raw';
 import { ROPE_WGSL, type RopeStyle } from './rope_kv.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { STEP_WGSL, type Step } from './step.ts';
-import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
+import { ComputeKernel, createUniform } from './compute-kernel.ts';
 
 export interface AttentionShape {
   nHeads: number;
@@ -48,7 +48,7 @@ export interface AttentionOptions {
   ropeStyle?: RopeStyle;
 }
 
-/** Inputs of the fused RoPE + append + split-K decode pass (see bindRope). */
+/** Inputs of the fused RoPE + append + split-K decode pass (see bindDecode). */
 export interface AttentionRopeInputs {
   /** [(nHeads + 2 nKvHeads) * headDim] f32, the QKV projection of the one token. */
   qkv: GPUBuffer;
@@ -62,11 +62,19 @@ export interface AttentionRopeInputs {
 const MAX_WPT = 16;
 const MERGE_WG = 64;
 
+/** One layer's bind groups for steps of m tokens (split-K for a few tokens, tiled for more). */
 export interface AttentionBinding {
   readonly shape: AttentionShape;
   readonly decode: GPUBindGroup;
   readonly merge: GPUBindGroup;
   readonly prefill: GPUBindGroup;
+}
+
+/** One layer's bind groups for a decoded token: the fused RoPE + append + split-K pass, and the merge. */
+export interface DecodeAttentionBinding {
+  readonly shape: AttentionShape;
+  readonly decodeRope: GPUBindGroup;
+  readonly merge: GPUBindGroup;
 }
 
 /** Split-K scratch: per (token, head, chunk) partial outputs and (max, sum). Shared by all layers. */
@@ -106,14 +114,10 @@ export class AttentionKernel {
   readonly tileQ: number;
   readonly tileK: number;
   readonly threadsPerRow: number;
-  readonly decodeLayout: GPUBindGroupLayout;
-  readonly mergeLayout: GPUBindGroupLayout;
-  readonly prefillLayout: GPUBindGroupLayout;
-  private readonly decodePipeline: CompiledPipeline;
-  private readonly mergePipeline: CompiledPipeline;
-  private readonly prefillPipeline: CompiledPipeline;
-  readonly decodeRopeLayout: GPUBindGroupLayout;
-  private readonly decodeRopePipeline: CompiledPipeline;
+  private readonly decode: ComputeKernel;
+  private readonly merge: ComputeKernel;
+  private readonly prefill: ComputeKernel;
+  private readonly decodeRope: ComputeKernel;
 
   constructor(
     readonly device: GPUDevice,
@@ -151,60 +155,32 @@ export class AttentionKernel {
     const decodeBytes = 4 * (5 * headDim + this.chunk) + 12 * this.decodeWorkgroupSize;
     if (decodeBytes > limits.maxComputeWorkgroupStorageSize) throw new Error(`attention: chunk ${this.chunk} exceeds workgroup memory`);
 
-    const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
-      binding,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: { type },
-    });
-    const ro = 'read-only-storage';
-    this.decodeLayout = device.createBindGroupLayout({
-      label: 'attention.decode',
-      entries: [entry(0, ro), entry(1, ro), entry(2, ro), entry(3, 'storage'), entry(4, 'storage'), entry(5, 'uniform'), entry(6, 'uniform')],
-    });
-    this.mergeLayout = device.createBindGroupLayout({
-      label: 'attention.merge',
-      entries: [entry(0, ro), entry(1, ro), entry(2, 'storage'), entry(3, 'uniform'), entry(4, 'uniform')],
-    });
-    this.prefillLayout = device.createBindGroupLayout({
-      label: 'attention.prefill',
-      entries: [entry(0, ro), entry(1, ro), entry(2, ro), entry(3, 'storage'), entry(4, 'uniform'), entry(5, 'uniform')],
-    });
-    this.decodeRopeLayout = device.createBindGroupLayout({
-      label: 'attention.decode_rope',
-      entries: [
-        entry(0, ro),
-        entry(1, ro),
-        entry(2, 'storage'),
-        entry(3, 'storage'),
-        entry(4, 'storage'),
-        entry(5, 'storage'),
-        entry(6, 'uniform'),
-        entry(7, 'uniform'),
-        entry(8, 'uniform'),
-      ],
-    });
     // Each module as its .wgsl's `Module =` line lists it: the Step and Params structs and
-    // attention_common.wgsl first, then the shader's own parts.
+    // attention_common.wgsl first, then the shader's own parts. Bindings in the order the
+    // shaders' headers list them.
     const head = STEP_WGSL + AttentionKernel.uniforms.wgsl('Params') + commonSource;
-    const pipeline = (label: string, layout: GPUBindGroupLayout, parts: string[], constants: Record<string, number>) =>
-      compileCompute(device, {
-        label,
-        layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-        compute: { module: device.createShaderModule({ label, code: [head, ...parts].join('\n') }), entryPoint: 'main', constants },
-      });
+    const kernel = (label: string, bindings: GPUBufferBindingType[], parts: string[], constants: Record<string, number>) =>
+      new ComputeKernel(device, { label, bindings, code: [head, ...parts].join('\n'), constants });
+    const ro = 'read-only-storage';
     const splitK = { HD: headDim, CHUNK: this.chunk, WG: this.decodeWorkgroupSize };
-    this.decodePipeline = pipeline('attention.decode', this.decodeLayout, [workgroupReduce, decodeSource, partialsSource], splitK);
-    this.mergePipeline = pipeline('attention.merge', this.mergeLayout, [mergeSource], { HD: headDim, CHUNK: this.chunk, WG: MERGE_WG });
-    this.prefillPipeline = pipeline('attention.prefill', this.prefillLayout, [prefillSource], {
+    // q, K, V -> partO, partML; step, params
+    this.decode = kernel('attention.decode', [ro, ro, ro, 'storage', 'storage', 'uniform', 'uniform'], [workgroupReduce, decodeSource, partialsSource], splitK);
+    // partO, partML -> att; step, params
+    this.merge = kernel('attention.merge', [ro, ro, 'storage', 'uniform', 'uniform'], [mergeSource], { HD: headDim, CHUNK: this.chunk, WG: MERGE_WG });
+    // q, K, V -> att; step, params
+    this.prefill = kernel('attention.prefill', [ro, ro, ro, 'storage', 'uniform', 'uniform'], [prefillSource], {
       HD: headDim,
       BQ: this.tileQ,
       BK: this.tileK,
       TPR: this.threadsPerRow,
     });
-    this.decodeRopePipeline = pipeline('attention.decode_rope', this.decodeRopeLayout, [workgroupReduce, ROPE_WGSL, decodeRopeSource, partialsSource], {
-      ...splitK,
-      NEOX: (opts.ropeStyle ?? 'neox') === 'neox' ? 1 : 0,
-    });
+    // qkv, factors -> K, V (row pos written), partO, partML; step, params, rope params
+    this.decodeRope = kernel(
+      'attention.decode_rope',
+      [ro, ro, 'storage', 'storage', 'storage', 'storage', 'uniform', 'uniform', 'uniform'],
+      [workgroupReduce, ROPE_WGSL, decodeRopeSource, partialsSource],
+      { ...splitK, NEOX: (opts.ropeStyle ?? 'neox') === 'neox' ? 1 : 0 },
+    );
   }
 
   maxChunks(maxCtx: number): number {
@@ -221,15 +197,9 @@ export class AttentionKernel {
   /** Static uniform for a model; made once at load, shared by every layer. */
   createParams(shape: AttentionShape): GPUBuffer {
     this.checkShape(shape);
-    const buf = this.device.createBuffer({
-      label: 'attention.params',
-      size: AttentionKernel.uniforms.byteSize,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
     const { nHeads, nKvHeads, maxCtx, window, headDim } = shape;
     const values = { nHeads, nKvHeads, maxCtx, window, scale: 1 / Math.sqrt(headDim), maxChunks: this.maxChunks(maxCtx), _pad0: 0, _pad1: 0 };
-    this.device.queue.writeBuffer(buf, 0, AttentionKernel.uniforms.pack(values));
-    return buf;
+    return createUniform(this.device, AttentionKernel.uniforms, 'attention.params', values);
   }
 
   /** Split-K scratch sized for decodeMaxTokens tokens; made once at load. */
@@ -252,30 +222,36 @@ export class AttentionKernel {
     scratch: AttentionScratch,
   ): AttentionBinding {
     this.checkShape(shape);
-    const group = (label: string, layout: GPUBindGroupLayout, buffers: GPUBuffer[]) =>
-      this.device.createBindGroup({ label, layout, entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })) });
     return {
       shape,
-      decode: group('attention.decode', this.decodeLayout, [q, kCache, vCache, scratch.partO, scratch.partML, step, params]),
-      merge: group('attention.merge', this.mergeLayout, [scratch.partO, scratch.partML, att, step, params]),
-      prefill: group('attention.prefill', this.prefillLayout, [q, kCache, vCache, att, step, params]),
+      decode: this.decode.bind(q, kCache, vCache, scratch.partO, scratch.partML, step, params),
+      merge: this.merge.bind(scratch.partO, scratch.partML, att, step, params),
+      prefill: this.prefill.bind(q, kCache, vCache, att, step, params),
     };
   }
 
   /**
-   * Bind group of the fused decode pass for one layer: raw qkv in, the layer's caches (row pos
-   * written), the shared split-K scratch out; merge with `binding.merge` (same scratch).
+   * Bind groups of one layer for a decoded token: raw qkv in, the layer's caches (row pos
+   * written), the shared split-K scratch, att out. q is rotated inside the pass and never stored.
    */
-  bindRope(shape: AttentionShape, rope: AttentionRopeInputs, kCache: GPUBuffer, vCache: GPUBuffer, step: GPUBuffer, params: GPUBuffer, scratch: AttentionScratch): GPUBindGroup {
+  bindDecode(
+    shape: AttentionShape,
+    rope: AttentionRopeInputs,
+    kCache: GPUBuffer,
+    vCache: GPUBuffer,
+    att: GPUBuffer,
+    step: GPUBuffer,
+    params: GPUBuffer,
+    scratch: AttentionScratch,
+  ): DecodeAttentionBinding {
     this.checkShape(shape);
     const rowFloats = (shape.nHeads + 2 * shape.nKvHeads) * shape.headDim;
     if (rope.qkv.size < rowFloats * 4) throw new RangeError(`attention: qkv has ${rope.qkv.size} B, one token needs ${rowFloats * 4}`);
-    const buffers = [rope.qkv, rope.factors, kCache, vCache, scratch.partO, scratch.partML, step, params, rope.ropeParams];
-    return this.device.createBindGroup({
-      label: 'attention.decode_rope',
-      layout: this.decodeRopeLayout,
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
+    return {
+      shape,
+      decodeRope: this.decodeRope.bind(rope.qkv, rope.factors, kCache, vCache, scratch.partO, scratch.partML, step, params, rope.ropeParams),
+      merge: this.merge.bind(scratch.partO, scratch.partML, att, step, params),
+    };
   }
 
   /**
@@ -283,16 +259,12 @@ export class AttentionKernel {
    * keys up to `pos`, in two dispatches (fused split-K pass, merge). Replaces rope_kv.encode plus
    * encode() for M = 1; the Step uniform must hold { pos0: pos, nTokens: 1 }.
    */
-  encodeDecodeRope(pass: GPUComputePassEncoder, binding: AttentionBinding, ropeGroup: GPUBindGroup, pos: number): void {
+  encodeDecodeRope(pass: GPUComputePassEncoder, binding: DecodeAttentionBinding, pos: number): void {
     const { nHeads, window, maxCtx } = binding.shape;
     if (!(Number.isInteger(pos) && pos >= 0 && pos < maxCtx)) throw new Error(`attention: position ${pos} outside the cache (${maxCtx})`);
     const { count } = decodeChunks(pos, 1, window, this.chunk);
-    pass.setPipeline(this.decodeRopePipeline.get());
-    pass.setBindGroup(0, ropeGroup);
-    pass.dispatchWorkgroups(count, nHeads, 1);
-    pass.setPipeline(this.mergePipeline.get());
-    pass.setBindGroup(0, binding.merge);
-    pass.dispatchWorkgroups(nHeads, 1);
+    this.decodeRope.dispatch(pass, binding.decodeRope, count, nHeads, 1);
+    this.merge.dispatch(pass, binding.merge, nHeads, 1);
   }
 
   /** Encodes this step's attention (the Step uniform must hold the same pos0 and nTokens). */
@@ -306,19 +278,13 @@ export class AttentionKernel {
     if (nTokens > this.decodeMaxTokens) throw new Error(`attention: split-K path takes at most ${this.decodeMaxTokens} tokens, got ${nTokens}`);
     if (pos0 + nTokens > maxCtx) throw new Error(`attention: step ends at ${pos0 + nTokens} beyond the cache (${maxCtx})`);
     const { count } = decodeChunks(pos0, nTokens, window, this.chunk);
-    pass.setPipeline(this.decodePipeline.get());
-    pass.setBindGroup(0, binding.decode);
-    pass.dispatchWorkgroups(count, nHeads, nTokens);
-    pass.setPipeline(this.mergePipeline.get());
-    pass.setBindGroup(0, binding.merge);
-    pass.dispatchWorkgroups(nHeads, nTokens);
+    this.decode.dispatch(pass, binding.decode, count, nHeads, nTokens);
+    this.merge.dispatch(pass, binding.merge, nHeads, nTokens);
   }
 
   encodePrefill(pass: GPUComputePassEncoder, binding: AttentionBinding, { pos0, nTokens }: Step): void {
     const { nHeads, maxCtx } = binding.shape;
     if (pos0 + nTokens > maxCtx) throw new Error(`attention: step ends at ${pos0 + nTokens} beyond the cache (${maxCtx})`);
-    pass.setPipeline(this.prefillPipeline.get());
-    pass.setBindGroup(0, binding.prefill);
-    pass.dispatchWorkgroups(Math.ceil(nTokens / this.tileQ), nHeads);
+    this.prefill.dispatch(pass, binding.prefill, Math.ceil(nTokens / this.tileQ), nHeads);
   }
 }

@@ -2,7 +2,7 @@ import source from '../../shaders/rope_kv.wgsl?raw';
 import ropeCommon from '../../shaders/rope_common.wgsl?raw';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { STEP_WGSL } from './step.ts';
-import { compileCompute, type CompiledPipeline } from '../gpu/pipelines.ts';
+import { ComputeKernel, createUniform } from './compute-kernel.ts';
 
 export type RopeStyle = 'neox' | 'norm';
 
@@ -49,8 +49,7 @@ export class RopeKvKernel {
     ['_pad', 'u32'],
   ] as const);
 
-  readonly layout: GPUBindGroupLayout;
-  private readonly compiled: CompiledPipeline;
+  private readonly kernel: ComputeKernel;
 
   constructor(
     readonly device: GPUDevice,
@@ -59,37 +58,13 @@ export class RopeKvKernel {
     /** Heads (of Q | K | V) per workgroup; they share one cos/sin table. */
     readonly headsPerWorkgroup = 8,
   ) {
-    const label = `rope_kv.${style}`;
-    const entry = (type: GPUBufferBindingType, binding: number): GPUBindGroupLayoutEntry => ({
-      binding,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: { type },
+    this.kernel = new ComputeKernel(device, {
+      label: `rope_kv.${style}`,
+      // qkv, factors -> q, K, V; step, params
+      bindings: ['read-only-storage', 'read-only-storage', 'storage', 'storage', 'storage', 'uniform', 'uniform'],
+      code: STEP_WGSL + ROPE_WGSL + source,
+      constants: { WG: workgroupSize, NEOX: style === 'neox' ? 1 : 0, HALF_MAX: TABLE_MAX, HEADS: headsPerWorkgroup },
     });
-    this.layout = device.createBindGroupLayout({
-      label,
-      entries: [
-        entry('read-only-storage', 0),
-        entry('read-only-storage', 1),
-        entry('storage', 2),
-        entry('storage', 3),
-        entry('storage', 4),
-        entry('uniform', 5),
-        entry('uniform', 6),
-      ],
-    });
-    this.compiled = compileCompute(device, {
-      label,
-      layout: device.createPipelineLayout({ bindGroupLayouts: [this.layout] }),
-      compute: {
-        module: device.createShaderModule({ label, code: STEP_WGSL + ROPE_WGSL + source }),
-        entryPoint: 'main',
-        constants: { WG: workgroupSize, NEOX: style === 'neox' ? 1 : 0, HALF_MAX: TABLE_MAX, HEADS: headsPerWorkgroup },
-      },
-    });
-  }
-
-  get pipeline(): GPUComputePipeline {
-    return this.compiled.get();
   }
 
   /** Static uniform for a model; made once at load and shared by every layer. */
@@ -101,14 +76,8 @@ export class RopeKvKernel {
     if (ropeDim / 2 > TABLE_MAX) throw new Error(`rope_kv: ropeDim ${ropeDim} exceeds ${2 * TABLE_MAX}`);
     if (nHeads % nKvHeads) throw new Error(`rope_kv: nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
     if (maxCtx > ROPE_MAX_POS) throw new Error(`rope_kv: maxCtx ${maxCtx} exceeds ${ROPE_MAX_POS}`);
-    const buf = this.device.createBuffer({
-      label: 'rope_kv.params',
-      size: RopeKvKernel.uniforms.byteSize,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
     const thetaScale = ropeThetaScale(base, ropeDim);
-    this.device.queue.writeBuffer(buf, 0, RopeKvKernel.uniforms.pack({ nHeads, nKvHeads, headDim, ropeDim, maxCtx, thetaScale, attnFactor, _pad: 0 }));
-    return buf;
+    return createUniform(this.device, RopeKvKernel.uniforms, 'rope_kv.params', { nHeads, nKvHeads, headDim, ropeDim, maxCtx, thetaScale, attnFactor, _pad: 0 });
   }
 
   /** A [ropeDim/2] f32 buffer of ones, for models without rope factors. */
@@ -124,18 +93,12 @@ export class RopeKvKernel {
 
   /** One bind group per layer (the caches differ), made at load. */
   bind(qkv: GPUBuffer, factors: GPUBuffer, q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, step: GPUBuffer, params: GPUBuffer): GPUBindGroup {
-    return this.device.createBindGroup({
-      label: 'rope_kv',
-      layout: this.layout,
-      entries: [qkv, factors, q, kCache, vCache, step, params].map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
+    return this.kernel.bind(qkv, factors, q, kCache, vCache, step, params);
   }
 
   /** nTokens = M of this step (the Step uniform must hold the same). */
   encode(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, nTokens: number, nHeads: number, nKvHeads: number): void {
-    pass.setPipeline(this.pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(nTokens, Math.ceil((nHeads + 2 * nKvHeads) / this.headsPerWorkgroup));
+    this.kernel.dispatch(pass, bindGroup, nTokens, Math.ceil((nHeads + 2 * nKvHeads) / this.headsPerWorkgroup));
   }
 }
 
