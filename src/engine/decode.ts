@@ -51,20 +51,18 @@ export class DecodeGraph {
     this.xg = createStorage(k.device, dim * 4, 'xg');
     this.partials = createStorage(k.device, handoffBytes(k, weights, dim), 'norm partials');
     const handoff = (g: GPUBuffer): NormHandoff => ({ g, xg: this.xg, partials: this.partials });
-    const attn = s.attention;
 
     this.embed = new BoundEmbed(k, weights.embed, s.ids, s.x, 1);
     // what the previous layer's Wdown handed off (undefined before layer 0, or if it could not)
     let fromDown: PrescaledInput | undefined;
     weights.layers.forEach((w, l) => {
-      const { k: kc, v: vc } = s.kv[l];
       const nextNorm = l + 1 < weights.layers.length ? weights.layers[l + 1].attnNorm : weights.outputNorm;
       const fused = BoundSwiglu.fits(w.up, ffnDim);
       const wo = new BoundMatvec(k, w.wo, s.att, s.x, true, fused ? handoff(w.ffnNorm) : undefined);
       const down = new BoundMatvec(k, w.down, s.h, s.x, true, handoff(nextNorm));
       this.layers.push({
         qkv: new BoundNormMatvec(k, w.qkv, s.x, w.attnNorm, s.qkv, eps, fromDown),
-        attention: k.attention.bindDecode(attn.shape, { qkv: s.qkv, factors: s.rope.factors, ropeParams: s.rope.params }, kc, vc, s.att, s.step, attn.params, attn.scratch),
+        attention: k.attention.bindDecode(s.attention, s.kv[l], { qkv: s.qkv, factors: s.rope.factors, ropeParams: s.rope.params }, s.att),
         wo,
         ffn: fused ? new BoundSwiglu(k, w.up, s.x, w.ffnNorm, s.h, ffnDim, eps, wo.prescaled) : new UnfusedFfn(k, cfg, w, s),
         down,

@@ -55,7 +55,7 @@ export class PrefillGraph {
         attnNorm: k.rmsnorm.bind(s.x, w.attnNorm, s.xb, s.normParams),
         qkv: gemm(w.qkv, s.xb, s.qkv, dim + 2 * kvDim, false),
         rope: k.ropeKv.bind(s.qkv, s.rope.factors, s.q, kc, vc, s.step, s.rope.params),
-        attention: k.attention.bind(s.attention.shape, s.q, kc, vc, s.att, s.step, s.attention.params, s.attention.scratch),
+        attention: k.attention.bind(s.attention, s.kv[l], s.q, s.att),
         wo: gemm(w.wo, s.att, s.x, dim, true),
         ffnNorm: k.rmsnorm.bind(s.x, w.ffnNorm, s.xb, s.normParams),
         up: gemm(w.up, s.xb, s.gu, 2 * ffnDim, false),

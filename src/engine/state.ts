@@ -7,7 +7,7 @@
 import { kvLayerBytes, type ModelConfig } from '../model/config.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import { createStepBuffer } from '../kernels/step.ts';
-import type { AttentionScratch, AttentionShape } from '../kernels/attention.ts';
+import type { AttentionShared, AttentionShape, LayerKv } from '../kernels/attention.ts';
 import type { Kernels } from './kernels.ts';
 import type { ModelWeights } from './weights.ts';
 
@@ -36,7 +36,7 @@ export class StepState {
   /** uniform Step { pos0, nTokens } (src/kernels/step.ts), written before each step's submit. */
   readonly step: GPUBuffer;
   /** Per layer, K and V: [nKvHeads, maxCtx, headDim] f16 (kvLayerBytes in src/model/config.ts). */
-  readonly kv: { k: GPUBuffer; v: GPUBuffer }[] = [];
+  readonly kv: LayerKv[] = [];
 
   // uniforms shared by every layer
   /** rmsnorm over rows of dim (M rows at most). */
@@ -45,8 +45,8 @@ export class StepState {
   readonly siluParams: GPUBuffer;
   /** RoPE: the uniform and the [ropeDim/2] frequency factors (LongRoPE's, or ones). */
   readonly rope: { params: GPUBuffer; factors: GPUBuffer };
-  /** Attention: the shape, its uniform and the split-K scratch. */
-  readonly attention: { shape: AttentionShape; params: GPUBuffer; scratch: AttentionScratch };
+  /** Attention: the shape, its uniform, the Step uniform and the split-K scratch. */
+  readonly attention: AttentionShared;
 
   private readonly owned: GPUBuffer[] = [];
 
@@ -81,7 +81,7 @@ export class StepState {
     const scratch = k.attention.createScratch(shape);
     own(scratch.partO);
     own(scratch.partML);
-    this.attention = { shape, params: own(k.attention.createParams(shape)), scratch };
+    this.attention = { shape, params: own(k.attention.createParams(shape)), step: this.step, scratch };
   }
 
   destroy(): void {

@@ -78,7 +78,7 @@ async function runGpu(kernel: AttentionKernel, inp: Inputs, path: 'decode' | 'pr
   writeStep(device, step, { pos0, nTokens: M });
   const params = kernel.createParams(shape);
   const scratch = kernel.createScratch(shape);
-  const binding = kernel.bind(shape, q, kCache, vCache, att, step, params, scratch);
+  const binding = kernel.bind({ shape, params, step, scratch }, { k: kCache, v: vCache }, q, att);
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
   if (path === 'decode') kernel.encodeDecode(pass, binding, { pos0, nTokens: M });
@@ -289,7 +289,7 @@ describe('rope_kv + attention: one step of 38 tokens equals 37 then 1', () => {
       const attParams = att.createParams(attShape);
       const scratch = att.createScratch(attShape);
       const ropeGroup = ropeKernel.bind(qkvBuf, ones, q, kCache, vCache, step, ropeParams);
-      const attBinding = att.bind(attShape, q, kCache, vCache, out, step, attParams, scratch);
+      const attBinding = att.bind({ shape: attShape, params: attParams, step, scratch }, { k: kCache, v: vCache }, q, out);
       const result = new Float32Array(M * 8 * 96);
       for (const s of steps) {
         // This step's rows of qkv, then the step uniform, then one pass.
@@ -410,11 +410,11 @@ describe('fused RoPE + KV append + split-K decode (attention_decode_rope.wgsl)',
         const ropeParams = ropeKernel.createParams(rope);
         const attParams = att.createParams(attShape);
         const scratch = att.createScratch(attShape);
-        const binding = att.bind(attShape, q, kCache, vCache, out, step, attParams, scratch);
+        const binding = att.bind({ shape: attShape, params: attParams, step, scratch }, { k: kCache, v: vCache }, q, out);
         const enc = device.createCommandEncoder();
         const pass = enc.beginComputePass();
         if (fused) {
-          att.encodeDecodeRope(pass, att.bindDecode(attShape, { qkv: qkvBuf, factors, ropeParams }, kCache, vCache, out, step, attParams, scratch), pos);
+          att.encodeDecodeRope(pass, att.bindDecode({ shape: attShape, params: attParams, step, scratch }, { k: kCache, v: vCache }, { qkv: qkvBuf, factors, ropeParams }, out), pos);
         } else {
           ropeKernel.encode(pass, ropeKernel.bind(qkvBuf, factors, q, kCache, vCache, step, ropeParams), 1, nHeads, nKvHeads);
           att.encode(pass, binding, { pos0: pos, nTokens: 1 });

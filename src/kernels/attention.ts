@@ -83,6 +83,20 @@ export interface AttentionScratch {
   partML: GPUBuffer;
 }
 
+/** What every layer's attention shares: the shape, its uniform (createParams), the Step uniform, the scratch. */
+export interface AttentionShared {
+  shape: AttentionShape;
+  params: GPUBuffer;
+  step: GPUBuffer;
+  scratch: AttentionScratch;
+}
+
+/** One layer's cache: K and V, each [nKvHeads, maxCtx, headDim] f16. */
+export interface LayerKv {
+  k: GPUBuffer;
+  v: GPUBuffer;
+}
+
 /** First key visible from position `pos` under a sliding window (0 = none). */
 export function windowStart(pos: number, window: number): number {
   return window === 0 || pos < window ? 0 : pos + 1 - window;
@@ -210,46 +224,30 @@ export class AttentionKernel {
     return { partO: make('attention.partO', slots * this.headDim * 4), partML: make('attention.partML', slots * 8) };
   }
 
-  /** Bind groups of one layer (its K and V cache); q, att, step, params and scratch are shared. */
-  bind(
-    shape: AttentionShape,
-    q: GPUBuffer,
-    kCache: GPUBuffer,
-    vCache: GPUBuffer,
-    att: GPUBuffer,
-    step: GPUBuffer,
-    params: GPUBuffer,
-    scratch: AttentionScratch,
-  ): AttentionBinding {
+  /** Bind groups of one layer for steps of m tokens: q [m, nHeads * headDim] in, att out. */
+  bind(shared: AttentionShared, kv: LayerKv, q: GPUBuffer, att: GPUBuffer): AttentionBinding {
+    const { shape, params, step, scratch } = shared;
     this.checkShape(shape);
     return {
       shape,
-      decode: this.decode.bind(q, kCache, vCache, scratch.partO, scratch.partML, step, params),
+      decode: this.decode.bind(q, kv.k, kv.v, scratch.partO, scratch.partML, step, params),
       merge: this.merge.bind(scratch.partO, scratch.partML, att, step, params),
-      prefill: this.prefill.bind(q, kCache, vCache, att, step, params),
+      prefill: this.prefill.bind(q, kv.k, kv.v, att, step, params),
     };
   }
 
   /**
-   * Bind groups of one layer for a decoded token: raw qkv in, the layer's caches (row pos
-   * written), the shared split-K scratch, att out. q is rotated inside the pass and never stored.
+   * Bind groups of one layer for a decoded token: raw qkv in (q is rotated inside the pass and
+   * never stored), the token's K and V appended to the layer's cache, att out.
    */
-  bindDecode(
-    shape: AttentionShape,
-    rope: AttentionRopeInputs,
-    kCache: GPUBuffer,
-    vCache: GPUBuffer,
-    att: GPUBuffer,
-    step: GPUBuffer,
-    params: GPUBuffer,
-    scratch: AttentionScratch,
-  ): DecodeAttentionBinding {
+  bindDecode(shared: AttentionShared, kv: LayerKv, rope: AttentionRopeInputs, att: GPUBuffer): DecodeAttentionBinding {
+    const { shape, params, step, scratch } = shared;
     this.checkShape(shape);
     const rowFloats = (shape.nHeads + 2 * shape.nKvHeads) * shape.headDim;
     if (rope.qkv.size < rowFloats * 4) throw new RangeError(`attention: qkv has ${rope.qkv.size} B, one token needs ${rowFloats * 4}`);
     return {
       shape,
-      decodeRope: this.decodeRope.bind(rope.qkv, rope.factors, kCache, vCache, scratch.partO, scratch.partML, step, params, rope.ropeParams),
+      decodeRope: this.decodeRope.bind(rope.qkv, rope.factors, kv.k, kv.v, scratch.partO, scratch.partML, step, params, rope.ropeParams),
       merge: this.merge.bind(scratch.partO, scratch.partML, att, step, params),
     };
   }
