@@ -15,7 +15,7 @@ export class StepState {
   // f32 unless noted; M = tokens of the longest step (the prefill chunk)
   /** [M, dim] the residual stream. */
   readonly x: GPUBuffer;
-  /** [M, dim] rmsnorm(x) * g (prefill; decode fuses the norm into the next GEMV). */
+  /** [M, dim] rmsnorm(x) * g (prefill, and decode's unfused feed-forward; otherwise decode fuses the norm into the GEMV). */
   readonly xb: GPUBuffer;
   /** [M, dim + 2 kvDim] the fused Q | K | V projection. */
   readonly qkv: GPUBuffer;
@@ -23,7 +23,7 @@ export class StepState {
   readonly q: GPUBuffer;
   /** [M, dim] attention output, heads side by side. */
   readonly att: GPUBuffer;
-  /** [M, 2 ffn] gate | up (prefill; decode fuses SwiGLU into the gate/up GEMV). */
+  /** [M, 2 ffn] gate | up (prefill, and decode's unfused feed-forward; otherwise decode fuses SwiGLU into the gate/up GEMV). */
   readonly gu: GPUBuffer;
   /** [M, ffn] silu(gate) * up. */
   readonly h: GPUBuffer;

@@ -3,19 +3,16 @@
  * run of tokens, read back after each chunk (one readback and a staging buffer per chunk: tests only).
  */
 import { fileSource } from '../model/source-node.ts';
-import { readGGUF } from '../model/gguf.ts';
-import { modelConfigFromGGUF } from '../model/config.ts';
 import { readBuffer } from '../gpu/buffers.ts';
 import type { Engine } from './engine.ts';
+import { readModel } from './open.ts';
 import { ensureModel } from '../../scripts/test-models.ts';
 import type { ModelOptions } from '../../scripts/test-model-spec.ts';
 
-/** A generated test model (made once, then cached), its header and config. */
+/** A generated test model (made once, then cached), read as the app reads a model (readModel). */
 export async function openTestModel(opts: ModelOptions) {
   const path = await ensureModel(opts);
-  const src = await fileSource(path);
-  const file = await readGGUF(src);
-  return { path, src, file, cfg: modelConfigFromGGUF(file) };
+  return { path, ...(await readModel(await fileSource(path))) };
 }
 
 /** The logits of the last position, as the last step left them. */
