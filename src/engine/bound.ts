@@ -9,6 +9,7 @@
  * dispatch per part, each writing its rows at its offset of y.
  */
 import type { Kernels } from './kernels.ts';
+import type { GemmRole, GemvRole } from './plan.ts';
 import type { Linear } from './weights.ts';
 import type { EmbedKernel } from '../kernels/embed.ts';
 import type { MatmulKernel } from '../kernels/matmul.ts';
@@ -62,6 +63,7 @@ export class BoundMatmul extends Owner {
 
   constructor(
     kernels: Kernels,
+    role: GemmRole,
     linear: Linear,
     x: GPUBuffer,
     y: GPUBuffer,
@@ -69,7 +71,7 @@ export class BoundMatmul extends Owner {
     private readonly accumulate: boolean,
   ) {
     super();
-    const kernel = (this.kernel = kernels.matmul(linear.format));
+    const kernel = (this.kernel = kernels.matmul(role, linear.format));
     this.parts = linear.parts.map(({ weight, rowOffset }) => {
       const params = this.own(kernel.createParams(weight.k, weight.rows, 1, yStride, rowOffset, accumulate));
       return { rows: weight.rows, rowOffset, k: weight.k, group: kernel.bind(weight, x, y, params), params };
@@ -98,10 +100,10 @@ export class BoundMatvec extends Owner implements Encodable {
   /** With a hand-off: what the next norm kernel reads. */
   readonly prescaled?: PrescaledInput;
 
-  constructor(kernels: Kernels, linear: Linear, x: GPUBuffer, y: GPUBuffer, accumulate: boolean, handoff?: NormHandoff) {
+  constructor(kernels: Kernels, role: GemvRole, linear: Linear, x: GPUBuffer, y: GPUBuffer, accumulate: boolean, handoff?: NormHandoff) {
     super();
     const withHandoff = handoff && linear.parts.length === 1 && linear.parts[0].rowOffset === 0;
-    const kernel = (this.kernel = kernels.matvec(linear.format, linear.k, withHandoff));
+    const kernel = (this.kernel = kernels.matvec(role, linear.format, linear.k, withHandoff));
     this.parts = linear.parts.map(({ weight, rowOffset }) => {
       const params = this.own(kernel.createParams(weight.k, weight.rows, rowOffset, accumulate));
       return { rows: weight.rows, group: withHandoff ? kernel.bindNormOut(weight, x, y, params, handoff) : kernel.bind(weight, x, y, params) };
@@ -119,9 +121,9 @@ export class BoundNormMatvec extends Owner implements Encodable {
   private readonly kernel: NormMatvecKernel;
   private readonly parts: { rows: number; group: GPUBindGroup }[];
 
-  constructor(kernels: Kernels, linear: Linear, x: GPUBuffer, g: GPUBuffer, y: GPUBuffer, eps: number, pre?: PrescaledInput) {
+  constructor(kernels: Kernels, role: GemvRole, linear: Linear, x: GPUBuffer, g: GPUBuffer, y: GPUBuffer, eps: number, pre?: PrescaledInput) {
     super();
-    const kernel = (this.kernel = kernels.normMatvec(linear.format, linear.k, pre !== undefined));
+    const kernel = (this.kernel = kernels.normMatvec(role, linear.format, linear.k, pre !== undefined));
     this.parts = linear.parts.map(({ weight, rowOffset }) => {
       const params = this.own(kernel.createParams({ k: weight.k, rows: weight.rows, eps, yOffset: rowOffset, parts: pre?.parts }));
       return { rows: weight.rows, group: pre ? kernel.bindPrescaled(weight, pre.xg, pre.partials, y, params) : kernel.bind(weight, x, g, y, params) };
@@ -158,7 +160,7 @@ export class BoundSwiglu extends Owner implements Encodable {
   ) {
     super();
     if (!BoundSwiglu.fits(up, ffn)) throw new Error(`swiglu: ${up.name} is not one part of ${2 * ffn} rows`);
-    const kernel = (this.kernel = kernels.swigluMatvec(up.format, up.k, pre !== undefined));
+    const kernel = (this.kernel = kernels.swigluMatvec('gateUp', up.format, up.k, pre !== undefined));
     const w = up.parts[0].weight;
     const params = this.own(kernel.createParams(w, { ffn, eps, parts: pre?.parts }));
     this.group = pre ? kernel.bindPrescaled(w, pre.xg, pre.partials, h, params) : kernel.bind(w, x, g, h, params);

@@ -58,10 +58,10 @@ export class DecodeGraph {
     weights.layers.forEach((w, l) => {
       const nextNorm = l + 1 < weights.layers.length ? weights.layers[l + 1].attnNorm : weights.outputNorm;
       const fused = BoundSwiglu.fits(w.up, ffnDim);
-      const wo = new BoundMatvec(k, w.wo, s.att, s.x, true, fused ? handoff(w.ffnNorm) : undefined);
-      const down = new BoundMatvec(k, w.down, s.h, s.x, true, handoff(nextNorm));
+      const wo = new BoundMatvec(k, 'wo', w.wo, s.att, s.x, true, fused ? handoff(w.ffnNorm) : undefined);
+      const down = new BoundMatvec(k, 'down', w.down, s.h, s.x, true, handoff(nextNorm));
       this.layers.push({
-        qkv: new BoundNormMatvec(k, w.qkv, s.x, w.attnNorm, s.qkv, eps, fromDown),
+        qkv: new BoundNormMatvec(k, 'qkv', w.qkv, s.x, w.attnNorm, s.qkv, eps, fromDown),
         attention: k.attention.bindDecode(s.attention, s.kv[l], { qkv: s.qkv, factors: s.rope.factors, ropeParams: s.rope.params }, s.att),
         wo,
         ffn: fused ? new BoundSwiglu(k, w.up, s.x, w.ffnNorm, s.h, ffnDim, eps, wo.prescaled) : new UnfusedFfn(k, cfg, w, s),
@@ -69,7 +69,7 @@ export class DecodeGraph {
       });
       fromDown = down.prescaled;
     });
-    this.head = new BoundNormMatvec(k, weights.output, s.x, weights.outputNorm, s.logits, eps, fromDown);
+    this.head = new BoundNormMatvec(k, 'lmHead', weights.output, s.x, weights.outputNorm, s.logits, eps, fromDown);
   }
 
   /**
@@ -123,7 +123,7 @@ class UnfusedFfn implements Encodable {
     s: StepState,
   ) {
     this.norm = k.rmsnorm.bind(s.x, w.ffnNorm, s.xb, s.normParams);
-    this.up = new BoundMatvec(k, w.up, s.xb, s.gu, false);
+    this.up = new BoundMatvec(k, 'gateUp', w.up, s.xb, s.gu, false);
     this.silu = k.siluMul.bind(s.gu, s.h, s.siluParams);
   }
 
@@ -142,7 +142,7 @@ class UnfusedFfn implements Encodable {
 function handoffBytes(kernels: Kernels, weights: ModelWeights, dim: number): number {
   let bytes = 16;
   for (const w of weights.layers) {
-    for (const lin of [w.wo, w.down]) bytes = Math.max(bytes, kernels.matvec(lin.format, lin.k, true).partialsBytes(dim));
+    for (const [role, lin] of [['wo', w.wo], ['down', w.down]] as const) bytes = Math.max(bytes, kernels.matvec(role, lin.format, lin.k, true).partialsBytes(dim));
   }
   return bytes;
 }

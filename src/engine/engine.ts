@@ -18,6 +18,7 @@ import type { SampleSettings } from '../kernels/sample.ts';
 import { compileInBackground, settleAll } from '../gpu/pipelines.ts';
 import { Kernels } from './kernels.ts';
 import { planWeights, type LoadProgress, type ModelWeights } from './weights.ts';
+import type { KernelPlan } from './plan.ts';
 import { StepState } from './state.ts';
 import { PrefillGraph } from './prefill.ts';
 import { DecodeGraph } from './decode.ts';
@@ -39,6 +40,13 @@ export interface EngineOptions {
   onProgress?: (p: LoadProgress) => void;
   /** Called when every weight is uploaded (pipelines may still be compiling). */
   onUploaded?: () => void;
+  /** Which kernel variant and shape runs each role (default: the adapter's table, src/engine/plan.ts tablePlan). */
+  plan?: KernelPlan;
+  /**
+   * Without `plan`: called once the weights are uploaded, before any of the engine's pipelines is
+   * made, to choose the plan on this device (the autotuner, src/engine/tune.ts).
+   */
+  tune?: (weights: ModelWeights) => Promise<KernelPlan>;
 }
 
 export interface GenerateOptions {
@@ -119,16 +127,29 @@ export class Engine {
   static async load(device: GPUDevice, file: GGUFFile, src: ByteSource, cfg: ModelConfig, opts: EngineOptions = {}): Promise<Engine> {
     const contextLength = opts.contextLength ?? cfg.contextLength;
     const { weights, fill } = planWeights(device, file, src, cfg, { contextLength, onProgress: opts.onProgress });
+    let plan = opts.plan;
+    const tuning = !plan && opts.tune !== undefined;
+    if (tuning) {
+      // the tuner times kernels on the real weights: upload first, then choose, then build
+      try {
+        await fill();
+        opts.onUploaded?.();
+        plan = await opts.tune!(weights);
+      } catch (e) {
+        weights.destroy();
+        throw e;
+      }
+    }
     let engine: Engine;
     let compiled: Promise<void>;
     try {
-      ({ value: engine, compiled } = compileInBackground(device, () => new Engine(device, cfg, weights, new Kernels(device, cfg), opts)));
+      ({ value: engine, compiled } = compileInBackground(device, () => new Engine(device, cfg, weights, new Kernels(device, cfg, plan), opts)));
     } catch (e) {
       weights.destroy();
       throw e;
     }
     try {
-      await settleAll([fill().then(() => opts.onUploaded?.()), compiled]);
+      await settleAll([tuning ? Promise.resolve() : fill().then(() => opts.onUploaded?.()), compiled]);
     } catch (e) {
       engine.destroy();
       throw e;

@@ -1,6 +1,9 @@
 /**
- * Every pipeline the forward pass uses, made once per device and model shape. Weight kernels
- * exist per format (a Q4_K_M file needs Q4_K, Q5_K and Q6_K variants of each).
+ * Every pipeline the forward pass uses, made once per device, model shape and kernel plan
+ * (src/engine/plan.ts: which variant and shape runs each role). Weight kernels exist per format
+ * (a Q4_K_M file needs Q4_K, Q5_K and Q6_K variants of each) and per role's choice; two roles with
+ * the same choice share one pipeline. The small kernels are made on first use, so the autotuner
+ * can build a Kernels for one role's candidates without compiling the rest.
  */
 import { RmsNormKernel } from '../kernels/rmsnorm.ts';
 import { MatvecKernel } from '../kernels/matvec.ts';
@@ -13,69 +16,83 @@ import { SampleKernel } from '../kernels/sample.ts';
 import { NormMatvecKernel } from '../kernels/norm-matvec.ts';
 import { SwigluMatvecKernel } from '../kernels/swiglu-matvec.ts';
 import { formatInfo, type WeightFormat } from '../kernels/weight-formats.ts';
-import { decodeTuning, deviceAdapterText, fitShape, type GemvShape } from '../kernels/tuning.ts';
-import type { DecodeTuning } from '../kernels/tuning.ts';
+import { deviceAdapterText, fitShape, type GemvShape } from '../kernels/tuning.ts';
 import type { ModelConfig } from '../model/config.ts';
+import { tablePlan, type GemmRole, type GemvChoice, type GemvRole, type KernelPlan } from './plan.ts';
 
 export class Kernels {
-  readonly rmsnorm: RmsNormKernel;
-  readonly ropeKv: RopeKvKernel;
-  readonly attention: AttentionKernel;
-  readonly siluMul: SiluMulKernel;
-  readonly sample: SampleKernel;
-  /** Decode GEMV shapes for this adapter (src/kernels/tuning.ts). */
-  readonly tuning: DecodeTuning;
-  private readonly matvecs = new Map<string, MatvecKernel>();
-  private readonly matmuls = new Map<WeightFormat, MatmulKernel>();
-  private readonly embeds = new Map<WeightFormat, EmbedKernel>();
-  private readonly normMatvecs = new Map<string, NormMatvecKernel>();
-  private readonly swigluMatvecs = new Map<string, SwigluMatvecKernel>();
+  /** Which variant and shape runs each role. */
+  readonly plan: KernelPlan;
+  private readonly made = new Map<string, unknown>();
 
   constructor(
     readonly device: GPUDevice,
-    cfg: ModelConfig,
+    readonly cfg: ModelConfig,
+    plan?: KernelPlan,
   ) {
-    this.rmsnorm = new RmsNormKernel(device);
-    this.ropeKv = new RopeKvKernel(device, cfg.ropeStyle);
-    this.attention = new AttentionKernel(device, cfg.headDim, { ropeStyle: cfg.ropeStyle });
-    this.siluMul = new SiluMulKernel(device);
-    this.sample = new SampleKernel(device);
-    this.tuning = decodeTuning(deviceAdapterText(device), device.features.has('subgroups'));
+    this.plan = plan ?? tablePlan(deviceAdapterText(device), device.features.has('subgroups'));
   }
 
-  /** Decode GEMV for rows of k elements (the workgroup is narrowed for short rows: tuning.ts fitShape). */
-  matvec(format: WeightFormat, k: number, normOut = false): MatvecKernel {
-    return this.fitted(this.matvecs, this.tuning.matvec, format, k, normOut, (shape) => new MatvecKernel(this.device, format, { ...shape, normOut }));
-  }
-
-  matmul(format: WeightFormat): MatmulKernel {
-    let k = this.matmuls.get(format);
-    if (!k) this.matmuls.set(format, (k = new MatmulKernel(this.device, format, this.tuning.matmul ? { bcast: this.tuning.matmul } : {})));
+  /** The kernel under `key`, made by `make` the first time. */
+  private once<K>(key: string, make: () => K): K {
+    let k = this.made.get(key) as K | undefined;
+    if (k === undefined) this.made.set(key, (k = make()));
     return k;
+  }
+
+  get rmsnorm(): RmsNormKernel {
+    return this.once('rmsnorm', () => new RmsNormKernel(this.device));
+  }
+
+  get ropeKv(): RopeKvKernel {
+    return this.once('rope_kv', () => new RopeKvKernel(this.device, this.cfg.ropeStyle));
+  }
+
+  get attention(): AttentionKernel {
+    const { attnDecode, attnPrefill } = this.plan;
+    return this.once('attention', () => new AttentionKernel(this.device, this.cfg.headDim, { ropeStyle: this.cfg.ropeStyle, ...attnDecode, ...attnPrefill }));
+  }
+
+  get siluMul(): SiluMulKernel {
+    return this.once('silu_mul', () => new SiluMulKernel(this.device));
+  }
+
+  get sample(): SampleKernel {
+    return this.once('sample', () => new SampleKernel(this.device));
+  }
+
+  /** Decode GEMV of `role` for rows of k elements. */
+  matvec(role: GemvRole, format: WeightFormat, k: number, normOut = false): MatvecKernel {
+    return this.gemv('matvec', role, format, k, normOut, (shape) => new MatvecKernel(this.device, format, { ...shape, normOut }));
+  }
+
+  /** Prefill GEMM of `role`. */
+  matmul(role: GemmRole, format: WeightFormat): MatmulKernel {
+    const choice = this.plan.gemm[role];
+    return this.once(`matmul/${format}/${JSON.stringify(choice)}`, () => new MatmulKernel(this.device, format, choice));
   }
 
   /** Decode: RMSNorm fused into the GEMV that reads its output (attn-norm + QKV, final norm + lm_head). */
-  normMatvec(format: WeightFormat, k: number, prescaled = false): NormMatvecKernel {
-    return this.fitted(this.normMatvecs, this.tuning.normMatvec, format, k, prescaled, (shape) => new NormMatvecKernel(this.device, format, { ...shape, prescaled }));
+  normMatvec(role: GemvRole, format: WeightFormat, k: number, prescaled = false): NormMatvecKernel {
+    return this.gemv('norm_matvec', role, format, k, prescaled, (shape) => new NormMatvecKernel(this.device, format, { ...shape, prescaled }));
   }
 
   /** Decode: ffn-norm + gate/up GEMV + SiLU * up in one dispatch. */
-  swigluMatvec(format: WeightFormat, k: number, prescaled = false): SwigluMatvecKernel {
-    return this.fitted(this.swigluMatvecs, this.tuning.swigluMatvec, format, k, prescaled, (shape) => new SwigluMatvecKernel(this.device, format, { ...shape, prescaled }));
+  swigluMatvec(role: GemvRole, format: WeightFormat, k: number, prescaled = false): SwigluMatvecKernel {
+    return this.gemv('swiglu_matvec', role, format, k, prescaled, (shape) => new SwigluMatvecKernel(this.device, format, { ...shape, prescaled }));
   }
 
-  /** A decode GEMV kernel in `tuned`'s shape fitted to rows of k (tuning.ts fitShape), made once per shape and variant. */
-  private fitted<K>(cache: Map<string, K>, tuned: GemvShape, format: WeightFormat, k: number, variant: boolean, make: (shape: GemvShape) => K): K {
-    const shape = fitShape(tuned, k / formatInfo(format).chunk, this.tuning.balanceChunks);
-    const key = `${format}/${shape.workgroupSize}/${shape.rowsPerWorkgroup}/${variant}`;
-    let kern = cache.get(key);
-    if (!kern) cache.set(key, (kern = make(shape)));
-    return kern;
+  /**
+   * A decode GEMV in the role's shape; a table shape (`fit`) is first fitted to rows of k
+   * (tuning.ts fitShape). Made once per kind, shape and variant.
+   */
+  private gemv<K>(kind: string, role: GemvRole, format: WeightFormat, k: number, variant: boolean, make: (shape: GemvShape) => K): K {
+    const { fit, ...choice }: GemvChoice = this.plan.gemv[role];
+    const shape = fit ? fitShape(choice, k / formatInfo(format).chunk, this.plan.balanceChunks) : choice;
+    return this.once(`${kind}/${format}/${JSON.stringify(shape)}/${variant}`, () => make(shape));
   }
 
   embed(format: WeightFormat): EmbedKernel {
-    let k = this.embeds.get(format);
-    if (!k) this.embeds.set(format, (k = new EmbedKernel(this.device, format)));
-    return k;
+    return this.once(`embed/${format}`, () => new EmbedKernel(this.device, format));
   }
 }

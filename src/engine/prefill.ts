@@ -13,6 +13,7 @@ import type { ModelConfig } from '../model/config.ts';
 import type { AttentionBinding } from '../kernels/attention.ts';
 import { BoundEmbed, BoundMatmul, BoundNormMatvec } from './bound.ts';
 import type { Kernels } from './kernels.ts';
+import type { GemmRole } from './plan.ts';
 import type { StepState } from './state.ts';
 import type { ModelWeights } from './weights.ts';
 import type { PassFactory } from './profile.ts';
@@ -43,8 +44,8 @@ export class PrefillGraph {
     private readonly s: StepState,
   ) {
     const { dim, kvDim, ffnDim } = cfg;
-    const gemm = (w: ModelWeights['output'], x: GPUBuffer, y: GPUBuffer, yStride: number, accumulate: boolean) => {
-      const b = new BoundMatmul(k, w, x, y, yStride, accumulate);
+    const gemm = (role: GemmRole, w: ModelWeights['output'], x: GPUBuffer, y: GPUBuffer, yStride: number, accumulate: boolean) => {
+      const b = new BoundMatmul(k, role, w, x, y, yStride, accumulate);
       this.matmuls.push(b);
       return b;
     };
@@ -53,17 +54,17 @@ export class PrefillGraph {
       const { k: kc, v: vc } = s.kv[l];
       this.layers.push({
         attnNorm: k.rmsnorm.bind(s.x, w.attnNorm, s.xb, s.normParams),
-        qkv: gemm(w.qkv, s.xb, s.qkv, dim + 2 * kvDim, false),
+        qkv: gemm('gemmQkv', w.qkv, s.xb, s.qkv, dim + 2 * kvDim, false),
         rope: k.ropeKv.bind(s.qkv, s.rope.factors, s.q, kc, vc, s.step, s.rope.params),
         attention: k.attention.bind(s.attention, s.kv[l], s.q, s.att),
-        wo: gemm(w.wo, s.att, s.x, dim, true),
+        wo: gemm('gemmWo', w.wo, s.att, s.x, dim, true),
         ffnNorm: k.rmsnorm.bind(s.x, w.ffnNorm, s.xb, s.normParams),
-        up: gemm(w.up, s.xb, s.gu, 2 * ffnDim, false),
+        up: gemm('gemmUp', w.up, s.xb, s.gu, 2 * ffnDim, false),
         silu: k.siluMul.bind(s.gu, s.h, s.siluParams),
-        down: gemm(w.down, s.h, s.x, dim, true),
+        down: gemm('gemmDown', w.down, s.h, s.x, dim, true),
       });
     });
-    this.head = new BoundNormMatvec(k, weights.output, s.xLast, weights.outputNorm, s.logits, cfg.normEps);
+    this.head = new BoundNormMatvec(k, 'lmHead', weights.output, s.xLast, weights.outputNorm, s.logits, cfg.normEps);
   }
 
   /**

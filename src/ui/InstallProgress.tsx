@@ -9,8 +9,15 @@ const PHASES: Record<LoadProgress['phase'], string> = {
   converting: 'Converting for the GPU',
   storing: 'Storing in this browser',
   uploading: 'Uploading weights to the GPU',
+  tuning: 'Tuning for your GPU',
   compiling: 'Compiling the shaders',
 };
+
+/** The phase in words; tuning counts its kernel roles ("Tuning for your GPU, 5 of 11"). */
+function phaseText(p: LoadProgress): string {
+  if (p.phase === 'tuning' && p.steps) return `${PHASES.tuning}, ${p.step ?? 0} of ${p.steps}`;
+  return PHASES[p.phase];
+}
 
 /**
  * A download, import or load under way: a real progress bar and what it is doing. A download has
@@ -36,6 +43,7 @@ export function InstallProgress({
   /** Leave a paused download for later (it stays listed as incomplete, with Resume). */
   onBack?: () => void;
 }) {
+  const steps = progress?.phase === 'tuning' ? progress.steps : undefined;
   const total = progress?.bytesTotal ?? 0;
   const done = Math.min(progress?.bytesDone ?? 0, total || Infinity);
   const known = total > 0;
@@ -43,10 +51,14 @@ export function InstallProgress({
     <section className="card install-progress" aria-labelledby="progress-title" aria-busy={!paused}>
       <h2 id="progress-title">{title}</h2>
       <p className="phase" aria-live="polite">
-        {paused ? 'Paused' : <>{progress ? PHASES[progress.phase] : 'Starting'}…</>}
+        {paused ? 'Paused' : <>{progress ? phaseText(progress) : 'Starting'}…</>}
       </p>
       {/* Without a value the bar is indeterminate (size not known yet). */}
-      <progress aria-labelledby="progress-title" max={known ? total : undefined} value={known ? done : undefined} />
+      {steps ? (
+        <progress aria-labelledby="progress-title" max={steps} value={progress?.step ?? 0} />
+      ) : (
+        <progress aria-labelledby="progress-title" max={known ? total : undefined} value={known ? done : undefined} />
+      )}
       <p className="progress-numbers">
         {known ? (
           <>

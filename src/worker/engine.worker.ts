@@ -4,10 +4,14 @@
  * it only through comlink with the API in protocol.ts.
  */
 import * as Comlink from 'comlink';
-import { adapterName, openDevice, type OpenedDevice } from '../gpu/device.ts';
+import { adapterName, openDevice, type AdapterSummary, type OpenedDevice } from '../gpu/device.ts';
 import { runSelfTest } from '../engine/self-test.ts';
 import { benchEngine, benchPromptIds } from '../engine/bench.ts';
-import { openModel, readModel } from '../engine/open.ts';
+import { openModel, readModel, type ModelFile } from '../engine/open.ts';
+import { tuneKernels, tuningReport, planReport, type TuningReport } from '../engine/tune.ts';
+import { tablePlan, tuningKey, type KernelPlan } from '../engine/plan.ts';
+import { cpuDriver } from '../kernels/tuning.ts';
+import { TuningStore } from '../store/tuning-store.ts';
 import { httpSource } from '../model/gguf-sources.ts';
 import { kvBytesPerToken } from '../model/config.ts';
 import { ChatSession } from './session.ts';
@@ -23,6 +27,10 @@ import type { StoreProgress } from '../store/progress.ts';
 import type { BenchReport, BenchRequest, CapabilitiesResult, EngineApi, InstallSource, LoadProgress, LoadRequest, ModelCheckRequest, ModelCheckResult, StoredModel } from './protocol.ts';
 
 const store = new WeightStore();
+/** Tuned kernel plans, per adapter, kernels version and model shape. */
+const tuningStore = new TuningStore<{ plan: KernelPlan; report: TuningReport }>();
+/** The engine's prefill step (EngineOptions.prefillChunk's default): the prefill roles are tuned at it. */
+const PREFILL_CHUNK = 128;
 
 function describe(m: ModelManifest): StoredModel {
   return {
@@ -113,7 +121,7 @@ async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => voi
 }
 
 async function loadModelOnce(req: LoadRequest, onProgress?: (p: LoadProgress) => void) {
-  const { device: dev } = await device();
+  const { device: dev, capabilities } = await device();
   session?.engine.destroy();
   session = undefined;
   lastLoad = req;
@@ -125,14 +133,40 @@ async function loadModelOnce(req: LoadRequest, onProgress?: (p: LoadProgress) =>
   const model = await readModel(src);
   const contextLength = Math.min(req.contextLength ?? DEFAULT_CONTEXT_LENGTH, model.cfg.contextLength);
   const weightBytes = model.file.tensors.reduce((s, t) => s + t.nbytes, 0);
-  const opened = await openModel(dev, model, {
-    contextLength,
-    onProgress: (p) => onProgress?.({ phase: 'uploading', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
-    // the pipelines compile during the upload; whatever is left is waited for before load returns
-    onUploaded: () => onProgress?.({ phase: 'compiling', bytesDone: weightBytes, bytesTotal: weightBytes }),
-    // Only for drivers that compile a pipeline at its first dispatch rather than at creation, as the CPU emulator lavapipe does: it compiles now, not in the first reply.
-    warmUp: { promptTokens: 1, maxTokens: 1 },
-  });
+  const kernels = await choosePlan(req, model, capabilities.adapter);
+  let tuning: TuningReport = kernels.report;
+  const open = (plan: KernelPlan | undefined) =>
+    openModel(dev, model, {
+      contextLength,
+      plan,
+      tune: plan
+        ? undefined
+        : async (weights) => {
+            const r = await tuneKernels(dev, model.cfg, weights, {
+              chunk: PREFILL_CHUNK,
+              contextLength,
+              onProgress: (step, steps) => onProgress?.({ phase: 'tuning', bytesDone: 0, bytesTotal: 0, step, steps }),
+            });
+            tuning = tuningReport(r);
+            // a plan that cannot be stored (private browsing, full storage) still serves this load
+            await tuningStore.put(kernels.key, { plan: r.plan, report: tuning }).catch(() => undefined);
+            return r.plan;
+          },
+      onProgress: (p) => onProgress?.({ phase: 'uploading', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
+      // the pipelines compile during the upload; whatever is left is waited for before load returns
+      onUploaded: () => onProgress?.({ phase: 'compiling', bytesDone: weightBytes, bytesTotal: weightBytes }),
+      // Only for drivers that compile a pipeline at its first dispatch rather than at creation, as the CPU emulator lavapipe does: it compiles now, not in the first reply.
+      warmUp: { promptTokens: 1, maxTokens: 1 },
+    });
+  let opened: Awaited<ReturnType<typeof open>>;
+  try {
+    opened = await open(kernels.plan);
+  } catch (e) {
+    // a stored plan naming a variant this build no longer makes: forget it and tune again
+    if (kernels.report.source !== 'tuned' || !kernels.plan) throw e;
+    await tuningStore.delete(kernels.key).catch(() => undefined);
+    opened = await open(undefined);
+  }
   session = new ChatSession(opened);
   return {
     name: model.cfg.name ?? (req.kind === 'url' ? req.url.split('/').pop() : req.id) ?? 'model',
@@ -141,7 +175,27 @@ async function loadModelOnce(req: LoadRequest, onProgress?: (p: LoadProgress) =>
     weightBytes: opened.engine.weightBytes,
     kvBytesPerToken: kvBytesPerToken(model.cfg),
     loadMs: performance.now() - t0,
+    tuning,
   };
+}
+
+/**
+ * The kernel plan of a load (LoadRequest.kernels): a plan to build with, or none (tune during the
+ * load), the key a tuned plan is stored under, and the report of a plan used as it is.
+ */
+async function choosePlan(req: LoadRequest, model: ModelFile, adapter: AdapterSummary): Promise<{ plan?: KernelPlan; key: string; report: TuningReport }> {
+  const key = tuningKey(adapter, model.cfg, model.file);
+  const mode = req.kernels ?? 'auto';
+  const table = tablePlan(adapter, (await device()).device.features.has('subgroups'));
+  if (mode === 'table') return { plan: table, key, report: planReport(table) };
+  if (mode === 'auto') {
+    const stored = await tuningStore.get(key).catch(() => undefined);
+    if (stored) return { plan: stored.value.plan, key, report: { ...stored.value.report, savedAt: stored.savedAt } };
+    // The CPU emulators run the tests and demos; their table shapes come from benchmarks there,
+    // and tuning them costs minutes of pipeline compiles: they tune only when asked ('retune').
+    if (cpuDriver(adapter)) return { plan: table, key, report: planReport(table) };
+  }
+  return { key, report: planReport(table) };
 }
 
 const api: EngineApi = {
@@ -272,7 +326,9 @@ const api: EngineApi = {
     }
     const run = loading.catch(() => {}).then(async () => {
       onPhase?.('loading the model');
-      const loaded = await loadModel(req.model);
+      const loaded = await loadModel(req.model, (p) => {
+        if (p.phase === 'tuning') onPhase?.(`tuning for your GPU, ${p.step ?? 0} of ${p.steps ?? 0}`);
+      });
       const s = requireSession();
       if (req.promptTokens + req.decodeTokens > loaded.contextLength) {
         throw new ContextFullError(
@@ -293,6 +349,7 @@ const api: EngineApi = {
         userAgent: self.navigator.userAgent,
         contextLength: loaded.contextLength,
         loadMs: loaded.loadMs,
+        tuning: loaded.tuning,
         ...m,
       };
     });

@@ -7,12 +7,14 @@ import type { GpuCapabilities } from '../gpu/device.ts';
 import type { CompareReport } from '../util/compare.ts';
 import type { BenchMeasurement } from '../engine/bench.ts';
 import type { FinishReason } from '../engine/engine.ts';
+import type { TuningReport } from '../engine/tune.ts';
 import type { ChatRole } from '../model/chat-template.ts';
 import type { WebGPUUnavailableReason } from '../common/errors.ts';
 
 export type { GpuCapabilities, AdapterSummary } from '../gpu/device.ts';
 export type { BenchMeasurement, KernelProfile } from '../engine/bench.ts';
 export type { KindTime } from '../engine/profile.ts';
+export type { TuningReport };
 export type { FinishReason, ChatRole };
 
 export type CapabilitiesResult =
@@ -82,7 +84,15 @@ export interface ChatResult {
  * `stored`: a model installed in IndexedDB (no network); `url`: read straight from a Range-capable URL.
  * `contextLength`: positions of the KV cache (default DEFAULT_CONTEXT_LENGTH, src/common/catalog.ts), capped at the model's own.
  */
-export type LoadRequest = ({ kind: 'stored'; id: string } | { kind: 'url'; url: string }) & { contextLength?: number };
+export type LoadRequest = ({ kind: 'stored'; id: string } | { kind: 'url'; url: string }) & {
+  contextLength?: number;
+  /**
+   * The kernel plan: 'auto' (default) reuses this adapter's stored plan, or tunes at this load on
+   * a real GPU (a CPU emulator keeps its hand-tuned table); 'retune' tunes now and stores the
+   * result; 'table' uses the hand-tuned table.
+   */
+  kernels?: 'auto' | 'retune' | 'table';
+};
 
 /** Where to install a model from: a URL (download with resume) or a local .gguf file. */
 export type InstallSource = { kind: 'url'; url: string; displayName?: string; expectedBytes?: number } | { kind: 'file'; file: File };
@@ -103,8 +113,11 @@ export interface StoredModel {
 }
 
 export interface LoadProgress {
-  phase: 'checking' | 'downloading' | 'verifying' | 'converting' | 'storing' | 'uploading' | 'compiling';
+  phase: 'checking' | 'downloading' | 'verifying' | 'converting' | 'storing' | 'uploading' | 'tuning' | 'compiling';
   message?: string;
+  /** 'tuning': kernel roles tuned so far, of `steps`. */
+  step?: number;
+  steps?: number;
   bytesDone: number;
   bytesTotal: number;
   /** Bytes per second over the last few seconds, when known. */
@@ -120,6 +133,8 @@ export interface LoadedModel {
   /** KV cache bytes per context position (src/model/config.ts kvBytesPerToken). */
   kvBytesPerToken: number;
   loadMs: number;
+  /** The kernel plan in use and how it was chosen. */
+  tuning: TuningReport;
 }
 
 export interface EngineStats {
@@ -150,6 +165,8 @@ export interface BenchReport extends BenchMeasurement {
   contextLength: number;
   /** Reading the weights (IndexedDB or URL), uploading them and compiling every pipeline. */
   loadMs: number;
+  /** The kernel plan the measurement ran with. */
+  tuning: TuningReport;
 }
 
 export interface EngineApi {

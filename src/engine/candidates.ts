@@ -1,0 +1,110 @@
+/**
+ * What the autotuner (src/engine/tune.ts) tries for each role, besides the plan it starts from:
+ * the shapes and variants of each kernel family that can run on this device at this role's weight
+ * format and shape. The lists are short on purpose (each candidate costs a pipeline compile and a
+ * few timed runs); they span the hand-tuned tables' shapes, so the tuner can rediscover them on
+ * the emulators, and the shapes written for real GPUs (src/kernels/DESIGN.md).
+ */
+import type { ModelConfig } from '../model/config.ts';
+import type { ModelWeights, Linear } from './weights.ts';
+import type { AttnDecodeChoice, AttnPrefillChoice, GemmChoice, GemvChoice, KernelRole } from './plan.ts';
+
+export interface CandidateContext {
+  device: GPUDevice;
+  cfg: ModelConfig;
+  weights: ModelWeights;
+  role: KernelRole;
+  /** The role's choice in the plan the tuner starts from (tried first, as the reference). */
+  base: object;
+}
+
+/** The weight a role reads (layer 0's; the output head's for lmHead), or none for attention. */
+export function roleWeight(role: KernelRole, weights: ModelWeights): Linear | undefined {
+  const w = weights.layers[0];
+  switch (role) {
+    case 'qkv':
+    case 'gemmQkv':
+      return w.qkv;
+    case 'wo':
+    case 'gemmWo':
+      return w.wo;
+    case 'gateUp':
+    case 'gemmUp':
+      return w.up;
+    case 'down':
+    case 'gemmDown':
+      return w.down;
+    case 'lmHead':
+      return weights.output;
+    default:
+      return undefined;
+  }
+}
+
+/** [threads, rows per workgroup]: the CPU tables' shapes and the real-GPU defaults, all threads on every row. */
+const GEMV_SHAPES: [number, number][] = [
+  [16, 16],
+  [32, 16],
+  [32, 32],
+  [64, 8],
+  [64, 16],
+  [128, 8],
+  [256, 8],
+];
+
+function gemvCandidates(ctx: CandidateContext): GemvChoice[] {
+  const { device } = ctx;
+  const subgroups = device.features.has('subgroups');
+  const maxThreads = device.limits.maxComputeInvocationsPerWorkgroup;
+  const out: GemvChoice[] = [];
+  for (const [workgroupSize, rowsPerWorkgroup] of GEMV_SHAPES) {
+    if (workgroupSize > maxThreads) continue;
+    out.push({ workgroupSize, rowsPerWorkgroup, subgroups });
+  }
+  return out;
+}
+
+function gemmCandidates(): GemmChoice[] {
+  return [{}, { rowsPerWorkgroup: 64, tokensPerWorkgroup: 16 }, { rowsPerWorkgroup: 32, tokensPerWorkgroup: 32 }];
+}
+
+function attnDecodeCandidates(ctx: CandidateContext): AttnDecodeChoice[] {
+  const words = ctx.cfg.headDim / 2;
+  const out: AttnDecodeChoice[] = [];
+  for (const chunk of [128, 256, 512]) {
+    for (const decodeWorkgroupSize of [64, 128, 256]) {
+      if (decodeWorkgroupSize >= words && decodeWorkgroupSize <= ctx.device.limits.maxComputeInvocationsPerWorkgroup) out.push({ chunk, decodeWorkgroupSize });
+    }
+  }
+  return out;
+}
+
+function attnPrefillCandidates(): AttnPrefillChoice[] {
+  return [
+    { tileQ: 16, tileK: 32, threadsPerRow: 8 },
+    { tileQ: 8, tileK: 32, threadsPerRow: 8 },
+    { tileQ: 16, tileK: 16, threadsPerRow: 4 },
+    { tileQ: 32, tileK: 16, threadsPerRow: 4 },
+  ];
+}
+
+/** The candidates of one role on this device (the base choice is added by the tuner). */
+export function candidatesFor(role: KernelRole, ctx: CandidateContext): object[] {
+  switch (role) {
+    case 'qkv':
+    case 'wo':
+    case 'gateUp':
+    case 'down':
+    case 'lmHead':
+      return gemvCandidates(ctx);
+    case 'gemmQkv':
+    case 'gemmWo':
+    case 'gemmUp':
+    case 'gemmDown':
+      return gemmCandidates();
+    case 'attnDecode':
+      return attnDecodeCandidates(ctx);
+    case 'attnPrefill':
+      return attnPrefillCandidates();
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The autotuner on a generated model: every role gets a timed choice that agrees with the
+ * reference, a candidate that cannot be built is dropped and named, and an engine built from the
+ * tuned plan computes what the table plan's engine computes.
+ */
+import { describe, expect, it } from 'vitest';
+import { gpuForTests } from '../gpu/test-gpu.ts';
+import { Engine } from './engine.ts';
+import { feed, openTestModel } from './test-engine.ts';
+import { AGREEMENT_RMS, agreement, tuneKernels } from './tune.ts';
+import { KERNEL_ROLES, tablePlan } from './plan.ts';
+import { deviceAdapterText } from '../kernels/tuning.ts';
+import { candidatesFor } from './candidates.ts';
+import { promptIds } from '../../scripts/prompts.ts';
+
+const gpu = gpuForTests();
+
+describe('agreement', () => {
+  it('is the relative RMS difference, and Infinity for a non-finite output', () => {
+    const ref = new Float32Array([3, -4]);
+    expect(agreement(new Float32Array([3, -4]), ref)).toBe(0);
+    expect(agreement(new Float32Array([3.05, -4]), ref)).toBeCloseTo(0.05 / 5, 6);
+    expect(agreement(new Float32Array([NaN, -4]), ref)).toBe(Infinity);
+    expect(agreement(new Float32Array([1, 0]), new Float32Array([0, 0]))).toBe(Infinity);
+    // a wrong row (another row's values) is far outside the limit
+    expect(agreement(new Float32Array([-4, 3]), ref)).toBeGreaterThan(100 * AGREEMENT_RMS);
+  });
+});
+
+describe('tuneKernels', () => {
+  it('times every role, drops a candidate that cannot be built, and the tuned engine agrees with the table', async () => {
+    const { file, src, cfg } = await openTestModel({ preset: 'tiny', mix: 'q4_k_m', seed: 2, nKvHeads: 2 });
+    const progress: string[] = [];
+    let tuned: Awaited<ReturnType<typeof tuneKernels>> | undefined;
+    const engine = await Engine.load(gpu.device, file, src, cfg, {
+      contextLength: 256,
+      prefillChunk: 32,
+      tune: async (weights) => {
+        tuned = await tuneKernels(gpu.device, cfg, weights, {
+          chunk: 32,
+          contextLength: 256,
+          samples: 3,
+          // one impossible GEMV shape per GEMV role: more rows than the kernel allows
+          candidates: (role, ctx) => [...candidatesFor(role, ctx), ...(role === 'wo' ? [{ workgroupSize: 64, rowsPerWorkgroup: 999, subgroups: false }] : [])],
+          onProgress: (done, total, role) => progress.push(`${done}/${total} ${role}`),
+        });
+        return tuned.plan;
+      },
+    });
+    const table = await Engine.load(gpu.device, file, src, cfg, { contextLength: 256, prefillChunk: 32, plan: tablePlan(deviceAdapterText(gpu.device), gpu.hasSubgroups()) });
+    try {
+      const t = tuned!;
+      expect(t.plan.source).toBe('tuned');
+      expect(t.roles.map((r) => r.role)).toEqual([...KERNEL_ROLES]);
+      for (const r of t.roles) {
+        expect(r.ms, r.role).toBeGreaterThan(0);
+        expect(r.ms).toBeLessThanOrEqual(r.referenceMs);
+        expect(r.tried.filter((c) => c.ms !== undefined).length, r.role).toBeGreaterThanOrEqual(2);
+      }
+      expect(t.dropped.some((d) => d.role === 'wo' && d.label.includes('rowsPerWorkgroup=999') && /rows per workgroup/.test(d.reason))).toBe(true);
+      expect(progress[0]).toBe(`0/${KERNEL_ROLES.length} qkv`);
+      expect(progress.at(-1)).toContain(`${KERNEL_ROLES.length}/${KERNEL_ROLES.length}`);
+      console.log(`[tune] tiny q4_k_m GQA: ${t.tuneMs.toFixed(0)} ms (${t.timer}); ${t.roles.map((r) => `${r.role}: ${r.chosen}`).join('; ')}`);
+
+      // same prompt, both engines: prefill and decode logits agree to the tuner's own bound
+      const ids = promptIds(40);
+      const a = await feed(engine, ids, 32);
+      const b = await feed(table, ids, 32);
+      const a1 = await feed(engine, [7, 8], 1);
+      const b1 = await feed(table, [7, 8], 1);
+      for (const [x, y] of [...a.map((x, i) => [x, b[i]]), ...a1.map((x, i) => [x, b1[i]])]) expect(agreement(x, y)).toBeLessThanOrEqual(AGREEMENT_RMS);
+    } finally {
+      engine.destroy();
+      table.destroy();
+    }
+  });
+});

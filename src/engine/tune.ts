@@ -1,0 +1,431 @@
+/**
+ * The autotuner: on the user's own adapter, at the loaded model's shapes, time each role's
+ * candidate kernels (src/engine/plan.ts roles; candidates from src/engine/candidates.ts) and keep
+ * the fastest one that agrees with the reference. It runs once per adapter, model shape and
+ * kernels version; the worker stores the plan it returns (src/store/tuning-store.ts).
+ *
+ *   per role:  build every candidate (pipelines compile in parallel; one that does not build or
+ *              compile is dropped and named), bind it to layer 0's real weights and one layer of
+ *              scratch activations and KV cache (StepState), run it once on seeded inputs and
+ *              compare its output with the reference's (the plan it starts from: the hand-tuned
+ *              table), then time the ones that agree, round-robin so drift hits all alike:
+ *              GPU time from timestamp queries where the device has them, else wall time over
+ *              one submit of many repetitions. The median decides.
+ *
+ * What is compared is each kernel's own output; the per-kernel tests check every variant against
+ * the CPU reference, and this check only guards against a variant this adapter miscompiles.
+ */
+import type { ModelConfig } from '../model/config.ts';
+import { packStep, stepUniforms } from '../kernels/step.ts';
+import { compileInBackground } from '../gpu/pipelines.ts';
+import { createStorage, readBuffer } from '../gpu/buffers.ts';
+import { Rng } from '../util/rng.ts';
+import type { AttentionShared } from '../kernels/attention.ts';
+import { Kernels } from './kernels.ts';
+import { StepState } from './state.ts';
+import type { ModelWeights } from './weights.ts';
+import { BoundMatmul, BoundMatvec, BoundNormMatvec, BoundSwiglu } from './bound.ts';
+import { KERNEL_ROLES, choiceOf, describeChoice, withChoice, type KernelPlan, type KernelRole } from './plan.ts';
+import { candidatesFor, type CandidateContext } from './candidates.ts';
+
+export interface TuneOptions {
+  /** The plan to start from; its choices are the references (default: the adapter's table plan). */
+  base?: KernelPlan;
+  /** Tokens of a prefill step (the engine's chunk): the prefill roles' m. */
+  chunk: number;
+  /** The loaded context; decode attention is timed at min(contextLength, 2048) - 1 keys. */
+  contextLength: number;
+  /** Roles to tune (default: all, in KERNEL_ROLES order). */
+  roles?: readonly KernelRole[];
+  /** Candidates per role (default: candidates.ts). The base plan's choice is always tried first. */
+  candidates?: (role: KernelRole, ctx: CandidateContext) => object[];
+  /** Timed samples per candidate (median taken); default 5. */
+  samples?: number;
+  /** Milliseconds one sample should last at least (repetitions are sized to it); default 4. */
+  sampleMs?: number;
+  onProgress?: (done: number, total: number, role: KernelRole) => void;
+}
+
+export interface TriedCandidate {
+  label: string;
+  choice: object;
+  /** Median time of one run (all of the role's dispatches), ms. */
+  ms?: number;
+  /** Why it was dropped. */
+  error?: string;
+}
+
+export interface RoleTuning {
+  role: KernelRole;
+  /** The chosen candidate, its time, and the reference's. */
+  chosen: string;
+  choice: object;
+  ms: number;
+  referenceMs: number;
+  tried: TriedCandidate[];
+}
+
+export interface TuneResult {
+  plan: KernelPlan;
+  tuneMs: number;
+  timer: 'timestamp' | 'wall';
+  roles: RoleTuning[];
+  /** Candidates that failed to build or compile, or disagreed with the reference. */
+  dropped: { role: KernelRole; label: string; reason: string }[];
+}
+
+/**
+ * A candidate replaces the reference only when faster by more than this fraction: medians of a
+ * few samples on a busy machine move by a few percent, and a switch on noise gains nothing.
+ */
+export const MIN_GAIN = 0.03;
+
+/** Largest relative RMS difference from the reference output a candidate may show (see agreement). */
+export const AGREEMENT_RMS = 2 ** -6;
+
+/**
+ * How far `out` is from `ref`: RMS of the difference over RMS of the reference (Infinity if any
+ * value is not finite). A kernel that reads the wrong block, row or key is off by the order of the
+ * output itself (1); reordered f32 sums differ by ~1e-6 and f16 products by ~2^-11 per term,
+ * which stays near 2^-11 relative over a dot product of independent terms. AGREEMENT_RMS sits
+ * between the two with a margin of 32 either side.
+ */
+export function agreement(out: Float32Array, ref: Float32Array): number {
+  let d2 = 0;
+  let r2 = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const a = out[i];
+    const b = ref[i];
+    if (!Number.isFinite(a)) return Infinity;
+    d2 += (a - b) * (a - b);
+    r2 += b * b;
+  }
+  return r2 === 0 ? (d2 === 0 ? 0 : Infinity) : Math.sqrt(d2 / r2);
+}
+
+/** One role bound to the scratch state: what a run encodes, and the output it is judged by. */
+interface Trial {
+  /** The Step uniform its dispatches read. */
+  step: { pos0: number; nTokens: number };
+  encode(pass: GPUComputePassEncoder): void;
+  output: GPUBuffer;
+  outputBytes: number;
+  destroy(): void;
+}
+
+/** The scratch a trial runs in: one layer's state and KV cache, and the model's real weights. */
+class TuneBench {
+  readonly s: StepState;
+  readonly m: number;
+  /** Decode attention's position (keys 0..pos). */
+  readonly pos: number;
+  /** Prefill attention's first position. */
+  readonly pos0: number;
+  readonly xg: GPUBuffer;
+  readonly partials: GPUBuffer;
+  private readonly owned: GPUBuffer[] = [];
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly cfg: ModelConfig,
+    readonly weights: ModelWeights,
+    reference: Kernels,
+    opts: { chunk: number; contextLength: number },
+  ) {
+    const ctx = Math.max(2, Math.min(opts.contextLength, 2048));
+    this.m = Math.max(2, Math.min(opts.chunk, ctx));
+    this.pos = ctx - 1;
+    this.pos0 = ctx - this.m;
+    this.s = new StepState(device, reference, { ...cfg, nLayers: 1 }, weights, { maxCtx: ctx, chunk: this.m, slidingWindow: false });
+    this.xg = this.own(createStorage(device, cfg.dim * 4, 'tune.xg'));
+    // the most partial sums a hand-off writes: one per workgroup of at least one row
+    this.partials = this.own(createStorage(device, 16 * Math.ceil(Math.max(cfg.dim, cfg.ffnDim) / 4), 'tune.partials'));
+  }
+
+  private own(b: GPUBuffer): GPUBuffer {
+    this.owned.push(b);
+    return b;
+  }
+
+  /** Writes seeded inputs into every buffer a trial reads (and those it adds to). */
+  resetInputs(): void {
+    const { s, device } = this;
+    const rng = new Rng(0x7ee1);
+    const fill = (b: GPUBuffer, scale = 1) => {
+      const v = new Float32Array(b.size / 4);
+      for (let i = 0; i < v.length; i++) v[i] = rng.uniform(-scale, scale);
+      device.queue.writeBuffer(b, 0, v);
+    };
+    for (const b of [s.x, s.xb, s.qkv, s.q, s.att, s.h, s.xLast]) fill(b);
+    // f16 keys and values in [-1, 1): halves of 0x3c00 (1.0) and below, random sign
+    for (const b of [s.kv[0].k, s.kv[0].v]) {
+      const h = new Uint16Array(b.size / 2);
+      for (let i = 0; i < h.length; i++) h[i] = (rng.int(0, 0x3bff) | (rng.next() < 0.5 ? 0x8000 : 0)) & 0xffff;
+      device.queue.writeBuffer(b, 0, h);
+    }
+  }
+
+  /** The role bound with `k`'s choice for it (layer 0's weights; the lm head's for lmHead). */
+  trial(role: KernelRole, k: Kernels): Trial {
+    const { s, cfg, m } = this;
+    const w = this.weights.layers[0];
+    const eps = cfg.normEps;
+    const gemv = (b: { encode(p: GPUComputePassEncoder): void; destroy(): void }, output: GPUBuffer, floats: number): Trial => ({
+      step: { pos0: this.pos, nTokens: 1 },
+      encode: (p) => b.encode(p),
+      output,
+      outputBytes: floats * 4,
+      destroy: () => b.destroy(),
+    });
+    const gemm = (b: BoundMatmul, output: GPUBuffer, floats: number): Trial => {
+      b.setTokens(m);
+      return { step: { pos0: this.pos0, nTokens: m }, encode: (p) => b.encode(p, m), output, outputBytes: floats * 4, destroy: () => b.destroy() };
+    };
+    const handoff = (g: GPUBuffer) => ({ g, xg: this.xg, partials: this.partials });
+    const qkvFloats = cfg.dim + 2 * cfg.kvDim;
+    switch (role) {
+      case 'qkv':
+        return gemv(new BoundNormMatvec(k, 'qkv', w.qkv, s.x, w.attnNorm, s.qkv, eps), s.qkv, qkvFloats);
+      case 'wo':
+        return gemv(new BoundMatvec(k, 'wo', w.wo, s.att, s.x, true, handoff(w.ffnNorm)), s.x, cfg.dim);
+      case 'gateUp':
+        return BoundSwiglu.fits(w.up, cfg.ffnDim)
+          ? gemv(new BoundSwiglu(k, w.up, s.x, w.ffnNorm, s.h, cfg.ffnDim, eps), s.h, cfg.ffnDim)
+          : gemv(new BoundMatvec(k, 'gateUp', w.up, s.xb, s.gu, false), s.gu, 2 * cfg.ffnDim);
+      case 'down':
+        return gemv(new BoundMatvec(k, 'down', w.down, s.h, s.x, true, handoff(this.weights.outputNorm)), s.x, cfg.dim);
+      case 'lmHead':
+        return gemv(new BoundNormMatvec(k, 'lmHead', this.weights.output, s.xLast, this.weights.outputNorm, s.logits, eps), s.logits, cfg.vocabSize);
+      case 'gemmQkv':
+        return gemm(new BoundMatmul(k, role, w.qkv, s.xb, s.qkv, qkvFloats, false), s.qkv, m * qkvFloats);
+      case 'gemmWo':
+        return gemm(new BoundMatmul(k, role, w.wo, s.att, s.x, cfg.dim, true), s.x, m * cfg.dim);
+      case 'gemmUp':
+        return gemm(new BoundMatmul(k, role, w.up, s.xb, s.gu, 2 * cfg.ffnDim, false), s.gu, m * 2 * cfg.ffnDim);
+      case 'gemmDown':
+        return gemm(new BoundMatmul(k, role, w.down, s.h, s.x, cfg.dim, true), s.x, m * cfg.dim);
+      case 'attnDecode':
+      case 'attnPrefill': {
+        const a = k.attention;
+        const shape = s.attention.shape;
+        const scratch = a.createScratch(shape);
+        const shared: AttentionShared = { shape, params: a.createParams(shape), step: s.step, scratch };
+        const destroy = () => [shared.params, scratch.partO, scratch.partML].forEach((b) => b.destroy());
+        if (role === 'attnDecode') {
+          const b = a.bindDecode(shared, s.kv[0], { qkv: s.qkv, factors: s.rope.factors, ropeParams: s.rope.params }, s.att);
+          return { step: { pos0: this.pos, nTokens: 1 }, encode: (p) => a.encodeDecodeRope(p, b, this.pos), output: s.att, outputBytes: cfg.dim * 4, destroy };
+        }
+        const b = a.bind(shared, s.kv[0], s.q, s.att);
+        const step = { pos0: this.pos0, nTokens: m };
+        return { step, encode: (p) => a.encodePrefill(p, b, step), output: s.att, outputBytes: m * cfg.dim * 4, destroy };
+      }
+    }
+  }
+
+  destroy(): void {
+    this.s.destroy();
+    for (const b of this.owned) b.destroy();
+  }
+}
+
+/** Times runs of a trial: GPU time from a pass's timestamps where the device has them, else wall time. */
+class Timer {
+  readonly kind: 'timestamp' | 'wall';
+  private readonly querySet?: GPUQuerySet;
+  private readonly resolve?: GPUBuffer;
+  private readonly staging?: GPUBuffer;
+  private readonly stepBytes = new ArrayBuffer(stepUniforms.byteSize);
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly stepBuffer: GPUBuffer,
+  ) {
+    this.kind = device.features.has('timestamp-query') ? 'timestamp' : 'wall';
+    if (this.kind === 'timestamp') {
+      this.querySet = device.createQuerySet({ label: 'tune.timestamps', type: 'timestamp', count: 2 });
+      this.resolve = device.createBuffer({ label: 'tune.resolve', size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      this.staging = device.createBuffer({ label: 'tune.staging', size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    }
+  }
+
+  /** Milliseconds of `reps` runs of the trial in one pass, one submit. */
+  async run(trial: Trial, reps: number): Promise<number> {
+    const { device } = this;
+    device.queue.writeBuffer(this.stepBuffer, 0, packStep(trial.step, this.stepBytes));
+    const enc = device.createCommandEncoder({ label: 'tune' });
+    const timestampWrites = this.querySet ? { querySet: this.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } : undefined;
+    const pass = enc.beginComputePass({ label: 'tune', timestampWrites });
+    for (let r = 0; r < reps; r++) trial.encode(pass);
+    pass.end();
+    if (this.querySet) {
+      enc.resolveQuerySet(this.querySet, 0, 2, this.resolve!, 0);
+      enc.copyBufferToBuffer(this.resolve!, 0, this.staging!, 0, 16);
+    }
+    const t0 = performance.now();
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    const wall = performance.now() - t0;
+    if (!this.staging) return wall;
+    await this.staging.mapAsync(GPUMapMode.READ);
+    const [begin, end] = new BigUint64Array(this.staging.getMappedRange().slice(0));
+    this.staging.unmap();
+    // a driver that reports no usable timestamps (zeros, or end before begin) falls back to wall time
+    return end > begin ? Number(end - begin) / 1e6 : wall;
+  }
+
+  destroy(): void {
+    this.querySet?.destroy();
+    this.resolve?.destroy();
+    this.staging?.destroy();
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+interface Built {
+  label: string;
+  choice: object;
+  kernels: Kernels;
+  trial: Trial;
+}
+
+/**
+ * Tunes the roles of a model whose weights are on the device. Returns the plan with each role's
+ * fastest agreeing candidate, and what was tried.
+ */
+export async function tuneKernels(device: GPUDevice, cfg: ModelConfig, weights: ModelWeights, opts: TuneOptions): Promise<TuneResult> {
+  const t0 = performance.now();
+  const base = opts.base ?? new Kernels(device, cfg).plan;
+  const roles = opts.roles ?? KERNEL_ROLES;
+  const samples = opts.samples ?? 5;
+  const sampleMs = opts.sampleMs ?? 4;
+  const reference = new Kernels(device, cfg, base);
+  const bench = new TuneBench(device, cfg, weights, reference, opts);
+  const timer = new Timer(device, bench.s.step);
+  const result: TuneResult = { plan: base, tuneMs: 0, timer: timer.kind, roles: [], dropped: [] };
+  try {
+    for (const [i, role] of roles.entries()) {
+      opts.onProgress?.(i, roles.length, role);
+      const ctx: CandidateContext = { device, cfg, weights, role, base: choiceOf(base, role) };
+      const list = [choiceOf(base, role), ...(opts.candidates ?? candidatesFor)(role, ctx)];
+      const tuned = await tuneRole(role, list, base, bench, timer, { samples, sampleMs }, result.dropped);
+      result.roles.push(tuned);
+      result.plan = withChoice(result.plan, role, tuned.choice);
+    }
+    opts.onProgress?.(roles.length, roles.length, roles[roles.length - 1]);
+  } finally {
+    timer.destroy();
+    bench.destroy();
+  }
+  result.plan = { ...result.plan, source: 'tuned' };
+  result.tuneMs = performance.now() - t0;
+  return result;
+}
+
+async function tuneRole(
+  role: KernelRole,
+  choices: object[],
+  base: KernelPlan,
+  bench: TuneBench,
+  timer: Timer,
+  opts: { samples: number; sampleMs: number },
+  dropped: TuneResult['dropped'],
+): Promise<RoleTuning> {
+  const { device } = bench;
+  const seen = new Set<string>();
+  const tried: TriedCandidate[] = [];
+  const built: Built[] = [];
+  // 1. Build every candidate, its pipelines compiling in parallel; drop what fails.
+  const pending: { b: Built; compiled: Promise<void> }[] = [];
+  for (const choice of choices) {
+    const key = JSON.stringify(choice);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const label = describeChoice(choice);
+    try {
+      const { value, compiled } = compileInBackground(device, () => {
+        const kernels = new Kernels(device, bench.cfg, withChoice(base, role, choice));
+        return { label, choice, kernels, trial: bench.trial(role, kernels) };
+      });
+      pending.push({ b: value, compiled });
+    } catch (e) {
+      tried.push({ label, choice, error: message(e) });
+      dropped.push({ role, label, reason: message(e) });
+    }
+  }
+  for (const { b, compiled } of pending) {
+    try {
+      await compiled;
+      built.push(b);
+    } catch (e) {
+      b.trial.destroy();
+      tried.push({ label: b.label, choice: b.choice, error: message(e) });
+      dropped.push({ role, label: b.label, reason: message(e) });
+    }
+  }
+  try {
+    if (built.length === 0 || built[0].choice !== choices[0]) throw new Error(`tune ${role}: the reference (${describeChoice(choices[0])}) did not build`);
+    // 2. Each candidate's output on the same inputs, against the reference's.
+    const outputs: Float32Array[] = [];
+    for (const b of built) {
+      bench.resetInputs();
+      device.pushErrorScope('validation');
+      await timer.run(b.trial, 1);
+      const err = await device.popErrorScope();
+      outputs.push(err ? new Float32Array([NaN]) : new Float32Array(await readBuffer(device, b.trial.output, b.trial.outputBytes)));
+    }
+    const agreeing: Built[] = [];
+    built.forEach((b, i) => {
+      const d = agreement(outputs[i], outputs[0]);
+      if (d <= AGREEMENT_RMS) return agreeing.push(b);
+      const reason = `disagrees with the reference: relative RMS difference ${d.toExponential(2)} (limit ${AGREEMENT_RMS.toExponential(2)})`;
+      tried.push({ label: b.label, choice: b.choice, error: reason });
+      dropped.push({ role, label: b.label, reason });
+    });
+    // 3. Time them round-robin; repetitions sized on the reference so one sample lasts sampleMs.
+    await timer.run(agreeing[0].trial, 1);
+    const once = await timer.run(agreeing[0].trial, 1);
+    const reps = Math.max(1, Math.min(256, Math.ceil(opts.sampleMs / Math.max(once, 1e-3))));
+    const times = agreeing.map(() => [] as number[]);
+    for (let s = 0; s < opts.samples; s++) {
+      for (const [i, b] of agreeing.entries()) times[i].push((await timer.run(b.trial, reps)) / reps);
+    }
+    const ms = times.map(median);
+    agreeing.forEach((b, i) => tried.push({ label: b.label, choice: b.choice, ms: ms[i] }));
+    // the reference keeps its place unless a candidate beats it by more than the timing noise
+    let best = 0;
+    for (let i = 1; i < agreeing.length; i++) if (ms[i] < ms[best] && ms[i] < ms[0] * (1 - MIN_GAIN)) best = i;
+    return { role, chosen: agreeing[best].label, choice: agreeing[best].choice, ms: ms[best], referenceMs: ms[0], tried };
+  } finally {
+    for (const b of built) b.trial.destroy();
+  }
+}
+
+/** What the app shows and reports of the plan in use: its choices, and how they were made. */
+export interface TuningReport {
+  /** 'table': the hand-tuned table; 'tuned': timed on this adapter (now, or reused: savedAt). */
+  source: 'table' | 'tuned';
+  /** When a reused plan was tuned (ms since the epoch); absent when tuned during this load. */
+  savedAt?: number;
+  tuneMs?: number;
+  timer?: 'timestamp' | 'wall';
+  roles: { role: KernelRole; chosen: string; ms?: number; referenceMs?: number; candidates?: number }[];
+  dropped: { role: KernelRole; label: string; reason: string }[];
+}
+
+/** The report of a tuning run. */
+export function tuningReport(r: TuneResult): TuningReport {
+  return {
+    source: 'tuned',
+    tuneMs: r.tuneMs,
+    timer: r.timer,
+    roles: r.roles.map((x) => ({ role: x.role, chosen: x.chosen, ms: x.ms, referenceMs: x.referenceMs, candidates: x.tried.length })),
+    dropped: r.dropped,
+  };
+}
+
+/** The report of a plan used without tuning (the table's). */
+export function planReport(plan: KernelPlan): TuningReport {
+  return { source: plan.source, roles: KERNEL_ROLES.map((role) => ({ role, chosen: describeChoice(choiceOf(plan, role)) })), dropped: [] };
+}
