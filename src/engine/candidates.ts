@@ -108,3 +108,31 @@ export function candidatesFor(role: KernelRole, ctx: CandidateContext): object[]
       return attnPrefillCandidates();
   }
 }
+
+/**
+ * One kernel variant forced on every role it serves: what the whole-model comparisons with
+ * llama.cpp run in turn (src/engine/variants.test.ts), so each variant is proven in the model, not
+ * only the ones an emulator's tuning picks. `reason` says why it cannot run on this device.
+ */
+export interface VariantFamily {
+  name: string;
+  roles: Partial<Record<KernelRole, object>>;
+  reason?: string;
+}
+
+export function variantFamilies(device: GPUDevice, cfg: ModelConfig): VariantFamily[] {
+  const subgroups = device.features.has('subgroups');
+  const gemv = (c: GemvChoice) => ({ qkv: c, wo: c, gateUp: c, down: c, lmHead: c });
+  const gemm = (c: GemmChoice) => ({ gemmQkv: c, gemmWo: c, gemmUp: c, gemmDown: c });
+  const words = cfg.headDim / 2;
+  return [
+    { name: 'GEMV 64 threads x 16 rows, unfitted', roles: gemv({ workgroupSize: 64, rowsPerWorkgroup: 16, subgroups }) },
+    { name: 'GEMV 256 threads x 8 rows, workgroup-memory reduction', roles: gemv({ workgroupSize: 256, rowsPerWorkgroup: 8, subgroups: false }) },
+    { name: 'tiled GEMM 64 rows x 16 tokens', roles: gemm({ rowsPerWorkgroup: 64, tokensPerWorkgroup: 16 }) },
+    {
+      name: 'split-K attention, 128-key chunks, 64 threads',
+      roles: { attnDecode: { chunk: 128, decodeWorkgroupSize: Math.max(64, 2 ** Math.ceil(Math.log2(words))) } },
+    },
+    { name: 'prefill attention 32 x 16 tiles', roles: { attnPrefill: { tileQ: 32, tileK: 16, threadsPerRow: 4 } } },
+  ];
+}

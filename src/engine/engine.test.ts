@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { gpuForTests } from '../gpu/test-gpu.ts';
 import { loadRefWeights, logSoftmax, RefModel } from './forward.ref.ts';
 import { Engine } from './engine.ts';
-import { feed, openTestModel } from './test-engine.ts';
+import { expectLlamaGreedy, feed, openTestModel } from './test-engine.ts';
 import { LLAMA_CASES, llamaGreedyFile } from '../../scripts/llama-ref.ts';
 import { promptIds } from '../../scripts/prompts.ts';
 import { GREEDY } from '../common/sampling.ts';
@@ -40,23 +40,7 @@ describe('GPU engine vs llama.cpp and the CPU reference', () => {
       const engine = await Engine.load(gpu.device, file, src, cfg, { contextLength: ctx, slidingWindow: false });
       try {
         // Greedy generation through the engine's own loop (sampling on the GPU).
-        const res = await engine.generate(prompt, { maxTokens: 33, topLogprobs: 5, sampling: GREEDY });
-        expect(res.tokens.length).toBe(33);
-        let worstP = 0;
-        res.tokens.forEach((t, s) => {
-          expect(t.id, `step ${s}`).toBe(trace.steps[s].top[0][0]);
-          const ours = new Map(t.top);
-          for (const [id, p] of trace.steps[s].top.slice(0, 5)) {
-            const lp = ours.get(id);
-            if (lp === undefined) {
-              // Not in our top 5: then llama.cpp's probability must be small too.
-              expect(p, `step ${s}: token ${id} missing from our top 5`).toBeLessThanOrEqual(tol + Math.exp(t.top[4][1]));
-              continue;
-            }
-            worstP = Math.max(worstP, Math.abs(Math.exp(lp) - p));
-            expect(Math.abs(Math.exp(lp) - p), `step ${s} token ${id}`).toBeLessThanOrEqual(tol);
-          }
-        });
+        const worstP = await expectLlamaGreedy(engine, prompt, trace, tol);
 
         // Logits at every position vs the CPU reference, prefill in one chunk, then one at a time.
         const ref = new RefModel(await loadRefWeights(file, src, cfg), { contextLength: ctx, slidingWindow: false });

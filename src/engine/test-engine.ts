@@ -3,7 +3,10 @@
  * run of tokens, read back after each chunk (one readback and a staging buffer per chunk: tests only).
  */
 import { fileSource } from '../model/source-node.ts';
+import { expect } from 'vitest';
 import { readBuffer } from '../gpu/buffers.ts';
+import { GREEDY } from '../common/sampling.ts';
+import type { GreedyTrace } from '../../scripts/llama-ref.ts';
 import type { Engine } from './engine.ts';
 import { readModel } from './open.ts';
 import { ensureModel } from '../../scripts/test-models.ts';
@@ -31,4 +34,31 @@ export async function feed(engine: Engine, ids: readonly number[], chunk = engin
     out.push(await readLogits(engine));
   }
   return out;
+}
+
+/**
+ * The engine's own generate loop (sampling on the GPU), greedy, after `prompt`: each token equals
+ * llama.cpp's in `trace`, and each of llama.cpp's top 5 probabilities is within `tol` of ours.
+ * Returns the largest probability difference seen.
+ */
+export async function expectLlamaGreedy(engine: Engine, prompt: number[], trace: GreedyTrace, tol: number, steps = 33): Promise<number> {
+  engine.reset();
+  const res = await engine.generate(prompt, { maxTokens: steps, topLogprobs: 5, sampling: GREEDY });
+  expect(res.tokens.length).toBe(steps);
+  let worstP = 0;
+  res.tokens.forEach((t, s) => {
+    expect(t.id, `step ${s}`).toBe(trace.steps[s].top[0][0]);
+    const ours = new Map(t.top);
+    for (const [id, p] of trace.steps[s].top.slice(0, 5)) {
+      const lp = ours.get(id);
+      if (lp === undefined) {
+        // Not in our top 5: then llama.cpp's probability must be small too.
+        expect(p, `step ${s}: token ${id} missing from our top 5`).toBeLessThanOrEqual(tol + Math.exp(t.top[4][1]));
+        continue;
+      }
+      worstP = Math.max(worstP, Math.abs(Math.exp(lp) - p));
+      expect(Math.abs(Math.exp(lp) - p), `step ${s} token ${id}`).toBeLessThanOrEqual(tol);
+    }
+  });
+  return worstP;
 }
