@@ -11,7 +11,7 @@ import reduceSubgroup from '../../shaders/reduce_subgroup.wgsl?raw';
 import reduceTree from '../../shaders/reduce_tree.wgsl?raw';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { WeightKernel, createUniform } from './compute-kernel.ts';
-import { weightShader, type GpuWeight, type WeightFormat } from './weight-formats.ts';
+import { hasF16Decoder, weightShader, type GpuWeight, type WeightFormat } from './weight-formats.ts';
 
 export interface GemvOptions {
   /** Threads per workgroup; a power of two. */
@@ -20,6 +20,12 @@ export interface GemvOptions {
   rowsPerWorkgroup?: number;
   /** Reduce with subgroupAdd; defaults to whether the device has the `subgroups` feature. */
   subgroups?: boolean;
+  /**
+   * f16 math inside each chunk (shaders/quant_f16.wgsl): activations and quants in f16, products
+   * and per-run sums in f16, everything across runs and chunks in f32. Needs the device's
+   * `shader-f16` and a format with an f16 decoder (hasF16Decoder). Default false.
+   */
+  f16?: boolean;
 }
 
 /** shaders/gemv_common.wgsl Params. */
@@ -69,6 +75,7 @@ export class DecodeGemv {
   readonly workgroupSize: number;
   readonly rowsPerWorkgroup: number;
   readonly subgroups: boolean;
+  readonly f16: boolean;
   protected readonly name: string;
   protected readonly kernel: WeightKernel;
 
@@ -82,6 +89,9 @@ export class DecodeGemv {
     const wg = (this.workgroupSize = opts.workgroupSize ?? 64);
     const rows = (this.rowsPerWorkgroup = opts.rowsPerWorkgroup ?? driver.defaultRows);
     this.subgroups = opts.subgroups ?? device.features.has('subgroups');
+    const f16 = (this.f16 = opts.f16 ?? false);
+    if (f16 && !device.features.has('shader-f16')) throw new Error(`${name}: f16 math needs the shader-f16 feature, which this device lacks`);
+    if (f16 && !hasF16Decoder(format)) throw new Error(`${name}: ${format} weights have no f16-math decoder`);
     if (wg & (wg - 1) || wg < 1 || wg > device.limits.maxComputeInvocationsPerWorkgroup) {
       throw new Error(`${name}: workgroup size ${wg} is not a power of two within the device limit`);
     }
@@ -96,8 +106,8 @@ export class DecodeGemv {
     if (this.subgroups && !device.features.has('subgroups')) throw new Error(`${name}: the device lacks the subgroups feature`);
     const tail = `${this.subgroups ? reduceSubgroup : reduceTree}\n${driver.tail ?? ''}`;
     this.kernel = new WeightKernel(device, format, {
-      label: `${driver.label}.${format}`,
-      code: weightShader(format, `${linearBindings}\n${gemvCommon}\n${driver.code}`, { subgroups: this.subgroups, tail }),
+      label: `${driver.label}.${format}${f16 ? '.f16' : ''}`,
+      code: weightShader(format, `${linearBindings}\n${gemvCommon}\n${driver.code}`, { subgroups: this.subgroups, tail, f16 }),
       constants: { WG: wg, ROWS: reduceRows, ...driver.constants },
       extra: driver.extra,
     });

@@ -4,6 +4,8 @@
  * and how a kernel module is composed (weightShader):
  *   [enable subgroups;] quant_common.wgsl + BLOCK, CHUNK, CHUNK_VECS (from FORMATS)
  *     [+ weights_split_d.wgsl] + the format's decoder files + driver (+ reduction).
+ * With f16 math (decode GEMVs only, on devices with `shader-f16`) the module starts with
+ * `enable f16;` and the decoder files are the format's f16 ones (quant_f16.wgsl + f16Sources).
  * Names are GGML's (`QUANT_INFO[type].name` in src/model/quant), so the engine maps a tensor's
  * type to a format by name.
  */
@@ -21,6 +23,15 @@ import q4_k from '../../shaders/weights_q4_k.wgsl?raw';
 import q5_k from '../../shaders/weights_q5_k.wgsl?raw';
 import q6_k from '../../shaders/weights_q6_k.wgsl?raw';
 import q8_0 from '../../shaders/weights_q8_0.wgsl?raw';
+import quantF16 from '../../shaders/quant_f16.wgsl?raw';
+import plainXF16 from '../../shaders/weights_plain_x_f16.wgsl?raw';
+import kGroupF16 from '../../shaders/weights_k_group_f16.wgsl?raw';
+import f16F16 from '../../shaders/weights_f16_f16.wgsl?raw';
+import q4_0F16 from '../../shaders/weights_q4_0_f16.wgsl?raw';
+import q4_kF16 from '../../shaders/weights_q4_k_f16.wgsl?raw';
+import q5_kF16 from '../../shaders/weights_q5_k_f16.wgsl?raw';
+import q6_kF16 from '../../shaders/weights_q6_k_f16.wgsl?raw';
+import q8_0F16 from '../../shaders/weights_q8_0_f16.wgsl?raw';
 
 export type WeightFormat = 'F32' | 'F16' | 'BF16' | 'Q4_0' | 'Q8_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
 
@@ -36,17 +47,23 @@ interface FormatInfo {
   split: boolean;
   /** The decoder's WGSL files, in module order. */
   sources: string[];
+  /**
+   * The f16-math decoder's files (after quant_f16.wgsl), for the decode GEMVs only: chunk_vec,
+   * XChunk, prep_x and chunk_dot, no dequant_chunk. Absent where the format has none: F32
+   * (its weights do not fit f16) and BF16 (its exponent range exceeds f16's).
+   */
+  f16Sources?: string[];
 }
 
 const FORMATS: Record<WeightFormat, FormatInfo> = {
   F32: { kMultiple: 8, chunk: 8, blockElems: 1, blockBytes: 4, split: false, sources: [plainX, float, f32] },
-  F16: { kMultiple: 8, chunk: 8, blockElems: 1, blockBytes: 2, split: false, sources: [plainX, float, f16] },
+  F16: { kMultiple: 8, chunk: 8, blockElems: 1, blockBytes: 2, split: false, sources: [plainX, float, f16], f16Sources: [plainXF16, f16F16] },
   BF16: { kMultiple: 8, chunk: 8, blockElems: 1, blockBytes: 2, split: false, sources: [plainX, float, bf16] },
-  Q4_0: { kMultiple: 32, chunk: 32, blockElems: 32, blockBytes: 16, split: true, sources: [q4_0] },
-  Q8_0: { kMultiple: 32, chunk: 32, blockElems: 32, blockBytes: 32, split: true, sources: [plainX, q8_0] },
-  Q4_K: { kMultiple: 256, chunk: 64, blockElems: 256, blockBytes: 144, split: false, sources: [kGroup, q4_k] },
-  Q5_K: { kMultiple: 256, chunk: 64, blockElems: 256, blockBytes: 176, split: false, sources: [kGroup, q5_k] },
-  Q6_K: { kMultiple: 256, chunk: 64, blockElems: 256, blockBytes: 208, split: true, sources: [q6_k] },
+  Q4_0: { kMultiple: 32, chunk: 32, blockElems: 32, blockBytes: 16, split: true, sources: [q4_0], f16Sources: [q4_0F16] },
+  Q8_0: { kMultiple: 32, chunk: 32, blockElems: 32, blockBytes: 32, split: true, sources: [plainX, q8_0], f16Sources: [plainXF16, q8_0F16] },
+  Q4_K: { kMultiple: 256, chunk: 64, blockElems: 256, blockBytes: 144, split: false, sources: [kGroup, q4_k], f16Sources: [kGroupF16, q4_kF16] },
+  Q5_K: { kMultiple: 256, chunk: 64, blockElems: 256, blockBytes: 176, split: false, sources: [kGroup, q5_k], f16Sources: [kGroupF16, q5_kF16] },
+  Q6_K: { kMultiple: 256, chunk: 64, blockElems: 256, blockBytes: 208, split: true, sources: [q6_k], f16Sources: [q6_kF16] },
 };
 
 /** Every format the kernels read, in the table's order (the weight kernels' tests run each one). */
@@ -123,13 +140,24 @@ export function weightBindEntries(w: GpuWeight): GPUBindGroupEntry[] {
   return entries;
 }
 
-/** WGSL module text for a driver over this format's decoder. */
-export function weightShader(format: WeightFormat, driver: string, opts: { subgroups?: boolean; tail?: string } = {}): string {
-  const { kMultiple, chunk, split, sources } = formatInfo(format);
+/** Whether the format has an f16-math decoder (weightShader's f16 option; the decode GEMVs' `f16`). */
+export function hasF16Decoder(format: WeightFormat): boolean {
+  return formatInfo(format).f16Sources !== undefined;
+}
+
+/**
+ * WGSL module text for a driver over this format's decoder. f16: the f16-math decoder, in a
+ * module that enables f16 (the device needs `shader-f16`); a driver that calls only chunk_vec,
+ * prep_x and chunk_dot. Throws for a format without one (hasF16Decoder).
+ */
+export function weightShader(format: WeightFormat, driver: string, opts: { subgroups?: boolean; tail?: string; f16?: boolean } = {}): string {
+  const { kMultiple, chunk, split, sources, f16Sources } = formatInfo(format);
+  if (opts.f16 && !f16Sources) throw new Error(`${format} weights have no f16-math decoder (formats with one: ${WEIGHT_FORMATS.filter(hasF16Decoder).join(', ')})`);
   const sizes = `const BLOCK: u32 = ${kMultiple}u;\nconst CHUNK: u32 = ${chunk}u;\nconst CHUNK_VECS: u32 = ${chunk / 4}u;\n`;
-  const parts = [common, sizes, ...(split ? [splitD] : []), ...sources, driver];
+  const decoder = opts.f16 ? [quantF16, ...f16Sources!] : sources;
+  const parts = [common, sizes, ...(split ? [splitD] : []), ...decoder, driver];
   if (opts.tail) parts.push(opts.tail);
-  return (opts.subgroups ? 'enable subgroups;\n\n' : '') + parts.join('\n');
+  return (opts.f16 ? 'enable f16;\n' : '') + (opts.subgroups ? 'enable subgroups;\n\n' : '') + parts.join('\n');
 }
 
 /** Empty (zeroed) buffers for a weight of `rows` rows of k elements, to be written in place. */
