@@ -7,6 +7,7 @@
  */
 import type { ModelConfig } from '../model/config.ts';
 import type { ModelWeights, Linear } from './weights.ts';
+import { hasF16Decoder } from '../kernels/weight-formats.ts';
 import type { AttnDecodeChoice, AttnPrefillChoice, GemmChoice, GemvChoice, KernelRole } from './plan.ts';
 
 export interface CandidateContext {
@@ -52,6 +53,12 @@ const GEMV_SHAPES: [number, number][] = [
   [256, 8],
 ];
 
+/** f16 math in the shapes meant for real GPUs (each f16 pipeline costs a compile; the list stays short). */
+const GEMV_F16_SHAPES: [number, number][] = [
+  [64, 16],
+  [128, 8],
+];
+
 function gemvCandidates(ctx: CandidateContext): GemvChoice[] {
   const { device } = ctx;
   const subgroups = device.features.has('subgroups');
@@ -60,6 +67,12 @@ function gemvCandidates(ctx: CandidateContext): GemvChoice[] {
   for (const [workgroupSize, rowsPerWorkgroup] of GEMV_SHAPES) {
     if (workgroupSize > maxThreads) continue;
     out.push({ workgroupSize, rowsPerWorkgroup, subgroups });
+  }
+  const w = roleWeight(ctx.role, ctx.weights);
+  if (device.features.has('shader-f16') && w && hasF16Decoder(w.format)) {
+    for (const [workgroupSize, rowsPerWorkgroup] of GEMV_F16_SHAPES) {
+      if (workgroupSize <= maxThreads) out.push({ workgroupSize, rowsPerWorkgroup, subgroups, f16: true });
+    }
   }
   return out;
 }
@@ -128,6 +141,11 @@ export function variantFamilies(device: GPUDevice, cfg: ModelConfig): VariantFam
   return [
     { name: 'GEMV 64 threads x 16 rows, unfitted', roles: gemv({ workgroupSize: 64, rowsPerWorkgroup: 16, subgroups }) },
     { name: 'GEMV 256 threads x 8 rows, workgroup-memory reduction', roles: gemv({ workgroupSize: 256, rowsPerWorkgroup: 8, subgroups: false }) },
+    {
+      name: 'GEMV f16 math, 64 threads x 16 rows',
+      roles: gemv({ workgroupSize: 64, rowsPerWorkgroup: 16, subgroups, f16: true }),
+      reason: device.features.has('shader-f16') ? undefined : 'no shader-f16',
+    },
     { name: 'tiled GEMM 64 rows x 16 tokens', roles: gemm({ rowsPerWorkgroup: 64, tokensPerWorkgroup: 16 }) },
     {
       name: 'split-K attention, 128-key chunks, 64 threads',

@@ -15,7 +15,7 @@ import { SiluMulKernel } from '../kernels/silu_mul.ts';
 import { SampleKernel } from '../kernels/sample.ts';
 import { NormMatvecKernel } from '../kernels/norm-matvec.ts';
 import { SwigluMatvecKernel } from '../kernels/swiglu-matvec.ts';
-import { formatInfo, type WeightFormat } from '../kernels/weight-formats.ts';
+import { formatInfo, hasF16Decoder, type WeightFormat } from '../kernels/weight-formats.ts';
 import { deviceAdapterText, fitShape, type GemvShape } from '../kernels/tuning.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { tablePlan, type GemmRole, type GemvChoice, type GemvRole, type KernelPlan } from './plan.ts';
@@ -88,7 +88,9 @@ export class Kernels {
    */
   private gemv<K>(kind: string, role: GemvRole, format: WeightFormat, k: number, variant: boolean, make: (shape: GemvShape) => K): K {
     const { fit, ...choice }: GemvChoice = this.plan.gemv[role];
-    const shape = fit ? fitShape(choice, k / formatInfo(format).chunk, this.plan.balanceChunks) : choice;
+    let shape: GemvShape & { f16?: boolean } = fit ? fitShape(choice, k / formatInfo(format).chunk, this.plan.balanceChunks) : choice;
+    // f16 math where the format has an f16 decoder; F32 and BF16 weights stay in f32
+    if (shape.f16 && !hasF16Decoder(format)) shape = { ...shape, f16: false };
     return this.once(`${kind}/${format}/${JSON.stringify(shape)}/${variant}`, () => make(shape));
   }
 
