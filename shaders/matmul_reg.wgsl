@@ -8,7 +8,7 @@
 // Dispatch: (ceil(m / TM), ceil(rows / TR), 1) workgroups of NT = (TR / RR) * (TM / RT) threads.
 //
 // Constants (matmul-reg.ts): TR rows and TM tokens per workgroup; RR rows and RT tokens per
-// thread (multiples of 4); `tile_t`, the element type of the workgroup tiles (f32, or f16 with
+// thread (4 or 8); `tile_t`, the element type of the workgroup tiles (f32, or f16 with
 // shader-f16: the weights and activations are rounded to f16 there, the sums stay f32).
 //
 // Order of the workgroups: x walks the token tiles, y the row tiles, so consecutive workgroup ids
@@ -17,19 +17,19 @@
 // workgroups that run side by side fetch a weight tile from memory once and hit L2 for the rest.
 //
 // Per 64-element k tile (whole chunks of every format), the workgroup (1) dequantizes its TR rows'
-// chunks once into `wt` and (2) stages its TM tokens' activations into `xt`, both k-major: k-row
-// kk holds the tile's rows (tokens) side by side, in the chunk order of dequant_chunk /
-// chunk_vec. Then (3) each thread, for every kk, reads RR / 4 vec4 of weights and RT / 4 vec4 of
-// activations and does RR * RT multiply-adds into its f32 register tile.
-// Bank conflicts: a thread's row quads are rq, rq + QR, ... (not adjacent), so in each vec4 read
-// consecutive threads read consecutive vec4 (and the threads of a subgroup mostly share tq, whose
-// activation vec4 is a broadcast): conflict-free for any RR. A tile store writes one element of
-// consecutive rows (tokens) to consecutive words. Where a subgroup is wider than the tile (TM = 16
-// with 32 lanes), one store instruction spans two x vec4 of the tile, 4 k-rows apart; the k-row
-// pad of one vec4 puts the second group 16 words further (f32; 8 with f16), on banks the first
-// group does not use.
-// (For wt the second group is a chunk, CHUNK k-rows further, where the pad cannot help: keep TR
-// at least the subgroup width.)
+// chunks once into `wt` and (2) stages its TM tokens' activations into `xt`, each row (token) as
+// the tile's 16 vec4 in the chunk order of dequant_chunk / chunk_vec, then (3) each thread, for
+// every vec4 v of the tile, reads RR vec4 of weights and RT vec4 of activations and adds their
+// RR x RT dot products into its f32 register tile. Every tile store and load is a whole vec4.
+// (Component stores into workgroup vectors are not safe here: some backends write a component as
+// a read-modify-write of the whole vector, which races with the neighbouring threads.)
+// Bank conflicts: a row (token) takes 17 vec4, one more than the tile, so rows r and r + 1 are
+// 17 vec4 apart: the vec4 that consecutive threads store or load (consecutive rows, the same v)
+// fall on distinct banks in each 8-lane phase of a 128-bit access (f16: 17 x 8 bytes, distinct in
+// each 16-lane phase of a 64-bit access). A thread's rows are rq, rq + QR,
+// ... and consecutive threads have consecutive rq; the threads of a subgroup mostly share tq, so
+// their activation loads are broadcasts. The activation stores go vec4 after vec4 along a token
+// (consecutive threads, consecutive addresses) and read x in 256-byte runs.
 // Rows past the end are clamped (computed, never written); tokens past m and chunks past k are
 // zeros.
 
@@ -39,13 +39,11 @@ const NC: u32 = TK / CHUNK;
 const QR: u32 = TR / RR;
 const QT: u32 = TM / RT;
 const NT: u32 = QR * QT;
-const SW: u32 = TR / 4u + 1u;
-const SX: u32 = TM / 4u + 1u;
-// accumulators: acc[j * RT + 4 s + c] = rows of row quad j, token c of token quad s
-const NA: u32 = (RR / 4u) * RT;
+// vec4 per row of wt and per token of xt: the tile plus one
+const S: u32 = TKV + 1u;
 
-var<workgroup> wt: array<vec4<tile_t>, TK * SW>;
-var<workgroup> xt: array<vec4<tile_t>, TK * SX>;
+var<workgroup> wt: array<vec4<tile_t>, TR * S>;
+var<workgroup> xt: array<vec4<tile_t>, TM * S>;
 
 fn store_y(m: u32, r: u32, v: f32) {
   if (m < params.m && r < params.rows) {
@@ -66,71 +64,56 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let nchunks = params.k / CHUNK;
   let rq = lid % QR;
   let tq = lid / QR;
-  var acc: array<vec4<f32>, NA>;
+  // acc[i * RT + j]: row row0 + rq + i * QR, token m0 + tq + j * QT
+  var acc: array<f32, RR * RT>;
   for (var c0 = 0u; c0 < nchunks; c0 += NC) {
     workgroupBarrier();
-    // (1) chunk c of row r -> k-rows c * CHUNK .. + CHUNK, column r; consecutive threads take consecutive rows
+    // (1) chunk c of row r -> wt[r * S + c * CHUNK_VECS ..]; consecutive threads take consecutive rows
     for (var i = lid; i < TR * NC; i += NT) {
       let r = i % TR;
       let c = i / TR;
-      let at = c * CHUNK * SW + r / 4u;
+      let at = r * S + c * CHUNK_VECS;
       if (c0 + c < nchunks) {
         let w = dequant_chunk(min(row0 + r, params.rows - 1u), c0 + c);
         for (var j = 0u; j < CHUNK_VECS; j++) {
-          for (var e = 0u; e < 4u; e++) {
-            wt[at + (4u * j + e) * SW][r % 4u] = tile_t(w[j][e]);
-          }
+          wt[at + j] = vec4<tile_t>(w[j]);
         }
       } else {
-        for (var e = 0u; e < CHUNK; e++) {
-          wt[at + e * SW][r % 4u] = tile_t(0.0);
+        for (var j = 0u; j < CHUNK_VECS; j++) {
+          wt[at + j] = vec4<tile_t>(0.0);
         }
       }
     }
-    // (2) x vec4 v of the tile for token t -> k-rows 4 v .. + 4, column t; consecutive threads take consecutive tokens
+    // (2) vec4 v of the tile for token t -> xt[t * S + v]; consecutive threads take consecutive v
     for (var i = lid; i < TM * TKV; i += NT) {
-      let t = i % TM;
-      let v = i / TM;
+      let t = i / TKV;
+      let v = i % TKV;
       let m = m0 + t;
       let c = c0 + v / CHUNK_VECS;
       var val = vec4<f32>(0.0);
       if (m < params.m && c < nchunks) {
         val = x[m * kv + chunk_vec(c, v % CHUNK_VECS)];
       }
-      for (var e = 0u; e < 4u; e++) {
-        xt[(4u * v + e) * SX + t / 4u][t % 4u] = tile_t(val[e]);
-      }
+      xt[t * S + v] = vec4<tile_t>(val);
     }
     workgroupBarrier();
     // (3) the register tile; every loop bound is a constant
-    for (var kk = 0u; kk < TK; kk++) {
-      var a: array<vec4<f32>, RR / 4u>;
-      for (var j = 0u; j < RR / 4u; j++) {
-        a[j] = vec4<f32>(wt[kk * SW + rq + j * QR]);
+    for (var v = 0u; v < TKV; v++) {
+      var a: array<vec4<f32>, RR>;
+      for (var i = 0u; i < RR; i++) {
+        a[i] = vec4<f32>(wt[(rq + i * QR) * S + v]);
       }
-      for (var s = 0u; s < RT / 4u; s++) {
-        let b = vec4<f32>(xt[kk * SX + tq + s * QT]);
-        for (var j = 0u; j < RR / 4u; j++) {
-          let n = j * RT + 4u * s;
-          acc[n] += a[j] * b.x;
-          acc[n + 1u] += a[j] * b.y;
-          acc[n + 2u] += a[j] * b.z;
-          acc[n + 3u] += a[j] * b.w;
+      for (var j = 0u; j < RT; j++) {
+        let b = vec4<f32>(xt[(tq + j * QT) * S + v]);
+        for (var i = 0u; i < RR; i++) {
+          acc[i * RT + j] += dot(a[i], b);
         }
       }
     }
   }
-  for (var j = 0u; j < RR / 4u; j++) {
-    let r = row0 + 4u * (rq + j * QR);
-    for (var s = 0u; s < RT / 4u; s++) {
-      for (var c = 0u; c < 4u; c++) {
-        let m = m0 + 4u * (tq + s * QT) + c;
-        let v = acc[j * RT + 4u * s + c];
-        store_y(m, r, v.x);
-        store_y(m, r + 1u, v.y);
-        store_y(m, r + 2u, v.z);
-        store_y(m, r + 3u, v.w);
-      }
+  for (var j = 0u; j < RT; j++) {
+    for (var i = 0u; i < RR; i++) {
+      store_y(m0 + tq + j * QT, row0 + rq + i * QR, acc[i * RT + j]);
     }
   }
 }

@@ -38,9 +38,9 @@ export function regTileThreads(s: RegTileShape): number {
   return (s.rows / s.rowsPerThread) * (s.tokens / s.tokensPerThread);
 }
 
-/** Bytes of workgroup memory of a shape: k tiles of the weights and activations, each k-row padded by one vec4. */
+/** Bytes of workgroup memory of a shape: a k tile of its rows and tokens, each padded by one vec4. */
 export function regTileWorkgroupBytes(s: RegTileShape): number {
-  return TK * (s.rows / 4 + 1 + s.tokens / 4 + 1) * 4 * (s.tile === 'f16' ? 2 : 4);
+  return (s.rows + s.tokens) * (TK / 4 + 1) * 4 * (s.tile === 'f16' ? 2 : 4);
 }
 
 /** Null when the shape is well formed, else why not (device-independent). */
