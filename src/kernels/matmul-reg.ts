@@ -4,8 +4,10 @@ import { weightShader, type WeightFormat } from './weight-formats.ts';
 
 /**
  * Shape of the register-tiled prefill GEMM (shaders/matmul_reg.wgsl), the variant meant for
- * GPUs: 64-256 threads per workgroup, each with a rowsPerThread x tokensPerThread tile of f32
- * sums; the weight tile dequantized once per workgroup and k tile into workgroup memory.
+ * GPUs: (rows / rowsPerThread) x (tokens / tokensPerThread) threads per workgroup (64-256 in
+ * REG_TILE_CANDIDATES; any count the device allows works), each with a rowsPerThread x
+ * tokensPerThread tile of f32 sums; the weight tile dequantized once per workgroup and k tile
+ * into workgroup memory.
  */
 export interface RegTileShape {
   /** Weight rows per workgroup: a multiple of rowsPerThread. */
@@ -19,7 +21,7 @@ export interface RegTileShape {
   /**
    * Element type of the workgroup tiles. 'f16' needs the device feature 'shader-f16'; it halves
    * workgroup memory and its traffic, and rounds every weight and activation to f16 (relative
-   * error up to 2^-10 each, magnitudes above 65504 become infinite) before the f32 products.
+   * error up to 2^-10 each; magnitudes above 65504 may become infinite) before the f32 products.
    */
   tile: 'f32' | 'f16';
 }
