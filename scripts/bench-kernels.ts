@@ -14,7 +14,9 @@
  *
  * `--prefill [tokens]` times the prefill GEMMs instead (default 64 tokens, the same weights):
  * the tiled kernel (shaders/matmul.wgsl, 32 rows x 16 tokens) and the adapter's tuned choice
- * (tuning.ts: the broadcast GEMM on CPU drivers, src/kernels/matmul-bcast.ts), in GMAC/s.
+ * (tuning.ts: the broadcast GEMM on CPU drivers, src/kernels/matmul-bcast.ts), in GMAC/s; with
+ * `--reg`, also every register-tiled candidate this device can run (src/kernels/matmul-reg.ts
+ * REG_TILE_CANDIDATES, the GEMM shaped for GPUs).
  *
  * Weights are random bytes with sane block scales (random f16 scales would give NaNs and
  * denormals, whose speed is not the point); the results are not checked here (the tests do).
@@ -30,6 +32,7 @@ import { openNodeDevice } from '../src/gpu/node.ts';
 import { adapterName } from '../src/gpu/device.ts';
 import { MatvecKernel } from '../src/kernels/matvec.ts';
 import { MatmulKernel, type MatmulOptions } from '../src/kernels/matmul.ts';
+import { REG_TILE_CANDIDATES, regTileUnsupported } from '../src/kernels/matmul-reg.ts';
 import type { MatvecOptions } from '../src/kernels/matvec.ts';
 import { NormMatvecKernel } from '../src/kernels/norm-matvec.ts';
 import { SwigluMatvecKernel } from '../src/kernels/swiglu-matvec.ts';
@@ -137,6 +140,11 @@ async function benchPrefill(device: GPUDevice, tuning: ReturnType<typeof decodeT
   const variants: { name: string; opts: MatmulOptions }[] = [{ name: 'tiled 32x16', opts: {} }];
   const b = tuning.matmul;
   if (b) variants.push({ name: `tuned bcast ${b.subgroupSize} lanes x ${b.rowsPerLane} rows x ${b.tokens} tokens`, opts: { bcast: b } });
+  if (process.argv.includes('--reg')) {
+    for (const r of REG_TILE_CANDIDATES) {
+      if (regTileUnsupported(device, r) === null) variants.push({ name: `reg ${r.rows}x${r.tokens} (${r.rowsPerThread}x${r.tokensPerThread}) ${r.tile}`, opts: { regTile: r } });
+    }
+  }
   console.log(`prefill GEMMs, ${m} tokens`);
   console.log('| GEMM | type | rows x k | variant | compile ms | ms | GMAC/s | cpu ms | speed-up |');
   console.log('|---|---|---|---|---|---|---|---|---|');

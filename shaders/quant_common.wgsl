@@ -5,8 +5,8 @@
 //   [weights_plain_x.wgsl [weights_float.wgsl] | weights_k_group.wgsl]  weights_<type>.wgsl
 //   <driver>  [reduce_*.wgsl]
 // where the driver is a decode GEMV (linear_bindings.wgsl + gemv_common.wgsl + matvec.wgsl,
-// norm_matvec.wgsl or swiglu_matvec.wgsl), a prefill GEMM (linear_bindings.wgsl + matmul.wgsl, or
-// the one src/kernels/matmul-bcast.ts generates) or embed.wgsl.
+// norm_matvec.wgsl or swiglu_matvec.wgsl), a prefill GEMM (linear_bindings.wgsl + matmul.wgsl or
+// matmul_reg.wgsl, or the one src/kernels/matmul-bcast.ts generates) or embed.wgsl.
 //
 // Contract between the decoder files of a type and the drivers:
 //   the driver declares   @binding(0) wq: array<vec4<u32>>   (repacked blocks, src/model/repack.ts)

@@ -3,6 +3,7 @@ import driver from '../../shaders/matmul.wgsl?raw';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { WeightKernel, createUniform, writeUniform } from './compute-kernel.ts';
 import { checkBcastShape, matmulBcastSource, type BcastShape } from './matmul-bcast.ts';
+import { matmulRegSource, regTileUnsupported, type RegTileShape } from './matmul-reg.ts';
 import { weightShader } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
 
@@ -16,6 +17,12 @@ export interface MatmulOptions {
    * tiled one; rowsPerWorkgroup / tokensPerWorkgroup are then ignored.
    */
   bcast?: BcastShape;
+  /**
+   * The register-tiled GEMM (src/kernels/matmul-reg.ts, shaped for GPUs) in this shape instead
+   * of the tiled one; rowsPerWorkgroup / tokensPerWorkgroup are then ignored, and so is regTile
+   * when bcast is set. Its workgroups walk the token tiles of one row tile first (see workgroups).
+   */
+  regTile?: RegTileShape;
 }
 
 /** Prefill GEMM Y[m, :] (+)= W X[m, :] for m tokens over repacked weights (see shaders/matmul.wgsl). */
@@ -32,13 +39,15 @@ export class MatmulKernel {
   private readonly kernel: WeightKernel;
   readonly rowsPerWorkgroup: number;
   readonly tokensPerWorkgroup: number;
+  /** The register-tiled shape, when that variant was chosen. */
+  readonly regTile?: RegTileShape;
 
   constructor(
     readonly device: GPUDevice,
     readonly format: WeightFormat,
     opts: MatmulOptions = {},
   ) {
-    const label = `matmul.${format}`;
+    let label = `matmul.${format}`;
     let code: string;
     let constants: Record<string, number> = {};
     if (opts.bcast) {
@@ -52,6 +61,15 @@ export class MatmulKernel {
       this.rowsPerWorkgroup = opts.bcast.subgroupSize * opts.bcast.rowsPerLane;
       this.tokensPerWorkgroup = opts.bcast.tokens;
       code = weightShader(format, matmulBcastSource(format, opts.bcast), { subgroups: true });
+    } else if (opts.regTile) {
+      const why = regTileUnsupported(device, opts.regTile);
+      if (why) throw new Error(`matmul (register-tiled): ${why}`);
+      this.regTile = { ...opts.regTile };
+      const t = opts.regTile;
+      label += `.reg${t.rows}x${t.tokens}.${t.rowsPerThread}x${t.tokensPerThread}.${t.tile}`;
+      this.rowsPerWorkgroup = opts.regTile.rows;
+      this.tokensPerWorkgroup = opts.regTile.tokens;
+      code = matmulRegSource(format, opts.regTile, MatmulKernel.uniforms.wgsl('Params'));
     } else {
       this.rowsPerWorkgroup = opts.rowsPerWorkgroup ?? 32;
       this.tokensPerWorkgroup = opts.tokensPerWorkgroup ?? 16;
@@ -89,8 +107,11 @@ export class MatmulKernel {
     return this.kernel.bindWeight(w, x, y, params);
   }
 
+  /** Workgroups (x, y) for rows x m: row tiles x token tiles, or token tiles x row tiles for the register-tiled variant. */
   workgroups(rows: number, m: number): [number, number] {
-    const n: [number, number] = [Math.ceil(rows / this.rowsPerWorkgroup), Math.ceil(m / this.tokensPerWorkgroup)];
+    const rowTiles = Math.ceil(rows / this.rowsPerWorkgroup);
+    const tokenTiles = Math.ceil(m / this.tokensPerWorkgroup);
+    const n: [number, number] = this.regTile ? [tokenTiles, rowTiles] : [rowTiles, tokenTiles];
     if (Math.max(...n) > this.device.limits.maxComputeWorkgroupsPerDimension) throw new RangeError(`matmul: ${rows} rows x ${m} tokens exceed the dispatch limit`);
     return n;
   }
