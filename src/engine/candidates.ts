@@ -8,6 +8,10 @@
 import type { ModelConfig } from '../model/config.ts';
 import type { ModelWeights, Linear } from './weights.ts';
 import { hasF16Decoder } from '../kernels/weight-formats.ts';
+import { REG_TILE_CANDIDATES, regTileUnsupported, type RegTileShape } from '../kernels/matmul-reg.ts';
+
+const REG_F32: RegTileShape = { rows: 64, tokens: 32, rowsPerThread: 4, tokensPerThread: 4, tile: 'f32' };
+const REG_F16: RegTileShape = { rows: 64, tokens: 64, rowsPerThread: 8, tokensPerThread: 8, tile: 'f16' };
 import type { AttnDecodeChoice, AttnPrefillChoice, GemmChoice, GemvChoice, KernelRole } from './plan.ts';
 
 export interface CandidateContext {
@@ -77,8 +81,10 @@ function gemvCandidates(ctx: CandidateContext): GemvChoice[] {
   return out;
 }
 
-function gemmCandidates(): GemmChoice[] {
-  return [{}, { rowsPerWorkgroup: 64, tokensPerWorkgroup: 16 }, { rowsPerWorkgroup: 32, tokensPerWorkgroup: 32 }];
+function gemmCandidates(ctx: CandidateContext): GemmChoice[] {
+  const out: GemmChoice[] = [{}, { rowsPerWorkgroup: 64, tokensPerWorkgroup: 16 }, { rowsPerWorkgroup: 32, tokensPerWorkgroup: 32 }];
+  for (const regTile of REG_TILE_CANDIDATES) if (regTileUnsupported(ctx.device, regTile) === null) out.push({ regTile });
+  return out;
 }
 
 function attnDecodeCandidates(ctx: CandidateContext): AttnDecodeChoice[] {
@@ -114,7 +120,7 @@ export function candidatesFor(role: KernelRole, ctx: CandidateContext): object[]
     case 'gemmWo':
     case 'gemmUp':
     case 'gemmDown':
-      return gemmCandidates();
+      return gemmCandidates(ctx);
     case 'attnDecode':
       return attnDecodeCandidates(ctx);
     case 'attnPrefill':
@@ -147,6 +153,8 @@ export function variantFamilies(device: GPUDevice, cfg: ModelConfig): VariantFam
       reason: device.features.has('shader-f16') ? undefined : 'no shader-f16',
     },
     { name: 'tiled GEMM 64 rows x 16 tokens', roles: gemm({ rowsPerWorkgroup: 64, tokensPerWorkgroup: 16 }) },
+    { name: 'register-tiled GEMM 64 x 32, 4 x 4 per thread, f32 tiles', roles: gemm({ regTile: REG_F32 }) },
+    { name: 'register-tiled GEMM 64 x 64, 8 x 8 per thread, f16 tiles', roles: gemm({ regTile: REG_F16 }), reason: regTileUnsupported(device, REG_F16) ?? undefined },
     {
       name: 'split-K attention, 128-key chunks, 64 threads',
       roles: { attnDecode: { chunk: 128, decodeWorkgroupSize: Math.max(64, 2 ** Math.ceil(Math.log2(words))) } },

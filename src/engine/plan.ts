@@ -13,6 +13,7 @@
  */
 import { decodeTuning, type GemvShape } from '../kernels/tuning.ts';
 import type { BcastShape } from '../kernels/matmul-bcast.ts';
+import type { RegTileShape } from '../kernels/matmul-reg.ts';
 import type { AdapterSummary } from '../gpu/device.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { ggmlTypeName, type GGUFFile } from '../model/gguf-types.ts';
@@ -41,8 +42,8 @@ export interface GemmChoice {
   rowsPerWorkgroup?: number;
   tokensPerWorkgroup?: number;
   bcast?: BcastShape;
-  /** The register-tiled GEMM's shape, when chosen. */
-  reg?: Record<string, number | boolean>;
+  /** The register-tiled GEMM (src/kernels/matmul-reg.ts) in this shape. */
+  regTile?: RegTileShape;
 }
 
 /** The decode attention pass (src/kernels/attention.ts AttentionOptions). */

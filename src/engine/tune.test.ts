@@ -54,7 +54,8 @@ describe('tuneKernels', () => {
       expect(t.roles.map((r) => r.role)).toEqual([...KERNEL_ROLES]);
       for (const r of t.roles) {
         expect(r.ms, r.role).toBeGreaterThan(0);
-        expect(r.ms).toBeLessThanOrEqual(r.referenceMs);
+        expect(r.ms).toBeLessThanOrEqual(r.referenceMs!);
+        expect(r.skipped).toBeUndefined();
         expect(r.tried.filter((c) => c.ms !== undefined).length, r.role).toBeGreaterThanOrEqual(2);
       }
       expect(t.dropped.some((d) => d.role === 'wo' && d.label.includes('rowsPerWorkgroup=999') && /rows per workgroup/.test(d.reason))).toBe(true);
@@ -69,6 +70,10 @@ describe('tuneKernels', () => {
       const a1 = await feed(engine, [7, 8], 1);
       const b1 = await feed(table, [7, 8], 1);
       for (const [x, y] of [...a.map((x, i) => [x, b[i]]), ...a1.map((x, i) => [x, b1[i]])]) expect(agreement(x, y)).toBeLessThanOrEqual(AGREEMENT_RMS);
+      // a spent budget leaves every remaining role on the base plan's choice, untimed
+      const spent = await tuneKernels(gpu.device, cfg, engine.weights, { chunk: 32, contextLength: 256, budgetMs: 0 });
+      expect(spent.roles.every((r) => r.skipped !== undefined && r.ms === undefined)).toBe(true);
+      expect({ ...spent.plan, source: 'table' }).toEqual(table.kernels.plan);
     } finally {
       engine.destroy();
       table.destroy();

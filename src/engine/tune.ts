@@ -43,6 +43,11 @@ export interface TuneOptions {
   samples?: number;
   /** Milliseconds one sample should last at least (repetitions are sized to it); default 4. */
   sampleMs?: number;
+  /**
+   * Milliseconds the whole tuning may take: once spent, the roles not yet visited keep the base
+   * plan's choice (reported as skipped). Default: no limit.
+   */
+  budgetMs?: number;
   onProgress?: (done: number, total: number, role: KernelRole) => void;
 }
 
@@ -57,12 +62,16 @@ export interface TriedCandidate {
 
 export interface RoleTuning {
   role: KernelRole;
-  /** The chosen candidate, its time, and the reference's. */
+  /** The chosen candidate, its time, and the reference's (absent when skipped). */
   chosen: string;
   choice: object;
-  ms: number;
-  referenceMs: number;
+  ms?: number;
+  referenceMs?: number;
   tried: TriedCandidate[];
+  /** Why the role kept the base plan's choice untimed (the budget ran out). */
+  skipped?: string;
+  /** Wall time spent on this role (builds, compiles, checks and timing). */
+  wallMs: number;
 }
 
 export interface TuneResult {
@@ -307,10 +316,16 @@ export async function tuneKernels(device: GPUDevice, cfg: ModelConfig, weights: 
   try {
     for (const [i, role] of roles.entries()) {
       opts.onProgress?.(i, roles.length, role);
+      const r0 = performance.now();
+      if (opts.budgetMs !== undefined && r0 - t0 > opts.budgetMs) {
+        const choice = choiceOf(base, role);
+        result.roles.push({ role, chosen: describeChoice(choice), choice, tried: [], skipped: `the ${(opts.budgetMs / 1000).toFixed(0)} s tuning budget was spent`, wallMs: 0 });
+        continue;
+      }
       const ctx: CandidateContext = { device, cfg, weights, role, base: choiceOf(base, role) };
       const list = [choiceOf(base, role), ...(opts.candidates ?? candidatesFor)(role, ctx)];
       const tuned = await tuneRole(role, list, base, bench, timer, { samples, sampleMs }, result.dropped);
-      result.roles.push(tuned);
+      result.roles.push({ ...tuned, wallMs: performance.now() - r0 });
       result.plan = withChoice(result.plan, role, tuned.choice);
     }
     opts.onProgress?.(roles.length, roles.length, roles[roles.length - 1]);
@@ -331,7 +346,7 @@ async function tuneRole(
   timer: Timer,
   opts: { samples: number; sampleMs: number },
   dropped: TuneResult['dropped'],
-): Promise<RoleTuning> {
+): Promise<Omit<RoleTuning, 'wallMs'>> {
   const { device } = bench;
   const seen = new Set<string>();
   const tried: TriedCandidate[] = [];
@@ -387,8 +402,10 @@ async function tuneRole(
     await timer.run(agreeing[0].trial, 1);
     const once = await timer.run(agreeing[0].trial, 1);
     const reps = Math.max(1, Math.min(256, Math.ceil(opts.sampleMs / Math.max(once, 1e-3))));
+    // runs of 50 ms and more (the emulators at full size) vary little between samples: 3 do
+    const samples = once > 50 ? Math.min(3, opts.samples) : opts.samples;
     const times = agreeing.map(() => [] as number[]);
-    for (let s = 0; s < opts.samples; s++) {
+    for (let s = 0; s < samples; s++) {
       for (const [i, b] of agreeing.entries()) times[i].push((await timer.run(b.trial, reps)) / reps);
     }
     const ms = times.map(median);
@@ -410,7 +427,7 @@ export interface TuningReport {
   savedAt?: number;
   tuneMs?: number;
   timer?: 'timestamp' | 'wall';
-  roles: { role: KernelRole; chosen: string; ms?: number; referenceMs?: number; candidates?: number }[];
+  roles: { role: KernelRole; chosen: string; ms?: number; referenceMs?: number; candidates?: number; skipped?: string }[];
   dropped: { role: KernelRole; label: string; reason: string }[];
 }
 
@@ -420,7 +437,7 @@ export function tuningReport(r: TuneResult): TuningReport {
     source: 'tuned',
     tuneMs: r.tuneMs,
     timer: r.timer,
-    roles: r.roles.map((x) => ({ role: x.role, chosen: x.chosen, ms: x.ms, referenceMs: x.referenceMs, candidates: x.tried.length })),
+    roles: r.roles.map((x) => ({ role: x.role, chosen: x.chosen, ms: x.ms, referenceMs: x.referenceMs, candidates: x.tried.length, skipped: x.skipped })),
     dropped: r.dropped,
   };
 }

@@ -31,6 +31,8 @@ const store = new WeightStore();
 const tuningStore = new TuningStore<{ plan: KernelPlan; report: TuningReport }>();
 /** The engine's prefill step (EngineOptions.prefillChunk's default): the prefill roles are tuned at it. */
 const PREFILL_CHUNK = 128;
+/** The longest a load may spend tuning (a GPU should need well under 10 s); roles left over keep the table's choice. */
+const TUNING_BUDGET_MS = 30_000;
 
 function describe(m: ModelManifest): StoredModel {
   return {
@@ -145,6 +147,7 @@ async function loadModelOnce(req: LoadRequest, onProgress?: (p: LoadProgress) =>
             const r = await tuneKernels(dev, model.cfg, weights, {
               chunk: PREFILL_CHUNK,
               contextLength,
+              budgetMs: TUNING_BUDGET_MS,
               onProgress: (step, steps) => onProgress?.({ phase: 'tuning', bytesDone: 0, bytesTotal: 0, step, steps }),
             });
             tuning = tuningReport(r);
