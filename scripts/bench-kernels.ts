@@ -6,7 +6,8 @@
  *
  *   npm run bench:kernels [-- --runs 5 --only q4_k --variants tile64x16,tile32x16tree]
  *
- * Variants: tile<WG>x<ROWS>[sg|tree] (threads, output rows per workgroup, reduction; default
+ * Variants: tile<WG>x<ROWS>[l<LANES>][sg|tree] (threads, output rows per workgroup, lanes per
+ * row group (src/kernels/gemv.ts lanesPerRow; default all the threads), reduction; default
  * the device's subgroups); `tuned` = src/kernels/tuning.ts's choice for this adapter. The
  * fused swiglu kernel takes ROWS / 2 output rows (the same number of weight rows). Default
  * variants: tile64x16 (the kernels' defaults before per-adapter tuning) and tuned.
@@ -78,9 +79,12 @@ interface Variant {
 }
 
 function parseVariant(name: string): Variant {
-  const m = /^tile(\d+)x(\d+)(sg|tree)?$/.exec(name);
-  if (m) return { name, opts: { workgroupSize: +m[1], rowsPerWorkgroup: +m[2], ...(m[3] ? { subgroups: m[3] === 'sg' } : {}) } };
-  throw new Error(`bad variant ${name}: use tile<WG>x<ROWS>[sg|tree] or tuned`);
+  const m = /^tile(\d+)x(\d+)(?:l(\d+))?(sg|tree)?$/.exec(name);
+  if (m) {
+    const lanes = m[3] ? { lanesPerRow: +m[3] } : {};
+    return { name, opts: { workgroupSize: +m[1], rowsPerWorkgroup: +m[2], ...lanes, ...(m[4] ? { subgroups: m[4] === 'sg' } : {}) } };
+  }
+  throw new Error(`bad variant ${name}: use tile<WG>x<ROWS>[l<LANES>][sg|tree] or tuned`);
 }
 
 function arg(name: string): string | undefined {
