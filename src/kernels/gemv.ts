@@ -119,10 +119,11 @@ export const GEMV_LIMITS = {
   }),
 };
 
-/** The adapter's smallest subgroup size, where the device says (`device.adapterInfo`). */
-function subgroupMinSize(device: GPUDevice): number | undefined {
-  const min = (device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo?.subgroupMinSize;
-  return typeof min === 'number' ? min : undefined;
+/** The adapter's subgroup sizes, where the device says (`device.adapterInfo`). */
+function subgroupSizes(device: GPUDevice): { min?: number; max?: number } {
+  const info = (device as GPUDevice & { adapterInfo?: { subgroupMinSize?: unknown; subgroupMaxSize?: unknown } }).adapterInfo;
+  const size = (v: unknown) => (typeof v === 'number' ? v : undefined);
+  return { min: size(info?.subgroupMinSize), max: size(info?.subgroupMaxSize) };
 }
 
 /** A shape resolved against its defaults (what the constructor builds). */
@@ -158,9 +159,9 @@ function shapeError(device: GPUDevice, limits: GemvLimits, { wg, rows, lanes, su
     // reduce_group_tree.wgsl's gred[NACC * WG] (none with subgroups) plus the driver's own
     shared = 4 * ((subgroups ? 0 : limits.reduceRows(rows / groups) * wg) + (limits.workgroupFloats ?? 0));
     if (shared > device.limits.maxComputeWorkgroupStorageSize) return `${name}: ${groups} row groups of ${lanes} lanes need ${shared} B of workgroup memory, over the device limit`;
-    const min = subgroupMinSize(device);
     // WebGPU allows subgroups as narrow as 4 where the adapter does not say
-    if (subgroups && lanes > (min ?? 4)) return `${name}: ${lanes} lanes per row group, but this adapter's subgroups may have as few as ${min ?? 4} (a group must lie in one subgroup)`;
+    const min = subgroupSizes(device).min ?? 4;
+    if (subgroups && device.features.has('subgroups') && lanes > min) return `${name}: ${lanes} lanes per row group, but this adapter's subgroups may have as few as ${min} (a group must lie in one subgroup)`;
   }
   if (subgroups && !device.features.has('subgroups')) return `${name}: the device lacks the subgroups feature`;
   return null;
@@ -211,8 +212,7 @@ export class DecodeGemv {
     if (lanes < wg) {
       const groupRows = rows / (wg / lanes);
       // subgroupAdd only where every subgroup is exactly one row group
-      const min = subgroupMinSize(device);
-      const max = (device as GPUDevice & { adapterInfo?: { subgroupMaxSize?: number } }).adapterInfo?.subgroupMaxSize;
+      const { min, max } = subgroupSizes(device);
       const sgAdd = min === lanes && max === lanes;
       const consts = `const LANES: u32 = ${lanes}u;\nconst GROUP_ROWS: u32 = ${groupRows}u;\nconst NACC: u32 = ${driver.reduceRows(groupRows)}u;\nconst SG_ADD = ${sgAdd};\n`;
       code = `${consts}${gemvGroups}\n${driver.grouped}`;
