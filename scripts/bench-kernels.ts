@@ -6,8 +6,10 @@
  *
  *   npm run bench:kernels [-- --runs 5 --only q4_k --variants tile64x16,tile32x16tree]
  *
- * Variants: tile<WG>x<ROWS>[sg|tree][f16] (threads, output rows per workgroup, reduction; default
- * the device's subgroups; f16: GemvOptions.f16, needs shader-f16); `tuned` = src/kernels/tuning.ts's choice for this adapter. The
+ * Variants: tile<WG>x<ROWS>[l<LANES>][sg|tree][f16] (threads, output rows per workgroup, lanes per
+ * row group (src/kernels/gemv.ts lanesPerRow; default all the threads), reduction (default the
+ * device's subgroups), f16 math (GemvOptions.f16, needs shader-f16)); `tuned` =
+ * src/kernels/tuning.ts's choice for this adapter. The
  * fused swiglu kernel takes ROWS / 2 output rows (the same number of weight rows). Default
  * variants: tile64x16 (the kernels' defaults before per-adapter tuning) and tuned.
  *   WEBGPU_ICD=swiftshader npm run bench:kernels
@@ -81,9 +83,12 @@ interface Variant {
 }
 
 function parseVariant(name: string): Variant {
-  const m = /^tile(\d+)x(\d+)(sg|tree)?(f16)?$/.exec(name);
-  if (m) return { name, opts: { workgroupSize: +m[1], rowsPerWorkgroup: +m[2], ...(m[3] ? { subgroups: m[3] === 'sg' } : {}), ...(m[4] ? { f16: true } : {}) } };
-  throw new Error(`bad variant ${name}: use tile<WG>x<ROWS>[sg|tree][f16] or tuned`);
+  const m = /^tile(\d+)x(\d+)(?:l(\d+))?(sg|tree)?(f16)?$/.exec(name);
+  if (m) {
+    const lanes = m[3] ? { lanesPerRow: +m[3] } : {};
+    return { name, opts: { workgroupSize: +m[1], rowsPerWorkgroup: +m[2], ...lanes, ...(m[4] ? { subgroups: m[4] === 'sg' } : {}), ...(m[5] ? { f16: true } : {}) } };
+  }
+  throw new Error(`bad variant ${name}: use tile<WG>x<ROWS>[l<LANES>][sg|tree][f16] or tuned`);
 }
 
 function arg(name: string): string | undefined {

@@ -16,14 +16,21 @@ override PRESCALED: bool = false;
 
 // PRESCALED: this thread's share of the handed-off partial sums of squares.
 fn handed_off_squares(lid: u32) -> vec4<f32> {
+  return handed_off_squares_strided(lid, WG);
+}
+
+// PRESCALED: the share of the handed-off partial sums of the `first`-th of `stride` threads
+// that split them (a whole workgroup, or a row group: gemv_groups.wgsl).
+fn handed_off_squares_strided(first: u32, stride: u32) -> vec4<f32> {
   var sq = vec4<f32>();
-  for (var p = lid; p < params.parts4; p += WG) {
+  for (var p = first; p < params.parts4; p += stride) {
     sq += g[p];
   }
   return sq;
 }
 
-// After reduce_rows, in any thread: inv_rms from the reduction row `row` holding sum x^2.
-fn inv_rms(ids: ReduceIds, row: u32) -> f32 {
-  return inverseSqrt(reduced_row(ids, row) / f32(params.k) + params.eps);
+// inv_rms from the reduced sum of x^2 (after reduce_rows, in any thread: the reduction row
+// holding it, read with reduced_row; in a row group: the group's own sum).
+fn rms_scale(sum_sq: f32) -> f32 {
+  return inverseSqrt(sum_sq / f32(params.k) + params.eps);
 }

@@ -58,7 +58,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: ReduceIds) {
   acc[nrows] = hsum(sq);
   let total = reduce_rows(ids, acc);
   // every thread reads the sum of squares row itself: no second barrier
-  let s = inv_rms(ids, nrows);
+  let s = rms_scale(reduced_row(ids, nrows));
   if (lid < nlive) {
     store_y(params.y_offset + row0 + lid, total * s);
   }

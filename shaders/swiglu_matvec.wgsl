@@ -61,7 +61,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: ReduceIds) {
   // each thread reads its up row and the sum of squares itself (reduced_row): no second barrier
   var s = 1.0;
   if (NORM) {
-    s = inv_rms(ids, 2u * nout);
+    s = rms_scale(reduced_row(ids, 2u * nout));
   }
   if (lid < nlive) {
     let a = total * s;

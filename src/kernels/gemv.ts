@@ -4,9 +4,17 @@
  * gemv_common.wgsl + driver + reduction), their uniform (gemv_common.wgsl's Params), bindings
  * and dispatch. Each kernel
  * class says what its driver is (GemvDriver) and what its binding methods take.
+ *
+ * Two shapes of every driver: the whole workgroup strides over each of its rows and reduces
+ * across the workgroup (the default, lanesPerRow = workgroupSize), or row groups
+ * (lanesPerRow < workgroupSize, shaders/gemv_groups.wgsl) that own a few rows each and reduce
+ * within the group, for GPUs with wide subgroups and many cores.
  */
 import gemvCommon from '../../shaders/gemv_common.wgsl?raw';
+import gemvGroups from '../../shaders/gemv_groups.wgsl?raw';
 import linearBindings from '../../shaders/linear_bindings.wgsl?raw';
+import reduceGroupSubgroup from '../../shaders/reduce_group_subgroup.wgsl?raw';
+import reduceGroupTree from '../../shaders/reduce_group_tree.wgsl?raw';
 import reduceSubgroup from '../../shaders/reduce_subgroup.wgsl?raw';
 import reduceTree from '../../shaders/reduce_tree.wgsl?raw';
 import { UniformLayout } from '../gpu/uniforms.ts';
@@ -20,6 +28,15 @@ export interface GemvOptions {
   rowsPerWorkgroup?: number;
   /** Reduce with subgroupAdd; defaults to whether the device has the `subgroups` feature. */
   subgroups?: boolean;
+  /**
+   * Lanes per row group: a power of two dividing workgroupSize (default workgroupSize: one group,
+   * the whole workgroup on every row). Below it the workgroup is workgroupSize / lanesPerRow row
+   * groups of rowsPerWorkgroup / (workgroupSize / lanesPerRow) consecutive rows each:
+   * rowsPerWorkgroup must be a multiple of the group count (a group's rows are then at most its
+   * lanes, as rowsPerWorkgroup <= workgroupSize: lane r stores row r).
+   * With subgroups, lanesPerRow must be at most the adapter's smallest subgroup size.
+   */
+  lanesPerRow?: number;
   /**
    * f16 math inside each chunk (shaders/quant_f16.wgsl): activations and quants in f16, products
    * and per-run sums in f16, everything across runs and chunks in f32. Needs the device's
@@ -51,30 +68,130 @@ export interface GemvParams {
   parts?: number;
 }
 
-/** How one decode GEMV differs from the others. */
-export interface GemvDriver {
+/** A decode GEMV's shape limits: what its constructor and gemvVariantValid check. */
+export interface GemvLimits {
   /** Prefix of its errors. */
   name: string;
-  /** Its pipeline is labelled `${label}.${format}`. */
-  label: string;
-  /** The WGSL after gemv_common.wgsl, and what follows the reduction. */
-  code: string;
-  tail?: string;
   defaultRows: number;
   maxRows: number;
-  /** Rows of the reduction (the shader's ROWS) for r output rows per workgroup. */
+  /**
+   * Rows of the reduction (the shader's ROWS) for r output rows per workgroup; in row groups,
+   * the accumulators per lane (NACC) for r output rows per group.
+   */
   reduceRows: (r: number) => number;
   /** Workgroup memory the driver declares besides the reduction's, in f32s. */
   workgroupFloats?: number;
+}
+
+/** How one decode GEMV differs from the others. */
+export interface GemvDriver extends GemvLimits {
+  /** Its pipeline is labelled `${label}.${format}`. */
+  label: string;
+  /** The WGSL after gemv_common.wgsl (and its row-group form), and what follows the reduction. */
+  code: string;
+  grouped: string;
+  tail?: string;
   /** Its bindings from 5 on. */
   extra?: GPUBufferBindingType[];
   constants?: Record<string, number>;
+}
+
+/** The limits of each decode GEMV (src/kernels/matvec.ts, norm-matvec.ts, swiglu-matvec.ts). */
+export const GEMV_LIMITS = {
+  matvec: (normOut = false): GemvLimits => ({
+    name: 'matvec',
+    defaultRows: 16,
+    // shaders/matvec.wgsl MAX_ROWS
+    maxRows: 32,
+    reduceRows: (r) => r,
+    // matvec_store_norm.wgsl's squares[MAX_ROWS]
+    workgroupFloats: normOut ? 32 : 0,
+  }),
+  normMatvec: (): GemvLimits => ({
+    name: 'norm_matvec',
+    defaultRows: 16,
+    // shaders/norm_matvec.wgsl MAX_ROWS - 1
+    maxRows: 32,
+    // the output rows, then the sum of squares
+    reduceRows: (r) => r + 1,
+  }),
+  swigluMatvec: (): GemvLimits => ({
+    name: 'swiglu_matvec',
+    defaultRows: 8,
+    // (shaders/swiglu_matvec.wgsl MAX_ROWS - 1) / 2
+    maxRows: 16,
+    // gate rows, up rows, then the sum of squares
+    reduceRows: (r) => 2 * r + 1,
+  }),
+};
+
+/** The adapter's subgroup sizes, where the device says (`device.adapterInfo`). */
+function subgroupSizes(device: GPUDevice): { min?: number; max?: number } {
+  const info = (device as GPUDevice & { adapterInfo?: { subgroupMinSize?: unknown; subgroupMaxSize?: unknown } }).adapterInfo;
+  const size = (v: unknown) => (typeof v === 'number' ? v : undefined);
+  return { min: size(info?.subgroupMinSize), max: size(info?.subgroupMaxSize) };
+}
+
+/** A shape resolved against its defaults (what the constructor builds). */
+interface ResolvedShape {
+  wg: number;
+  rows: number;
+  lanes: number;
+  subgroups: boolean;
+}
+
+function resolveShape(device: GPUDevice, limits: GemvLimits, opts: GemvOptions): ResolvedShape {
+  const wg = opts.workgroupSize ?? 64;
+  return { wg, rows: opts.rowsPerWorkgroup ?? limits.defaultRows, lanes: opts.lanesPerRow ?? wg, subgroups: opts.subgroups ?? device.features.has('subgroups') };
+}
+
+function shapeError(device: GPUDevice, limits: GemvLimits, { wg, rows, lanes, subgroups }: ResolvedShape): string | null {
+  const name = limits.name;
+  if (wg & (wg - 1) || wg < 1 || wg > device.limits.maxComputeInvocationsPerWorkgroup) {
+    return `${name}: workgroup size ${wg} is not a power of two within the device limit`;
+  }
+  if (!(Number.isInteger(rows) && rows >= 1 && rows <= limits.maxRows)) return `${name}: rows per workgroup ${rows} outside 1..${limits.maxRows}`;
+  if (rows > wg) return `${name}: ${rows} rows per workgroup need at least as many threads (got ${wg})`;
+  let shared: number;
+  if (lanes === wg) {
+    const reduceRows = limits.reduceRows(rows);
+    // gemv_common.wgsl's red[ROWS * WG] plus the driver's own
+    shared = 4 * (reduceRows * wg + (limits.workgroupFloats ?? 0));
+    if (shared > device.limits.maxComputeWorkgroupStorageSize) return `${name}: ${reduceRows} rows x ${wg} threads need ${shared} B of workgroup memory, over the device limit`;
+  } else {
+    if (!(Number.isInteger(lanes) && lanes >= 1 && lanes < wg && !(lanes & (lanes - 1)))) return `${name}: lanes per row ${lanes} is not a power of two dividing the workgroup size ${wg}`;
+    const groups = wg / lanes;
+    if (rows % groups !== 0) return `${name}: ${rows} rows per workgroup do not split evenly over its ${groups} row groups of ${lanes} lanes`;
+    // reduce_group_tree.wgsl's gred[NACC * WG] (none with subgroups) plus the driver's own
+    shared = 4 * ((subgroups ? 0 : limits.reduceRows(rows / groups) * wg) + (limits.workgroupFloats ?? 0));
+    if (shared > device.limits.maxComputeWorkgroupStorageSize) return `${name}: ${groups} row groups of ${lanes} lanes need ${shared} B of workgroup memory, over the device limit`;
+    // WebGPU allows subgroups as narrow as 4 where the adapter does not say
+    const min = subgroupSizes(device).min ?? 4;
+    if (subgroups && device.features.has('subgroups') && lanes > min) return `${name}: ${lanes} lanes per row group, but this adapter's subgroups may have as few as ${min} (a group must lie in one subgroup)`;
+  }
+  if (subgroups && !device.features.has('subgroups')) return `${name}: the device lacks the subgroups feature`;
+  return null;
+}
+
+/**
+ * Null if `kernel` (with these options) can run on this device, else why not: the constructor's
+ * checks, without building anything.
+ */
+export function gemvVariantValid(
+  device: GPUDevice,
+  kernel: keyof typeof GEMV_LIMITS,
+  opts: GemvOptions & { normOut?: boolean },
+): string | null {
+  const limits = GEMV_LIMITS[kernel](opts.normOut);
+  return shapeError(device, limits, resolveShape(device, limits, opts));
 }
 
 export class DecodeGemv {
   readonly workgroupSize: number;
   readonly rowsPerWorkgroup: number;
   readonly subgroups: boolean;
+  /** Lanes per row group; workgroupSize: the whole workgroup on every row. */
+  readonly lanesPerRow: number;
   readonly f16: boolean;
   protected readonly name: string;
   protected readonly kernel: WeightKernel;
@@ -85,30 +202,38 @@ export class DecodeGemv {
     opts: GemvOptions,
     driver: GemvDriver,
   ) {
-    const name = (this.name = driver.name);
-    const wg = (this.workgroupSize = opts.workgroupSize ?? 64);
-    const rows = (this.rowsPerWorkgroup = opts.rowsPerWorkgroup ?? driver.defaultRows);
-    this.subgroups = opts.subgroups ?? device.features.has('subgroups');
+    this.name = driver.name;
+    const shape = resolveShape(device, driver, opts);
+    const error = shapeError(device, driver, shape);
+    if (error) throw new Error(error);
+    const { wg, rows, lanes } = shape;
+    this.workgroupSize = wg;
+    this.rowsPerWorkgroup = rows;
+    this.lanesPerRow = lanes;
+    this.subgroups = shape.subgroups;
     const f16 = (this.f16 = opts.f16 ?? false);
-    if (f16 && !device.features.has('shader-f16')) throw new Error(`${name}: f16 math needs the shader-f16 feature, which this device lacks`);
-    if (f16 && !hasF16Decoder(format)) throw new Error(`${name}: ${format} weights have no f16-math decoder`);
-    if (wg & (wg - 1) || wg < 1 || wg > device.limits.maxComputeInvocationsPerWorkgroup) {
-      throw new Error(`${name}: workgroup size ${wg} is not a power of two within the device limit`);
+    if (f16 && !device.features.has('shader-f16')) throw new Error(`${this.name}: f16 math needs the shader-f16 feature, which this device lacks`);
+    if (f16 && !hasF16Decoder(format)) throw new Error(`${this.name}: ${format} weights have no f16-math decoder`);
+    let code = driver.code;
+    let reduce = this.subgroups ? reduceSubgroup : reduceTree;
+    let label = driver.label;
+    // the workgroup's reduction rows; in row groups the store's rows per workgroup
+    let rowsConstant = driver.reduceRows(rows);
+    if (lanes < wg) {
+      const groupRows = rows / (wg / lanes);
+      // subgroupAdd only where every subgroup is exactly one row group
+      const { min, max } = subgroupSizes(device);
+      const sgAdd = min === lanes && max === lanes;
+      const consts = `const LANES: u32 = ${lanes}u;\nconst GROUP_ROWS: u32 = ${groupRows}u;\nconst NACC: u32 = ${driver.reduceRows(groupRows)}u;\nconst SG_ADD = ${sgAdd};\n`;
+      code = `${consts}${gemvGroups}\n${driver.grouped}`;
+      reduce = this.subgroups ? reduceGroupSubgroup : reduceGroupTree;
+      label = `${label}.lanes${lanes}`;
+      rowsConstant = rows;
     }
-    if (!(Number.isInteger(rows) && rows >= 1 && rows <= driver.maxRows)) throw new Error(`${name}: rows per workgroup ${rows} outside 1..${driver.maxRows}`);
-    if (rows > wg) throw new Error(`${name}: ${rows} rows per workgroup need at least as many threads (got ${wg})`);
-    const reduceRows = driver.reduceRows(rows);
-    // gemv_common.wgsl's red[ROWS * WG] plus the driver's own
-    const shared = 4 * (reduceRows * wg + (driver.workgroupFloats ?? 0));
-    if (shared > device.limits.maxComputeWorkgroupStorageSize) {
-      throw new Error(`${name}: ${reduceRows} rows x ${wg} threads need ${shared} B of workgroup memory, over the device limit`);
-    }
-    if (this.subgroups && !device.features.has('subgroups')) throw new Error(`${name}: the device lacks the subgroups feature`);
-    const tail = `${this.subgroups ? reduceSubgroup : reduceTree}\n${driver.tail ?? ''}`;
     this.kernel = new WeightKernel(device, format, {
-      label: `${driver.label}.${format}${f16 ? '.f16' : ''}`,
-      code: weightShader(format, `${linearBindings}\n${gemvCommon}\n${driver.code}`, { subgroups: this.subgroups, tail, f16 }),
-      constants: { WG: wg, ROWS: reduceRows, ...driver.constants },
+      label: `${label}.${format}${f16 ? '.f16' : ''}`,
+      code: weightShader(format, `${linearBindings}\n${gemvCommon}\n${code}`, { subgroups: this.subgroups, tail: `${reduce}\n${driver.tail ?? ''}`, f16 }),
+      constants: { WG: wg, ROWS: rowsConstant, ...driver.constants },
       extra: driver.extra,
     });
   }

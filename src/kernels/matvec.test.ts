@@ -20,9 +20,10 @@ import { GgmlType, dequantize } from '../model/quant/index.ts';
 import { repack } from '../model/repack.ts';
 import { Rng } from '../util/rng.ts';
 import { decodeTuning } from './tuning.ts';
+import { gemvVariantValid } from './gemv.ts';
 import {
-  ALL_TYPES, checkBounds, describeBounds, errorBounds, formatOf, kStep, kernelCache, makeWeight, matvecDepth, runOnce, uploadRepacked,
-  uploadTestWeight, uploadTestWeightParts,
+  ALL_TYPES, checkBounds, describeBounds, errorBounds, formatOf, kStep, kernelCache, makeWeight, matvecDepth, rowGroupShapes, rowGroupShapesFor, runOnce,
+  uploadRepacked, uploadTestWeight, uploadTestWeightParts,
 } from './test-weights.ts';
 import type { BoundReport, TestWeight, WeightPart } from './test-weights.ts';
 
@@ -44,7 +45,11 @@ function runMatvec(kern: MatvecKernel, parts: readonly WeightPart[], x: Float32A
 /** `got` from `kern` against the reference W x (+ y0) and its error bound. */
 function judge(kern: MatvecKernel, tw: TestWeight, x: Float32Array, got: Float32Array, y0?: Float32Array): BoundReport {
   const ref = matvecRef(tw.w, x, tw.rows, tw.k, y0);
-  const depth = matvecDepth(tw.type, tw.k, kern.workgroupSize, kern.subgroups ? gpu.subgroupSizes : null);
+  // The rounding depth sees only the threads that share a row: the whole workgroup, or a row
+  // group's lanes (lanesPerRow = workgroupSize by default): ceil(chunks / lanes) adds per lane,
+  // then the reduction over the lanes (tree: log2(lanes); a group within one subgroup: at most
+  // lanes - 1 adds, which matvecDepth's subgroup term, sg max - 1 + 1, covers).
+  const depth = matvecDepth(tw.type, tw.k, kern.lanesPerRow, kern.subgroups ? gpu.subgroupSizes : null);
   return checkBounds(got, ref, errorBounds(tw, x, depth, ref));
 }
 
@@ -177,6 +182,71 @@ describe('matvec: options', () => {
       const x = rng.fill(k);
       for (const o of opts) await check(tw, x, o);
     }
+  });
+});
+
+describe('matvec: row groups (lanesPerRow)', () => {
+  it.each(ALL_TYPES.map((t) => [formatOf(t), t] as const))('%s: row-group shapes (all for Q4_K), rows off the tiles, accumulate and split', async (_name, type) => {
+    const rng = new Rng(500 + type);
+    // k: several chunks per lane in the 16- and 32-lane groups (float types: 8-element chunks)
+    const k = kStep(type) * (kStep(type) === 8 ? 160 : kStep(type) === 32 ? 40 : 5);
+    // 37 rows: whole workgroups and a partial one in every shape; some workgroups' later groups
+    // own rows past the end only
+    const tw = makeWeight(type, 37, k, rng);
+    let worst = 0;
+    for (const o of rowGroupShapesFor(type, gpu.hasSubgroups() ? gpu.subgroupSizes.min : null)) {
+      worst = Math.max(worst, await check(tw, rng.fill(k), o));
+      if (type === GgmlType.Q4_K) {
+        await check(tw, rng.fill(k), o, undefined, rng.fill(37, -10, 10));
+        await check(tw, rng.fill(k), o, [0, 5, 21, 37], rng.fill(37));
+      }
+    }
+    console.log(`matvec row groups ${formatOf(type)}: worst err/bound ${worst.toExponential(2)}`);
+  });
+
+  it('Phi-3 row length (k = 3072), Q4_K, 128 threads in 4 groups of 32', async () => {
+    const rng = new Rng(17);
+    await check(makeWeight(GgmlType.Q4_K, 21, 3072, rng), rng.fill(3072), { workgroupSize: 128, lanesPerRow: 32, rowsPerWorkgroup: 4, subgroups: false });
+  });
+
+  it('a flipped nibble bit fails the bound in row groups too', async () => {
+    const rng = new Rng(18);
+    const tw = makeWeight(GgmlType.Q4_K, 8, 3072, rng);
+    const x = rng.fill(3072);
+    x[7 * 256 + 104] = 1; // row 5, block 7, qs byte 40's high nibble (see the last tests)
+    const bad = tw.raw.slice();
+    bad[5 * 12 * 144 + 7 * 144 + 16 + 40] ^= 0x80;
+    const w = uploadRepacked(gpu.device, repack(tw.type, tw.k, bad));
+    for (const o of rowGroupShapes(gpu.hasSubgroups() ? gpu.subgroupSizes.min : null).slice(0, 1)) {
+      const kern = kernel(tw.type, o);
+      const report = judge(kern, tw, x, await runMatvec(kern, [{ weight: w, rowOffset: 0 }], x, new Float32Array(tw.rows)));
+      expect(report.bad).toBe(1);
+      expect(report.worstRatio).toBeGreaterThan(10);
+    }
+    destroyWeight(w);
+  });
+
+  it('refuses shapes that cannot run, saying why (gemvVariantValid and the constructor agree)', () => {
+    const cases: [MatvecOptions, RegExp][] = [
+      [{ workgroupSize: 64, lanesPerRow: 24, rowsPerWorkgroup: 4 }, /lanes per row 24 is not a power of two dividing the workgroup size 64/],
+      [{ workgroupSize: 64, lanesPerRow: 128, rowsPerWorkgroup: 4 }, /lanes per row 128/],
+      // 4 groups, 2 rows: rows must be a multiple of the group count
+      [{ workgroupSize: 64, lanesPerRow: 16, rowsPerWorkgroup: 2, subgroups: false }, /2 rows per workgroup do not split evenly over its 4 row groups of 16 lanes/],
+    ];
+    // a group wider than the adapter's smallest subgroup could straddle two of them
+    if (gpu.hasSubgroups()) {
+      const lanes = 2 * gpu.subgroupSizes.min;
+      cases.push([{ workgroupSize: 128, lanesPerRow: lanes, rowsPerWorkgroup: 128 / lanes, subgroups: true }, /subgroups may have as few as/]);
+    }
+    for (const [o, why] of cases) {
+      expect(gemvVariantValid(gpu.device, 'matvec', o)).toMatch(why);
+      expect(() => new MatvecKernel(gpu.device, 'Q4_K', o)).toThrow(why);
+    }
+    for (const o of rowGroupShapes(gpu.hasSubgroups() ? gpu.subgroupSizes.min : null)) {
+      expect(gemvVariantValid(gpu.device, 'matvec', o)).toBeNull();
+      expect(gemvVariantValid(gpu.device, 'matvec', { ...o, normOut: true })).toBeNull();
+    }
+    expect(gemvVariantValid(gpu.device, 'matvec', {})).toBeNull();
   });
 });
 

@@ -1,7 +1,8 @@
 import driver from '../../shaders/matvec.wgsl?raw';
+import grouped from '../../shaders/matvec_groups.wgsl?raw';
 import storePlain from '../../shaders/matvec_store.wgsl?raw';
 import storeNorm from '../../shaders/matvec_store_norm.wgsl?raw';
-import { DecodeGemv, type GemvOptions } from './gemv.ts';
+import { DecodeGemv, GEMV_LIMITS, type GemvOptions } from './gemv.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
 
 export interface MatvecOptions extends GemvOptions {
@@ -21,9 +22,6 @@ export interface NormOutBuffers {
   partials: GPUBuffer;
 }
 
-/** shaders/matvec.wgsl MAX_ROWS. */
-const MAX_ROWS = 32;
-
 /** Decode GEMV y (+)= W x over repacked weights of one format (see shaders/matvec.wgsl). */
 export class MatvecKernel extends DecodeGemv {
   readonly normOut: boolean;
@@ -31,15 +29,11 @@ export class MatvecKernel extends DecodeGemv {
   constructor(device: GPUDevice, format: WeightFormat, opts: MatvecOptions = {}) {
     const normOut = opts.normOut ?? false;
     super(device, format, opts, {
-      name: 'matvec',
+      ...GEMV_LIMITS.matvec(normOut),
       label: normOut ? 'matvec_norm_out' : 'matvec',
       code: driver,
+      grouped,
       tail: normOut ? storeNorm : storePlain,
-      defaultRows: 16,
-      maxRows: MAX_ROWS,
-      reduceRows: (r) => r,
-      // matvec_store_norm.wgsl's squares[MAX_ROWS]
-      workgroupFloats: normOut ? MAX_ROWS : 0,
       // g, xg, partials
       extra: normOut ? ['read-only-storage', 'storage', 'storage'] : [],
     });

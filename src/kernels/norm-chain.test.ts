@@ -36,9 +36,18 @@ async function read(buf: GPUBuffer, bytes: number): Promise<Float32Array> {
 
 /**
  * Runs writer (dim rows over k1 inputs, residual onto h0) then both readers on its outputs, and
- * checks everything. `shape`: the three kernels' shape (rows for swiglu: half, as in tuning.ts).
+ * checks everything. `shape`: the three kernels' shape (rows for swiglu: half, as in tuning.ts),
+ * unless `readers` gives the readers' own.
  */
-async function chain(shape: MatvecOptions, dim: number, k1: number, rows2: number, ffn: number, seed: number): Promise<void> {
+async function chain(
+  shape: MatvecOptions,
+  dim: number,
+  k1: number,
+  rows2: number,
+  ffn: number,
+  seed: number,
+  readers?: { norm: MatvecOptions; swiglu: MatvecOptions },
+): Promise<void> {
   const rng = new Rng(seed);
   const sg = (shape.subgroups ?? gpu.device.features.has('subgroups')) ? gpu.subgroupSizes : null;
   const writer = new MatvecKernel(gpu.device, 'Q4_K', { ...shape, normOut: true });
@@ -59,13 +68,13 @@ async function chain(shape: MatvecOptions, dim: number, k1: number, rows2: numbe
   const p1 = writer.createParams(k1, dim, 0, true);
 
   // the readers: norm + a Q5_K projection (attn_qkv's type), norm + Q4_K gate/up + SwiGLU
-  const normShape = { ...shape, rowsPerWorkgroup: Math.min(shape.rowsPerWorkgroup ?? 16, shape.workgroupSize ?? 64) };
+  const normShape = readers?.norm ?? { ...shape, rowsPerWorkgroup: Math.min(shape.rowsPerWorkgroup ?? 16, shape.workgroupSize ?? 64) };
   const reader = new NormMatvecKernel(gpu.device, 'Q5_K', { ...normShape, prescaled: true });
   const w2 = makeWeight(GgmlType.Q5_K, rows2, dim, rng);
   const wb2 = uploadTestWeight(gpu.device, w2);
   const y2 = uploadStorage(gpu.device, new Float32Array(rows2).fill(NaN), 'y2');
   const p2 = reader.createParams({ k: dim, rows: rows2, eps: EPS, parts });
-  const swShape = { ...shape, rowsPerWorkgroup: Math.max(1, Math.floor((shape.rowsPerWorkgroup ?? 16) / 2)) };
+  const swShape = readers?.swiglu ?? { ...shape, rowsPerWorkgroup: Math.max(1, Math.floor((shape.rowsPerWorkgroup ?? 16) / 2)) };
   const sw = new SwigluMatvecKernel(gpu.device, 'Q4_K', { ...swShape, prescaled: true });
   const w3 = makeWeight(GgmlType.Q4_K, 2 * ffn, dim, rng);
   const wb3 = uploadTestWeight(gpu.device, w3);
@@ -84,7 +93,7 @@ async function chain(shape: MatvecOptions, dim: number, k1: number, rows2: numbe
 
   // the writer
   const href = matvecRef(w1.w, a, dim, k1, h0);
-  const hr = checkBounds(h, href, errorBounds(w1, a, matvecDepth(GgmlType.Q4_K, k1, writer.workgroupSize, sg), href));
+  const hr = checkBounds(h, href, errorBounds(w1, a, matvecDepth(GgmlType.Q4_K, k1, writer.lanesPerRow, sg), href));
   expect(hr.ok, `y, ${what}: ${describeBounds(hr)}`).toBe(true);
   for (let i = 0; i < dim; i++) {
     if (xgv[i] !== Math.fround(h[i] * g[i])) expect.fail(`xg[${i}] = ${xgv[i]}, expected fl(y * g) = ${Math.fround(h[i] * g[i])} (${what})`);
@@ -102,12 +111,14 @@ async function chain(shape: MatvecOptions, dim: number, k1: number, rows2: numbe
 
   // the readers, on the writer's own y
   const xn = rmsnormRef(h, g, 1, dim, EPS);
-  const depth2 = matvecDepth(GgmlType.Q5_K, dim, reader.workgroupSize, sg) + prescaledNormDepth(rowsPer, parts, reader.workgroupSize, sg);
+  // depths over the threads that share a row: the workgroup, or a row group's lanes (which also
+  // split the handed-off partial sums among themselves); see matvec.test.ts judge
+  const depth2 = matvecDepth(GgmlType.Q5_K, dim, reader.lanesPerRow, sg) + prescaledNormDepth(rowsPer, parts, reader.lanesPerRow, sg);
   const ref2 = matvecRef(w2.w, xn, rows2, dim);
   const r2 = checkBounds(out2, ref2, errorBounds(w2, xn, depth2, ref2));
   expect(r2.ok, `norm_matvec prescaled, ${what}: ${describeBounds(r2)}`).toBe(true);
 
-  const depth3 = matvecDepth(GgmlType.Q4_K, dim, sw.workgroupSize, sg) + prescaledNormDepth(rowsPer, parts, sw.workgroupSize, sg);
+  const depth3 = matvecDepth(GgmlType.Q4_K, dim, sw.lanesPerRow, sg) + prescaledNormDepth(rowsPer, parts, sw.lanesPerRow, sg);
   const gu = matvecRef(w3.w, xn, 2 * ffn, dim);
   const e = errorBounds(w3, xn, depth3, gu);
   const hs = siluMulRef(gu, 1, ffn);
@@ -137,5 +148,24 @@ describe('decode norm chain: matvec normOut -> prescaled norm_matvec and swiglu_
     await chain({ workgroupSize: 16, rowsPerWorkgroup: 5, subgroups: false }, 768, 2048, 19, 9, 11);
     await chain({ workgroupSize: 8, rowsPerWorkgroup: 8, subgroups: sub }, 256, 256, 9, 5, 12);
     await chain({ workgroupSize: 64, rowsPerWorkgroup: 16, subgroups: sub }, 3072, 256, 16, 8, 13);
+  });
+
+  it('row groups (lanesPerRow): writer and readers, each with the default shape on the other side', async () => {
+    const g4 = { workgroupSize: 128, lanesPerRow: 32, rowsPerWorkgroup: 4, subgroups: false };
+    const g8 = { workgroupSize: 256, lanesPerRow: 32, rowsPerWorkgroup: 8, subgroups: false };
+    const g2 = { workgroupSize: 64, lanesPerRow: 32, rowsPerWorkgroup: 2, subgroups: false };
+    await chain(g4, 768, 1024, 37, 21, 21, { norm: g4, swiglu: g4 });
+    await chain(g8, 768, 512, 19, 9, 22, { norm: g2, swiglu: g8 });
+    // a default-shape writer: 154 partials, padded to 156
+    await chain({ workgroupSize: 16, rowsPerWorkgroup: 5, subgroups: false }, 768, 512, 19, 9, 23, { norm: g8, swiglu: g2 });
+    // 3 rows per group: a partial last workgroup and 22 partials, padded to 24
+    await chain({ workgroupSize: 128, lanesPerRow: 32, rowsPerWorkgroup: 12, subgroups: false }, 256, 256, 9, 5, 24, { norm: {}, swiglu: {} });
+    if (gpu.device.features.has('subgroups')) {
+      const min = gpu.subgroupSizes.min;
+      const whole = { workgroupSize: 32, lanesPerRow: min, rowsPerWorkgroup: 64 / min, subgroups: true };
+      const half = { workgroupSize: 32, lanesPerRow: min / 2, rowsPerWorkgroup: 64 / min, subgroups: true };
+      await chain(whole, 768, 1024, 37, 21, 25, { norm: half, swiglu: whole });
+      await chain(half, 768, 512, 19, 9, 26, { norm: whole, swiglu: half });
+    }
   });
 });

@@ -15,10 +15,11 @@ import { GgmlType } from '../model/quant/index.ts';
 import { repack } from '../model/repack.ts';
 import { Rng } from '../util/rng.ts';
 import { decodeTuning } from './tuning.ts';
+import { gemvVariantValid } from './gemv.ts';
 import { normDepth } from './test-norm.ts';
 import {
-  ALL_TYPES, checkBounds, describeBounds, errorBounds, formatOf, kStep, kernelCache, makeWeight, matvecDepth, runOnce, uploadRepacked,
-  uploadTestWeight, uploadTestWeightParts,
+  ALL_TYPES, checkBounds, describeBounds, errorBounds, formatOf, kStep, kernelCache, makeWeight, matvecDepth, rowGroupShapes, rowGroupShapesFor,
+  runOnce, uploadRepacked, uploadTestWeight, uploadTestWeightParts,
 } from './test-weights.ts';
 import type { BoundReport, TestWeight, WeightPart } from './test-weights.ts';
 
@@ -52,7 +53,9 @@ function judge(kern: NormMatvecKernel, tw: TestWeight, x: Float32Array, g: Float
   const xn = rmsnormRef(x, g, 1, tw.k, EPS);
   const ref = matvecRef(tw.w, xn, tw.rows, tw.k, y0);
   const sg = kern.subgroups ? gpu.subgroupSizes : null;
-  const depth = matvecDepth(tw.type, tw.k, kern.workgroupSize, sg) + normDepth(tw.type, tw.k, kern.workgroupSize, sg);
+  // only the threads that share a row count: the workgroup, or a row group's lanes (which also
+  // sum x^2 on their own); see matvec.test.ts judge
+  const depth = matvecDepth(tw.type, tw.k, kern.lanesPerRow, sg) + normDepth(tw.type, tw.k, kern.lanesPerRow, sg);
   return checkBounds(got, ref, errorBounds(tw, xn, depth, ref));
 }
 
@@ -168,6 +171,44 @@ describe('norm_matvec: options', () => {
         await check(tw, rng.fill(k), rng.fill(k, 0.5, 1.5), o, [0, 5, 21, 37], rng.fill(37));
       }
     }
+  });
+});
+
+describe('norm_matvec: row groups (lanesPerRow)', () => {
+  it.each(ALL_TYPES.map((t) => [formatOf(t), t] as const))('%s: row-group shapes (all for Q4_K), rows off the tiles', async (_name, type) => {
+    const rng = new Rng(600 + type);
+    // several chunks per lane in the 32-lane groups
+    const k = kStep(type) * (isFloat(type) ? 160 : kStep(type) === 32 ? 40 : 5);
+    const tw = makeWeight(type, 37, k, rng);
+    let worst = 0;
+    for (const o of rowGroupShapesFor(type, gpu.hasSubgroups() ? gpu.subgroupSizes.min : null)) {
+      const x = rng.fill(k, -1, 1).map((v) => v * 7.5);
+      worst = Math.max(worst, await check(tw, x, rng.fill(k, 0.2, 2), o));
+      if (type === GgmlType.Q4_K) await check(tw, rng.fill(k), rng.fill(k, 0.5, 1.5), o, [0, 5, 21, 37], rng.fill(37));
+    }
+    console.log(`norm_matvec row groups ${formatOf(type)}: worst err/bound ${worst.toExponential(2)}`);
+  });
+
+  it('a norm weight off by 5% at one element fails the bound in row groups too', async () => {
+    const rng = new Rng(26);
+    const tw = makeWeight(GgmlType.Q4_K, 8, 3072, rng);
+    const x = rng.fill(3072);
+    x[100] = 1;
+    const g = rng.fill(3072, 0.5, 1.5);
+    const gBad = g.slice();
+    gBad[100] *= 1.05;
+    const kern = kernel(tw.type, { workgroupSize: 128, lanesPerRow: 32, rowsPerWorkgroup: 4, subgroups: false });
+    const w = uploadTestWeight(gpu.device, tw);
+    const got = await runNormMatvec(kern, [{ weight: w, rowOffset: 0 }], x, gBad, EPS, new Float32Array(tw.rows));
+    destroyWeight(w);
+    expect(judge(kern, tw, x, g, got).bad).toBeGreaterThan(0);
+  });
+
+  it('gemvVariantValid agrees with the constructor', () => {
+    const bad = { workgroupSize: 64, lanesPerRow: 16, rowsPerWorkgroup: 2, subgroups: false };
+    expect(gemvVariantValid(gpu.device, 'normMatvec', bad)).toMatch(/do not split evenly over its 4 row groups/);
+    expect(() => new NormMatvecKernel(gpu.device, 'Q4_K', bad)).toThrow(/do not split evenly over its 4 row groups/);
+    for (const o of rowGroupShapes(gpu.hasSubgroups() ? gpu.subgroupSizes.min : null)) expect(gemvVariantValid(gpu.device, 'normMatvec', o)).toBeNull();
   });
 });
 

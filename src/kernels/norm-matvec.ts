@@ -6,8 +6,9 @@
  * next to its weight rows).
  */
 import driver from '../../shaders/norm_matvec.wgsl?raw';
+import grouped from '../../shaders/norm_matvec_groups.wgsl?raw';
 import gemvNorm from '../../shaders/gemv_norm.wgsl?raw';
-import { DecodeGemv, type GemvOptions } from './gemv.ts';
+import { DecodeGemv, GEMV_LIMITS, type GemvOptions } from './gemv.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
 
 export interface NormMatvecOptions extends GemvOptions {
@@ -27,14 +28,10 @@ export class NormMatvecKernel extends DecodeGemv {
   constructor(device: GPUDevice, format: WeightFormat, opts: NormMatvecOptions = {}) {
     const prescaled = opts.prescaled ?? false;
     super(device, format, opts, {
-      name: 'norm_matvec',
+      ...GEMV_LIMITS.normMatvec(),
       label: 'norm_matvec',
       code: `${gemvNorm}\n${driver}`,
-      defaultRows: 16,
-      // shaders/norm_matvec.wgsl MAX_ROWS - 1
-      maxRows: 32,
-      // the output rows, then the sum of squares
-      reduceRows: (r) => r + 1,
+      grouped: `${gemvNorm}\n${grouped}`,
       // g, or the partial sums of squares
       extra: ['read-only-storage'],
       constants: { PRESCALED: prescaled ? 1 : 0 },

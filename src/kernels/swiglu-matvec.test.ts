@@ -21,10 +21,11 @@ import { destroyWeight, uploadWeight, type GpuWeight } from './weight-formats.ts
 import { GgmlType } from '../model/quant/index.ts';
 import { Rng } from '../util/rng.ts';
 import { decodeTuning } from './tuning.ts';
+import { gemvVariantValid } from './gemv.ts';
 import { normDepth } from './test-norm.ts';
 import {
-  ALL_TYPES, U, checkBounds, describeBounds, errorBounds, formatOf, kStep, kernelCache, makeWeight, matvecDepth, runOnce, silu, swigluBound,
-  uploadTestWeight,
+  ALL_TYPES, U, checkBounds, describeBounds, errorBounds, formatOf, kStep, kernelCache, makeWeight, matvecDepth, rowGroupShapes, rowGroupShapesFor,
+  runOnce, silu, swigluBound, uploadTestWeight,
 } from './test-weights.ts';
 import type { TestWeight } from './test-weights.ts';
 
@@ -59,7 +60,8 @@ function reference(kern: SwigluMatvecKernel, tw: TestWeight, ffn: number, x: Flo
   const xn = g ? rmsnormRef(x, g, 1, tw.k, EPS) : x;
   const gu = matvecRef(tw.w, xn, tw.rows, tw.k);
   const sg = kern.subgroups ? gpu.subgroupSizes : null;
-  const depth = matvecDepth(tw.type, tw.k, kern.workgroupSize, sg) + (g ? normDepth(tw.type, tw.k, kern.workgroupSize, sg) : 0);
+  // only the threads that share a row count: the workgroup, or a row group's lanes (see matvec.test.ts judge)
+  const depth = matvecDepth(tw.type, tw.k, kern.lanesPerRow, sg) + (g ? normDepth(tw.type, tw.k, kern.lanesPerRow, sg) : 0);
   const e = errorBounds(tw, xn, depth, gu);
   // [gate rows | up rows] as siluMulRef wants them
   const pair = new Float32Array(2 * ffn);
@@ -203,6 +205,48 @@ describe('swiglu_matvec: options', () => {
   });
 });
 
+describe('swiglu_matvec: row groups (lanesPerRow)', () => {
+  it.each(ALL_TYPES.map((t) => [formatOf(t), t] as const))('%s: row-group shapes (all for Q4_K), ffn off the tiles', async (_name, type) => {
+    const rng = new Rng(700 + type);
+    const k = kStep(type) * (isFloat(type) ? 160 : kStep(type) === 32 ? 40 : 5);
+    // 21 outputs: whole workgroups and a partial one in every shape
+    const tw = makeWeight(type, 2 * 21, k, rng);
+    let worst = 0;
+    for (const o of rowGroupShapesFor(type, gpu.hasSubgroups() ? gpu.subgroupSizes.min : null)) {
+      worst = Math.max(worst, await check(tw, 21, rng.fill(k).map((v) => v * 7.5), rng.fill(k, 0.2, 2), o));
+      if (type === GgmlType.Q4_K) await check(tw, 21, rng.fill(k), rng.fill(k, 0.5, 1.5), o, rng.fill(21, -10, 10));
+    }
+    console.log(`swiglu_matvec row groups ${formatOf(type)}: worst err/bound ${worst.toExponential(2)}`);
+  });
+
+  it('without the norm, and up rows elsewhere (upRow > ffn)', async () => {
+    const rng = new Rng(37);
+    const o = { workgroupSize: 128, lanesPerRow: 32, rowsPerWorkgroup: 8, subgroups: false };
+    await check(makeWeight(GgmlType.Q8_0, 2 * 19, 96, rng), 19, rng.fill(96), null, { ...o, norm: false });
+    await check(makeWeight(GgmlType.Q4_K, 30, 512, rng), 11, rng.fill(512), rng.fill(512, 0.5, 1.5), o, undefined, 17);
+  });
+
+  it('one flipped nibble bit in an up row fails the bound in row groups too', async () => {
+    const rng = new Rng(38);
+    const ffn = 4;
+    const tw = makeWeight(GgmlType.Q4_K, 2 * ffn, 3072, rng);
+    const x = rng.fill(3072);
+    x[7 * 256 + 104] = 1; // row 5 (up row 1), block 7, qs byte 40's high nibble (see matvec.test.ts)
+    const g = rng.fill(3072, 0.5, 1.5);
+    const bad: TestWeight = { ...tw, raw: tw.raw.slice() };
+    bad.raw[5 * 12 * 144 + 7 * 144 + 16 + 40] ^= 0x80;
+    await expect(checkCorrupt(tw, bad, ffn, x, g, { workgroupSize: 128, lanesPerRow: 32, rowsPerWorkgroup: 4, subgroups: false })).resolves.toBe(1);
+  });
+
+  it('gemvVariantValid agrees with the constructor', () => {
+    // 32 output rows: over swiglu_matvec's 16
+    const bad = { workgroupSize: 64, lanesPerRow: 4, rowsPerWorkgroup: 32, subgroups: false };
+    expect(gemvVariantValid(gpu.device, 'swigluMatvec', bad)).toMatch(/rows per workgroup 32 outside 1..16/);
+    expect(() => new SwigluMatvecKernel(gpu.device, 'Q4_K', bad)).toThrow(/rows per workgroup 32 outside 1..16/);
+    for (const o of rowGroupShapes(gpu.hasSubgroups() ? gpu.subgroupSizes.min : null)) expect(gemvVariantValid(gpu.device, 'swigluMatvec', o)).toBeNull();
+  });
+});
+
 describe('swiglu_matvec: the tolerance still catches real errors', () => {
   it('one flipped nibble bit in an up row (Q4_K, k = 3072) fails the bound', async () => {
     const rng = new Rng(36);
@@ -219,8 +263,8 @@ describe('swiglu_matvec: the tolerance still catches real errors', () => {
 });
 
 /** Number of outputs out of bound when the GPU runs on `bad` and is judged against `tw`. */
-async function checkCorrupt(tw: TestWeight, bad: TestWeight, ffn: number, x: Float32Array, g: Float32Array): Promise<number> {
-  const kern = kernel(tw.type);
+async function checkCorrupt(tw: TestWeight, bad: TestWeight, ffn: number, x: Float32Array, g: Float32Array, opts: SwigluMatvecOptions = {}): Promise<number> {
+  const kern = kernel(tw.type, opts);
   const w = uploadTestWeight(gpu.device, bad);
   const got = await runSwigluMatvec(kern, w, x, g, { ffn, eps: EPS }, new Float32Array(ffn));
   destroyWeight(w);

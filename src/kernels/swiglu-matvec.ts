@@ -7,9 +7,10 @@
  * ffn_up is 28 MB, far under any binding limit), not the row-range parts of a split one.
  */
 import driver from '../../shaders/swiglu_matvec.wgsl?raw';
+import grouped from '../../shaders/swiglu_matvec_groups.wgsl?raw';
 import gemvNorm from '../../shaders/gemv_norm.wgsl?raw';
 import silu from '../../shaders/silu.wgsl?raw';
-import { DecodeGemv, type GemvOptions } from './gemv.ts';
+import { DecodeGemv, GEMV_LIMITS, type GemvOptions } from './gemv.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
 
 export interface SwigluMatvecOptions extends GemvOptions {
@@ -30,14 +31,10 @@ export class SwigluMatvecKernel extends DecodeGemv {
     const prescaled = opts.prescaled ?? false;
     if (prescaled && !norm) throw new Error('swiglu_matvec: prescaled input needs the fused norm');
     super(device, format, opts, {
-      name: 'swiglu_matvec',
+      ...GEMV_LIMITS.swigluMatvec(),
       label: 'swiglu_matvec',
       code: `${gemvNorm}\n${silu}\n${driver}`,
-      defaultRows: 8,
-      // (shaders/swiglu_matvec.wgsl MAX_ROWS - 1) / 2
-      maxRows: 16,
-      // gate rows, up rows, then the sum of squares
-      reduceRows: (r) => 2 * r + 1,
+      grouped: `${gemvNorm}\n${silu}\n${grouped}`,
       // g (read with norm only), or the partial sums of squares
       extra: ['read-only-storage'],
       constants: { NORM: norm ? 1 : 0, PRESCALED: prescaled ? 1 : 0 },

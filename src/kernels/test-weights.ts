@@ -10,6 +10,7 @@ import { repack, repackRows } from '../model/repack.ts';
 import type { RepackedTensor } from '../model/repack.ts';
 import { WEIGHT_FORMATS, formatInfo, isWeightFormat, uploadWeight } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
+import type { GemvOptions } from './gemv.ts';
 import type { Rng } from '../util/rng.ts';
 
 /** Every format the kernels read (weight-formats.ts's table), as its GGML type: a format added there is tested everywhere. */
@@ -226,4 +227,44 @@ export function checkBounds(got: ArrayLike<number>, ref: ArrayLike<number>, boun
 
 export function describeBounds(r: BoundReport): string {
   return r.ok ? `ok, worst err/bound ${r.worstRatio.toExponential(2)}` : `${r.bad} out of bound (worst ${r.worstRatio.toExponential(2)}): ${r.first.join('; ')}`;
+}
+
+/**
+ * Row-group shapes (GemvOptions.lanesPerRow) for the decode GEMV tests. The real-GPU targets,
+ * reduced by the workgroup-memory tree (their 16- and 32-lane groups are wider than the
+ * emulators' subgroups): 128 threads x 32 lanes x 4 rows, 256 x 32 x 8, 64 x 32 x 2, 64 x 16 x 4,
+ * and two rows per group (128 x 32 x 8). Where the device has subgroups (`subgroupMin`: the
+ * adapter's smallest), two more: a group exactly one subgroup wide (subgroupAdd where the size is
+ * fixed) with two rows per group, and groups half a subgroup wide (the shuffle butterfly).
+ * Every shape has at most 16 rows per workgroup (swiglu_matvec's bound).
+ */
+export function rowGroupShapes(subgroupMin: number | null): GemvOptions[] {
+  const shapes: GemvOptions[] = [
+    { workgroupSize: 128, lanesPerRow: 32, rowsPerWorkgroup: 4, subgroups: false },
+    { workgroupSize: 256, lanesPerRow: 32, rowsPerWorkgroup: 8, subgroups: false },
+    { workgroupSize: 64, lanesPerRow: 32, rowsPerWorkgroup: 2, subgroups: false },
+    { workgroupSize: 64, lanesPerRow: 16, rowsPerWorkgroup: 4, subgroups: false },
+    { workgroupSize: 128, lanesPerRow: 32, rowsPerWorkgroup: 8, subgroups: false },
+  ];
+  if (subgroupMin !== null) {
+    const whole = subgroupMin;
+    const half = subgroupMin / 2;
+    shapes.push({ workgroupSize: 32, lanesPerRow: whole, rowsPerWorkgroup: (2 * 32) / whole, subgroups: true });
+    shapes.push({ workgroupSize: 32, lanesPerRow: half, rowsPerWorkgroup: 32 / half, subgroups: true });
+  }
+  return shapes;
+}
+
+/**
+ * The row-group shapes one format runs: all of them for Q4_K, else one tree shape and one
+ * subgroup shape, rotating with the format's place in the table, so every shape meets several
+ * formats (each new pipeline costs seconds of JIT on a CPU driver).
+ */
+export function rowGroupShapesFor(type: GgmlType, subgroupMin: number | null): GemvOptions[] {
+  const shapes = rowGroupShapes(subgroupMin);
+  if (type === GgmlType.Q4_K) return shapes;
+  const i = ALL_TYPES.indexOf(type);
+  const tree = shapes.filter((o) => !o.subgroups);
+  const sub = shapes.filter((o) => o.subgroups);
+  return [tree[i % tree.length], ...(sub.length ? [sub[i % sub.length]] : [])];
 }
