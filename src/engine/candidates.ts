@@ -8,6 +8,8 @@
 import type { ModelConfig } from '../model/config.ts';
 import type { ModelWeights, Linear } from './weights.ts';
 import { hasF16Decoder } from '../kernels/weight-formats.ts';
+import { gemvVariantValid } from '../kernels/gemv.ts';
+import { deviceAdapterText } from '../kernels/tuning.ts';
 import { REG_TILE_CANDIDATES, regTileUnsupported, type RegTileShape } from '../kernels/matmul-reg.ts';
 
 const REG_F32: RegTileShape = { rows: 64, tokens: 32, rowsPerThread: 4, tokensPerThread: 4, tile: 'f32' };
@@ -63,6 +65,26 @@ const GEMV_F16_SHAPES: [number, number][] = [
   [128, 8],
 ];
 
+/**
+ * Row groups (lanesPerRow): [threads, rows per workgroup, lanes per row], for GPUs with 32-wide
+ * subgroups (one subgroup per row, a few rows per workgroup, many workgroups), tried with subgroup
+ * reductions where the adapter's subgroups are at least that wide and with the workgroup-memory
+ * tree everywhere; plus groups one subgroup of the adapter's narrowest size wide.
+ */
+const GEMV_GROUP_SHAPES: [number, number, number][] = [
+  [128, 4, 32],
+  [128, 8, 32],
+  [256, 8, 32],
+  [64, 2, 32],
+];
+
+/** Which GEMV kernel serves a decode role (gemvVariantValid's name for it). */
+function gemvKind(role: KernelRole, ctx: CandidateContext): { kind: 'matvec' | 'normMatvec' | 'swigluMatvec'; normOut?: boolean } {
+  if (role === 'qkv' || role === 'lmHead') return { kind: 'normMatvec' };
+  if (role === 'gateUp') return ctx.weights.layers[0].up.parts.length === 1 ? { kind: 'swigluMatvec' } : { kind: 'matvec' };
+  return { kind: 'matvec', normOut: true };
+}
+
 function gemvCandidates(ctx: CandidateContext): GemvChoice[] {
   const { device } = ctx;
   const subgroups = device.features.has('subgroups');
@@ -72,6 +94,15 @@ function gemvCandidates(ctx: CandidateContext): GemvChoice[] {
     if (workgroupSize > maxThreads) continue;
     out.push({ workgroupSize, rowsPerWorkgroup, subgroups });
   }
+  const { kind, normOut } = gemvKind(ctx.role, ctx);
+  const groups: GemvChoice[] = [];
+  for (const [workgroupSize, rowsPerWorkgroup, lanesPerRow] of GEMV_GROUP_SHAPES) {
+    if (subgroups) groups.push({ workgroupSize, rowsPerWorkgroup, lanesPerRow, subgroups: true });
+    groups.push({ workgroupSize, rowsPerWorkgroup, lanesPerRow, subgroups: false });
+  }
+  const narrow = subgroupMin(device);
+  if (subgroups && narrow && narrow < 32) groups.push({ workgroupSize: 8 * narrow, rowsPerWorkgroup: 8, lanesPerRow: narrow, subgroups: true });
+  for (const g of groups) if (gemvVariantValid(device, kind, { ...g, normOut }) === null) out.push(g);
   const w = roleWeight(ctx.role, ctx.weights);
   if (device.features.has('shader-f16') && w && hasF16Decoder(w.format)) {
     for (const [workgroupSize, rowsPerWorkgroup] of GEMV_F16_SHAPES) {
@@ -105,6 +136,11 @@ function attnPrefillCandidates(): AttnPrefillChoice[] {
     { tileQ: 16, tileK: 16, threadsPerRow: 4 },
     { tileQ: 32, tileK: 16, threadsPerRow: 4 },
   ];
+}
+
+/** The adapter's smallest subgroup size, where the device says. */
+function subgroupMin(device: GPUDevice): number | undefined {
+  return deviceAdapterText(device).subgroupMinSize;
 }
 
 /** The candidates of one role on this device (the base choice is added by the tuner). */
@@ -147,6 +183,17 @@ export function variantFamilies(device: GPUDevice, cfg: ModelConfig): VariantFam
   return [
     { name: 'GEMV 64 threads x 16 rows, unfitted', roles: gemv({ workgroupSize: 64, rowsPerWorkgroup: 16, subgroups }) },
     { name: 'GEMV 256 threads x 8 rows, workgroup-memory reduction', roles: gemv({ workgroupSize: 256, rowsPerWorkgroup: 8, subgroups: false }) },
+    { name: 'GEMV row groups, 128 threads x 8 rows, 32 lanes per row, workgroup-memory tree', roles: gemv({ workgroupSize: 128, rowsPerWorkgroup: 8, lanesPerRow: 32, subgroups: false }) },
+    {
+      name: 'GEMV row groups one subgroup wide, subgroup reduction',
+      roles: gemv({ workgroupSize: 4 * (subgroupMin(device) ?? 4), rowsPerWorkgroup: 8, lanesPerRow: subgroupMin(device) ?? 4, subgroups: true }),
+      reason: subgroups && subgroupMin(device) ? undefined : 'no subgroups, or the adapter does not report its subgroup size',
+    },
+    {
+      name: 'GEMV row groups with f16 math, 128 threads x 8 rows, 32 lanes per row',
+      roles: gemv({ workgroupSize: 128, rowsPerWorkgroup: 8, lanesPerRow: 32, subgroups: false, f16: true }),
+      reason: device.features.has('shader-f16') ? undefined : 'no shader-f16',
+    },
     {
       name: 'GEMV f16 math, 64 threads x 16 rows',
       roles: gemv({ workgroupSize: 64, rowsPerWorkgroup: 16, subgroups, f16: true }),

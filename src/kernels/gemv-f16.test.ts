@@ -130,7 +130,7 @@ function runMatvec(kern: MatvecKernel, parts: readonly WeightPart[], x: Float32A
 
 function judgeMatvec(kern: MatvecKernel, tw: TestWeight, x: Float32Array, got: Float32Array, y0?: Float32Array): BoundReport {
   const ref = matvecRef(tw.w, x, tw.rows, tw.k, y0);
-  return checkBounds(got, ref, bounds(tw, x, matvecDepth(tw.type, tw.k, kern.workgroupSize, sgOf(kern.subgroups)), ref));
+  return checkBounds(got, ref, bounds(tw, x, matvecDepth(tw.type, tw.k, kern.lanesPerRow, sgOf(kern.subgroups)), ref));
 }
 
 async function checkMatvec(tw: TestWeight, x: Float32Array, opts: MatvecOptions = {}, cuts?: number[], y0?: Float32Array): Promise<number> {
@@ -170,7 +170,10 @@ describe('matvec f16: every format with an f16 decoder vs the CPU reference', ()
       for (const k of [3072, 8192]) await checkMatvec(makeWeight(type, 21, k, rng), rng.fill(k, -3, 3));
     }
     const tw = makeWeight(GgmlType.Q4_K, 37, 768, rng);
-    for (const o of [{ workgroupSize: 128, rowsPerWorkgroup: 3 }, { workgroupSize: 8, rowsPerWorkgroup: 8 }]) {
+    // row groups (lanesPerRow) with f16 math: a workgroup-memory tree, and one subgroup-wide group where the adapter has subgroups
+    const groups = [{ workgroupSize: 128, rowsPerWorkgroup: 8, lanesPerRow: 32, subgroups: false }];
+    if (gpu.hasSubgroups()) groups.push({ workgroupSize: 4 * gpu.subgroupSizes.min, rowsPerWorkgroup: 8, lanesPerRow: gpu.subgroupSizes.min, subgroups: true });
+    for (const o of [{ workgroupSize: 128, rowsPerWorkgroup: 3 }, { workgroupSize: 8, rowsPerWorkgroup: 8 }, ...groups]) {
       await checkMatvec(tw, rng.fill(768), o);
     }
   });
@@ -234,7 +237,7 @@ async function checkNormMatvec(tw: TestWeight, x: Float32Array, g: Float32Array,
   const xn = rmsnormRef(x, g, 1, tw.k, EPS);
   const ref = matvecRef(tw.w, xn, tw.rows, tw.k, y0);
   const sg = sgOf(kern.subgroups);
-  const depth = matvecDepth(tw.type, tw.k, kern.workgroupSize, sg) + normDepth(tw.type, tw.k, kern.workgroupSize, sg);
+  const depth = matvecDepth(tw.type, tw.k, kern.lanesPerRow, sg) + normDepth(tw.type, tw.k, kern.lanesPerRow, sg);
   const report = checkBounds(got, ref, bounds(tw, xn, depth, ref));
   expect(report.ok, `norm_matvec f16 ${formatOf(tw.type)} ${tw.rows}x${tw.k} ${JSON.stringify(opts)}: ${describeBounds(report)}`).toBe(true);
   return report.worstRatio;
@@ -275,7 +278,7 @@ async function checkSwiglu(tw: TestWeight, ffn: number, x: Float32Array, g: Floa
   const xn = g ? rmsnormRef(x, g, 1, tw.k, EPS) : x;
   const gu = matvecRef(tw.w, xn, tw.rows, tw.k);
   const sg = sgOf(kern.subgroups);
-  const depth = matvecDepth(tw.type, tw.k, kern.workgroupSize, sg) + (g ? normDepth(tw.type, tw.k, kern.workgroupSize, sg) : 0);
+  const depth = matvecDepth(tw.type, tw.k, kern.lanesPerRow, sg) + (g ? normDepth(tw.type, tw.k, kern.lanesPerRow, sg) : 0);
   const e = bounds(tw, xn, depth, gu);
   const h = siluMulRef(gu, 1, ffn);
   const bound = Float64Array.from(h, (v, r) => swigluBound(gu[r], gu[ffn + r], e[r], e[ffn + r], v));
@@ -415,7 +418,7 @@ describe('f16: the tolerance catches real decoding errors, and the math is reall
     const got = await runMatvec(kern, [{ weight: w, rowOffset: 0 }], x, new Float32Array(16));
     destroyWeight(w);
     const ref = matvecRef(tw.w, x, tw.rows, tw.k);
-    const f32Only = checkBounds(got, ref, errorBounds(tw, x, matvecDepth(tw.type, tw.k, kern.workgroupSize, sgOf(kern.subgroups)), ref));
+    const f32Only = checkBounds(got, ref, errorBounds(tw, x, matvecDepth(tw.type, tw.k, kern.lanesPerRow, sgOf(kern.subgroups)), ref));
     expect(f32Only.bad).toBeGreaterThan(0);
     expect(judgeMatvec(kern, tw, x, got).ok).toBe(true);
   });
