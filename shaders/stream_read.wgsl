@@ -1,7 +1,9 @@
 // Pure streaming read: the roofline reference for the decode step. Each thread sums vec4<u32>
 // words (wrapping u32 adds) at a grid stride and writes its own partial (no barriers: a
 // workgroup reduction costs CPU drivers more than the read), so the only memory traffic is
-// reading `src` once.
+// reading `src` once. With VEC > 1 a thread issues VEC independent loads per iteration, each a
+// grid stride apart (so neighbouring threads still read neighbouring words), which lets a GPU
+// keep more loads in flight per thread; the tail of fewer than VEC strides is read one at a time.
 //
 // Bindings (group 0):
 //   0  src      storage, read       array<vec4<u32>>  [n4]
@@ -10,6 +12,8 @@
 // Dispatch: (workgroups, 1, 1) of WG threads.
 
 override WG: u32 = 256u;
+// vec4 loads per thread per iteration, 1..8
+override VEC: u32 = 1u;
 
 struct Params {
   n4: u32,
@@ -22,8 +26,21 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let stride = params.stride;
+  let n4 = params.n4;
   var acc = vec4<u32>(0u);
-  for (var i = gid.x; i < params.n4; i += params.stride) {
+  var i = gid.x;
+  // whole groups of VEC loads: the last one's index i + (VEC - 1) * stride is below n4
+  // (compared as a difference so that it cannot wrap)
+  let span = (VEC - 1u) * stride;
+  if (n4 > span) {
+    for (; i < n4 - span; i += VEC * stride) {
+      for (var j = 0u; j < VEC; j++) {
+        acc += src[i + j * stride];
+      }
+    }
+  }
+  for (; i < n4; i += stride) {
     acc += src[i];
   }
   partial[gid.x] = acc.x + acc.y + acc.z + acc.w;

@@ -12,11 +12,25 @@ beforeAll(() => {
 
 // Integer sums wrap identically on both sides: the comparison is exact.
 describe('stream_read kernel vs CPU sum', () => {
-  for (const [words, wgs] of [[4, 1], [1000, 3], [1 << 18, 512], [123_456, 7]] as const) {
-    it(`${words} words, ${wgs} workgroups`, async () => {
+  // [words, workgroups, threads per workgroup, vec4 loads per iteration]: the defaults, and the
+  // sweep's other shapes with word counts that leave a tail of fewer than VEC strides (or no
+  // whole group at all: 1000 words with 64 x 8 threads and VEC 4).
+  const cases = [
+    [4, 1, 256, 1],
+    [1000, 3, 256, 1],
+    [1 << 18, 512, 256, 1],
+    [123_456, 7, 256, 1],
+    [1000, 8, 64, 4],
+    [123_456, 9, 64, 4],
+    [(1 << 18) + 20, 256, 256, 4],
+    [99_999, 4096, 64, 1],
+    [77_777, 5, 128, 8],
+  ] as const;
+  for (const [words, wgs, wg, vec] of cases) {
+    it(`${words} words, ${wgs} workgroups of ${wg}, ${vec} loads per iteration`, async () => {
       const rng = new Rng(words);
       const data = new Uint32Array(words).map(() => rng.u32());
-      const k = new StreamReadKernel(device, 256, wgs);
+      const k = new StreamReadKernel(device, wg, wgs, vec);
       const src = uploadStorage(device, data, 'src');
       const partials = k.createPartials();
       const enc = device.createCommandEncoder();
