@@ -94,7 +94,10 @@ export interface KernelProfile {
 
 /** Decode speed after a prefill to `context` positions. */
 export interface ContextDecode {
+  /** Position of the first decoded token (the prompt's length). */
   context: number;
+  /** The position asked for, when the loaded context moved it back so the decoded tokens fit. */
+  requested?: number;
   /** Tokens decoded (the first comes from prefill). */
   decodeTokens: number;
   /** 1000 / msPerToken. */
@@ -238,9 +241,12 @@ export async function profileDecode(engine: Engine, promptIds: number[], steps: 
  * step must not set the result, and the first interval still holds the switch from prefill).
  */
 export async function decodeAtContext(engine: Engine, ids: readonly number[], context: number, tokens: number): Promise<ContextDecode> {
-  if (context + tokens > engine.maxCtx) {
-    return { context, decodeTokens: 0, skipped: `${context} + ${tokens} tokens exceed the loaded context (${engine.maxCtx})` };
+  if (context > engine.maxCtx || engine.maxCtx - tokens < 1) {
+    return { context, decodeTokens: 0, skipped: `position ${context} and ${tokens} decoded tokens exceed the loaded context (${engine.maxCtx})` };
   }
+  // A context that fills the cache (4096 in a 4096-token context) is measured as far along as its tokens fit.
+  const requested = context;
+  context = Math.min(context, engine.maxCtx - tokens);
   const at: number[] = [];
   engine.reset();
   const res = await engine.generate(idsOfLength(ids, context), { maxTokens: tokens, sampling: GREEDY, onToken: () => at.push(performance.now()) });
@@ -254,7 +260,15 @@ export async function decodeAtContext(engine: Engine, ids: readonly number[], co
   for (let p = context; p <= context + n - 2; p++) keys += window > 0 ? Math.min(p + 1, window) : p + 1;
   const kv = (kvBytesPerToken(engine.cfg) * keys) / (n - 1);
   const decodeTokPerS = 1000 / msPerToken;
-  return { context, decodeTokens: n, decodeTokPerS, msPerToken, kvBytesPerToken: kv, GBps: ((decodeWeightBytes(engine) + kv) * decodeTokPerS) / 1e9 };
+  return {
+    context,
+    ...(requested !== context ? { requested } : {}),
+    decodeTokens: n,
+    decodeTokPerS,
+    msPerToken,
+    kvBytesPerToken: kv,
+    GBps: ((decodeWeightBytes(engine) + kv) * decodeTokPerS) / 1e9,
+  };
 }
 
 /** Prefill speed of `tokens` prompt tokens, and GFLOP/s per GEMM role when `profile` (timestamp-query). */
@@ -292,6 +306,9 @@ export async function benchEngine(engine: Engine, opts: BenchOptions): Promise<B
   if (!Number.isInteger(decodeTokens) || decodeTokens < 2) throw new InvalidRequestError(`bench: decode at least 2 tokens (got ${decodeTokens}): decode speed needs one step after the first token`);
   if (promptIds.length + decodeTokens > engine.maxCtx) {
     throw new ContextFullError(`bench: ${promptIds.length} prompt + ${decodeTokens} decoded tokens exceed the loaded context (${engine.maxCtx}); load a longer context or ask for fewer tokens`);
+  }
+  for (const [what, xs] of [['contexts', opts.contexts], ['prefill lengths', opts.prefillLengths]] as const) {
+    for (const x of xs ?? []) if (!Number.isInteger(x) || x < 1) throw new InvalidRequestError(`bench: ${what} must be positive whole numbers (got ${x})`);
   }
   const rounds = Math.max(1, Math.floor(opts.rooflineRounds ?? 3));
   const weightBytesPerToken = decodeWeightBytes(engine);

@@ -5,6 +5,7 @@ import { benchMarkdown, benchRows } from './bench-report.ts';
 import { DEFAULT_CONTEXT_LENGTH } from '../common/catalog.ts';
 import { formatBytes } from '../common/format.ts';
 import { errorText } from './format.ts';
+import { GPU_DETAIL_DEFAULTS, GpuDetailFields, GpuDetails, gpuDetailRequest, type GpuDetailOptions } from './BenchGpuDetails.tsx';
 
 /** The defaults of `npm run bench`: a 512-token prompt, 128 decoded tokens. */
 const DEFAULTS = { prompt: 512, decode: 128, profile: 4 };
@@ -20,6 +21,7 @@ export function Bench({ engine }: { engine: ChatEngine }) {
   const [prompt, setPrompt] = useState(DEFAULTS.prompt);
   const [decode, setDecode] = useState(DEFAULTS.decode);
   const [profile, setProfile] = useState(DEFAULTS.profile);
+  const [details, setDetails] = useState<GpuDetailOptions>(GPU_DETAIL_DEFAULTS);
   const [phase, setPhase] = useState<string | undefined>();
   const [report, setReport] = useState<BenchReport | undefined>();
   const [error, setError] = useState<string | undefined>();
@@ -42,9 +44,10 @@ export function Bench({ engine }: { engine: ChatEngine }) {
     setCopied(undefined);
     setPhase('starting');
     try {
-      const r = await engine.bench({ model: { kind: 'stored', id: modelId, contextLength: Math.max(DEFAULT_CONTEXT_LENGTH, prompt + decode) }, promptTokens: prompt, decodeTokens: decode, profileSteps: profile }, (p) =>
-        setPhase(p),
-      );
+      const { contextNeeded, ...detailRequest } = gpuDetailRequest(details);
+      // the worker caps the context at the model's own; detail runs beyond it are skipped with the reason
+      const contextLength = Math.max(DEFAULT_CONTEXT_LENGTH, prompt + decode, contextNeeded);
+      const r = await engine.bench({ model: { kind: 'stored', id: modelId, contextLength }, promptTokens: prompt, decodeTokens: decode, profileSteps: profile, ...detailRequest }, (p) => setPhase(p));
       setReport(r);
     } catch (e) {
       setError(errorText(e));
@@ -105,6 +108,7 @@ export function Bench({ engine }: { engine: ChatEngine }) {
           <label>
             Profiled steps <input type="number" min={0} value={profile} onChange={(e) => setProfile(int(e.target.value, 0))} disabled={running} />
           </label>{' '}
+          <GpuDetailFields value={details} onChange={setDetails} disabled={running} />{' '}
           <button type="submit" disabled={running || !modelId}>
             Run benchmark
           </button>
@@ -161,6 +165,7 @@ export function Bench({ engine }: { engine: ChatEngine }) {
           ) : (
             <p>GPU time per kernel: not measured ({report.profileSkipped}).</p>
           )}
+          <GpuDetails report={report} />
           <button type="button" onClick={() => void copy(text)}>
             Copy report
           </button>

@@ -61,7 +61,9 @@ export function gpuDetailSections(m: BenchMeasurement): ReportSection[] {
       lines: [],
       head: ['context', 'tokens', 'tok/s', 'ms/token', 'KV MB/token', 'GB/s (weights + KV)'],
       rows: m.contextDecode.map((c) =>
-        c.skipped ? [String(c.context), '—', `skipped: ${c.skipped}`, '', '', ''] : [String(c.context), String(c.decodeTokens), f(c.decodeTokPerS, 3), f(c.msPerToken, 2), mb(c.kvBytesPerToken), f(c.GBps, 3)],
+        c.skipped
+          ? [String(c.context), '—', `skipped: ${c.skipped}`, '', '', '']
+          : [c.requested ? `${c.context} (asked ${c.requested})` : String(c.context), String(c.decodeTokens), f(c.decodeTokPerS, 3), f(c.msPerToken, 2), mb(c.kvBytesPerToken), f(c.GBps, 3)],
       ),
     });
   }
