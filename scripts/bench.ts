@@ -4,7 +4,7 @@
  *                  [--browser-prompt tiny=256,small=32] [--browser-decode tiny=64,small=8]
  *                  [--threads 1,2] [--llama-threads 1,2] [--build] [--port 4184] [--out bench.json]
  *                  [--file phi3-mini=models/phi3-mini-q4_k_m-s1.gguf]
- *                  [--no-sweep] [--rounds 3] [--contexts 128,1024,4096] [--context-decode 8]
+ *                  [--no-sweep] [--sweep-budget-s 30] [--rounds 3] [--contexts 128,1024,4096] [--context-decode 8]
  *                  [--prefill-lengths 128,512,2048] [--gpu-details]
  *
  * On generated Q4_K_M models, in one run on one machine:
@@ -75,6 +75,7 @@ interface Row {
 
 interface GpuOptions {
   sweep: boolean;
+  sweepBudgetMs: number;
   rounds: number;
   contexts: number[];
   contextDecode: number;
@@ -138,6 +139,7 @@ async function benchOurs(name: string, path: string, promptIds: number[], decode
         decodeTokens: decode,
         profileSteps,
         streamSweep: g.sweep,
+        streamBudgetMs: g.sweepBudgetMs,
         rooflineRounds: g.rounds,
         contexts: g.contexts,
         contextDecodeTokens: g.contextDecode,
@@ -248,6 +250,7 @@ const { values: v } = parseArgs({
     out: { type: 'string' },
     file: { type: 'string' },
     'no-sweep': { type: 'boolean', default: false },
+    'sweep-budget-s': { type: 'string', default: '30' },
     rounds: { type: 'string', default: '3' },
     contexts: { type: 'string' },
     'context-decode': { type: 'string', default: '8' },
@@ -264,11 +267,13 @@ const list = (spec: string | undefined, full: string): number[] => {
 };
 const gpuOptions: GpuOptions = {
   sweep: !v['no-sweep'],
+  sweepBudgetMs: 1000 * Number(v['sweep-budget-s']),
   rounds: Number(v.rounds),
   contexts: list(v.contexts as string | undefined, '128,1024,4096'),
   contextDecode: Number(v['context-decode']),
   prefillLengths: list(v['prefill-lengths'] as string | undefined, '128,512,2048'),
 };
+if (!(gpuOptions.sweepBudgetMs >= 0)) throw new Error(`bench: --sweep-budget-s must be a number of seconds (got ${v['sweep-budget-s']})`);
 if (!Number.isInteger(gpuOptions.rounds) || gpuOptions.rounds < 1) throw new Error(`bench: --rounds must be a positive integer (got ${v.rounds})`);
 if (!Number.isInteger(gpuOptions.contextDecode) || gpuOptions.contextDecode < 2) throw new Error(`bench: --context-decode must be an integer of at least 2 (got ${v['context-decode']})`);
 

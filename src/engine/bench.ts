@@ -51,11 +51,13 @@ export interface BenchOptions {
   streamSweep?: boolean;
   /** Most workgroups the sweep tries (default 8192; capped by the device). */
   streamMaxWorkgroups?: number;
+  /** Wall time after which the sweep starts no further configuration (default 30 s). */
+  streamBudgetMs?: number;
   /** Rounds of (decode run, streaming reads) whose medians are reported (default 3). */
   rooflineRounds?: number;
   /** Context positions to measure decode speed at (e.g. 128, 1024, 4096; default none). */
   contexts?: number[];
-  /** Tokens decoded at each of `contexts` (default 8). */
+  /** Tokens decoded at each of `contexts` (default 8, at least 3: the time is the median interval after the second). */
   contextDecodeTokens?: number;
   /** Prompt lengths to measure prefill speed at (e.g. 128, 512, 2048; default none). */
   prefillLengths?: number[];
@@ -325,7 +327,7 @@ export async function benchEngine(engine: Engine, opts: BenchOptions): Promise<B
       sweep = await stream.sweep({ shapes: [LEGACY_STREAM], maxWorkgroups: LEGACY_STREAM.workgroups, runs: opts.streamRuns });
     } else {
       opts.onPhase?.('streaming-read sweep (workgroup counts and shapes)');
-      sweep = await stream.sweep({ runs: opts.streamRuns, maxWorkgroups: opts.streamMaxWorkgroups });
+      sweep = await stream.sweep({ runs: opts.streamRuns, maxWorkgroups: opts.streamMaxWorkgroups, budgetMs: opts.streamBudgetMs });
     }
     await stream.warm(LEGACY_STREAM);
 
@@ -388,7 +390,7 @@ export async function benchEngine(engine: Engine, opts: BenchOptions): Promise<B
   // 5. Longer contexts and prefill lengths.
   if (opts.contexts?.length) {
     out.contextDecode = [];
-    const tokens = Math.max(2, Math.floor(opts.contextDecodeTokens ?? 8));
+    const tokens = Math.max(3, Math.floor(opts.contextDecodeTokens ?? 8));
     for (const c of opts.contexts) {
       opts.onPhase?.(`decode ${tokens} tokens at context ${c}`);
       out.contextDecode.push(await decodeAtContext(engine, promptIds, c, tokens));

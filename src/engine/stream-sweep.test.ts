@@ -48,11 +48,12 @@ describe('StreamBench on the test device', () => {
       const s = await sb.sweep({ maxWorkgroups: 1024, runs: 1, onTrial: (t) => seen.push(t) });
       // 256 threads: 64..512 (196,608 / 256 = 768 workgroups with a word each); 64 threads: 64..1024
       expect(s.workgroupsTried).toEqual([64, 128, 256, 512, 1024]);
+      // counts in the outer loop, every shape at each
       expect(s.trials.map((t) => `${t.workgroupSize}x${t.vec4PerIteration}:${t.workgroups}`)).toEqual([
-        ...[64, 128, 256, 512].map((n) => `256x1:${n}`),
-        ...[64, 128, 256, 512, 1024].map((n) => `64x1:${n}`),
-        ...[64, 128, 256, 512].map((n) => `256x4:${n}`),
+        ...[64, 128, 256, 512].flatMap((n) => [`256x1:${n}`, `64x1:${n}`, `256x4:${n}`]),
+        '64x1:1024',
       ]);
+      expect(s.notTried).toBe(0);
       expect(seen).toEqual(s.trials);
       expect(s.shapesTried).toEqual(STREAM_SHAPES);
       expect(s.bytesPerTrial).toBe(9 * 2 ** 20);
@@ -62,6 +63,21 @@ describe('StreamBench on the test device', () => {
       // the original configuration is one of the trials, and can be timed again after the sweep
       expect(s.trials.some((t) => t.workgroups === LEGACY_STREAM.workgroups && t.workgroupSize === 256 && t.vec4PerIteration === 1)).toBe(true);
       expect(await sb.time(LEGACY_STREAM)).toBeGreaterThan(0);
+    } finally {
+      sb.destroy();
+    }
+  });
+
+  it('stops at its time budget, having measured at least one configuration', async () => {
+    const sb = new StreamBench(gpu.device, 2 ** 20, 2 ** 20);
+    try {
+      const s = await sb.sweep({ maxWorkgroups: 1024, runs: 1, budgetMs: 0 });
+      expect(s.trials).toHaveLength(1);
+      expect(s.trials[0]).toMatchObject({ workgroups: 64, workgroupSize: 256, vec4PerIteration: 1 });
+      expect(s.best).toEqual(s.trials[0]);
+      expect(s.workgroupsTried).toEqual([64]);
+      // 65,536 words: 256 threads 64..256, 64 threads 64..1024, 256 x 4 64..256
+      expect(s.notTried).toBe(3 + 5 + 3 - 1);
     } finally {
       sb.destroy();
     }

@@ -10,6 +10,7 @@
  * 64 threads (small workgroups: more of them resident per core), and 256 threads with four
  * independent loads per iteration (more loads in flight per thread). The best one is the
  * reference; the 64-workgroup original is kept beside it for comparison with older reports.
+ * The sweep stops starting configurations after STREAM_SWEEP_BUDGET_MS and says how many it left.
  *
  * What one timed read covers: the decode step's weight bytes, laid out as the weights are (buffers
  * of at most the binding limit), read as many times in one submit as it takes to reach
@@ -21,6 +22,9 @@
 import { StreamReadKernel } from '../kernels/stream-read.ts';
 
 export const STREAM_MIN_BYTES = 256 * 2 ** 20;
+
+/** Wall time after which a sweep starts no further configuration. */
+export const STREAM_SWEEP_BUDGET_MS = 30_000;
 
 export interface StreamShape {
   workgroupSize: number;
@@ -46,6 +50,8 @@ export interface StreamSweep {
   workgroupsTried: number[];
   shapesTried: StreamShape[];
   trials: StreamTrial[];
+  /** Configurations left out when the sweep reached its time budget. */
+  notTried: number;
   best: StreamTrial;
   /** Wall time of the whole sweep, compiles included. */
   sweepMs: number;
@@ -164,33 +170,41 @@ export class StreamBench {
   /**
    * Times every configuration `runs` times (the fastest run counts: the sweep asks what the
    * device can do, and a slower run is interference) and returns the trials and the best.
+   * Counts go up in the outer loop, every shape at each: a sweep stopped by `budgetMs` (on a CPU
+   * driver a large model's read takes a good part of a second) has tried the small counts in
+   * every shape, and says how many configurations it left out.
    */
-  async sweep(opts: { shapes?: readonly StreamShape[]; maxWorkgroups?: number; runs?: number; onTrial?: (t: StreamTrial) => void } = {}): Promise<StreamSweep> {
+  async sweep(opts: { shapes?: readonly StreamShape[]; maxWorkgroups?: number; runs?: number; budgetMs?: number; onTrial?: (t: StreamTrial) => void } = {}): Promise<StreamSweep> {
     const t0 = performance.now();
-    const shapes = opts.shapes ?? STREAM_SHAPES;
+    const shapes = (opts.shapes ?? STREAM_SHAPES).map(({ workgroupSize, vec4PerIteration }) => ({ workgroupSize, vec4PerIteration }));
     const runs = Math.max(1, opts.runs ?? 2);
+    const budget = opts.budgetMs ?? STREAM_SWEEP_BUDGET_MS;
+    const plan = shapes.map((shape) => sweepWorkgroupCounts(this.device.limits.maxComputeWorkgroupsPerDimension, shape.workgroupSize, this.words, 64, opts.maxWorkgroups ?? 8192));
+    const configs: StreamConfig[] = [];
+    for (let i = 0; i < Math.max(...plan.map((p) => p.length)); i++) {
+      shapes.forEach((shape, j) => {
+        if (i < plan[j].length) configs.push({ ...shape, workgroups: plan[j][i] });
+      });
+    }
     const trials: StreamTrial[] = [];
-    const tried = new Set<number>();
-    for (const shape of shapes) {
-      const counts = sweepWorkgroupCounts(this.device.limits.maxComputeWorkgroupsPerDimension, shape.workgroupSize, this.words, 64, opts.maxWorkgroups ?? 8192);
-      for (const workgroups of counts) {
-        const c = { ...shape, workgroups };
-        await this.warm(c);
-        let ms = Infinity;
-        for (let i = 0; i < runs; i++) ms = Math.min(ms, await this.time(c));
-        const t = { ...c, GBps: this.gbps(ms) };
-        trials.push(t);
-        tried.add(workgroups);
-        opts.onTrial?.(t);
-      }
+    for (const c of configs) {
+      // the first configuration always runs: a sweep must measure something
+      if (trials.length > 0 && performance.now() - t0 > budget) break;
+      await this.warm(c);
+      let ms = Infinity;
+      for (let i = 0; i < runs; i++) ms = Math.min(ms, await this.time(c));
+      const t = { ...c, GBps: this.gbps(ms) };
+      trials.push(t);
+      opts.onTrial?.(t);
     }
     return {
       bytesPerRead: this.bytesPerRead,
       bytesPerTrial: this.bytesPerRead * this.reps,
       runsPerTrial: runs,
-      workgroupsTried: [...tried].sort((a, b) => a - b),
-      shapesTried: shapes.map((s) => ({ ...s })),
+      workgroupsTried: [...new Set(trials.map((t) => t.workgroups))].sort((a, b) => a - b),
+      shapesTried: shapes,
       trials,
+      notTried: configs.length - trials.length,
       best: bestTrial(trials),
       sweepMs: performance.now() - t0,
     };
