@@ -101,7 +101,7 @@ describe('DispatchProfiler', () => {
     // The roofline: a sweep (64..256 workgroups in every shape), its best taken, the 64-workgroup read beside it.
     expect(r.rooflineRounds).toBe(2);
     expect(r.streamSweep.workgroupsTried).toEqual([64, 128, 256]);
-    expect(r.streamSweep.trials).toHaveLength(9);
+    expect(r.streamSweep.trials).toHaveLength(12);
     expect(r.streamSweep.trials).toContainEqual(r.streamBest);
     for (const x of [r.streamGBpsLegacy64, r.rooflineFractionLegacy64]) expect(x).toBeGreaterThan(0);
     expect(r.rooflineFraction).toBeCloseTo(r.decodeGBps / r.streamGBps, 9);

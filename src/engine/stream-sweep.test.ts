@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { gpuForTests } from '../gpu/test-gpu.ts';
-import { bestTrial, LEGACY_STREAM, STREAM_SHAPES, StreamBench, sweepWorkgroupCounts, type StreamTrial } from './stream-sweep.ts';
+import { bestTrial, LEGACY_STREAM, shapeName, STREAM_SHAPES, StreamBench, sweepWorkgroupCounts, type StreamTrial } from './stream-sweep.ts';
 
 const gpu = gpuForTests();
 
@@ -25,7 +25,7 @@ describe('sweepWorkgroupCounts', () => {
 });
 
 describe('bestTrial', () => {
-  const t = (workgroups: number, GBps: number, vec4PerIteration = 1): StreamTrial => ({ workgroups, workgroupSize: 256, vec4PerIteration, GBps });
+  const t = (workgroups: number, GBps: number, vec4PerIteration = 1): StreamTrial => ({ workgroups, workgroupSize: 256, vec4PerIteration, blocked: false, GBps });
   it('the fastest; a tie goes to the earlier trial', () => {
     expect(bestTrial([t(64, 10), t(128, 30), t(256, 20)])).toEqual(t(128, 30));
     expect(bestTrial([t(64, 30), t(128, 30), t(64, 30, 4)])).toEqual(t(64, 30));
@@ -49,8 +49,8 @@ describe('StreamBench on the test device', () => {
       // 256 threads: 64..512 (196,608 / 256 = 768 workgroups with a word each); 64 threads: 64..1024
       expect(s.workgroupsTried).toEqual([64, 128, 256, 512, 1024]);
       // counts in the outer loop, every shape at each
-      expect(s.trials.map((t) => `${t.workgroupSize}x${t.vec4PerIteration}:${t.workgroups}`)).toEqual([
-        ...[64, 128, 256, 512].flatMap((n) => [`256x1:${n}`, `64x1:${n}`, `256x4:${n}`]),
+      expect(s.trials.map((t) => `${shapeName(t)}:${t.workgroups}`)).toEqual([
+        ...[64, 128, 256, 512].flatMap((n) => [`256x1:${n}`, `256x1 blocked:${n}`, `64x1:${n}`, `256x4:${n}`]),
         '64x1:1024',
       ]);
       expect(s.notTried).toBe(0);
@@ -61,7 +61,7 @@ describe('StreamBench on the test device', () => {
       expect(s.best.GBps).toBe(Math.max(...s.trials.map((t) => t.GBps)));
       expect(s.sweepMs).toBeGreaterThan(0);
       // the original configuration is one of the trials, and can be timed again after the sweep
-      expect(s.trials.some((t) => t.workgroups === LEGACY_STREAM.workgroups && t.workgroupSize === 256 && t.vec4PerIteration === 1)).toBe(true);
+      expect(s.trials).toContainEqual({ ...LEGACY_STREAM, GBps: s.trials[0].GBps });
       expect(await sb.time(LEGACY_STREAM)).toBeGreaterThan(0);
     } finally {
       sb.destroy();
@@ -73,11 +73,11 @@ describe('StreamBench on the test device', () => {
     try {
       const s = await sb.sweep({ maxWorkgroups: 1024, runs: 1, budgetMs: 0 });
       expect(s.trials).toHaveLength(1);
-      expect(s.trials[0]).toMatchObject({ workgroups: 64, workgroupSize: 256, vec4PerIteration: 1 });
+      expect(s.trials[0]).toMatchObject({ workgroups: 64, workgroupSize: 256, vec4PerIteration: 1, blocked: false });
       expect(s.best).toEqual(s.trials[0]);
       expect(s.workgroupsTried).toEqual([64]);
-      // 65,536 words: 256 threads 64..256, 64 threads 64..1024, 256 x 4 64..256
-      expect(s.notTried).toBe(3 + 5 + 3 - 1);
+      // 65,536 words: 256 threads 64..256 (grid stride and blocked), 64 threads 64..1024, 256 x 4 64..256
+      expect(s.notTried).toBe(3 + 3 + 5 + 3 - 1);
     } finally {
       sb.destroy();
     }
@@ -86,7 +86,7 @@ describe('StreamBench on the test device', () => {
   it('more workgroups than the default partials hold', async () => {
     const sb = new StreamBench(gpu.device, 16 * 2 ** 20, 16 * 2 ** 20);
     try {
-      const c = { workgroupSize: 64, vec4PerIteration: 1 };
+      const c = { workgroupSize: 64, vec4PerIteration: 1, blocked: false };
       await sb.warm({ ...c, workgroups: 64 });
       // 16384 workgroups of 64 threads: twice the partials made for 8192
       expect(await sb.time({ ...c, workgroups: 16384 })).toBeGreaterThan(0);

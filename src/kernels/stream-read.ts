@@ -5,7 +5,8 @@ import { ComputeKernel, createUniform } from './compute-kernel.ts';
 /**
  * Reads a buffer once and sums it (shaders/stream_read.wgsl): the bandwidth a kernel that only
  * streams bytes gets on this adapter, against which the decode step's bandwidth is measured.
- * The shape (threads per workgroup, vec4 loads per thread per iteration) is fixed per pipeline;
+ * The shape (threads per workgroup, vec4 loads per thread per iteration, grid stride or a
+ * contiguous block per workgroup) is fixed per pipeline;
  * the number of workgroups is chosen per bind group, so one pipeline serves a sweep of counts.
  */
 export class StreamReadKernel {
@@ -23,6 +24,8 @@ export class StreamReadKernel {
     readonly workgroups = 64,
     /** vec4 loads per thread per iteration (the shader's VEC), 1..8. */
     readonly vec4PerIteration = 1,
+    /** Each workgroup reads a contiguous block (the shader's BLOCKED) instead of a grid stride. */
+    readonly blocked = false,
   ) {
     if (workgroupSize & (workgroupSize - 1) || workgroupSize < 1 || workgroupSize > device.limits.maxComputeInvocationsPerWorkgroup) {
       throw new Error(`stream_read: workgroup size ${workgroupSize} is not a power of two within the device limit`);
@@ -32,7 +35,7 @@ export class StreamReadKernel {
       label: 'stream_read',
       bindings: ['read-only-storage', 'storage', 'uniform'],
       code: source,
-      constants: { WG: workgroupSize, VEC: vec4PerIteration },
+      constants: { WG: workgroupSize, VEC: vec4PerIteration, BLOCKED: blocked ? 1 : 0 },
     });
   }
 

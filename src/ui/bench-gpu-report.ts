@@ -28,8 +28,8 @@ export function gpuDetailSections(m: BenchMeasurement): ReportSection[] {
     out.push({
       title: 'Roofline reference (streaming read)',
       lines: [
-        `Best of ${s.trials.length} configurations: ${b.workgroups} workgroups of ${b.workgroupSize} threads, ${b.vec4PerIteration} vec4 load(s) per iteration (${f(b.GBps, 3)} GB/s in the sweep).`,
-        `Workgroups tried: ${s.workgroupsTried.join(', ')}; shapes: ${s.shapesTried.map((x) => `${x.workgroupSize} threads x ${x.vec4PerIteration}`).join(', ')}; ${mb(s.bytesPerTrial)} MB per timed read; sweep ${f(s.sweepMs / 1000, 1)} s${s.notTried ? ` (stopped at its time budget: ${s.notTried} configurations not tried)` : ''}.`,
+        `Best of ${s.trials.length} configurations: ${b.workgroups} workgroups of ${b.workgroupSize} threads, ${b.vec4PerIteration} vec4 load(s) per iteration, ${b.blocked ? 'a contiguous block per workgroup' : 'grid stride'} (${f(b.GBps, 3)} GB/s in the sweep).`,
+        `Workgroups tried: ${s.workgroupsTried.join(', ')}; shapes (threads x loads per iteration): ${s.shapesTried.map((x) => `${x.workgroupSize} x ${x.vec4PerIteration}${x.blocked ? ' blocked' : ''}`).join(', ')}; ${mb(s.bytesPerTrial)} MB per timed read; sweep ${f(s.sweepMs / 1000, 1)} s${s.notTried ? ` (stopped at its time budget: ${s.notTried} configurations not tried)` : ''}.`,
         `Medians of ${m.rooflineRounds} rounds interleaved with the decode runs: reference ${f(m.streamGBps, 3)} GB/s, original 64-workgroup read ${f(m.streamGBpsLegacy64, 3)} GB/s.`,
         `Roofline fraction (decode / streaming read): ${f(m.rooflineFraction, 3)} (against the 64-workgroup read: ${f(m.rooflineFractionLegacy64, 3)}).`,
       ],
