@@ -5,9 +5,8 @@
 // grid stride apart (so neighbouring threads still read neighbouring words), which lets a GPU
 // keep more loads in flight per thread; the tail of fewer than VEC strides is read one at a time.
 // With BLOCKED, each workgroup instead reads its own contiguous block of ceil(n4 / workgroups)
-// words, its threads WG words apart: a CPU driver runs a workgroup on one core, and a grid
-// stride sends that core's loads 16 x WG x workgroups bytes apart (a new page each), where a
-// block is read front to back.
+// words, its threads WG words apart: a CPU driver runs a workgroup on one core, which then
+// reads its block front to back instead of loads 16 x WG x workgroups bytes apart.
 //
 // Bindings (group 0):
 //   0  src      storage, read       array<vec4<u32>>  [n4]

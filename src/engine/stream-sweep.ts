@@ -8,8 +8,8 @@
  * 8192 (capped by the device's dispatch limit and by the buffer: no more threads than 16-byte
  * words) in a few shapes: 256 threads with one vec4 load per iteration at a grid stride (the
  * original kernel); the same reading a contiguous block per workgroup (a CPU driver runs a
- * workgroup on one core, and the grid stride makes that core jump a page per load: on lavapipe
- * the grid-strided read of a 2.3 GB model ran slower than the decode step's GEMVs); 64 threads
+ * workgroup on one core: a block is read front to back, where a grid stride spreads one core's
+ * loads over the whole buffer); 64 threads
  * (small workgroups: more of them resident per core); and 256 threads with four independent
  * loads per iteration (more loads in flight per thread). The best one is the
  * reference; the 64-workgroup original is kept beside it for comparison with older reports.
