@@ -102,7 +102,13 @@ describe('DispatchProfiler', () => {
     expect(r.rooflineRounds).toBe(2);
     expect(r.streamSweep.workgroupsTried).toEqual([64, 128, 256]);
     expect(r.streamSweep.trials).toHaveLength(12);
-    expect(r.streamSweep.trials).toContainEqual(r.streamBest);
+    // the reference: the best median of the original configuration and the sweep's fastest three
+    expect(r.streamCandidates[0]).toMatchObject({ workgroups: 64, workgroupSize: 256, vec4PerIteration: 1, blocked: false, GBps: r.streamGBpsLegacy64 });
+    expect(r.streamCandidates.length).toBeGreaterThanOrEqual(3);
+    expect(r.streamCandidates.length).toBeLessThanOrEqual(4);
+    expect(r.streamCandidates).toContainEqual(r.streamBest);
+    expect(r.streamGBps).toBe(Math.max(...r.streamCandidates.map((c) => c.GBps)));
+    expect(r.streamGBps).toBeGreaterThanOrEqual(r.streamGBpsLegacy64);
     for (const x of [r.streamGBpsLegacy64, r.rooflineFractionLegacy64]) expect(x).toBeGreaterThan(0);
     expect(r.rooflineFraction).toBeCloseTo(r.decodeGBps / r.streamGBps, 9);
     expect(r.rooflineFractionLegacy64).toBeCloseTo(r.decodeGBps / r.streamGBpsLegacy64, 9);

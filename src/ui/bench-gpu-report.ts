@@ -19,6 +19,8 @@ export const TIMESTAMP_NOTE =
 
 const f = (x: number | undefined, digits = 2) => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits));
 const mb = (bytes: number | undefined) => (bytes === undefined ? '—' : (bytes / 1e6).toFixed(2));
+const cfg = (c: { workgroups: number; workgroupSize: number; vec4PerIteration: number; blocked: boolean }) =>
+  `${c.workgroups} workgroups of ${c.workgroupSize} threads, ${c.vec4PerIteration} vec4 load(s) per iteration, ${c.blocked ? 'a block per workgroup' : 'grid stride'}`;
 
 export function gpuDetailSections(m: BenchMeasurement): ReportSection[] {
   const out: ReportSection[] = [];
@@ -28,9 +30,10 @@ export function gpuDetailSections(m: BenchMeasurement): ReportSection[] {
     out.push({
       title: 'Roofline reference (streaming read)',
       lines: [
-        `Best of ${s.trials.length} configurations: ${b.workgroups} workgroups of ${b.workgroupSize} threads, ${b.vec4PerIteration} vec4 load(s) per iteration, ${b.blocked ? 'a contiguous block per workgroup' : 'grid stride'} (${f(b.GBps, 3)} GB/s in the sweep).`,
+        `Sweep: ${s.trials.length} configurations, fastest ${cfg(s.best)} at ${f(s.best.GBps, 3)} GB/s.`,
         `Workgroups tried: ${s.workgroupsTried.join(', ')}; shapes (threads x loads per iteration): ${s.shapesTried.map((x) => `${x.workgroupSize} x ${x.vec4PerIteration}${x.blocked ? ' blocked' : ''}`).join(', ')}; ${mb(s.bytesPerTrial)} MB per timed read; sweep ${f(s.sweepMs / 1000, 1)} s${s.notTried ? ` (stopped at its time budget: ${s.notTried} configurations not tried)` : ''}.`,
-        `Medians of ${m.rooflineRounds} rounds interleaved with the decode runs: reference ${f(m.streamGBps, 3)} GB/s, original 64-workgroup read ${f(m.streamGBpsLegacy64, 3)} GB/s.`,
+        `Medians of ${m.rooflineRounds} rounds interleaved with the decode runs: ${(m.streamCandidates ?? []).map((c) => `${cfg(c)} ${f(c.GBps, 3)} GB/s`).join('; ')}.`,
+        `Reference: ${cfg(b)}, ${f(m.streamGBps, 3)} GB/s (the original 64-workgroup read: ${f(m.streamGBpsLegacy64, 3)} GB/s).`,
         `Roofline fraction (decode / streaming read): ${f(m.rooflineFraction, 3)} (against the 64-workgroup read: ${f(m.rooflineFractionLegacy64, 3)}).`,
       ],
     });
