@@ -75,4 +75,8 @@ test('benchmark screen: run on an installed model, see the table, copy the repor
   for (const x of [json.streamGBps, json.streamGBpsLegacy64, json.rooflineFraction, json.rooflineFractionLegacy64, json.compileMs ?? 0]) expect(x).toBeGreaterThan(0);
   expect(json.contextDecode?.map((c) => c.context)).toEqual([128, 1024, 4096]);
   expect(json.prefillRuns?.map((p) => p.tokens)).toEqual([128, 512, 2048]);
+  const sweep = json.streamSweep;
+  console.log(
+    `[bench] sweep ${sweep.trials.length} configurations in ${(sweep.sweepMs / 1000).toFixed(1)} s (${sweep.notTried} not tried); reference ${json.streamGBps.toFixed(3)} GB/s, 64 workgroups ${json.streamGBpsLegacy64.toFixed(3)} GB/s; roofline ${json.rooflineFraction.toFixed(3)} (64 workgroups: ${json.rooflineFractionLegacy64.toFixed(3)}); compile ${json.compileMs?.toFixed(0)} ms`,
+  );
 });
