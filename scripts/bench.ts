@@ -4,6 +4,8 @@
  *                  [--browser-prompt tiny=256,small=32] [--browser-decode tiny=64,small=8]
  *                  [--threads 1,2] [--llama-threads 1,2] [--build] [--port 4184] [--out bench.json]
  *                  [--file phi3-mini=models/phi3-mini-q4_k_m-s1.gguf]
+ *                  [--no-sweep] [--sweep-budget-s 30] [--rounds 3] [--contexts 128,1024,4096] [--context-decode 8]
+ *                  [--prefill-lengths 128,512,2048] [--gpu-details]
  *
  * On generated Q4_K_M models, in one run on one machine:
  *   - ours in Node: Dawn on lavapipe (or WEBGPU_ICD=swiftshader);
@@ -24,12 +26,21 @@
  * count in --threads, llama.cpp per --llama-threads (both busy-wait between threads, so on a
  * loaded 2-core machine one thread can beat two); ratios are taken against the peer's best row. --file uses an existing
  * GGUF for a preset instead of the generated one (e.g. an already generated 2.4 GB phi3-mini).
+ *
+ * The roofline reference is the fastest streaming read over a sweep of workgroup counts and shapes
+ * (--no-sweep: the original 64-workgroup read only), measured in --rounds rounds interleaved with
+ * the decode runs (medians); the original reference's fraction is printed beside it. Off unless
+ * asked (they take minutes on a CPU driver with a large model): decode at --contexts positions
+ * (--context-decode tokens each; contexts over the loaded context are skipped with the reason) and
+ * prefill at --prefill-lengths (GFLOP/s per GEMM role when profiling); --gpu-details turns on both
+ * at their full sizes (128,1024,4096 and 128,512,2048) and loads a context that holds them.
  */
 import { parseArgs } from 'node:util';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { fileSource } from '../src/model/source-node.ts';
 import { openModel, readModel } from '../src/engine/open.ts';
-import { benchEngine, benchPromptIds, type KernelProfile } from '../src/engine/bench.ts';
+import { benchEngine, benchPromptIds, type BenchMeasurement, type KernelProfile } from '../src/engine/bench.ts';
+import { gpuDetailLines } from '../src/ui/bench-gpu-report.ts';
 import { openNodeDevice } from '../src/gpu/node.ts';
 import { adapterName } from '../src/gpu/device.ts';
 import { ensureModel } from './test-models.ts';
@@ -57,7 +68,18 @@ interface Row {
   streamGBps?: number;
   rooflineFraction?: number;
   profile?: KernelProfile;
+  /** Ours in Node: the whole measurement (sweep, roles, contexts, prefill lengths, compile time). */
+  details?: BenchMeasurement;
   note?: string;
+}
+
+interface GpuOptions {
+  sweep: boolean;
+  sweepBudgetMs: number;
+  rounds: number;
+  contexts: number[];
+  contextDecode: number;
+  prefillLengths: number[];
 }
 
 type Speeds = Pick<Row, 'promptTokens' | 'decodeTokens' | 'loadMs' | 'ttftMs' | 'prefillTokPerS' | 'decodeTokPerS'>;
@@ -96,26 +118,41 @@ function countFor(spec: string | undefined, model: string, fallback: number): nu
   return n;
 }
 
-async function benchOurs(name: string, path: string, promptIds: number[], decode: number, profileSteps: number): Promise<Row> {
+async function benchOurs(name: string, path: string, promptIds: number[], decode: number, profileSteps: number, g: GpuOptions): Promise<Row> {
   const t0 = performance.now();
   const src = await fileSource(path);
   const { device, capabilities } = await openNodeDevice();
   try {
-    const { engine } = await openModel(device, await readModel(src), {
-      contextLength: Math.max(256, promptIds.length + decode + 16),
+    const longest = Math.max(0, ...g.contexts.map((c) => c + g.contextDecode), ...g.prefillLengths.map((n) => n + 1));
+    const model = await readModel(src);
+    const { engine } = await openModel(device, model, {
+      // as much as the runs asked for need, within what the model was trained for (longer ones are skipped with the reason)
+      contextLength: Math.max(256, promptIds.length + decode + 16, Math.min(longest, model.cfg.contextLength)),
       slidingWindow: false,
       // The app's load-time warm-up (src/worker/engine.worker.ts), with a prefill step too: the timed run compiles nothing.
       warmUp: { promptTokens: 4, maxTokens: 2 },
     });
     try {
       const loadMs = performance.now() - t0;
-      const m = await benchEngine(engine, { promptIds, decodeTokens: decode, profileSteps, onPhase: (p) => log(`[node ${name}] ${p}`) });
+      const m = await benchEngine(engine, {
+        promptIds,
+        decodeTokens: decode,
+        profileSteps,
+        streamSweep: g.sweep,
+        streamBudgetMs: g.sweepBudgetMs,
+        rooflineRounds: g.rounds,
+        contexts: g.contexts,
+        contextDecodeTokens: g.contextDecode,
+        prefillLengths: g.prefillLengths,
+        onPhase: (p) => log(`[node ${name}] ${p}`),
+      });
       const { promptTokens, decodeTokens, ttftMs, prefillTokPerS, decodeTokPerS, dispatchesPerToken, weightBytesPerToken, decodeGBps, streamGBps, rooflineFraction, profile } = m;
       return {
         model: name,
         engine: `ours, Node (${adapterName(capabilities.adapter).split(' (')[0].split(':')[0]})`,
         kind: 'ours-node',
         ...{ promptTokens, decodeTokens, loadMs, ttftMs, prefillTokPerS, decodeTokPerS, dispatchesPerToken, weightBytesPerToken, decodeGBps, streamGBps, rooflineFraction, profile },
+        details: m,
         note: m.profileSkipped && profileSteps > 0 ? `no per-kernel times: ${m.profileSkipped}` : undefined,
       };
     } finally {
@@ -190,7 +227,8 @@ function table(rows: Row[]): string {
       const top = p.kinds.map((k) => `${k.kind} ${k.msPerStep.toFixed(2)} ms (${k.dispatchesPerStep}x, ${(100 * k.fraction).toFixed(0)}%)`).join(', ');
       return `- ${r.model}, ${r.engine}, ${p.steps} steps: GPU ${p.gpuMsPerStep.toFixed(2)} of ${p.wallMsPerStep.toFixed(2)} ms wall per step (one timed pass per dispatch): ${top}`;
     });
-  return [...lines, '', 'GPU time per kernel kind (decode step, timestamp queries):', ...(kinds.length ? kinds : ['- none measured']), ...(notes.length ? ['', 'Notes:', ...notes] : [])].join('\n');
+  const details = rows.filter((r) => r.details).flatMap((r) => ['', `### ${r.model}, ${r.engine}`, '', ...gpuDetailLines(r.details as BenchMeasurement)]);
+  return [...lines, '', 'GPU time per kernel kind (decode step, timestamp queries):', ...(kinds.length ? kinds : ['- none measured']), ...details, ...(notes.length ? ['', 'Notes:', ...notes] : [])].join('\n');
 }
 
 const { values: v } = parseArgs({
@@ -211,8 +249,33 @@ const { values: v } = parseArgs({
     port: { type: 'string', default: '4184' },
     out: { type: 'string' },
     file: { type: 'string' },
+    'no-sweep': { type: 'boolean', default: false },
+    'sweep-budget-s': { type: 'string', default: '30' },
+    rounds: { type: 'string', default: '3' },
+    contexts: { type: 'string' },
+    'context-decode': { type: 'string', default: '8' },
+    'prefill-lengths': { type: 'string' },
+    'gpu-details': { type: 'boolean', default: false },
   },
 });
+
+const list = (spec: string | undefined, full: string): number[] => {
+  const text = spec ?? (v['gpu-details'] ? full : '');
+  const xs = text ? text.split(',').map((x) => Number(x.trim())) : [];
+  for (const x of xs) if (!Number.isInteger(x) || x < 1) throw new Error(`bench: "${text}" is not a list of positive integers`);
+  return xs;
+};
+const gpuOptions: GpuOptions = {
+  sweep: !v['no-sweep'],
+  sweepBudgetMs: 1000 * Number(v['sweep-budget-s']),
+  rounds: Number(v.rounds),
+  contexts: list(v.contexts as string | undefined, '128,1024,4096'),
+  contextDecode: Number(v['context-decode']),
+  prefillLengths: list(v['prefill-lengths'] as string | undefined, '128,512,2048'),
+};
+if (!(gpuOptions.sweepBudgetMs >= 0)) throw new Error(`bench: --sweep-budget-s must be a number of seconds (got ${v['sweep-budget-s']})`);
+if (!Number.isInteger(gpuOptions.rounds) || gpuOptions.rounds < 1) throw new Error(`bench: --rounds must be a positive integer (got ${v.rounds})`);
+if (!Number.isInteger(gpuOptions.contextDecode) || gpuOptions.contextDecode < 2) throw new Error(`bench: --context-decode must be an integer of at least 2 (got ${v['context-decode']})`);
 
 const presets = (v.models as string).split(',').map((s) => s.trim()) as PresetName[];
 for (const p of presets) if (!(p in PRESETS)) throw new Error(`bench: unknown model "${p}" (known: ${Object.keys(PRESETS).join(', ')})`);
@@ -240,9 +303,9 @@ for (const preset of presets) {
   const tok = await readTokenizer(path);
   const ids = benchPromptIds(tok, countFor(v.prompt, preset, full ? 16 : 512));
   const decode = countFor(v.decode, preset, full ? 8 : 128);
-  rows.push(await benchOurs(preset, path, ids, decode, countFor(v.profile, preset, full ? 2 : 4)));
+  rows.push(await benchOurs(preset, path, ids, decode, countFor(v.profile, preset, full ? 2 : 4), gpuOptions));
   if (!v['no-llama']) for (const t of llamaThreads) rows.push(await benchLlama(preset, path, ids, decode, t));
-  log(JSON.stringify(rows.filter((r) => r.model === preset).map(({ profile: _p, ...r }) => r)));
+  log(JSON.stringify(rows.filter((r) => r.model === preset).map(({ profile: _p, details: _d, ...r }) => r)));
   if (!v['no-wllama'] && !v['no-browser']) {
     // wllama cannot read a file of 2^31 bytes or more (its heap file system): give it llama.cpp-style shards of the same bytes
     const shards = statSync(path).size >= 2 ** 31 ? await splitGGUF(path, WLLAMA_SHARD_BYTES) : undefined;

@@ -85,6 +85,13 @@ export interface EngineCounters {
 
 export class Engine {
   readonly maxCtx: number;
+  /** Keys a query sees at most (the sliding window when applied), 0 = all of them. */
+  readonly attentionWindow: number;
+  /**
+   * Milliseconds from the start of the background pipeline compiles to the last one done (it
+   * overlaps the weight upload), set by load(); undefined for an engine made otherwise.
+   */
+  compileMs?: number;
   readonly chunk: number;
   readonly counters: EngineCounters = { prefillTokens: 0, decodeSteps: 0, submits: 0, readbacks: 0, dispatchesPerDecodeStep: 0 };
   /** Set while profiling (src/engine/profile.ts): it may record a step's dispatches as timed passes. */
@@ -105,6 +112,7 @@ export class Engine {
     opts: EngineOptions,
   ) {
     this.maxCtx = opts.contextLength ?? cfg.contextLength;
+    this.attentionWindow = opts.slidingWindow !== false ? cfg.slidingWindow : 0;
     this.chunk = Math.max(1, Math.min(opts.prefillChunk ?? 128, this.maxCtx));
     const made: { destroy(): void }[] = [];
     const keep = <T extends { destroy(): void }>(x: T): T => (made.push(x), x);
@@ -142,6 +150,7 @@ export class Engine {
     }
     let engine: Engine;
     let compiled: Promise<void>;
+    const t0 = performance.now();
     try {
       ({ value: engine, compiled } = compileInBackground(device, () => new Engine(device, cfg, weights, new Kernels(device, cfg, plan), opts)));
     } catch (e) {
@@ -149,7 +158,10 @@ export class Engine {
       throw e;
     }
     try {
-      await settleAll([tuning ? Promise.resolve() : fill().then(() => opts.onUploaded?.()), compiled]);
+      const timed = compiled.then(() => {
+        engine.compileMs = performance.now() - t0;
+      });
+      await settleAll([tuning ? Promise.resolve() : fill().then(() => opts.onUploaded?.()), timed]);
     } catch (e) {
       engine.destroy();
       throw e;

@@ -75,7 +75,17 @@ describe('DispatchProfiler', () => {
   });
 
   it('benchEngine reports the measurements and a per-kind profile', async () => {
-    const r = await benchEngine(engine, { promptIds: promptIds(16), decodeTokens: 4, profileSteps: 2, streamRuns: 2 });
+    const r = await benchEngine(engine, {
+      promptIds: promptIds(16),
+      decodeTokens: 4,
+      profileSteps: 2,
+      streamRuns: 1,
+      streamMaxWorkgroups: 256,
+      rooflineRounds: 2,
+      contexts: [32, 256, 300],
+      contextDecodeTokens: 4,
+      prefillLengths: [40, 256],
+    });
     expect(r.promptTokens).toBe(16);
     expect(r.decodeTokens).toBe(4);
     expect(r.dispatchesPerToken).toBe(engine.counters.dispatchesPerDecodeStep);
@@ -87,5 +97,54 @@ describe('DispatchProfiler', () => {
     expect(r.profile?.kinds.reduce((s, k) => s + k.dispatchesPerStep, 0)).toBe(r.dispatchesPerToken);
     expect(r.profile?.gpuMsPerStep).toBeGreaterThan(0);
     expect(r.profile?.gpuMsPerStep).toBeCloseTo(r.profile?.kinds.reduce((s, k) => s + k.msPerStep, 0) ?? -1, 9);
+
+    // The roofline: a sweep (64..256 workgroups in every shape), its best taken, the 64-workgroup read beside it.
+    expect(r.rooflineRounds).toBe(2);
+    expect(r.streamSweep.workgroupsTried).toEqual([64, 128, 256]);
+    expect(r.streamSweep.trials).toHaveLength(12);
+    // the reference: the best median of the original configuration and the sweep's fastest three
+    expect(r.streamCandidates[0]).toMatchObject({ workgroups: 64, workgroupSize: 256, vec4PerIteration: 1, blocked: false, GBps: r.streamGBpsLegacy64 });
+    expect(r.streamCandidates.length).toBeGreaterThanOrEqual(3);
+    expect(r.streamCandidates.length).toBeLessThanOrEqual(4);
+    expect(r.streamCandidates).toContainEqual(r.streamBest);
+    expect(r.streamGBps).toBe(Math.max(...r.streamCandidates.map((c) => c.GBps)));
+    expect(r.streamGBps).toBeGreaterThanOrEqual(r.streamGBpsLegacy64);
+    for (const x of [r.streamGBpsLegacy64, r.rooflineFractionLegacy64]) expect(x).toBeGreaterThan(0);
+    expect(r.rooflineFraction).toBeCloseTo(r.decodeGBps / r.streamGBps, 9);
+    expect(r.rooflineFractionLegacy64).toBeCloseTo(r.decodeGBps / r.streamGBpsLegacy64, 9);
+
+    // Each GEMV role once per layer (the tiny model's weights are not split), lm_head once; the
+    // roles' GPU time is part of the step's.
+    const { nLayers } = engine.cfg;
+    expect(r.profile?.rolesSkipped).toBeUndefined();
+    expect(r.profile?.roles?.map((x) => [x.role, x.dispatchesPerStep])).toEqual([
+      ['qkv', nLayers],
+      ['wo', nLayers],
+      ['gate_up', nLayers],
+      ['down', nLayers],
+      ['lm_head', 1],
+    ]);
+    expect(r.profile?.roles?.[4].bytes).toBe(engine.weights.output.fileBytes);
+    for (const x of r.profile?.roles ?? []) expect(x.GBps).toBeCloseTo(x.bytes / x.msPerStep / 1e6, 6);
+    expect(r.profile?.roles?.reduce((s, x) => s + x.msPerStep, 0)).toBeLessThan(r.profile?.gpuMsPerStep ?? 0);
+    expect(r.bubbles?.wallMsPerToken).toBeCloseTo(1000 / r.decodeTokPerS, 9);
+    expect(r.bubbles?.bubbleMsPerToken).toBeCloseTo((r.bubbles?.wallMsPerToken ?? 0) - (r.bubbles?.gpuMsPerToken ?? 0), 9);
+
+    // Longer contexts and prefill lengths: measured where the loaded context (256) allows, skipped with the reason otherwise.
+    const [c32, c256, c300] = r.contextDecode ?? [];
+    expect(c32).toMatchObject({ context: 32, decodeTokens: 4 });
+    expect(c32.decodeTokPerS).toBeGreaterThan(0);
+    // 3 decode steps at positions 32, 33, 34 read 33, 34 and 35 keys: 34 on average
+    expect(c32.kvBytesPerToken).toBe(34 * 2 * nLayers * engine.cfg.kvDim * 2);
+    // 256 is the whole cache: measured as far along as 4 tokens fit
+    expect(c256).toMatchObject({ context: 252, requested: 256, decodeTokens: 4 });
+    expect(c300.skipped).toMatch(/exceed the loaded context \(256\)/);
+    const [p40, p256] = r.prefillRuns ?? [];
+    expect(p40).toMatchObject({ tokens: 40, chunk: engine.chunk });
+    expect(p40.tokPerS).toBeGreaterThan(0);
+    expect(p40.gemms?.map((g) => [g.role, g.m, g.count])).toEqual((['qkv', 'wo', 'gate_up', 'down'] as const).map((role) => [role, 40, nLayers]));
+    for (const g of p40.gemms ?? []) expect(g.GFLOPs).toBeCloseTo((2 * 40 * g.rows * g.k * nLayers) / g.ms / 1e6, 6);
+    expect(p256.skipped).toMatch(/exceed the loaded context/);
+    expect(r.compileMs).toBeGreaterThan(0);
   });
 });

@@ -26,6 +26,8 @@ export type PassFactory = (label: string) => StepPass;
 /** One profiled dispatch: its kind, the step it belongs to, and its GPU time. */
 export interface DispatchTime {
   kind: string;
+  /** The label of the graph's pass it was recorded in (`layers`, `head`). */
+  pass: string;
   step: number;
   ns: number;
   /** Start, in ns after the first profiled dispatch's start. */
@@ -60,7 +62,7 @@ const QUERIES_PER_SET = 4096;
 export class DispatchProfiler {
   private readonly sets: GPUQuerySet[] = [];
   /** Per recorded dispatch: kind, step, query set, index of its start query. */
-  private readonly records: { kind: string; step: number; set: number; index: number }[] = [];
+  private readonly records: { kind: string; pass: string; step: number; set: number; index: number }[] = [];
   private used = QUERIES_PER_SET;
   private steps = 0;
   private lastEncoder?: GPUCommandEncoder;
@@ -100,14 +102,14 @@ export class DispatchProfiler {
   }
 
   /** Two fresh query slots (start, end) for one dispatch of `kind`. */
-  slot(kind: string, step: number): { querySet: GPUQuerySet; beginningOfPassWriteIndex: number; endOfPassWriteIndex: number } {
+  slot(kind: string, step: number, pass = ''): { querySet: GPUQuerySet; beginningOfPassWriteIndex: number; endOfPassWriteIndex: number } {
     if (this.used + 2 > QUERIES_PER_SET) {
       this.sets.push(this.device.createQuerySet({ label: `profile.${this.sets.length}`, type: 'timestamp', count: QUERIES_PER_SET }));
       this.used = 0;
     }
     const index = this.used;
     this.used += 2;
-    this.records.push({ kind, step, set: this.sets.length - 1, index });
+    this.records.push({ kind, pass, step, set: this.sets.length - 1, index });
     return { querySet: this.sets[this.sets.length - 1], beginningOfPassWriteIndex: index, endOfPassWriteIndex: index + 1 };
   }
 
@@ -134,7 +136,7 @@ export class DispatchProfiler {
         const i = (r.set * setBytes) / 8 + r.index;
         // Timestamps may be clamped or reordered by the implementation: never report a negative time.
         const ns = t[i + 1] > t[i] ? Number(t[i + 1] - t[i]) : 0;
-        return { kind: r.kind, step: r.step, ns, at: t[i] > t0 ? Number(t[i] - t0) : 0 };
+        return { kind: r.kind, pass: r.pass, step: r.step, ns, at: t[i] > t0 ? Number(t[i] - t0) : 0 };
       });
     } finally {
       resolve.destroy();
@@ -175,7 +177,7 @@ class TimedPass implements StepPass {
   dispatchWorkgroups(x: number, y?: number, z?: number): void {
     if (!this.pipeline) throw new Error(`profile: dispatch in "${this.label}" before setPipeline`);
     const kind = this.pipeline.label || 'unlabelled';
-    const pass = this.enc.beginComputePass({ label: `${this.label}:${kind}`, timestampWrites: this.profiler.slot(kind, this.step) });
+    const pass = this.enc.beginComputePass({ label: `${this.label}:${kind}`, timestampWrites: this.profiler.slot(kind, this.step, this.label) });
     pass.setPipeline(this.pipeline);
     this.groups.forEach((g, i) => g && pass.setBindGroup(i, g));
     pass.dispatchWorkgroups(x, y, z);

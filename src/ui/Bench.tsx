@@ -1,10 +1,14 @@
 import { useEffect, useState } from 'react';
 import type { ChatEngine } from '../client/openai.ts';
-import type { BenchReport, StoredModel } from '../worker/protocol.ts';
+import type { BenchReport, LoadRequest, StoredModel } from '../worker/protocol.ts';
 import { benchMarkdown, benchRows } from './bench-report.ts';
 import { DEFAULT_CONTEXT_LENGTH } from '../common/catalog.ts';
 import { formatBytes } from '../common/format.ts';
 import { errorText } from './format.ts';
+import { TuningTable } from './TuningTable.tsx';
+import { GPU_DETAIL_DEFAULTS, GpuDetailFields, GpuDetails, gpuDetailRequest, type GpuDetailOptions } from './BenchGpuDetails.tsx';
+
+type KernelsChoice = NonNullable<LoadRequest['kernels']>;
 
 /** The defaults of `npm run bench`: a 512-token prompt, 128 decoded tokens. */
 const DEFAULTS = { prompt: 512, decode: 128, profile: 4 };
@@ -20,6 +24,8 @@ export function Bench({ engine }: { engine: ChatEngine }) {
   const [prompt, setPrompt] = useState(DEFAULTS.prompt);
   const [decode, setDecode] = useState(DEFAULTS.decode);
   const [profile, setProfile] = useState(DEFAULTS.profile);
+  const [details, setDetails] = useState<GpuDetailOptions>(GPU_DETAIL_DEFAULTS);
+  const [kernels, setKernels] = useState<KernelsChoice>('auto');
   const [phase, setPhase] = useState<string | undefined>();
   const [report, setReport] = useState<BenchReport | undefined>();
   const [error, setError] = useState<string | undefined>();
@@ -42,9 +48,10 @@ export function Bench({ engine }: { engine: ChatEngine }) {
     setCopied(undefined);
     setPhase('starting');
     try {
-      const r = await engine.bench({ model: { kind: 'stored', id: modelId, contextLength: Math.max(DEFAULT_CONTEXT_LENGTH, prompt + decode) }, promptTokens: prompt, decodeTokens: decode, profileSteps: profile }, (p) =>
-        setPhase(p),
-      );
+      const { contextNeeded, ...detailRequest } = gpuDetailRequest(details);
+      // the worker caps the context at the model's own; detail runs beyond it are skipped with the reason
+      const contextLength = Math.max(DEFAULT_CONTEXT_LENGTH, prompt + decode, contextNeeded);
+      const r = await engine.bench({ model: { kind: 'stored', id: modelId, contextLength, kernels }, promptTokens: prompt, decodeTokens: decode, profileSteps: profile, ...detailRequest }, (p) => setPhase(p));
       setReport(r);
     } catch (e) {
       setError(errorText(e));
@@ -105,6 +112,15 @@ export function Bench({ engine }: { engine: ChatEngine }) {
           <label>
             Profiled steps <input type="number" min={0} value={profile} onChange={(e) => setProfile(int(e.target.value, 0))} disabled={running} />
           </label>{' '}
+          <GpuDetailFields value={details} onChange={setDetails} disabled={running} />{' '}
+          <label>
+            Kernels{' '}
+            <select value={kernels} onChange={(e) => setKernels(e.target.value as KernelsChoice)} disabled={running}>
+              <option value="auto">tuned for this GPU (stored plan, or the table on a CPU emulator)</option>
+              <option value="retune">tune for this GPU again, then run</option>
+              <option value="table">hand-tuned table</option>
+            </select>
+          </label>{' '}
           <button type="submit" disabled={running || !modelId}>
             Run benchmark
           </button>
@@ -161,6 +177,8 @@ export function Bench({ engine }: { engine: ChatEngine }) {
           ) : (
             <p>GPU time per kernel: not measured ({report.profileSkipped}).</p>
           )}
+          <TuningTable tuning={report.tuning} />
+          <GpuDetails report={report} />
           <button type="button" onClick={() => void copy(text)}>
             Copy report
           </button>

@@ -1,4 +1,6 @@
 import type { BenchReport } from '../worker/protocol.ts';
+import { gpuDetailLines, TIMESTAMP_NOTE } from './bench-gpu-report.ts';
+import { tuningMarkdown } from './tuning-report.ts';
 
 const f = (x: number | undefined, digits = 2) => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits));
 
@@ -17,6 +19,8 @@ export function benchRows(r: BenchReport): [string, string][] {
     ['Decode bandwidth', `${f(r.decodeGBps, 3)} GB/s`],
     ['Streaming-read bandwidth', `${f(r.streamGBps, 3)} GB/s`],
     ['Roofline fraction (decode / streaming read)', f(r.rooflineFraction, 3)],
+    ['Streaming read, 64 workgroups (the original reference)', `${f(r.streamGBpsLegacy64, 3)} GB/s`],
+    ['Roofline fraction against 64 workgroups', f(r.rooflineFractionLegacy64, 3)],
   ];
 }
 
@@ -25,6 +29,7 @@ export function benchMarkdown(r: BenchReport): string {
   const lines = ['## Phi-3 WebGPU benchmark', '', '| metric | value |', '|---|---|'];
   for (const [k, v] of benchRows(r)) lines.push(`| ${k} | ${v.replaceAll('|', '\\|')} |`);
   lines.push('', `Features: ${r.capabilities.features.join(', ') || 'none'}`, `Browser: ${r.userAgent}`, '');
+  lines.push(tuningMarkdown(r.tuning), '');
   if (r.profile) {
     lines.push(`### GPU time per kernel kind (${r.profile.steps} decode steps, timestamp queries)`, '');
     lines.push(`GPU ${f(r.profile.gpuMsPerStep, 3)} ms of ${f(r.profile.wallMsPerStep, 3)} ms wall per profiled step.`, '');
@@ -33,6 +38,7 @@ export function benchMarkdown(r: BenchReport): string {
   } else {
     lines.push(`GPU time per kernel: not measured (${r.profileSkipped ?? 'unknown reason'}).`);
   }
+  lines.push('', `> ${TIMESTAMP_NOTE}`, '', '### GPU details', '', ...gpuDetailLines(r));
   lines.push('', '```json', JSON.stringify(r, null, 2), '```', '');
   return lines.join('\n');
 }

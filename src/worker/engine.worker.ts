@@ -342,6 +342,11 @@ const api: EngineApi = {
         promptIds: benchPromptIds(s.tokenizer, req.promptTokens),
         decodeTokens: req.decodeTokens,
         profileSteps: req.profileSteps,
+        streamSweep: req.streamSweep,
+        rooflineRounds: req.rooflineRounds,
+        contexts: req.contexts,
+        contextDecodeTokens: req.contextDecodeTokens,
+        prefillLengths: req.prefillLengths,
         onPhase,
       });
       const { capabilities } = await device();

@@ -12,7 +12,7 @@ import type { ChatRole } from '../model/chat-template.ts';
 import type { WebGPUUnavailableReason } from '../common/errors.ts';
 
 export type { GpuCapabilities, AdapterSummary } from '../gpu/device.ts';
-export type { BenchMeasurement, KernelProfile } from '../engine/bench.ts';
+export type { BenchMeasurement, KernelProfile, ContextDecode, PrefillRun, GemmTime, DispatchBubbles } from '../engine/bench.ts';
 export type { KindTime } from '../engine/profile.ts';
 export type { TuningReport };
 export type { FinishReason, ChatRole };
@@ -152,8 +152,18 @@ export interface BenchRequest {
   model: LoadRequest;
   promptTokens: number;
   decodeTokens: number;
-  /** Decode steps to profile per kernel kind (0 = none; needs timestamp-query). */
+  /** Decode steps to profile per kernel kind and GEMV role (0 = none; needs timestamp-query). */
   profileSteps?: number;
+  /** Sweep streaming-read configurations for the roofline (default true). */
+  streamSweep?: boolean;
+  /** Rounds of (decode, streaming reads) the medians are over (default 3). */
+  rooflineRounds?: number;
+  /** Context positions to measure decode at (each within the loaded context, else skipped with the reason). */
+  contexts?: number[];
+  /** Tokens decoded at each context (default 8). */
+  contextDecodeTokens?: number;
+  /** Prompt lengths to measure prefill at. */
+  prefillLengths?: number[];
 }
 
 export interface BenchReport extends BenchMeasurement {
