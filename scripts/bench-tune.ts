@@ -11,7 +11,8 @@
  *
  * Prints a Markdown table, or with --json one JSON object:
  *   {"adapters": [{"adapter", "tuneMs", "choices", "dropped", "table": {"decodeTokS", "prefillTokS"},
- *     "autotuned": {"decodeTokS", "prefillTokS"}}], "streamRead": {"workgroupsTried", "best"}}
+ *     "autotuned": {"decodeTokS", "prefillTokS"}, "streamRead"}],
+ *    "streamRead": {<driver>: {"workgroupsTried", "shapesTried", "best", ...}}}
  */
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
@@ -22,6 +23,8 @@ import { openModel, readModel, type OpenedModel } from '../src/engine/open.ts';
 import { openNodeDevice } from '../src/gpu/node.ts';
 import { adapterName } from '../src/gpu/device.ts';
 import { tablePlan } from '../src/engine/plan.ts';
+import { StreamBench, shapeName, type StreamTrial } from '../src/engine/stream-sweep.ts';
+import { decodeWeightBytes } from '../src/engine/bench.ts';
 import { tuneKernels, tuningReport, type TuningReport } from '../src/engine/tune.ts';
 import { deviceAdapterText } from '../src/kernels/tuning.ts';
 import { GREEDY } from '../src/common/sampling.ts';
@@ -47,6 +50,8 @@ export interface AdapterResult {
   /** autotuned / table, per measure. */
   ratio: Speeds;
   rounds: { table: Speeds[]; autotuned: Speeds[] };
+  /** The streaming-read sweep on this adapter (the roofline's reference). */
+  streamRead: { workgroupsTried: number[]; shapesTried: string[]; notTried: number; sweepMs: number; best: StreamTrial & { shape: string } };
 }
 
 const { values: args } = parseArgs({
@@ -102,6 +107,10 @@ async function child(): Promise<AdapterResult> {
       return r.plan;
     },
   });
+  // the roofline reference's sweep on this adapter, over as many bytes as a decode step reads
+  const stream = new StreamBench(device, decodeWeightBytes(table.engine));
+  const sweep = await stream.sweep({ budgetMs: 60_000 });
+  stream.destroy();
   const rounds = { table: [] as Speeds[], autotuned: [] as Speeds[] };
   for (let r = 0; r < Number(args.rounds); r++) {
     rounds.table.push(await timeOnce(table, ids, decode));
@@ -125,6 +134,13 @@ async function child(): Promise<AdapterResult> {
     autotuned: a,
     ratio: { decodeTokS: a.decodeTokS / t.decodeTokS, prefillTokS: a.prefillTokS / t.prefillTokS },
     rounds,
+    streamRead: {
+      workgroupsTried: sweep.workgroupsTried,
+      shapesTried: sweep.shapesTried.map(shapeName),
+      notTried: sweep.notTried,
+      sweepMs: sweep.sweepMs,
+      best: { ...sweep.best, shape: shapeName(sweep.best) },
+    },
   };
 }
 
@@ -143,6 +159,8 @@ function markdown(results: AdapterResult[]): string {
     lines.push('', `Choices on ${r.adapter}:`, '', '| role | choice |', '|---|---|');
     for (const [role, c] of Object.entries(r.choices)) lines.push(`| ${role} | ${c} |`);
     if (r.dropped.length) lines.push('', `Dropped: ${r.dropped.map((d) => `${d.role} ${d.label}: ${d.reason}`).join('; ')}`);
+    const b = r.streamRead.best;
+    lines.push('', `Streaming read on ${r.adapter}: best ${b.GBps.toFixed(2)} GB/s at ${b.workgroups} workgroups, ${b.shape} (workgroups tried: ${r.streamRead.workgroupsTried.join(', ')}; ${r.streamRead.notTried} configurations left out by the time budget)`);
   }
   return lines.join('\n');
 }
@@ -166,7 +184,7 @@ async function main() {
     if (r.status !== 0) throw new Error(`bench:tune: the ${driver} run failed (exit ${r.status})`);
     results.push(JSON.parse(r.stdout.trim().split('\n').at(-1)!) as AdapterResult);
   }
-  const out = { adapters: results };
+  const out = { adapters: results, streamRead: Object.fromEntries(results.map((r) => [r.driver, r.streamRead])) };
   if (args.out) writeFileSync(args.out, JSON.stringify(out, null, 2));
   process.stdout.write(args.json ? JSON.stringify(out) + '\n' + markdown(results) + '\n' : markdown(results) + '\n');
 }
