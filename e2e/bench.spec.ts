@@ -46,6 +46,9 @@ test('benchmark screen: run on an installed model, see the table, copy the repor
   // SwiftShader in these runs has timestamp-query only behind a flag: either a per-kernel table or the reason.
   await expect(result.getByRole('table', { name: /GPU time per kernel/ }).or(result.getByText(/GPU time per kernel: not measured \(.+\)/))).toBeVisible();
 
+  // a CPU emulator keeps its hand-tuned table unless tuning is asked for
+  await expect(result.getByRole('table', { name: /Kernel plan: Hand-tuned table/ })).toBeVisible();
+
   const details = result.getByTestId('bench-gpu-details');
   await expect(details.getByText(/^Reference: \d+ workgroups of \d+ threads/)).toBeVisible();
   await expect(details.getByText(/Roofline fraction \(decode \/ streaming read\): [\d.]+ \(against the 64-workgroup read: [\d.]+\)/)).toBeVisible();
@@ -60,6 +63,8 @@ test('benchmark screen: run on an installed model, see the table, copy the repor
   await expect(page.getByRole('status').filter({ hasText: 'copied' })).toBeVisible();
   const text = await page.evaluate(() => navigator.clipboard.readText());
   expect(text).toContain('| Prompt / decoded tokens | 16 / 4 |');
+  expect(text).toContain('### Kernel plan');
+  expect(text).toMatch(/\| qkv \| workgroupSize=\d+ rowsPerWorkgroup=\d+/);
   const json = JSON.parse(text.slice(text.indexOf('```json') + 7, text.lastIndexOf('```'))) as BenchReport;
   expect(json.adapter.toLowerCase()).toContain('swiftshader');
   expect(json.capabilities.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
