@@ -3,7 +3,7 @@ import { gpuForTests } from '../gpu/test-gpu.ts';
 import { createStorage, readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { Rng } from '../util/rng.ts';
 import { createStepBuffer, writeStep, type Step } from './step.ts';
-import { AttentionKernel, decodeChunks, windowStart, type AttentionOptions, type AttentionShape } from './attention.ts';
+import { AttentionKernel, attentionOptionsProblem, decodeChunks, lanesShape, windowStart, type AttentionOptions, type AttentionShape } from './attention.ts';
 import { attentionRef } from './attention.ref.ts';
 import { RopeKvKernel, type RopeKvShape } from './rope_kv.ts';
 import { kvLayerBytes } from '../model/config.ts';
@@ -356,7 +356,8 @@ describe('rope_kv + attention: one step of 38 tokens equals 37 then 1', () => {
   }
 });
 
-describe('fused RoPE + KV append + split-K decode (attention_decode_rope.wgsl)', () => {
+function fusedTests(title: string, variant: AttentionOptions) {
+describe(title, () => {
   // One decoded token, two ways on the same earlier cache: rope_kv then the split-K pass (each
   // tested against its CPU reference above and in rope_kv.test.ts), and the fused pass. The
   // fused pass promises the same cache bits (same RoPE code, same f16 rounding) and attention
@@ -383,6 +384,8 @@ describe('fused RoPE + KV append + split-K decode (attention_decode_rope.wgsl)',
       factors: new Rng(30).fill(24, 1, 40),
       chunk: 64,
     }],
+    ['GQA 8/2 at headDim 128, window 700, pos 900', { rope: { nHeads: 8, nKvHeads: 2, headDim: 128, ropeDim: 128, maxCtx: 1000, base: 10000, attnFactor: 1 }, window: 700, pos: 900, style: 'neox' }],
+    ['headDim 74 (37 f16 pairs: scalar loads), norm style, chunk 100', { rope: { nHeads: 3, nKvHeads: 1, headDim: 74, ropeDim: 74, maxCtx: 400, base: 10000, attnFactor: 1 }, window: 0, pos: 333, style: 'norm', chunk: 100 }],
   ];
 
   for (const [label, c] of CASES) {
@@ -393,7 +396,7 @@ describe('fused RoPE + KV append + split-K decode (attention_decode_rope.wgsl)',
       const rowLen = (nHeads + 2 * nKvHeads) * headDim;
       const qkv = new Rng(31).fill(rowLen, -2, 2);
       const ropeKernel = new RopeKvKernel(device, c.style);
-      const att = new AttentionKernel(device, headDim, { ropeStyle: c.style, chunk: c.chunk });
+      const att = new AttentionKernel(device, headDim, { ...variant, ropeStyle: c.style, chunk: c.chunk });
       // Positions < pos hold earlier keys; slot pos and later hold NaN (never to be read).
       const earlier = (seed: number) => packKvCache(new Rng(seed).fill(nKvHeads * pos * headDim, -1.5, 1.5), nKvHeads, pos, headDim, maxCtx, (F16_NAN | (F16_NAN << 16)) >>> 0);
 
@@ -445,4 +448,120 @@ describe('fused RoPE + KV append + split-K decode (attention_decode_rope.wgsl)',
       expectClose(twoPass.att, ref, inp, `two-pass ${label}`);
     });
   }
+});
+}
+
+/**
+ * The 'lanes' variant in its layouts: the default shape (subgroup reductions where the device has
+ * them) and workgroup-memory reductions only, each over every decode case; then forced lane
+ * counts over a few cases (16 lanes: group sums through workgroup memory where subgroups may be
+ * narrower; 2 lanes: several rounds of vectors per lane). The forced layouts compile slowly on
+ * the CPU emulators, hence fewer cases.
+ */
+const LANES_VARIANTS: [string, AttentionOptions, 'all' | 'some'][] = [
+  ['lanes', { decodeVariant: 'lanes' }, 'all'],
+  ['lanes, no subgroups', { decodeVariant: 'lanes', subgroups: false }, 'all'],
+  ['lanes, 16 lanes per key, workgroup 64', { decodeVariant: 'lanes', lanesPerKey: 16, decodeWorkgroupSize: 64 }, 'some'],
+  ['lanes, 2 lanes per key, workgroup 32, no subgroups', { decodeVariant: 'lanes', lanesPerKey: 2, decodeWorkgroupSize: 32, subgroups: false }, 'some'],
+];
+
+fusedTests('fused RoPE + KV append + split-K decode (attention_decode_rope.wgsl)', {});
+for (const [name, opts, which] of LANES_VARIANTS) {
+  if (which === 'all') fusedTests(`fused RoPE + KV append + split-K decode, ${name} (attention_decode_rope_lanes.wgsl)`, opts);
+}
+
+describe('split-K decode, lanes variant (attention_decode_lanes.wgsl) vs CPU reference', () => {
+  // The decode cases of 'attention kernels vs CPU reference' with each lanes layout; the same
+  // tolerance holds (attention_lanes.wgsl: each score an HD-term sum, one exp per weight, sums of
+  // at most n terms plus G <= 64 group sums; see the bound at the top of this file).
+  for (const [name, variant, which] of LANES_VARIANTS) {
+    const kernels = new Map<string, AttentionKernel>();
+    const kernelFor = (headDim: number, opts: AttentionOptions = {}) => {
+      const key = `${headDim} ${JSON.stringify(opts)}`;
+      if (!kernels.has(key)) kernels.set(key, new AttentionKernel(device, headDim, { ...variant, ...opts }));
+      return kernels.get(key)!;
+    };
+
+    it(`${name}: fixed cases (mean of visible V, window 2, weights 2/3 and 1/3)`, async () => {
+      const k2 = kernelFor(2);
+      const v = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]);
+      const last: Inputs = { shape: shape(1, 1, 2, 8), pos0: 3, M: 1, q: new Float32Array(2), k: new Float32Array([1, 0, 0, 1, 1, 1, -1, 0]), v };
+      expectNear(await runGpu(k2, last, 'decode'), [4, 5]);
+      expectNear(await runGpu(k2, { ...last, shape: shape(1, 1, 2, 8, 2) }, 'decode'), [6, 7]);
+      const ln2: Inputs = { shape: shape(1, 1, 2, 8), pos0: 1, M: 1, q: new Float32Array([Math.LN2 * Math.SQRT2, 0]), k: new Float32Array([1, 0, 0, 0]), v: new Float32Array([3, 0, 0, 3]) };
+      const got = await runGpu(k2, ln2, 'decode');
+      expect(got[0]).toBeCloseTo(2, 6);
+      expect(got[1]).toBeCloseTo(1, 6);
+    });
+
+    if (which === 'some') {
+      it(`${name}: GQA at headDim 64 and 96, several and partial chunks, window`, async () => {
+        await check(kernelFor(64), makeInputs(shape(4, 2, 64, 1200), 1100, 4, 4, 2), ['decode']);
+        await check(kernelFor(96), makeInputs(shape(8, 2, 96, 2600, 2047), 2500, 1, 10), ['decode']);
+      });
+      continue;
+    }
+
+    it(`${name}: window of 1, each row is its own V exactly`, async () => {
+      for (const [pos0, M] of [[286, 1], [283, 4]] as const) {
+        const inp = makeInputs(shape(4, 2, 64, 300, 1), pos0, M, 1, 3);
+        const got = await runGpu(kernelFor(64), inp, 'decode');
+        const kvLen = pos0 + M;
+        for (let m = 0; m < M; m++) {
+          for (let h = 0; h < 4; h++) {
+            const row = got.subarray((m * 4 + h) * 64, (m * 4 + h + 1) * 64);
+            const self = ((h >> 1) * kvLen + pos0 + m) * 64;
+            expect([...row], `m=${m} h=${h}`).toEqual([...inp.v.subarray(self, self + 64)]);
+          }
+        }
+      }
+    });
+
+    it(`${name}: Phi-3 heads, GQA, headDim 64/96/128, several and partial chunks`, async () => {
+      await check(kernelFor(96), makeInputs(shape(32, 32, 96, 4096), 3000, 1, 2), ['decode']);
+      await check(kernelFor(96), makeInputs(shape(4, 4, 96, 2000), 1533, 3, 3, 3), ['decode']);
+      await check(kernelFor(64), makeInputs(shape(4, 2, 64, 1200), 1100, 4, 4, 2), ['decode']);
+      await check(kernelFor(96), makeInputs(shape(32, 8, 96, 600), 517, 1, 6, 4), ['decode']);
+      await check(kernelFor(128), makeInputs(shape(8, 2, 128, 900), 777, 2, 40, 2), ['decode']);
+      await check(kernelFor(64), makeInputs(shape(2, 1, 64, 100), 0, 1, 13), ['decode']);
+    });
+
+    it(`${name}: sliding window smaller than the context`, async () => {
+      const small = kernelFor(64, { chunk: 64 });
+      await check(small, makeInputs(shape(4, 2, 64, 2100, 300), 2000, 1, 7, 2), ['decode']);
+      await check(small, makeInputs(shape(4, 2, 64, 2100, 300), 1990, 4, 8), ['decode']);
+      await check(kernelFor(96), makeInputs(shape(4, 4, 96, 2600, 2047), 2500, 3, 10), ['decode']);
+    });
+
+    it(`${name}: random shapes, odd pair counts, chunks`, async () => {
+      const rng = new Rng(41);
+      for (let t = 0; t < 4; t++) {
+        const headDim = [32, 2 * rng.int(1, 64), 74, 2][t];
+        const nKvHeads = rng.int(1, 3);
+        const s = shape(nKvHeads * rng.int(1, 3), nKvHeads, headDim, 0, rng.next() < 0.5 ? 0 : rng.int(1, 500));
+        const M = rng.int(1, 4);
+        const pos0 = rng.int(0, 1500);
+        s.maxCtx = pos0 + M + rng.int(0, 50);
+        const kernel = kernelFor(headDim, { chunk: [256, 64, 100][t % 3] });
+        await check(kernel, makeInputs(s, pos0, M, 300 + t, rng.uniform(0.5, 4)), ['decode']);
+      }
+    });
+  }
+
+  it('attentionOptionsProblem names what a device or shape rules out, and null when it can run', () => {
+    expect(attentionOptionsProblem(device, 96, { decodeVariant: 'lanes' })).toBeNull();
+    expect(attentionOptionsProblem(device, 96, {})).toBeNull();
+    expect(attentionOptionsProblem(device, 96, { decodeVariant: 'lanes', lanesPerKey: 3 })).toMatch(/power of two/);
+    expect(attentionOptionsProblem(device, 95, { decodeVariant: 'lanes' })).toMatch(/even/);
+    expect(attentionOptionsProblem(device, 96, { decodeVariant: 'lanes', chunk: 8192 })).toMatch(/workgroup memory/);
+    if (!device.features.has('subgroups')) expect(attentionOptionsProblem(device, 96, { decodeVariant: 'lanes', subgroups: true })).toMatch(/subgroups/);
+  });
+
+  it('lanesShape: whole rows per power of two of lanes, no idle lane where one exists', () => {
+    expect(lanesShape(96, 128)).toEqual({ vectorWords: 2, vectors: 24, lanesPerKey: 8, rounds: 3, groups: 16 });
+    expect(lanesShape(128, 128)).toEqual({ vectorWords: 4, vectors: 16, lanesPerKey: 16, rounds: 1, groups: 8 });
+    expect(lanesShape(64, 128)).toEqual({ vectorWords: 4, vectors: 8, lanesPerKey: 8, rounds: 1, groups: 16 });
+    expect(lanesShape(74, 128)).toEqual({ vectorWords: 1, vectors: 37, lanesPerKey: 8, rounds: 5, groups: 16 });
+    expect(lanesShape(96, 64, 16)).toEqual({ vectorWords: 1, vectors: 48, lanesPerKey: 16, rounds: 3, groups: 4 });
+  });
 });
