@@ -15,8 +15,8 @@
 //      vectors of v_j in registers; the G group sums meet in workgroup memory (accS), and
 //      thread w adds word w's G entries in group order.
 // Rounding: each score is an HD-term sum (any order; the same bound as attention_partials.wgsl),
-// each weight one exp, and sum_j p_j v_j a sum of at most ceil(n / G) terms per group then G
-// groups, all in f32: the error bounds of the 'keys' pass hold unchanged.
+// each weight one exp, and sum_j p_j v_j adds n terms through per-group sums then the G group
+// sums, n - 1 rounded f32 additions whatever the tree: the error bounds of the 'keys' pass hold.
 //
 // Module (src/kernels/attention.ts): [enable subgroups;] + the generated constants (HD, NW, CHUNK,
 // WG, VW, NV, LPK, R, G, SHUFFLE, alias KV, kvWord, kvWith) + Step + Params + attention_common.wgsl
