@@ -356,99 +356,100 @@ describe('rope_kv + attention: one step of 38 tokens equals 37 then 1', () => {
   }
 });
 
+/** The fused pass's cases, for the split-K layout `variant` selects (decodeVariant and its options). */
 function fusedTests(title: string, variant: AttentionOptions) {
-describe(title, () => {
-  // One decoded token, two ways on the same earlier cache: rope_kv then the split-K pass (each
-  // tested against its CPU reference above and in rope_kv.test.ts), and the fused pass. The
-  // fused pass promises the same cache bits (same RoPE code, same f16 rounding) and attention
-  // within the f32 bound of the CPU reference built from that cache and the rotated q. A fused
-  // pass that rotated k differently, wrote the wrong row or head, or skipped the new key for
-  // the cached (stale) one fails these: the new key's stale slot is filled with NaN below.
-  interface Case {
-    rope: RopeKvShape;
-    window: number;
-    pos: number;
-    style: 'neox' | 'norm';
-    factors?: Float32Array;
-    chunk?: number;
-  }
-  const CASES: [string, Case][] = [
-    ['Phi-3 heads 32/32x96 at pos 3000 (several chunks)', { rope: { nHeads: 32, nKvHeads: 32, headDim: 96, ropeDim: 96, maxCtx: 3072, base: 10000, attnFactor: 1 }, window: 0, pos: 3000, style: 'neox' }],
-    ['GQA 8/2, window 1000, pos at a chunk start (the new key alone in its chunk)', { rope: { nHeads: 8, nKvHeads: 2, headDim: 96, ropeDim: 96, maxCtx: 1400, base: 10000, attnFactor: 1 }, window: 1000, pos: 1280, style: 'neox' }],
-    ['pos 0 (only the new key)', { rope: { nHeads: 4, nKvHeads: 4, headDim: 96, ropeDim: 96, maxCtx: 64, base: 10000, attnFactor: 1 }, window: 0, pos: 0, style: 'neox' }],
-    ['norm style, partial rotation, LongRoPE factors and attention factor, chunk 64', {
-      rope: { nHeads: 6, nKvHeads: 3, headDim: 64, ropeDim: 48, maxCtx: 700, base: 500000, attnFactor: 1.19 },
-      window: 0,
-      pos: 517,
-      style: 'norm',
-      factors: new Rng(30).fill(24, 1, 40),
-      chunk: 64,
-    }],
-    ['GQA 8/2 at headDim 128, window 700, pos 900', { rope: { nHeads: 8, nKvHeads: 2, headDim: 128, ropeDim: 128, maxCtx: 1000, base: 10000, attnFactor: 1 }, window: 700, pos: 900, style: 'neox' }],
-    ['headDim 74 (37 f16 pairs: scalar loads), norm style, chunk 100', { rope: { nHeads: 3, nKvHeads: 1, headDim: 74, ropeDim: 74, maxCtx: 400, base: 10000, attnFactor: 1 }, window: 0, pos: 333, style: 'norm', chunk: 100 }],
-  ];
+  describe(title, () => {
+    // One decoded token, two ways on the same earlier cache: rope_kv then the split-K pass (each
+    // tested against its CPU reference above and in rope_kv.test.ts), and the fused pass. The
+    // fused pass promises the same cache bits (same RoPE code, same f16 rounding) and attention
+    // within the f32 bound of the CPU reference built from that cache and the rotated q. A fused
+    // pass that rotated k differently, wrote the wrong row or head, or skipped the new key for
+    // the cached (stale) one fails these: the new key's stale slot is filled with NaN below.
+    interface Case {
+      rope: RopeKvShape;
+      window: number;
+      pos: number;
+      style: 'neox' | 'norm';
+      factors?: Float32Array;
+      chunk?: number;
+    }
+    const CASES: [string, Case][] = [
+      ['Phi-3 heads 32/32x96 at pos 3000 (several chunks)', { rope: { nHeads: 32, nKvHeads: 32, headDim: 96, ropeDim: 96, maxCtx: 3072, base: 10000, attnFactor: 1 }, window: 0, pos: 3000, style: 'neox' }],
+      ['GQA 8/2, window 1000, pos at a chunk start (the new key alone in its chunk)', { rope: { nHeads: 8, nKvHeads: 2, headDim: 96, ropeDim: 96, maxCtx: 1400, base: 10000, attnFactor: 1 }, window: 1000, pos: 1280, style: 'neox' }],
+      ['pos 0 (only the new key)', { rope: { nHeads: 4, nKvHeads: 4, headDim: 96, ropeDim: 96, maxCtx: 64, base: 10000, attnFactor: 1 }, window: 0, pos: 0, style: 'neox' }],
+      ['norm style, partial rotation, LongRoPE factors and attention factor, chunk 64', {
+        rope: { nHeads: 6, nKvHeads: 3, headDim: 64, ropeDim: 48, maxCtx: 700, base: 500000, attnFactor: 1.19 },
+        window: 0,
+        pos: 517,
+        style: 'norm',
+        factors: new Rng(30).fill(24, 1, 40),
+        chunk: 64,
+      }],
+      ['GQA 8/2 at headDim 128, window 700, pos 900', { rope: { nHeads: 8, nKvHeads: 2, headDim: 128, ropeDim: 128, maxCtx: 1000, base: 10000, attnFactor: 1 }, window: 700, pos: 900, style: 'neox' }],
+      ['headDim 74 (37 f16 pairs: scalar loads), norm style, chunk 100', { rope: { nHeads: 3, nKvHeads: 1, headDim: 74, ropeDim: 74, maxCtx: 400, base: 10000, attnFactor: 1 }, window: 0, pos: 333, style: 'norm', chunk: 100 }],
+    ];
 
-  for (const [label, c] of CASES) {
-    it(label, async () => {
-      const { rope, pos } = c;
-      const { nHeads, nKvHeads, headDim, maxCtx } = rope;
-      const attShape = shape(nHeads, nKvHeads, headDim, maxCtx, c.window);
-      const rowLen = (nHeads + 2 * nKvHeads) * headDim;
-      const qkv = new Rng(31).fill(rowLen, -2, 2);
-      const ropeKernel = new RopeKvKernel(device, c.style);
-      const att = new AttentionKernel(device, headDim, { ...variant, ropeStyle: c.style, chunk: c.chunk });
-      // Positions < pos hold earlier keys; slot pos and later hold NaN (never to be read).
-      const earlier = (seed: number) => packKvCache(new Rng(seed).fill(nKvHeads * pos * headDim, -1.5, 1.5), nKvHeads, pos, headDim, maxCtx, (F16_NAN | (F16_NAN << 16)) >>> 0);
+    for (const [label, c] of CASES) {
+      it(label, async () => {
+        const { rope, pos } = c;
+        const { nHeads, nKvHeads, headDim, maxCtx } = rope;
+        const attShape = shape(nHeads, nKvHeads, headDim, maxCtx, c.window);
+        const rowLen = (nHeads + 2 * nKvHeads) * headDim;
+        const qkv = new Rng(31).fill(rowLen, -2, 2);
+        const ropeKernel = new RopeKvKernel(device, c.style);
+        const att = new AttentionKernel(device, headDim, { ...variant, ropeStyle: c.style, chunk: c.chunk });
+        // Positions < pos hold earlier keys; slot pos and later hold NaN (never to be read).
+        const earlier = (seed: number) => packKvCache(new Rng(seed).fill(nKvHeads * pos * headDim, -1.5, 1.5), nKvHeads, pos, headDim, maxCtx, (F16_NAN | (F16_NAN << 16)) >>> 0);
 
-      async function run(fused: boolean) {
-        const bytes = kvLayerBytes({ nKvHeads, headDim }, maxCtx);
-        const kCache = uploadStorage(device, earlier(32), 'k');
-        const vCache = uploadStorage(device, earlier(33), 'v');
-        const qkvBuf = uploadStorage(device, qkv, 'qkv');
-        const q = createStorage(device, nHeads * headDim * 4, 'q');
-        const out = createStorage(device, nHeads * headDim * 4, 'att');
-        const step = createStepBuffer(device);
-        writeStep(device, step, { pos0: pos, nTokens: 1 });
-        const factors = c.factors ? uploadStorage(device, c.factors, 'factors') : ropeKernel.createUnitFactors(rope.ropeDim);
-        const ropeParams = ropeKernel.createParams(rope);
-        const attParams = att.createParams(attShape);
-        const scratch = att.createScratch(attShape);
-        const binding = att.bind({ shape: attShape, params: attParams, step, scratch }, { k: kCache, v: vCache }, q, out);
-        const enc = device.createCommandEncoder();
-        const pass = enc.beginComputePass();
-        if (fused) {
-          att.encodeDecodeRope(pass, att.bindDecode({ shape: attShape, params: attParams, step, scratch }, { k: kCache, v: vCache }, { qkv: qkvBuf, factors, ropeParams }, out), pos);
-        } else {
-          ropeKernel.encode(pass, ropeKernel.bind(qkvBuf, factors, q, kCache, vCache, step, ropeParams), 1, nHeads, nKvHeads);
-          att.encode(pass, binding, { pos0: pos, nTokens: 1 });
+        async function run(fused: boolean) {
+          const bytes = kvLayerBytes({ nKvHeads, headDim }, maxCtx);
+          const kCache = uploadStorage(device, earlier(32), 'k');
+          const vCache = uploadStorage(device, earlier(33), 'v');
+          const qkvBuf = uploadStorage(device, qkv, 'qkv');
+          const q = createStorage(device, nHeads * headDim * 4, 'q');
+          const out = createStorage(device, nHeads * headDim * 4, 'att');
+          const step = createStepBuffer(device);
+          writeStep(device, step, { pos0: pos, nTokens: 1 });
+          const factors = c.factors ? uploadStorage(device, c.factors, 'factors') : ropeKernel.createUnitFactors(rope.ropeDim);
+          const ropeParams = ropeKernel.createParams(rope);
+          const attParams = att.createParams(attShape);
+          const scratch = att.createScratch(attShape);
+          const binding = att.bind({ shape: attShape, params: attParams, step, scratch }, { k: kCache, v: vCache }, q, out);
+          const enc = device.createCommandEncoder();
+          const pass = enc.beginComputePass();
+          if (fused) {
+            att.encodeDecodeRope(pass, att.bindDecode({ shape: attShape, params: attParams, step, scratch }, { k: kCache, v: vCache }, { qkv: qkvBuf, factors, ropeParams }, out), pos);
+          } else {
+            ropeKernel.encode(pass, ropeKernel.bind(qkvBuf, factors, q, kCache, vCache, step, ropeParams), 1, nHeads, nKvHeads);
+            att.encode(pass, binding, { pos0: pos, nTokens: 1 });
+          }
+          pass.end();
+          device.queue.submit([enc.finish()]);
+          const res = {
+            att: new Float32Array(await readBuffer(device, out, nHeads * headDim * 4)),
+            q: new Float32Array(await readBuffer(device, q, nHeads * headDim * 4)),
+            k: new Uint32Array(await readBuffer(device, kCache, bytes)),
+            v: new Uint32Array(await readBuffer(device, vCache, bytes)),
+          };
+          for (const b of [kCache, vCache, qkvBuf, q, out, step, factors, ropeParams, attParams, scratch.partO, scratch.partML]) b.destroy();
+          return res;
         }
-        pass.end();
-        device.queue.submit([enc.finish()]);
-        const res = {
-          att: new Float32Array(await readBuffer(device, out, nHeads * headDim * 4)),
-          q: new Float32Array(await readBuffer(device, q, nHeads * headDim * 4)),
-          k: new Uint32Array(await readBuffer(device, kCache, bytes)),
-          v: new Uint32Array(await readBuffer(device, vCache, bytes)),
-        };
-        for (const b of [kCache, vCache, qkvBuf, q, out, step, factors, ropeParams, attParams, scratch.partO, scratch.partML]) b.destroy();
-        return res;
-      }
 
-      const twoPass = await run(false);
-      const fused = await run(true);
-      // vitest's deep equality is far too slow for millions of words: first mismatch instead.
-      const firstDiff = (x: Uint32Array, y: Uint32Array) => x.findIndex((w, i) => w !== y[i]);
-      expect(firstDiff(fused.k, twoPass.k), 'first differing K word').toBe(-1);
-      expect(firstDiff(fused.v, twoPass.v), 'first differing V word').toBe(-1);
-      const kvLen = pos + 1;
-      const kv = { k: unpackKvCache(fused.k, nKvHeads, maxCtx, headDim, 0, kvLen), v: unpackKvCache(fused.v, nKvHeads, maxCtx, headDim, 0, kvLen) };
-      const inp: Inputs = { shape: attShape, pos0: pos, M: 1, q: twoPass.q, ...kv };
-      const ref = attentionRef(twoPass.q, kv.k, kv.v, kvLen, 1, pos, attShape);
-      expectClose(fused.att, ref, inp, `fused ${label}`);
-      expectClose(twoPass.att, ref, inp, `two-pass ${label}`);
-    });
-  }
-});
+        const twoPass = await run(false);
+        const fused = await run(true);
+        // vitest's deep equality is far too slow for millions of words: first mismatch instead.
+        const firstDiff = (x: Uint32Array, y: Uint32Array) => x.findIndex((w, i) => w !== y[i]);
+        expect(firstDiff(fused.k, twoPass.k), 'first differing K word').toBe(-1);
+        expect(firstDiff(fused.v, twoPass.v), 'first differing V word').toBe(-1);
+        const kvLen = pos + 1;
+        const kv = { k: unpackKvCache(fused.k, nKvHeads, maxCtx, headDim, 0, kvLen), v: unpackKvCache(fused.v, nKvHeads, maxCtx, headDim, 0, kvLen) };
+        const inp: Inputs = { shape: attShape, pos0: pos, M: 1, q: twoPass.q, ...kv };
+        const ref = attentionRef(twoPass.q, kv.k, kv.v, kvLen, 1, pos, attShape);
+        expectClose(fused.att, ref, inp, `fused ${label}`);
+        expectClose(twoPass.att, ref, inp, `two-pass ${label}`);
+      });
+    }
+  });
 }
 
 /**
