@@ -568,3 +568,125 @@ describe('split-K decode, lanes variant (attention_decode_lanes.wgsl) vs CPU ref
     expect(lanesShape(96, 64, 16)).toEqual({ vectorWords: 1, vectors: 48, lanesPerKey: 16, rounds: 3, groups: 4 });
   });
 });
+
+describe("prefill, 'rows-f16' variant (attention_prefill_f16.wgsl) vs CPU reference", () => {
+  // Tolerance per (row, head); u = 2^-24 (f32), u16 = 2^-11 (f16). K and V are f16 in the cache
+  // and the reference reads the same values, so only the GPU's rounding differs:
+  //   scores: q * scale rounds in f32 then to f16, each f16 pair product and the pair's sum round
+  //     in f16 (3 u16 + u relative to the pair's sum of |q k|, to first order), the HD/2 pair
+  //     sums add in f32 (<= HD/2 u); where a value falls below f16's normal range (2^-14) a
+  //     rounding is off by <= 2^-25 absolute instead, at most 3 per pair, times |k| < 2:
+  //       |ds| <= (3 u16 + (HD/2 + 2) u) S + 3 HD 2^-25,   S as in `tolerance` above;
+  //   weights: the exp of each score as before, and per tile of BK keys one rescaling exp(m - m')
+  //     off by (3 + 2|m - m'|) ulp, T = ceil(n / BK) + 1 tiles, sum |m - m'| <= R:
+  //       delta16 = |ds| + (3 + 2R) u + (3T + 2R) u;
+  //   sum p v: p rounded to f16 and the f16 product p v: relative 2 u16 per term (<= 2 u16 max|v|
+  //     of the average), or 2^-24 absolute per term below f16's normal range (n terms over a sum
+  //     of weights >= 1, the max key's weight being 1); the f32 sums as in `tolerance`:
+  //   tol16 = max|v| (2 delta16 + 2 (n + 64) u + 4 u + 2 u16) + n 2^-24.
+  // A wrong mask moves the output by ~max|v| / n: the window-of-1 and small-window cases below
+  // make that far larger than tol16 (exact results where one weight is 1 and the rest are 0).
+  const U16 = 2 ** -11;
+  const BK_MAX = 32;
+
+  function tolerance16(inp: Inputs, tileK: number): Float64Array {
+    const { nHeads, nKvHeads, headDim, window } = inp.shape;
+    const kvLen = inp.pos0 + inp.M;
+    const scale = 1 / Math.sqrt(headDim);
+    const tol = new Float64Array(inp.M * nHeads);
+    for (let m = 0; m < inp.M; m++) {
+      const pos = inp.pos0 + m;
+      const lo = windowStart(pos, window);
+      const n = pos - lo + 1;
+      for (let h = 0; h < nHeads; h++) {
+        const kvo = Math.floor(h / (nHeads / nKvHeads)) * kvLen * headDim;
+        const qo = (m * nHeads + h) * headDim;
+        let S = 0;
+        let smax = -Infinity;
+        let smin = Infinity;
+        let vmax = 0;
+        for (let j = lo; j <= pos; j++) {
+          let abs = 0;
+          let s = 0;
+          for (let d = 0; d < headDim; d++) {
+            const qk = inp.q[qo + d] * inp.k[kvo + j * headDim + d];
+            abs += Math.abs(qk);
+            s += qk;
+            vmax = Math.max(vmax, Math.abs(inp.v[kvo + j * headDim + d]));
+          }
+          S = Math.max(S, abs * scale);
+          smax = Math.max(smax, s * scale);
+          smin = Math.min(smin, s * scale);
+        }
+        const R = smax - smin;
+        const T = Math.ceil(n / tileK) + 1;
+        const ds = (3 * U16 + (headDim / 2 + 2) * U) * S + 3 * headDim * 2 ** -25;
+        const delta16 = ds + (3 + 2 * R) * U + (3 * T + 2 * R) * U;
+        tol[m * nHeads + h] = vmax * (2 * delta16 + 2 * (n + 64) * U + 4 * U + 2 * U16) + n * 2 ** -24;
+      }
+    }
+    return tol;
+  }
+
+  async function check16(kernel: AttentionKernel, inp: Inputs) {
+    const ref = attentionRef(inp.q, inp.k, inp.v, inp.pos0 + inp.M, inp.M, inp.pos0, inp.shape);
+    const got = await runGpu(kernel, inp, 'prefill');
+    const tol = tolerance16(inp, kernel.tileK);
+    const { nHeads, headDim } = inp.shape;
+    let bad = 0;
+    const report: string[] = [];
+    for (let i = 0; i < ref.length; i++) {
+      const t = tol[Math.floor(i / headDim)];
+      if (!(Math.abs(got[i] - ref[i]) <= t)) {
+        bad++;
+        if (report.length < 6) report.push(`[m=${Math.floor(i / (nHeads * headDim))} h=${Math.floor(i / headDim) % nHeads} d=${i % headDim}] ${got[i]} vs ${ref[i]} (tol ${t.toExponential(2)})`);
+      }
+    }
+    const s = inp.shape;
+    expect(bad, `rows-f16 ${s.nHeads}/${s.nKvHeads}x${s.headDim} pos0 ${inp.pos0} M ${inp.M} window ${s.window}: ${bad}/${ref.length} out of tolerance: ${report.join('; ')}`).toBe(0);
+  }
+
+  const has16 = () => device.features.has('shader-f16');
+  // Few distinct shapes: the emulators compile each (fully unrolled) shape slowly.
+  const kernels = new Map<string, AttentionKernel>();
+  const make = (headDim: number, opts: AttentionOptions = {}) => {
+    const key = `${headDim} ${JSON.stringify(opts)}`;
+    if (!kernels.has(key)) kernels.set(key, new AttentionKernel(device, headDim, { prefillVariant: 'rows-f16', ...opts }));
+    return kernels.get(key)!;
+  };
+
+  it("is ruled out exactly where the device lacks 'shader-f16'", () => {
+    const problem = attentionOptionsProblem(device, 96, { prefillVariant: 'rows-f16' });
+    if (has16()) expect(problem).toBeNull();
+    else expect(problem).toMatch(/shader-f16/);
+  });
+
+  it('fixed cases: mean of visible V, window 2, and window 1 (each row its own V, exactly)', async () => {
+    if (!has16()) return;
+    const k2 = make(2);
+    const v = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]);
+    const base: Inputs = { shape: shape(1, 1, 2, 8), pos0: 0, M: 4, q: new Float32Array(8), k: new Float32Array([1, 0, 0, 1, 1, 1, -1, 0]), v };
+    expectNear(await runGpu(k2, base, 'prefill'), [1, 2, 2, 3, 3, 4, 4, 5]);
+    expectNear(await runGpu(k2, { ...base, shape: shape(1, 1, 2, 8, 2) }, 'prefill'), [1, 2, 2, 3, 4, 5, 6, 7]);
+    const inp = makeInputs(shape(4, 2, 64, 300, 1), 250, 37, 1, 3);
+    const got = await runGpu(make(64, { tileQ: 16, tileK: 16 }), inp, 'prefill');
+    for (let m = 0; m < 37; m++) {
+      for (let h = 0; h < 4; h++) {
+        const self = ((h >> 1) * 287 + 250 + m) * 64;
+        expect([...got.subarray((m * 4 + h) * 64, (m * 4 + h + 1) * 64)], `m=${m} h=${h}`).toEqual([...inp.v.subarray(self, self + 64)]);
+      }
+    }
+  });
+
+  it('Phi-3 heads, GQA, sliding windows, several row blocks and tiles, last ones partial', async () => {
+    if (!has16()) return;
+    const k96 = make(96);
+    expect(k96.tileK).toBeLessThanOrEqual(BK_MAX);
+    await check16(k96, makeInputs(shape(4, 2, 96, 200), 0, 129, 12, 2));
+    await check16(k96, makeInputs(shape(4, 4, 96, 2600, 2047), 2000, 70, 11));
+    await check16(make(64, { tileQ: 16, tileK: 16 }), makeInputs(shape(4, 4, 64, 2100, 7), 1500, 45, 9, 2));
+    await check16(make(64, { tileQ: 16, tileK: 16 }), makeInputs(shape(32, 8, 64, 800), 700, 37, 5));
+    await check16(make(128, { tileK: 16 }), makeInputs(shape(4, 1, 128, 400), 300, 20, 21, 2));
+    await check16(make(74, { tileQ: 8 }), makeInputs(shape(3, 1, 74, 300, 100), 250, 30, 22));
+  });
+});

@@ -3,7 +3,9 @@
  *   - split-K "flash-decoding" for steps of at most `decodeMaxTokens` tokens:
  *     shaders/attention_decode.wgsl (one workgroup per key chunk, head, token) then
  *     shaders/attention_merge.wgsl (one per head, token);
- *   - tiled causal attention for prefill: shaders/attention_prefill.wgsl;
+ *   - tiled causal attention for prefill: shaders/attention_prefill.wgsl, or, with
+ *     prefillVariant 'rows-f16' (devices with 'shader-f16'), one thread per query row with f16
+ *     products and no stored scores: shaders/attention_prefill_f16.wgsl;
  *   - for one decoded token, the split-K pass with RoPE and the KV append fused in
  *     (shaders/attention_decode_rope.wgsl, reading raw qkv; replaces rope_kv + the split-K pass).
  * The split-K passes come in two layouts (AttentionOptions.decodeVariant): 'keys', one thread per
@@ -26,6 +28,7 @@ import lanesSubgroupSource from '../../shaders/attention_lanes_subgroup.wgsl?raw
 import lanesWorkgroupSource from '../../shaders/attention_lanes_workgroup.wgsl?raw';
 import decodeLanesSource from '../../shaders/attention_decode_lanes.wgsl?raw';
 import decodeRopeLanesSource from '../../shaders/attention_decode_rope_lanes.wgsl?raw';
+import prefillF16Source from '../../shaders/attention_prefill_f16.wgsl?raw';
 import { ROPE_WGSL, type RopeStyle } from './rope_kv.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { STEP_WGSL, type Step } from './step.ts';
@@ -73,9 +76,18 @@ export interface AttentionOptions {
    * Default: whether the device has it. Without it, barrier trees in workgroup memory.
    */
   subgroups?: boolean;
+  /**
+   * Prefill path: 'tiled' (default, shaders/attention_prefill.wgsl) or 'rows-f16'
+   * (shaders/attention_prefill_f16.wgsl: one thread per query row, scores in registers, f16
+   * products; needs the device feature 'shader-f16'). For 'rows-f16', tileQ is the rows (threads)
+   * per workgroup (default 64) and tileK the keys per tile (default 32, halved while the K and V
+   * tiles exceed workgroup memory); threadsPerRow is unused.
+   */
+  prefillVariant?: PrefillVariant;
 }
 
 export type DecodeVariant = 'keys' | 'lanes';
+export type PrefillVariant = 'tiled' | 'rows-f16';
 
 /** Workgroup memory the 'lanes' default shape allows for the per-group sums of p v (accS). */
 export const LANES_ACC_BYTES = 8192;
@@ -171,6 +183,7 @@ interface Resolved {
   tileQ: number;
   tileK: number;
   decodeVariant: DecodeVariant;
+  prefillVariant: PrefillVariant;
   lanes: LanesShape | null;
   subgroups: boolean;
   shuffle: boolean;
@@ -184,6 +197,7 @@ function resolveOptions(device: GPUDevice, headDim: number, opts: AttentionOptio
   const decodeMaxTokens = opts.decodeMaxTokens ?? 4;
   const threadsPerRow = opts.threadsPerRow ?? 8;
   const decodeVariant = opts.decodeVariant ?? 'keys';
+  const prefillVariant = opts.prefillVariant ?? 'tiled';
   const words = headDim / 2;
   if (!Number.isInteger(words) || headDim < 2) throw new Error(`attention: headDim ${headDim} must be even`);
   if (decodeVariant !== 'keys' && decodeVariant !== 'lanes') throw new Error(`attention: unknown decode variant ${String(decodeVariant)}`);
@@ -191,18 +205,35 @@ function resolveOptions(device: GPUDevice, headDim: number, opts: AttentionOptio
     throw new Error(`attention: decode workgroup size ${decodeWorkgroupSize} must be a power of two >= headDim/2`);
   }
   if (!(chunk >= 1 && decodeMaxTokens >= 1)) throw new Error('attention: bad chunk or decodeMaxTokens');
-  if (!pow2(threadsPerRow) || words > MAX_WPT * threadsPerRow) {
-    throw new Error(`attention: headDim ${headDim} needs more than ${MAX_WPT} words per prefill thread`);
-  }
-  // Prefill tiles: shrink K tile, then Q tile, until they fit the device's workgroup memory.
-  let tileQ = opts.tileQ ?? 16;
-  let tileK = opts.tileK ?? 32;
-  const bytes = () => 4 * (tileQ * headDim + tileK * words + tileQ * tileK);
-  const fixed = opts.tileQ !== undefined && opts.tileK !== undefined;
-  while (!fixed && bytes() > limits.maxComputeWorkgroupStorageSize && tileK > 8) tileK /= 2;
-  while (!fixed && bytes() > limits.maxComputeWorkgroupStorageSize && tileQ > 1) tileQ /= 2;
-  if (bytes() > limits.maxComputeWorkgroupStorageSize || tileQ * threadsPerRow > limits.maxComputeInvocationsPerWorkgroup) {
-    throw new Error(`attention: prefill tiles ${tileQ}x${tileK} at headDim ${headDim} exceed the device limits`);
+  let tileQ: number;
+  let tileK: number;
+  if (prefillVariant === 'tiled') {
+    if (!pow2(threadsPerRow) || words > MAX_WPT * threadsPerRow) {
+      throw new Error(`attention: headDim ${headDim} needs more than ${MAX_WPT} words per prefill thread`);
+    }
+    // Prefill tiles: shrink K tile, then Q tile, until they fit the device's workgroup memory.
+    tileQ = opts.tileQ ?? 16;
+    tileK = opts.tileK ?? 32;
+    const bytes = () => 4 * (tileQ * headDim + tileK * words + tileQ * tileK);
+    const fixed = opts.tileQ !== undefined && opts.tileK !== undefined;
+    while (!fixed && bytes() > limits.maxComputeWorkgroupStorageSize && tileK > 8) tileK /= 2;
+    while (!fixed && bytes() > limits.maxComputeWorkgroupStorageSize && tileQ > 1) tileQ /= 2;
+    if (bytes() > limits.maxComputeWorkgroupStorageSize || tileQ * threadsPerRow > limits.maxComputeInvocationsPerWorkgroup) {
+      throw new Error(`attention: prefill tiles ${tileQ}x${tileK} at headDim ${headDim} exceed the device limits`);
+    }
+  } else if (prefillVariant === 'rows-f16') {
+    if (!device.features.has('shader-f16')) throw new Error("attention (rows-f16 prefill): the device lacks the 'shader-f16' feature");
+    tileQ = opts.tileQ ?? Math.min(64, limits.maxComputeInvocationsPerWorkgroup);
+    tileK = opts.tileK ?? 32;
+    // The K and V tiles, f16 pairs.
+    const bytes = () => 8 * tileK * words;
+    while (opts.tileK === undefined && bytes() > limits.maxComputeWorkgroupStorageSize && tileK > 1) tileK = Math.ceil(tileK / 2);
+    if (!(Number.isInteger(tileQ) && tileQ >= 1 && tileQ <= limits.maxComputeInvocationsPerWorkgroup && Number.isInteger(tileK) && tileK >= 1)) {
+      throw new Error(`attention (rows-f16 prefill): ${tileQ} rows per workgroup and ${tileK} keys per tile are not valid on this device`);
+    }
+    if (bytes() > limits.maxComputeWorkgroupStorageSize) throw new Error(`attention (rows-f16 prefill): tiles of ${tileK} keys at headDim ${headDim} exceed workgroup memory`);
+  } else {
+    throw new Error(`attention: unknown prefill variant ${String(prefillVariant)}`);
   }
   let lanes: LanesShape | null = null;
   let subgroups = false;
@@ -230,7 +261,7 @@ function resolveOptions(device: GPUDevice, headDim: number, opts: AttentionOptio
       throw new Error(`attention (lanes): ${lanesBytes} B of workgroup memory (chunk ${chunk}, ${lanes.groups} key groups) exceed the device's ${limits.maxComputeWorkgroupStorageSize}`);
     }
   }
-  return { chunk, decodeWorkgroupSize, decodeMaxTokens, threadsPerRow, tileQ, tileK, decodeVariant, lanes, subgroups, shuffle };
+  return { chunk, decodeWorkgroupSize, decodeMaxTokens, threadsPerRow, tileQ, tileK, decodeVariant, prefillVariant, lanes, subgroups, shuffle };
 }
 
 /** Inputs of the fused RoPE + append + split-K decode pass (see bindDecode). */
@@ -314,6 +345,7 @@ export class AttentionKernel {
   readonly tileK: number;
   readonly threadsPerRow: number;
   readonly decodeVariant: DecodeVariant;
+  readonly prefillVariant: PrefillVariant;
   /** The 'lanes' layout (null for 'keys'). */
   readonly lanes: LanesShape | null;
   /** Whether the 'lanes' passes reduce through subgroup operations (false for 'keys'). */
@@ -336,6 +368,7 @@ export class AttentionKernel {
     this.tileQ = r.tileQ;
     this.tileK = r.tileK;
     this.decodeVariant = r.decodeVariant;
+    this.prefillVariant = r.prefillVariant;
     this.lanes = r.lanes;
     this.subgroups = r.subgroups;
 
@@ -369,12 +402,18 @@ export class AttentionKernel {
     // partO, partML -> att; step, params
     this.merge = kernel('attention.merge', [ro, ro, 'storage', 'uniform', 'uniform'], [mergeSource], { HD: headDim, CHUNK: this.chunk, WG: MERGE_WG });
     // q, K, V -> att; step, params
-    this.prefill = kernel('attention.prefill', [ro, ro, ro, 'storage', 'uniform', 'uniform'], [prefillSource], {
-      HD: headDim,
-      BQ: this.tileQ,
-      BK: this.tileK,
-      TPR: this.threadsPerRow,
-    });
+    if (r.prefillVariant === 'rows-f16') {
+      const consts = [`const HD: u32 = ${headDim}u;`, `const NW: u32 = ${headDim / 2}u;`, `const BQ: u32 = ${this.tileQ}u;`, `const BK: u32 = ${this.tileK}u;`, ''].join('\n');
+      const code = ['enable f16;\n', consts, head, prefillF16Source].join('\n');
+      this.prefill = new ComputeKernel(device, { label: 'attention.prefill_f16', bindings: [ro, ro, ro, 'storage', 'uniform', 'uniform'], code });
+    } else {
+      this.prefill = kernel('attention.prefill', [ro, ro, ro, 'storage', 'uniform', 'uniform'], [prefillSource], {
+        HD: headDim,
+        BQ: this.tileQ,
+        BK: this.tileK,
+        TPR: this.threadsPerRow,
+      });
+    }
   }
 
   maxChunks(maxCtx: number): number {
