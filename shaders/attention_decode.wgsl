@@ -23,7 +23,7 @@
 //   6  params  uniform  Params (struct prepended from AttentionKernel.uniforms, src/kernels/attention.ts)
 // Dispatch: (count, nHeads, M) workgroups of WG threads, count = last - first + 1 chunks with
 // last = (kvLen - 1) / CHUNK (src/kernels/attention.ts: decodeChunks).
-// Module = Step + Params + attention_common.wgsl + workgroup_reduce.wgsl + this file + attention_partials.wgsl.
+// Module = Step + Params + attention_common.wgsl + workgroup_reduce.wgsl + this file + attention_partials.wgsl + attention_partials_empty.wgsl.
 
 override HD: u32 = 96u;
 override CHUNK: u32 = 256u;

@@ -25,7 +25,7 @@
 // Dispatch: (count, nHeads, 1) workgroups of WG threads, count as in attention_decode.wgsl; then
 // attention_merge.wgsl.
 // Module = Step + Params + attention_common.wgsl + workgroup_reduce.wgsl + RopeParams + rope_common.wgsl
-// + this file + attention_partials.wgsl.
+// + this file + attention_partials.wgsl + attention_partials_empty.wgsl.
 
 override HD: u32 = 96u;
 override CHUNK: u32 = 256u;

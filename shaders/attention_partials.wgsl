@@ -5,21 +5,12 @@
 // attention_decode.wgsl documents them, and gives the keys and values of its kv head:
 //   score(base, j) -> f32            (q . k_j) * scale, summed over the HD/2 dim pairs in order
 //   value(base, j, w) -> vec2<f32>   dims 2w, 2w + 1 of v_j
-// where base is the first cache word of that kv head.
+// where base is the first cache word of that kv head. emptyPartials (for a chunk with no visible
+// key) comes from attention_partials_empty.wgsl, appended after this file.
 
 var<workgroup> p: array<f32, CHUNK>;
 var<workgroup> red: array<f32, WG>;
 var<workgroup> acc: array<vec2<f32>, WG>;
-
-// No key of the chunk is visible: (NEG, 0) and zeros, which the merge weighs by 0.
-fn emptyPartials(lid: u32, slot: u32) {
-  for (var d = lid; d < HD; d += WG) {
-    partO[slot * HD + d] = 0.0;
-  }
-  if (lid == 0u) {
-    partML[slot] = vec2<f32>(NEG, 0.0);
-  }
-}
 
 // Over the visible keys [lo, hi) of the chunk that starts at key j0:
 //   partML[slot] = (mc, lc)   mc = max s_j,  lc = sum exp(s_j - mc)

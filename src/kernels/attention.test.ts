@@ -3,7 +3,7 @@ import { gpuForTests } from '../gpu/test-gpu.ts';
 import { createStorage, readBuffer, uploadStorage } from '../gpu/buffers.ts';
 import { Rng } from '../util/rng.ts';
 import { createStepBuffer, writeStep, type Step } from './step.ts';
-import { AttentionKernel, decodeChunks, windowStart, type AttentionOptions, type AttentionShape } from './attention.ts';
+import { AttentionKernel, attentionOptionsProblem, decodeChunks, lanesShape, windowStart, type AttentionOptions, type AttentionShape } from './attention.ts';
 import { attentionRef } from './attention.ref.ts';
 import { RopeKvKernel, type RopeKvShape } from './rope_kv.ts';
 import { kvLayerBytes } from '../model/config.ts';
@@ -356,93 +356,337 @@ describe('rope_kv + attention: one step of 38 tokens equals 37 then 1', () => {
   }
 });
 
-describe('fused RoPE + KV append + split-K decode (attention_decode_rope.wgsl)', () => {
-  // One decoded token, two ways on the same earlier cache: rope_kv then the split-K pass (each
-  // tested against its CPU reference above and in rope_kv.test.ts), and the fused pass. The
-  // fused pass promises the same cache bits (same RoPE code, same f16 rounding) and attention
-  // within the f32 bound of the CPU reference built from that cache and the rotated q. A fused
-  // pass that rotated k differently, wrote the wrong row or head, or skipped the new key for
-  // the cached (stale) one fails these: the new key's stale slot is filled with NaN below.
-  interface Case {
-    rope: RopeKvShape;
-    window: number;
-    pos: number;
-    style: 'neox' | 'norm';
-    factors?: Float32Array;
-    chunk?: number;
-  }
-  const CASES: [string, Case][] = [
-    ['Phi-3 heads 32/32x96 at pos 3000 (several chunks)', { rope: { nHeads: 32, nKvHeads: 32, headDim: 96, ropeDim: 96, maxCtx: 3072, base: 10000, attnFactor: 1 }, window: 0, pos: 3000, style: 'neox' }],
-    ['GQA 8/2, window 1000, pos at a chunk start (the new key alone in its chunk)', { rope: { nHeads: 8, nKvHeads: 2, headDim: 96, ropeDim: 96, maxCtx: 1400, base: 10000, attnFactor: 1 }, window: 1000, pos: 1280, style: 'neox' }],
-    ['pos 0 (only the new key)', { rope: { nHeads: 4, nKvHeads: 4, headDim: 96, ropeDim: 96, maxCtx: 64, base: 10000, attnFactor: 1 }, window: 0, pos: 0, style: 'neox' }],
-    ['norm style, partial rotation, LongRoPE factors and attention factor, chunk 64', {
-      rope: { nHeads: 6, nKvHeads: 3, headDim: 64, ropeDim: 48, maxCtx: 700, base: 500000, attnFactor: 1.19 },
-      window: 0,
-      pos: 517,
-      style: 'norm',
-      factors: new Rng(30).fill(24, 1, 40),
-      chunk: 64,
-    }],
-  ];
+/** The fused pass's cases, for the split-K layout `variant` selects (decodeVariant and its options). */
+function fusedTests(title: string, variant: AttentionOptions) {
+  describe(title, () => {
+    // One decoded token, two ways on the same earlier cache: rope_kv then the split-K pass (each
+    // tested against its CPU reference above and in rope_kv.test.ts), and the fused pass. The
+    // fused pass promises the same cache bits (same RoPE code, same f16 rounding) and attention
+    // within the f32 bound of the CPU reference built from that cache and the rotated q. A fused
+    // pass that rotated k differently, wrote the wrong row or head, or skipped the new key for
+    // the cached (stale) one fails these: the new key's stale slot is filled with NaN below.
+    interface Case {
+      rope: RopeKvShape;
+      window: number;
+      pos: number;
+      style: 'neox' | 'norm';
+      factors?: Float32Array;
+      chunk?: number;
+    }
+    const CASES: [string, Case][] = [
+      ['Phi-3 heads 32/32x96 at pos 3000 (several chunks)', { rope: { nHeads: 32, nKvHeads: 32, headDim: 96, ropeDim: 96, maxCtx: 3072, base: 10000, attnFactor: 1 }, window: 0, pos: 3000, style: 'neox' }],
+      ['GQA 8/2, window 1000, pos at a chunk start (the new key alone in its chunk)', { rope: { nHeads: 8, nKvHeads: 2, headDim: 96, ropeDim: 96, maxCtx: 1400, base: 10000, attnFactor: 1 }, window: 1000, pos: 1280, style: 'neox' }],
+      ['pos 0 (only the new key)', { rope: { nHeads: 4, nKvHeads: 4, headDim: 96, ropeDim: 96, maxCtx: 64, base: 10000, attnFactor: 1 }, window: 0, pos: 0, style: 'neox' }],
+      ['norm style, partial rotation, LongRoPE factors and attention factor, chunk 64', {
+        rope: { nHeads: 6, nKvHeads: 3, headDim: 64, ropeDim: 48, maxCtx: 700, base: 500000, attnFactor: 1.19 },
+        window: 0,
+        pos: 517,
+        style: 'norm',
+        factors: new Rng(30).fill(24, 1, 40),
+        chunk: 64,
+      }],
+      ['GQA 8/2 at headDim 128, window 700, pos 900', { rope: { nHeads: 8, nKvHeads: 2, headDim: 128, ropeDim: 128, maxCtx: 1000, base: 10000, attnFactor: 1 }, window: 700, pos: 900, style: 'neox' }],
+      ['headDim 74 (37 f16 pairs: scalar loads), norm style, chunk 100', { rope: { nHeads: 3, nKvHeads: 1, headDim: 74, ropeDim: 74, maxCtx: 400, base: 10000, attnFactor: 1 }, window: 0, pos: 333, style: 'norm', chunk: 100 }],
+    ];
 
-  for (const [label, c] of CASES) {
-    it(label, async () => {
-      const { rope, pos } = c;
-      const { nHeads, nKvHeads, headDim, maxCtx } = rope;
-      const attShape = shape(nHeads, nKvHeads, headDim, maxCtx, c.window);
-      const rowLen = (nHeads + 2 * nKvHeads) * headDim;
-      const qkv = new Rng(31).fill(rowLen, -2, 2);
-      const ropeKernel = new RopeKvKernel(device, c.style);
-      const att = new AttentionKernel(device, headDim, { ropeStyle: c.style, chunk: c.chunk });
-      // Positions < pos hold earlier keys; slot pos and later hold NaN (never to be read).
-      const earlier = (seed: number) => packKvCache(new Rng(seed).fill(nKvHeads * pos * headDim, -1.5, 1.5), nKvHeads, pos, headDim, maxCtx, (F16_NAN | (F16_NAN << 16)) >>> 0);
+    for (const [label, c] of CASES) {
+      it(label, async () => {
+        const { rope, pos } = c;
+        const { nHeads, nKvHeads, headDim, maxCtx } = rope;
+        const attShape = shape(nHeads, nKvHeads, headDim, maxCtx, c.window);
+        const rowLen = (nHeads + 2 * nKvHeads) * headDim;
+        const qkv = new Rng(31).fill(rowLen, -2, 2);
+        const ropeKernel = new RopeKvKernel(device, c.style);
+        const att = new AttentionKernel(device, headDim, { ...variant, ropeStyle: c.style, chunk: c.chunk });
+        // Positions < pos hold earlier keys; slot pos and later hold NaN (never to be read).
+        const earlier = (seed: number) => packKvCache(new Rng(seed).fill(nKvHeads * pos * headDim, -1.5, 1.5), nKvHeads, pos, headDim, maxCtx, (F16_NAN | (F16_NAN << 16)) >>> 0);
 
-      async function run(fused: boolean) {
-        const bytes = kvLayerBytes({ nKvHeads, headDim }, maxCtx);
-        const kCache = uploadStorage(device, earlier(32), 'k');
-        const vCache = uploadStorage(device, earlier(33), 'v');
-        const qkvBuf = uploadStorage(device, qkv, 'qkv');
-        const q = createStorage(device, nHeads * headDim * 4, 'q');
-        const out = createStorage(device, nHeads * headDim * 4, 'att');
-        const step = createStepBuffer(device);
-        writeStep(device, step, { pos0: pos, nTokens: 1 });
-        const factors = c.factors ? uploadStorage(device, c.factors, 'factors') : ropeKernel.createUnitFactors(rope.ropeDim);
-        const ropeParams = ropeKernel.createParams(rope);
-        const attParams = att.createParams(attShape);
-        const scratch = att.createScratch(attShape);
-        const binding = att.bind({ shape: attShape, params: attParams, step, scratch }, { k: kCache, v: vCache }, q, out);
-        const enc = device.createCommandEncoder();
-        const pass = enc.beginComputePass();
-        if (fused) {
-          att.encodeDecodeRope(pass, att.bindDecode({ shape: attShape, params: attParams, step, scratch }, { k: kCache, v: vCache }, { qkv: qkvBuf, factors, ropeParams }, out), pos);
-        } else {
-          ropeKernel.encode(pass, ropeKernel.bind(qkvBuf, factors, q, kCache, vCache, step, ropeParams), 1, nHeads, nKvHeads);
-          att.encode(pass, binding, { pos0: pos, nTokens: 1 });
+        async function run(fused: boolean) {
+          const bytes = kvLayerBytes({ nKvHeads, headDim }, maxCtx);
+          const kCache = uploadStorage(device, earlier(32), 'k');
+          const vCache = uploadStorage(device, earlier(33), 'v');
+          const qkvBuf = uploadStorage(device, qkv, 'qkv');
+          const q = createStorage(device, nHeads * headDim * 4, 'q');
+          const out = createStorage(device, nHeads * headDim * 4, 'att');
+          const step = createStepBuffer(device);
+          writeStep(device, step, { pos0: pos, nTokens: 1 });
+          const factors = c.factors ? uploadStorage(device, c.factors, 'factors') : ropeKernel.createUnitFactors(rope.ropeDim);
+          const ropeParams = ropeKernel.createParams(rope);
+          const attParams = att.createParams(attShape);
+          const scratch = att.createScratch(attShape);
+          const binding = att.bind({ shape: attShape, params: attParams, step, scratch }, { k: kCache, v: vCache }, q, out);
+          const enc = device.createCommandEncoder();
+          const pass = enc.beginComputePass();
+          if (fused) {
+            att.encodeDecodeRope(pass, att.bindDecode({ shape: attShape, params: attParams, step, scratch }, { k: kCache, v: vCache }, { qkv: qkvBuf, factors, ropeParams }, out), pos);
+          } else {
+            ropeKernel.encode(pass, ropeKernel.bind(qkvBuf, factors, q, kCache, vCache, step, ropeParams), 1, nHeads, nKvHeads);
+            att.encode(pass, binding, { pos0: pos, nTokens: 1 });
+          }
+          pass.end();
+          device.queue.submit([enc.finish()]);
+          const res = {
+            att: new Float32Array(await readBuffer(device, out, nHeads * headDim * 4)),
+            q: new Float32Array(await readBuffer(device, q, nHeads * headDim * 4)),
+            k: new Uint32Array(await readBuffer(device, kCache, bytes)),
+            v: new Uint32Array(await readBuffer(device, vCache, bytes)),
+          };
+          for (const b of [kCache, vCache, qkvBuf, q, out, step, factors, ropeParams, attParams, scratch.partO, scratch.partML]) b.destroy();
+          return res;
         }
-        pass.end();
-        device.queue.submit([enc.finish()]);
-        const res = {
-          att: new Float32Array(await readBuffer(device, out, nHeads * headDim * 4)),
-          q: new Float32Array(await readBuffer(device, q, nHeads * headDim * 4)),
-          k: new Uint32Array(await readBuffer(device, kCache, bytes)),
-          v: new Uint32Array(await readBuffer(device, vCache, bytes)),
-        };
-        for (const b of [kCache, vCache, qkvBuf, q, out, step, factors, ropeParams, attParams, scratch.partO, scratch.partML]) b.destroy();
-        return res;
-      }
 
-      const twoPass = await run(false);
-      const fused = await run(true);
-      // vitest's deep equality is far too slow for millions of words: first mismatch instead.
-      const firstDiff = (x: Uint32Array, y: Uint32Array) => x.findIndex((w, i) => w !== y[i]);
-      expect(firstDiff(fused.k, twoPass.k), 'first differing K word').toBe(-1);
-      expect(firstDiff(fused.v, twoPass.v), 'first differing V word').toBe(-1);
-      const kvLen = pos + 1;
-      const kv = { k: unpackKvCache(fused.k, nKvHeads, maxCtx, headDim, 0, kvLen), v: unpackKvCache(fused.v, nKvHeads, maxCtx, headDim, 0, kvLen) };
-      const inp: Inputs = { shape: attShape, pos0: pos, M: 1, q: twoPass.q, ...kv };
-      const ref = attentionRef(twoPass.q, kv.k, kv.v, kvLen, 1, pos, attShape);
-      expectClose(fused.att, ref, inp, `fused ${label}`);
-      expectClose(twoPass.att, ref, inp, `two-pass ${label}`);
+        const twoPass = await run(false);
+        const fused = await run(true);
+        // vitest's deep equality is far too slow for millions of words: first mismatch instead.
+        const firstDiff = (x: Uint32Array, y: Uint32Array) => x.findIndex((w, i) => w !== y[i]);
+        expect(firstDiff(fused.k, twoPass.k), 'first differing K word').toBe(-1);
+        expect(firstDiff(fused.v, twoPass.v), 'first differing V word').toBe(-1);
+        const kvLen = pos + 1;
+        const kv = { k: unpackKvCache(fused.k, nKvHeads, maxCtx, headDim, 0, kvLen), v: unpackKvCache(fused.v, nKvHeads, maxCtx, headDim, 0, kvLen) };
+        const inp: Inputs = { shape: attShape, pos0: pos, M: 1, q: twoPass.q, ...kv };
+        const ref = attentionRef(twoPass.q, kv.k, kv.v, kvLen, 1, pos, attShape);
+        expectClose(fused.att, ref, inp, `fused ${label}`);
+        expectClose(twoPass.att, ref, inp, `two-pass ${label}`);
+      });
+    }
+  });
+}
+
+/**
+ * The 'lanes' variant in its layouts: the default shape (subgroup reductions where the device has
+ * them) and workgroup-memory reductions only, each over every decode case; then forced lane
+ * counts over a few cases (16 lanes: group sums through workgroup memory where subgroups may be
+ * narrower; 2 lanes: several rounds of vectors per lane). The forced layouts compile slowly on
+ * the CPU emulators, hence fewer cases.
+ */
+const LANES_VARIANTS: [string, AttentionOptions, 'all' | 'some'][] = [
+  ['lanes', { decodeVariant: 'lanes' }, 'all'],
+  ['lanes, no subgroups', { decodeVariant: 'lanes', subgroups: false }, 'all'],
+  ['lanes, 16 lanes per key, workgroup 64', { decodeVariant: 'lanes', lanesPerKey: 16, decodeWorkgroupSize: 64 }, 'some'],
+  ['lanes, 2 lanes per key, workgroup 32, no subgroups', { decodeVariant: 'lanes', lanesPerKey: 2, decodeWorkgroupSize: 32, subgroups: false }, 'some'],
+];
+
+fusedTests('fused RoPE + KV append + split-K decode (attention_decode_rope.wgsl)', {});
+for (const [name, opts, which] of LANES_VARIANTS) {
+  if (which === 'all') fusedTests(`fused RoPE + KV append + split-K decode, ${name} (attention_decode_rope_lanes.wgsl)`, opts);
+}
+
+describe('split-K decode, lanes variant (attention_decode_lanes.wgsl) vs CPU reference', () => {
+  // The decode cases of 'attention kernels vs CPU reference' with each lanes layout; the same
+  // tolerance holds (attention_lanes.wgsl): each score is an HD-term sum, each weight one exp, and
+  // sum p v adds n terms through per-group sums then the G group sums: whatever the tree, n terms
+  // take n - 1 rounded additions (zeros add exactly), within the (n + 64) u of the bound at the
+  // top of this file. headDim 74 (37 vectors over 8 lanes) leaves the last round partial.
+  for (const [name, variant, which] of LANES_VARIANTS) {
+    const kernels = new Map<string, AttentionKernel>();
+    const kernelFor = (headDim: number, opts: AttentionOptions = {}) => {
+      const key = `${headDim} ${JSON.stringify(opts)}`;
+      if (!kernels.has(key)) kernels.set(key, new AttentionKernel(device, headDim, { ...variant, ...opts }));
+      return kernels.get(key)!;
+    };
+
+    it(`${name}: fixed cases (mean of visible V, window 2, weights 2/3 and 1/3)`, async () => {
+      const k2 = kernelFor(2);
+      const v = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]);
+      const last: Inputs = { shape: shape(1, 1, 2, 8), pos0: 3, M: 1, q: new Float32Array(2), k: new Float32Array([1, 0, 0, 1, 1, 1, -1, 0]), v };
+      expectNear(await runGpu(k2, last, 'decode'), [4, 5]);
+      expectNear(await runGpu(k2, { ...last, shape: shape(1, 1, 2, 8, 2) }, 'decode'), [6, 7]);
+      const ln2: Inputs = { shape: shape(1, 1, 2, 8), pos0: 1, M: 1, q: new Float32Array([Math.LN2 * Math.SQRT2, 0]), k: new Float32Array([1, 0, 0, 0]), v: new Float32Array([3, 0, 0, 3]) };
+      const got = await runGpu(k2, ln2, 'decode');
+      expect(got[0]).toBeCloseTo(2, 6);
+      expect(got[1]).toBeCloseTo(1, 6);
+    });
+
+    if (which === 'some') {
+      it(`${name}: GQA at headDim 64 and 96, several and partial chunks, window`, async () => {
+        await check(kernelFor(64), makeInputs(shape(4, 2, 64, 1200), 1100, 4, 4, 2), ['decode']);
+        await check(kernelFor(96), makeInputs(shape(8, 2, 96, 2600, 2047), 2500, 1, 10), ['decode']);
+      });
+      continue;
+    }
+
+    it(`${name}: window of 1, each row is its own V exactly`, async () => {
+      for (const [pos0, M] of [[286, 1], [283, 4]] as const) {
+        const inp = makeInputs(shape(4, 2, 64, 300, 1), pos0, M, 1, 3);
+        const got = await runGpu(kernelFor(64), inp, 'decode');
+        const kvLen = pos0 + M;
+        for (let m = 0; m < M; m++) {
+          for (let h = 0; h < 4; h++) {
+            const row = got.subarray((m * 4 + h) * 64, (m * 4 + h + 1) * 64);
+            const self = ((h >> 1) * kvLen + pos0 + m) * 64;
+            expect([...row], `m=${m} h=${h}`).toEqual([...inp.v.subarray(self, self + 64)]);
+          }
+        }
+      }
+    });
+
+    it(`${name}: Phi-3 heads, GQA, headDim 64/96/128, several and partial chunks`, async () => {
+      await check(kernelFor(96), makeInputs(shape(32, 32, 96, 4096), 3000, 1, 2), ['decode']);
+      await check(kernelFor(96), makeInputs(shape(4, 4, 96, 2000), 1533, 3, 3, 3), ['decode']);
+      await check(kernelFor(64), makeInputs(shape(4, 2, 64, 1200), 1100, 4, 4, 2), ['decode']);
+      await check(kernelFor(96), makeInputs(shape(32, 8, 96, 600), 517, 1, 6, 4), ['decode']);
+      await check(kernelFor(128), makeInputs(shape(8, 2, 128, 900), 777, 2, 40, 2), ['decode']);
+      await check(kernelFor(64), makeInputs(shape(2, 1, 64, 100), 0, 1, 13), ['decode']);
+    });
+
+    it(`${name}: sliding window smaller than the context`, async () => {
+      const small = kernelFor(64, { chunk: 64 });
+      await check(small, makeInputs(shape(4, 2, 64, 2100, 300), 2000, 1, 7, 2), ['decode']);
+      await check(small, makeInputs(shape(4, 2, 64, 2100, 300), 1990, 4, 8), ['decode']);
+      await check(kernelFor(96), makeInputs(shape(4, 4, 96, 2600, 2047), 2500, 3, 10), ['decode']);
+    });
+
+    it(`${name}: random shapes, odd pair counts, chunks`, async () => {
+      const rng = new Rng(41);
+      for (let t = 0; t < 4; t++) {
+        const headDim = [32, 2 * rng.int(1, 64), 74, 2][t];
+        const nKvHeads = rng.int(1, 3);
+        const s = shape(nKvHeads * rng.int(1, 3), nKvHeads, headDim, 0, rng.next() < 0.5 ? 0 : rng.int(1, 500));
+        const M = rng.int(1, 4);
+        const pos0 = rng.int(0, 1500);
+        s.maxCtx = pos0 + M + rng.int(0, 50);
+        const kernel = kernelFor(headDim, { chunk: [256, 64, 100][t % 3] });
+        await check(kernel, makeInputs(s, pos0, M, 300 + t, rng.uniform(0.5, 4)), ['decode']);
+      }
     });
   }
+
+  it('attentionOptionsProblem names what a device or shape rules out, and null when it can run', () => {
+    expect(attentionOptionsProblem(device, 96, { decodeVariant: 'lanes' })).toBeNull();
+    expect(attentionOptionsProblem(device, 96, {})).toBeNull();
+    expect(attentionOptionsProblem(device, 96, { decodeVariant: 'lanes', lanesPerKey: 3 })).toMatch(/power of two/);
+    expect(attentionOptionsProblem(device, 95, { decodeVariant: 'lanes' })).toMatch(/even/);
+    expect(attentionOptionsProblem(device, 96, { decodeVariant: 'lanes', chunk: 8192 })).toMatch(/workgroup memory/);
+    if (!device.features.has('subgroups')) expect(attentionOptionsProblem(device, 96, { decodeVariant: 'lanes', subgroups: true })).toMatch(/subgroups/);
+  });
+
+  it('lanesShape: whole rows per power of two of lanes, no idle lane where one exists', () => {
+    expect(lanesShape(96, 128)).toEqual({ vectorWords: 2, vectors: 24, lanesPerKey: 8, rounds: 3, groups: 16 });
+    expect(lanesShape(128, 128)).toEqual({ vectorWords: 4, vectors: 16, lanesPerKey: 16, rounds: 1, groups: 8 });
+    expect(lanesShape(64, 128)).toEqual({ vectorWords: 4, vectors: 8, lanesPerKey: 8, rounds: 1, groups: 16 });
+    expect(lanesShape(74, 128)).toEqual({ vectorWords: 1, vectors: 37, lanesPerKey: 8, rounds: 5, groups: 16 });
+    expect(lanesShape(96, 64, 16)).toEqual({ vectorWords: 1, vectors: 48, lanesPerKey: 16, rounds: 3, groups: 4 });
+  });
+});
+
+describe("prefill, 'rows-f16' variant (attention_prefill_f16.wgsl) vs CPU reference", () => {
+  // Tolerance per (row, head); u = 2^-24 (f32), u16 = 2^-11 (f16). K and V are f16 in the cache
+  // and the reference reads the same values, so only the GPU's rounding differs:
+  //   scores: q * scale rounds in f32 then to f16, each f16 pair product and the pair's sum round
+  //     in f16 (3 u16 + u relative to the pair's sum of |q k|, to first order), the HD/2 pair
+  //     sums add in f32 (<= HD/2 u); where a value falls below f16's normal range (2^-14) a
+  //     rounding is off by <= 2^-25 absolute instead, at most 3 per pair, times |k| < 2:
+  //       |ds| <= (3 u16 + (HD/2 + 2) u) S + 3 HD 2^-25,   S as in `tolerance` above;
+  //   weights: the exp of each score as before, and per tile of BK keys one rescaling exp(m - m')
+  //     off by (3 + 2|m - m'|) ulp, T = ceil(n / BK) + 1 tiles, sum |m - m'| <= R:
+  //       delta16 = |ds| + (3 + 2R) u + (3T + 2R) u;
+  //   sum p v: p rounded to f16 and the f16 product p v: relative 2 u16 per term (<= 2 u16 max|v|
+  //     of the average), or 2^-24 absolute per term below f16's normal range (n terms over a sum
+  //     of weights >= 1, the max key's weight being 1); the f32 sums as in `tolerance`:
+  //   tol16 = max|v| (2 delta16 + 2 (n + 64) u + 4 u + 2 u16) + n 2^-24.
+  // A wrong mask moves the output by ~max|v| / n: the window-of-1 and small-window cases below
+  // make that far larger than tol16 (exact results where one weight is 1 and the rest are 0).
+  const U16 = 2 ** -11;
+  const BK_MAX = 32;
+
+  function tolerance16(inp: Inputs, tileK: number): Float64Array {
+    const { nHeads, nKvHeads, headDim, window } = inp.shape;
+    const kvLen = inp.pos0 + inp.M;
+    const scale = 1 / Math.sqrt(headDim);
+    const tol = new Float64Array(inp.M * nHeads);
+    for (let m = 0; m < inp.M; m++) {
+      const pos = inp.pos0 + m;
+      const lo = windowStart(pos, window);
+      const n = pos - lo + 1;
+      for (let h = 0; h < nHeads; h++) {
+        const kvo = Math.floor(h / (nHeads / nKvHeads)) * kvLen * headDim;
+        const qo = (m * nHeads + h) * headDim;
+        let S = 0;
+        let smax = -Infinity;
+        let smin = Infinity;
+        let vmax = 0;
+        for (let j = lo; j <= pos; j++) {
+          let abs = 0;
+          let s = 0;
+          for (let d = 0; d < headDim; d++) {
+            const qk = inp.q[qo + d] * inp.k[kvo + j * headDim + d];
+            abs += Math.abs(qk);
+            s += qk;
+            vmax = Math.max(vmax, Math.abs(inp.v[kvo + j * headDim + d]));
+          }
+          S = Math.max(S, abs * scale);
+          smax = Math.max(smax, s * scale);
+          smin = Math.min(smin, s * scale);
+        }
+        const R = smax - smin;
+        const T = Math.ceil(n / tileK) + 1;
+        const ds = (3 * U16 + (headDim / 2 + 2) * U) * S + 3 * headDim * 2 ** -25;
+        const delta16 = ds + (3 + 2 * R) * U + (3 * T + 2 * R) * U;
+        tol[m * nHeads + h] = vmax * (2 * delta16 + 2 * (n + 64) * U + 4 * U + 2 * U16) + n * 2 ** -24;
+      }
+    }
+    return tol;
+  }
+
+  async function check16(kernel: AttentionKernel, inp: Inputs) {
+    const ref = attentionRef(inp.q, inp.k, inp.v, inp.pos0 + inp.M, inp.M, inp.pos0, inp.shape);
+    const got = await runGpu(kernel, inp, 'prefill');
+    const tol = tolerance16(inp, kernel.tileK);
+    const { nHeads, headDim } = inp.shape;
+    let bad = 0;
+    const report: string[] = [];
+    for (let i = 0; i < ref.length; i++) {
+      const t = tol[Math.floor(i / headDim)];
+      if (!(Math.abs(got[i] - ref[i]) <= t)) {
+        bad++;
+        if (report.length < 6) report.push(`[m=${Math.floor(i / (nHeads * headDim))} h=${Math.floor(i / headDim) % nHeads} d=${i % headDim}] ${got[i]} vs ${ref[i]} (tol ${t.toExponential(2)})`);
+      }
+    }
+    const s = inp.shape;
+    expect(bad, `rows-f16 ${s.nHeads}/${s.nKvHeads}x${s.headDim} pos0 ${inp.pos0} M ${inp.M} window ${s.window}: ${bad}/${ref.length} out of tolerance: ${report.join('; ')}`).toBe(0);
+  }
+
+  const has16 = () => device.features.has('shader-f16');
+  // Few distinct shapes: the emulators compile each (fully unrolled) shape slowly.
+  const kernels = new Map<string, AttentionKernel>();
+  const make = (headDim: number, opts: AttentionOptions = {}) => {
+    const key = `${headDim} ${JSON.stringify(opts)}`;
+    if (!kernels.has(key)) kernels.set(key, new AttentionKernel(device, headDim, { prefillVariant: 'rows-f16', ...opts }));
+    return kernels.get(key)!;
+  };
+
+  it("is ruled out exactly where the device lacks 'shader-f16'", () => {
+    const problem = attentionOptionsProblem(device, 96, { prefillVariant: 'rows-f16' });
+    if (has16()) expect(problem).toBeNull();
+    else expect(problem).toMatch(/shader-f16/);
+  });
+
+  it('fixed cases: mean of visible V, window 2, and window 1 (each row its own V, exactly)', async () => {
+    if (!has16()) return;
+    const k2 = make(2);
+    const v = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]);
+    const base: Inputs = { shape: shape(1, 1, 2, 8), pos0: 0, M: 4, q: new Float32Array(8), k: new Float32Array([1, 0, 0, 1, 1, 1, -1, 0]), v };
+    expectNear(await runGpu(k2, base, 'prefill'), [1, 2, 2, 3, 3, 4, 4, 5]);
+    expectNear(await runGpu(k2, { ...base, shape: shape(1, 1, 2, 8, 2) }, 'prefill'), [1, 2, 2, 3, 4, 5, 6, 7]);
+    const inp = makeInputs(shape(4, 2, 64, 300, 1), 250, 37, 1, 3);
+    const got = await runGpu(make(64, { tileQ: 16, tileK: 16 }), inp, 'prefill');
+    for (let m = 0; m < 37; m++) {
+      for (let h = 0; h < 4; h++) {
+        const self = ((h >> 1) * 287 + 250 + m) * 64;
+        expect([...got.subarray((m * 4 + h) * 64, (m * 4 + h + 1) * 64)], `m=${m} h=${h}`).toEqual([...inp.v.subarray(self, self + 64)]);
+      }
+    }
+  });
+
+  it('Phi-3 heads, GQA, sliding windows, several row blocks and tiles, last ones partial', async () => {
+    if (!has16()) return;
+    const k96 = make(96);
+    expect(k96.tileK).toBeLessThanOrEqual(BK_MAX);
+    await check16(k96, makeInputs(shape(4, 2, 96, 200), 0, 129, 12, 2));
+    await check16(k96, makeInputs(shape(4, 4, 96, 2600, 2047), 2000, 70, 11));
+    await check16(make(64, { tileQ: 16, tileK: 16 }), makeInputs(shape(4, 4, 64, 2100, 7), 1500, 45, 9, 2));
+    await check16(make(64, { tileQ: 16, tileK: 16 }), makeInputs(shape(32, 8, 64, 800), 700, 37, 5));
+    await check16(make(128, { tileK: 16 }), makeInputs(shape(4, 1, 128, 400), 300, 20, 21, 2));
+    await check16(make(74, { tileQ: 8 }), makeInputs(shape(3, 1, 74, 300, 100), 250, 30, 22));
+  });
 });

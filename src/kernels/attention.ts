@@ -3,9 +3,15 @@
  *   - split-K "flash-decoding" for steps of at most `decodeMaxTokens` tokens:
  *     shaders/attention_decode.wgsl (one workgroup per key chunk, head, token) then
  *     shaders/attention_merge.wgsl (one per head, token);
- *   - tiled causal attention for prefill: shaders/attention_prefill.wgsl;
+ *   - tiled causal attention for prefill: shaders/attention_prefill.wgsl, or, with
+ *     prefillVariant 'rows-f16' (devices with 'shader-f16'), one thread per query row with f16
+ *     products and no stored scores: shaders/attention_prefill_f16.wgsl;
  *   - for one decoded token, the split-K pass with RoPE and the KV append fused in
  *     (shaders/attention_decode_rope.wgsl, reading raw qkv; replaces rope_kv + the split-K pass).
+ * The split-K passes come in two layouts (AttentionOptions.decodeVariant): 'keys', one thread per
+ * key (attention_partials.wgsl), and 'lanes', lanes along the head dimension with vector loads of
+ * the cache rows and subgroup reductions where the device has them (attention_lanes.wgsl,
+ * attention_decode_lanes.wgsl, attention_decode_rope_lanes.wgsl); both write the same partials.
  * Both read q [M, nHeads*headDim] (rotated, unscaled), write att [M, nHeads*headDim], and agree
  * with attention.ref.ts. Pipelines are made once per headDim; bind groups once per layer.
  */
@@ -16,6 +22,13 @@ import mergeSource from '../../shaders/attention_merge.wgsl?raw';
 import prefillSource from '../../shaders/attention_prefill.wgsl?raw';
 import decodeRopeSource from '../../shaders/attention_decode_rope.wgsl?raw';
 import workgroupReduce from '../../shaders/workgroup_reduce.wgsl?raw';
+import partialsEmptySource from '../../shaders/attention_partials_empty.wgsl?raw';
+import lanesSource from '../../shaders/attention_lanes.wgsl?raw';
+import lanesSubgroupSource from '../../shaders/attention_lanes_subgroup.wgsl?raw';
+import lanesWorkgroupSource from '../../shaders/attention_lanes_workgroup.wgsl?raw';
+import decodeLanesSource from '../../shaders/attention_decode_lanes.wgsl?raw';
+import decodeRopeLanesSource from '../../shaders/attention_decode_rope_lanes.wgsl?raw';
+import prefillF16Source from '../../shaders/attention_prefill_f16.wgsl?raw';
 import { ROPE_WGSL, type RopeStyle } from './rope_kv.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { STEP_WGSL, type Step } from './step.ts';
@@ -46,6 +59,209 @@ export interface AttentionOptions {
   threadsPerRow?: number;
   /** RoPE pairing of the fused decode pass (the model's; default 'neox'). */
   ropeStyle?: RopeStyle;
+  /**
+   * Layout of the split-K decode passes (plain and fused): 'keys' (default) one thread per key;
+   * 'lanes' lanes along the head dimension (shaders/attention_lanes.wgsl). Same partials, same
+   * merge, same error bounds.
+   */
+  decodeVariant?: DecodeVariant;
+  /**
+   * 'lanes' only: lanes that share one key row (a power of two <= decodeWorkgroupSize). Default
+   * from headDim (lanesShape): the widest vector loads for which a power of two of lanes covers a
+   * row with no idle lane and the group sums fit LANES_ACC_BYTES of workgroup memory.
+   */
+  lanesPerKey?: number;
+  /**
+   * 'lanes' only: reduce through subgroup operations (needs the device feature 'subgroups').
+   * Default: whether the device has it. Without it, barrier trees in workgroup memory.
+   */
+  subgroups?: boolean;
+  /**
+   * Prefill path: 'tiled' (default, shaders/attention_prefill.wgsl) or 'rows-f16'
+   * (shaders/attention_prefill_f16.wgsl: one thread per query row, scores in registers, f16
+   * products; needs the device feature 'shader-f16'). For 'rows-f16', tileQ is the rows (threads)
+   * per workgroup (default 64) and tileK the keys per tile (default 32, halved while the K and V
+   * tiles exceed workgroup memory); threadsPerRow is unused.
+   */
+  prefillVariant?: PrefillVariant;
+}
+
+export type DecodeVariant = 'keys' | 'lanes';
+export type PrefillVariant = 'tiled' | 'rows-f16';
+
+/** Workgroup memory the 'lanes' default shape allows for the per-group sums of p v (accS). */
+export const LANES_ACC_BYTES = 8192;
+
+/** How the 'lanes' split-K pass lays out a key row (see shaders/attention_lanes.wgsl). */
+export interface LanesShape {
+  /** u32 words (f16 pairs) per vector load: 4, 2 or 1, dividing headDim / 2. */
+  vectorWords: number;
+  /** Vectors per row: headDim / 2 / vectorWords. */
+  vectors: number;
+  /** Lanes per key (power of two). */
+  lanesPerKey: number;
+  /** Vectors per lane: ceil(vectors / lanesPerKey). */
+  rounds: number;
+  /** Keys in flight per workgroup: workgroupSize / lanesPerKey. */
+  groups: number;
+}
+
+/**
+ * The 'lanes' layout for a head dimension and workgroup size: with `lanesPerKey` given, the widest
+ * vector it divides evenly (else the widest); otherwise, from the widest vector down, the largest
+ * power of two of lanes dividing the row's vectors (at most 32), doubled while the group sums exceed
+ * LANES_ACC_BYTES; the first such shape with no idle lane, else the first that fits.
+ */
+export function lanesShape(headDim: number, workgroupSize: number, lanesPerKey?: number): LanesShape {
+  const words = headDim / 2;
+  const widths = [4, 2, 1].filter((w) => words % w === 0);
+  const make = (vectorWords: number, lpk: number): LanesShape => {
+    const vectors = words / vectorWords;
+    return { vectorWords, vectors, lanesPerKey: lpk, rounds: Math.ceil(vectors / lpk), groups: workgroupSize / lpk };
+  };
+  if (lanesPerKey !== undefined) {
+    return make(widths.find((w) => (words / w) % lanesPerKey === 0) ?? widths[0], lanesPerKey);
+  }
+  const shapes = widths.map((w) => {
+    const vectors = words / w;
+    let lpk = 1;
+    while (vectors % (2 * lpk) === 0 && 2 * lpk <= Math.min(32, workgroupSize)) lpk *= 2;
+    while ((workgroupSize / lpk) * words * 8 > LANES_ACC_BYTES && lpk < workgroupSize) lpk *= 2;
+    return make(w, lpk);
+  });
+  const fits = (l: LanesShape) => l.groups * words * 8 <= LANES_ACC_BYTES;
+  return shapes.find((l) => fits(l) && l.vectors % l.lanesPerKey === 0) ?? shapes.find(fits) ?? shapes[shapes.length - 1];
+}
+
+/** The adapter's smallest subgroup size where the device says, else WebGPU's lowest (4). */
+function subgroupMinSize(device: GPUDevice): number {
+  const min = (device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo?.subgroupMinSize;
+  return typeof min === 'number' && min > 0 ? min : 4;
+}
+
+/** The constants the 'lanes' modules are built on (a module prefix: array sizes must be constants). */
+function lanesConstants(headDim: number, chunk: number, wg: number, l: LanesShape, shuffle: boolean): string {
+  const kv = l.vectorWords === 1 ? 'u32' : `vec${l.vectorWords}<u32>`;
+  const word = l.vectorWords === 1 ? 'x' : 'x[i]';
+  const withWord = l.vectorWords === 1 ? 'return w;' : 'var y = x;\n  y[i] = w;\n  return y;';
+  return [
+    `const HD: u32 = ${headDim}u;`,
+    `const NW: u32 = ${headDim / 2}u;`,
+    `const CHUNK: u32 = ${chunk}u;`,
+    `const WG: u32 = ${wg}u;`,
+    `const VW: u32 = ${l.vectorWords}u;`,
+    `const NV: u32 = ${l.vectors}u;`,
+    `const LPK: u32 = ${l.lanesPerKey}u;`,
+    `const R: u32 = ${l.rounds}u;`,
+    `const G: u32 = ${l.groups}u;`,
+    `const SHUFFLE: bool = ${shuffle};`,
+    `alias KV = ${kv};`,
+    `fn kvWord(x: KV, i: u32) -> u32 {\n  return ${word};\n}`,
+    `fn kvWith(x: KV, i: u32, w: u32) -> KV {\n  ${withWord}\n}`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Why an AttentionKernel with these options cannot be built on this device (the message the
+ * constructor would throw), or null when it can: for the autotuner's candidate lists.
+ */
+export function attentionOptionsProblem(device: GPUDevice, headDim: number, opts: AttentionOptions = {}): string | null {
+  try {
+    resolveOptions(device, headDim, opts);
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+interface Resolved {
+  chunk: number;
+  decodeWorkgroupSize: number;
+  decodeMaxTokens: number;
+  threadsPerRow: number;
+  tileQ: number;
+  tileK: number;
+  decodeVariant: DecodeVariant;
+  prefillVariant: PrefillVariant;
+  lanes: LanesShape | null;
+  subgroups: boolean;
+  shuffle: boolean;
+}
+
+function resolveOptions(device: GPUDevice, headDim: number, opts: AttentionOptions): Resolved {
+  const limits = device.limits;
+  const pow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+  const chunk = opts.chunk ?? 256;
+  const decodeWorkgroupSize = opts.decodeWorkgroupSize ?? Math.min(128, limits.maxComputeInvocationsPerWorkgroup);
+  const decodeMaxTokens = opts.decodeMaxTokens ?? 4;
+  const threadsPerRow = opts.threadsPerRow ?? 8;
+  const decodeVariant = opts.decodeVariant ?? 'keys';
+  const prefillVariant = opts.prefillVariant ?? 'tiled';
+  const words = headDim / 2;
+  if (!Number.isInteger(words) || headDim < 2) throw new Error(`attention: headDim ${headDim} must be even`);
+  if (decodeVariant !== 'keys' && decodeVariant !== 'lanes') throw new Error(`attention: unknown decode variant ${String(decodeVariant)}`);
+  if (decodeVariant === 'keys' && (!pow2(decodeWorkgroupSize) || decodeWorkgroupSize < words)) {
+    throw new Error(`attention: decode workgroup size ${decodeWorkgroupSize} must be a power of two >= headDim/2`);
+  }
+  if (!(chunk >= 1 && decodeMaxTokens >= 1)) throw new Error('attention: bad chunk or decodeMaxTokens');
+  let tileQ: number;
+  let tileK: number;
+  if (prefillVariant === 'tiled') {
+    if (!pow2(threadsPerRow) || words > MAX_WPT * threadsPerRow) {
+      throw new Error(`attention: headDim ${headDim} needs more than ${MAX_WPT} words per prefill thread`);
+    }
+    // Prefill tiles: shrink K tile, then Q tile, until they fit the device's workgroup memory.
+    tileQ = opts.tileQ ?? 16;
+    tileK = opts.tileK ?? 32;
+    const bytes = () => 4 * (tileQ * headDim + tileK * words + tileQ * tileK);
+    const fixed = opts.tileQ !== undefined && opts.tileK !== undefined;
+    while (!fixed && bytes() > limits.maxComputeWorkgroupStorageSize && tileK > 8) tileK /= 2;
+    while (!fixed && bytes() > limits.maxComputeWorkgroupStorageSize && tileQ > 1) tileQ /= 2;
+    if (bytes() > limits.maxComputeWorkgroupStorageSize || tileQ * threadsPerRow > limits.maxComputeInvocationsPerWorkgroup) {
+      throw new Error(`attention: prefill tiles ${tileQ}x${tileK} at headDim ${headDim} exceed the device limits`);
+    }
+  } else if (prefillVariant === 'rows-f16') {
+    if (!device.features.has('shader-f16')) throw new Error("attention (rows-f16 prefill): the device lacks the 'shader-f16' feature");
+    tileQ = opts.tileQ ?? Math.min(64, limits.maxComputeInvocationsPerWorkgroup);
+    tileK = opts.tileK ?? 32;
+    // The K and V tiles, f16 pairs.
+    const bytes = () => 8 * tileK * words;
+    while (opts.tileK === undefined && bytes() > limits.maxComputeWorkgroupStorageSize && tileK > 1) tileK = Math.ceil(tileK / 2);
+    if (!(Number.isInteger(tileQ) && tileQ >= 1 && tileQ <= limits.maxComputeInvocationsPerWorkgroup && Number.isInteger(tileK) && tileK >= 1)) {
+      throw new Error(`attention (rows-f16 prefill): ${tileQ} rows per workgroup and ${tileK} keys per tile are not valid on this device`);
+    }
+    if (bytes() > limits.maxComputeWorkgroupStorageSize) throw new Error(`attention (rows-f16 prefill): tiles of ${tileK} keys at headDim ${headDim} exceed workgroup memory`);
+  } else {
+    throw new Error(`attention: unknown prefill variant ${String(prefillVariant)}`);
+  }
+  let lanes: LanesShape | null = null;
+  let subgroups = false;
+  let shuffle = false;
+  if (decodeVariant === 'keys') {
+    // The fused pass adds the (cos, sin) table and the new k and v: 4 more headDim floats.
+    const decodeBytes = 4 * (5 * headDim + chunk) + 12 * decodeWorkgroupSize;
+    if (decodeBytes > limits.maxComputeWorkgroupStorageSize) throw new Error(`attention: chunk ${chunk} exceeds workgroup memory`);
+  } else {
+    const wg = decodeWorkgroupSize;
+    if (!pow2(wg) || wg > limits.maxComputeInvocationsPerWorkgroup) {
+      throw new Error(`attention (lanes): decode workgroup size ${wg} must be a power of two <= ${limits.maxComputeInvocationsPerWorkgroup}`);
+    }
+    if (opts.lanesPerKey !== undefined && !(pow2(opts.lanesPerKey) && opts.lanesPerKey <= wg)) {
+      throw new Error(`attention (lanes): lanesPerKey ${opts.lanesPerKey} must be a power of two <= the decode workgroup size ${wg}`);
+    }
+    lanes = lanesShape(headDim, wg, opts.lanesPerKey);
+    const has = device.features.has('subgroups');
+    subgroups = opts.subgroups ?? has;
+    if (subgroups && !has) throw new Error("attention (lanes): subgroups requested, but the device lacks the 'subgroups' feature");
+    shuffle = subgroups && lanes.lanesPerKey <= subgroupMinSize(device);
+    // p, red, dred, accS, qs; the fused pass adds the (cos, sin) table and the new k and v.
+    const lanesBytes = 4 * (chunk + 2 * wg + headDim) + 8 * lanes.groups * words + 16 * words;
+    if (lanesBytes > limits.maxComputeWorkgroupStorageSize) {
+      throw new Error(`attention (lanes): ${lanesBytes} B of workgroup memory (chunk ${chunk}, ${lanes.groups} key groups) exceed the device's ${limits.maxComputeWorkgroupStorageSize}`);
+    }
+  }
+  return { chunk, decodeWorkgroupSize, decodeMaxTokens, threadsPerRow, tileQ, tileK, decodeVariant, prefillVariant, lanes, subgroups, shuffle };
 }
 
 /** Inputs of the fused RoPE + append + split-K decode pass (see bindDecode). */
@@ -128,6 +344,12 @@ export class AttentionKernel {
   readonly tileQ: number;
   readonly tileK: number;
   readonly threadsPerRow: number;
+  readonly decodeVariant: DecodeVariant;
+  readonly prefillVariant: PrefillVariant;
+  /** The 'lanes' layout (null for 'keys'). */
+  readonly lanes: LanesShape | null;
+  /** Whether the 'lanes' passes reduce through subgroup operations (false for 'keys'). */
+  readonly subgroups: boolean;
   private readonly decode: ComputeKernel;
   private readonly merge: ComputeKernel;
   private readonly prefill: ComputeKernel;
@@ -138,36 +360,17 @@ export class AttentionKernel {
     readonly headDim: number,
     opts: AttentionOptions = {},
   ) {
-    const limits = device.limits;
-    const pow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
-    this.chunk = opts.chunk ?? 256;
-    this.decodeWorkgroupSize = opts.decodeWorkgroupSize ?? Math.min(128, limits.maxComputeInvocationsPerWorkgroup);
-    this.decodeMaxTokens = opts.decodeMaxTokens ?? 4;
-    this.threadsPerRow = opts.threadsPerRow ?? 8;
-    const words = headDim / 2;
-    if (!Number.isInteger(words) || headDim < 2) throw new Error(`attention: headDim ${headDim} must be even`);
-    if (!pow2(this.decodeWorkgroupSize) || this.decodeWorkgroupSize < words) {
-      throw new Error(`attention: decode workgroup size ${this.decodeWorkgroupSize} must be a power of two >= headDim/2`);
-    }
-    if (!(this.chunk >= 1 && this.decodeMaxTokens >= 1)) throw new Error('attention: bad chunk or decodeMaxTokens');
-    if (!pow2(this.threadsPerRow) || words > MAX_WPT * this.threadsPerRow) {
-      throw new Error(`attention: headDim ${headDim} needs more than ${MAX_WPT} words per prefill thread`);
-    }
-    // Prefill tiles: shrink K tile, then Q tile, until they fit the device's workgroup memory.
-    let tileQ = opts.tileQ ?? 16;
-    let tileK = opts.tileK ?? 32;
-    const bytes = () => 4 * (tileQ * headDim + tileK * words + tileQ * tileK);
-    const fixed = opts.tileQ !== undefined && opts.tileK !== undefined;
-    while (!fixed && bytes() > limits.maxComputeWorkgroupStorageSize && tileK > 8) tileK /= 2;
-    while (!fixed && bytes() > limits.maxComputeWorkgroupStorageSize && tileQ > 1) tileQ /= 2;
-    if (bytes() > limits.maxComputeWorkgroupStorageSize || tileQ * this.threadsPerRow > limits.maxComputeInvocationsPerWorkgroup) {
-      throw new Error(`attention: prefill tiles ${tileQ}x${tileK} at headDim ${headDim} exceed the device limits`);
-    }
-    this.tileQ = tileQ;
-    this.tileK = tileK;
-    // The fused pass adds the (cos, sin) table and the new k and v: 4 more headDim floats.
-    const decodeBytes = 4 * (5 * headDim + this.chunk) + 12 * this.decodeWorkgroupSize;
-    if (decodeBytes > limits.maxComputeWorkgroupStorageSize) throw new Error(`attention: chunk ${this.chunk} exceeds workgroup memory`);
+    const r = resolveOptions(device, headDim, opts);
+    this.chunk = r.chunk;
+    this.decodeWorkgroupSize = r.decodeWorkgroupSize;
+    this.decodeMaxTokens = r.decodeMaxTokens;
+    this.threadsPerRow = r.threadsPerRow;
+    this.tileQ = r.tileQ;
+    this.tileK = r.tileK;
+    this.decodeVariant = r.decodeVariant;
+    this.prefillVariant = r.prefillVariant;
+    this.lanes = r.lanes;
+    this.subgroups = r.subgroups;
 
     // Each module as its .wgsl's `Module =` line lists it: the Step and Params structs and
     // attention_common.wgsl first, then the shader's own parts. Bindings in the order the
@@ -177,24 +380,40 @@ export class AttentionKernel {
       new ComputeKernel(device, { label, bindings, code: [head, ...parts].join('\n'), constants });
     const ro = 'read-only-storage';
     const splitK = { HD: headDim, CHUNK: this.chunk, WG: this.decodeWorkgroupSize };
-    // q, K, V -> partO, partML; step, params
-    this.decode = kernel('attention.decode', [ro, ro, ro, 'storage', 'storage', 'uniform', 'uniform'], [workgroupReduce, decodeSource, partialsSource], splitK);
+    const decodeBindings: GPUBufferBindingType[] = [ro, ro, ro, 'storage', 'storage', 'uniform', 'uniform'];
+    const ropeBindings: GPUBufferBindingType[] = [ro, ro, 'storage', 'storage', 'storage', 'storage', 'uniform', 'uniform', 'uniform'];
+    const neox = (opts.ropeStyle ?? 'neox') === 'neox' ? 1 : 0;
+    if (r.lanes) {
+      // [enable subgroups;] + the constants, then as attention_lanes.wgsl's `Module:` lists it.
+      const lanesHead = (r.subgroups ? 'enable subgroups;\n\n' : '') + lanesConstants(headDim, this.chunk, this.decodeWorkgroupSize, r.lanes, r.shuffle) + head;
+      const reduce = r.subgroups ? [lanesSubgroupSource] : [workgroupReduce, lanesWorkgroupSource];
+      const lanesKernel = (label: string, bindings: GPUBufferBindingType[], parts: string[], constants: Record<string, number>) =>
+        new ComputeKernel(device, { label, bindings, code: [lanesHead, ...reduce, ...parts, lanesSource, partialsEmptySource].join('\n'), constants });
+      // q, K, V -> partO, partML; step, params
+      this.decode = lanesKernel('attention.decode_lanes', decodeBindings, [decodeLanesSource], {});
+      // qkv, factors -> K, V (row pos written), partO, partML; step, params, rope params
+      this.decodeRope = lanesKernel('attention.decode_rope_lanes', ropeBindings, [ROPE_WGSL, decodeRopeLanesSource], { NEOX: neox });
+    } else {
+      // q, K, V -> partO, partML; step, params
+      this.decode = kernel('attention.decode', decodeBindings, [workgroupReduce, decodeSource, partialsSource, partialsEmptySource], splitK);
+      // qkv, factors -> K, V (row pos written), partO, partML; step, params, rope params
+      this.decodeRope = kernel('attention.decode_rope', ropeBindings, [workgroupReduce, ROPE_WGSL, decodeRopeSource, partialsSource, partialsEmptySource], { ...splitK, NEOX: neox });
+    }
     // partO, partML -> att; step, params
     this.merge = kernel('attention.merge', [ro, ro, 'storage', 'uniform', 'uniform'], [mergeSource], { HD: headDim, CHUNK: this.chunk, WG: MERGE_WG });
     // q, K, V -> att; step, params
-    this.prefill = kernel('attention.prefill', [ro, ro, ro, 'storage', 'uniform', 'uniform'], [prefillSource], {
-      HD: headDim,
-      BQ: this.tileQ,
-      BK: this.tileK,
-      TPR: this.threadsPerRow,
-    });
-    // qkv, factors -> K, V (row pos written), partO, partML; step, params, rope params
-    this.decodeRope = kernel(
-      'attention.decode_rope',
-      [ro, ro, 'storage', 'storage', 'storage', 'storage', 'uniform', 'uniform', 'uniform'],
-      [workgroupReduce, ROPE_WGSL, decodeRopeSource, partialsSource],
-      { ...splitK, NEOX: (opts.ropeStyle ?? 'neox') === 'neox' ? 1 : 0 },
-    );
+    if (r.prefillVariant === 'rows-f16') {
+      const consts = [`const HD: u32 = ${headDim}u;`, `const NW: u32 = ${headDim / 2}u;`, `const BQ: u32 = ${this.tileQ}u;`, `const BK: u32 = ${this.tileK}u;`, ''].join('\n');
+      const code = ['enable f16;\n', consts, head, prefillF16Source].join('\n');
+      this.prefill = new ComputeKernel(device, { label: 'attention.prefill_f16', bindings: [ro, ro, ro, 'storage', 'uniform', 'uniform'], code });
+    } else {
+      this.prefill = kernel('attention.prefill', [ro, ro, ro, 'storage', 'uniform', 'uniform'], [prefillSource], {
+        HD: headDim,
+        BQ: this.tileQ,
+        BK: this.tileK,
+        TPR: this.threadsPerRow,
+      });
+    }
   }
 
   maxChunks(maxCtx: number): number {

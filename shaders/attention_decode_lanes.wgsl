@@ -1,0 +1,60 @@
+// Attention, split-K pass for steps of few tokens, 'lanes' variant: the same chunks, partials and
+// dispatch as attention_decode.wgsl, with the work laid out along the head dimension
+// (attention_lanes.wgsl): lanes load vectors of a key or value row, so a subgroup reads whole
+// rows contiguously. attention_merge.wgsl combines the partials.
+//
+// Bindings (group 0): as attention_decode.wgsl, with the cache read by vector:
+//   0  q       storage, read        array<f32>        [M, nHeads * HD]
+//   1  kCache  storage, read        array<KV>         [nKvHeads, maxCtx, NV]  VW f16 pairs each
+//   2  vCache  storage, read        array<KV>         [nKvHeads, maxCtx, NV]
+//   3  partO   storage, read_write  array<f32>        [M, nHeads, maxChunks, HD]
+//   4  partML  storage, read_write  array<vec2<f32>>  [M, nHeads, maxChunks]
+//   5  step    uniform  Step
+//   6  params  uniform  Params
+// Dispatch: (count, nHeads, M) workgroups of WG threads, count as in attention_decode.wgsl.
+// Module: see attention_lanes.wgsl.
+
+@group(0) @binding(0) var<storage, read> q: array<f32>;
+@group(0) @binding(1) var<storage, read> kCache: array<KV>;
+@group(0) @binding(2) var<storage, read> vCache: array<KV>;
+@group(0) @binding(3) var<storage, read_write> partO: array<f32>;
+@group(0) @binding(4) var<storage, read_write> partML: array<vec2<f32>>;
+@group(0) @binding(5) var<uniform> step: Step;
+@group(0) @binding(6) var<uniform> params: Params;
+
+var<workgroup> qs: array<f32, HD>;
+
+fn keyVec(base: u32, j: u32, v: u32) -> KV {
+  return kCache[base + j * NV + v];
+}
+
+fn valueVec(base: u32, j: u32, v: u32) -> KV {
+  return vCache[base + j * NV + v];
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: LaneIds) {
+  let lid = ids.lid;
+  let h = wid.y;
+  let m = wid.z;
+  if (m >= step.nTokens) {
+    return;
+  }
+  let pos = step.pos0 + m;
+  let j0 = (windowStart(step.pos0) / CHUNK + wid.x) * CHUNK;
+  let lo = max(windowStart(pos), j0);
+  let hi = min(pos + 1u, j0 + CHUNK); // visible keys of this chunk: [lo, hi)
+  let slot = (m * params.nHeads + h) * params.maxChunks + wid.x;
+  if (lo >= hi) {
+    emptyPartials(lid, slot);
+    return;
+  }
+
+  for (var d = lid; d < HD; d += WG) {
+    qs[d] = q[(m * params.nHeads + h) * HD + d] * params.scale;
+  }
+  workgroupBarrier();
+
+  let base = (h / (params.nHeads / params.nKvHeads)) * params.maxCtx * NV;
+  chunkPartialsLanes(ids, slot, base, lo, hi, j0);
+}
