@@ -10,6 +10,7 @@ import type { ModelWeights, Linear } from './weights.ts';
 import { hasF16Decoder } from '../kernels/weight-formats.ts';
 import { gemvVariantValid } from '../kernels/gemv.ts';
 import { deviceAdapterText } from '../kernels/tuning.ts';
+import { attentionOptionsProblem } from '../kernels/attention.ts';
 import { REG_TILE_CANDIDATES, regTileUnsupported, type RegTileShape } from '../kernels/matmul-reg.ts';
 
 const REG_F32: RegTileShape = { rows: 64, tokens: 32, rowsPerThread: 4, tokensPerThread: 4, tile: 'f32' };
@@ -118,24 +119,34 @@ function gemmCandidates(ctx: CandidateContext): GemmChoice[] {
   return out;
 }
 
-function attnDecodeCandidates(ctx: CandidateContext): AttnDecodeChoice[] {
-  const words = ctx.cfg.headDim / 2;
-  const out: AttnDecodeChoice[] = [];
-  for (const chunk of [128, 256, 512]) {
-    for (const decodeWorkgroupSize of [64, 128, 256]) {
-      if (decodeWorkgroupSize >= words && decodeWorkgroupSize <= ctx.device.limits.maxComputeInvocationsPerWorkgroup) out.push({ chunk, decodeWorkgroupSize });
-    }
-  }
-  return out;
+/** Attention options this device and head size can run (attentionOptionsProblem). */
+function runnable<T extends object>(ctx: CandidateContext, list: T[]): T[] {
+  return list.filter((o) => attentionOptionsProblem(ctx.device, ctx.cfg.headDim, o) === null);
 }
 
-function attnPrefillCandidates(): AttnPrefillChoice[] {
-  return [
+function attnDecodeCandidates(ctx: CandidateContext): AttnDecodeChoice[] {
+  const out: AttnDecodeChoice[] = [];
+  // one lane per key: chunks of keys per workgroup, threads
+  for (const chunk of [128, 256, 512]) for (const decodeWorkgroupSize of [64, 128]) out.push({ chunk, decodeWorkgroupSize });
+  // lanes along the head dimension (vector loads of whole key rows), with and without subgroup reductions
+  for (const chunk of [128, 256]) {
+    for (const decodeWorkgroupSize of [64, 128]) {
+      if (ctx.device.features.has('subgroups')) out.push({ decodeVariant: 'lanes', chunk, decodeWorkgroupSize, subgroups: true });
+      out.push({ decodeVariant: 'lanes', chunk, decodeWorkgroupSize, subgroups: false });
+    }
+  }
+  return runnable(ctx, out);
+}
+
+function attnPrefillCandidates(ctx: CandidateContext): AttnPrefillChoice[] {
+  return runnable(ctx, [
     { tileQ: 16, tileK: 32, threadsPerRow: 8 },
     { tileQ: 8, tileK: 32, threadsPerRow: 8 },
     { tileQ: 16, tileK: 16, threadsPerRow: 4 },
     { tileQ: 32, tileK: 16, threadsPerRow: 4 },
-  ];
+    { prefillVariant: 'rows-f16', tileQ: 64, tileK: 32 },
+    { prefillVariant: 'rows-f16', tileQ: 32, tileK: 32 },
+  ]);
 }
 
 /** The adapter's smallest subgroup size, where the device says. */
@@ -160,7 +171,7 @@ export function candidatesFor(role: KernelRole, ctx: CandidateContext): object[]
     case 'attnDecode':
       return attnDecodeCandidates(ctx);
     case 'attnPrefill':
-      return attnPrefillCandidates();
+      return attnPrefillCandidates(ctx);
   }
 }
 
@@ -206,6 +217,13 @@ export function variantFamilies(device: GPUDevice, cfg: ModelConfig): VariantFam
       name: 'split-K attention, 128-key chunks, 64 threads',
       roles: { attnDecode: { chunk: 128, decodeWorkgroupSize: Math.max(64, 2 ** Math.ceil(Math.log2(words))) } },
     },
+    { name: 'split-K attention, lanes along the head dimension, subgroup reductions', roles: { attnDecode: { decodeVariant: 'lanes', subgroups: true } }, reason: subgroups ? undefined : 'no subgroups' },
+    { name: 'split-K attention, lanes along the head dimension, workgroup-memory reductions', roles: { attnDecode: { decodeVariant: 'lanes', subgroups: false } } },
     { name: 'prefill attention 32 x 16 tiles', roles: { attnPrefill: { tileQ: 32, tileK: 16, threadsPerRow: 4 } } },
+    {
+      name: 'prefill attention, one thread per query row, f16 tiles',
+      roles: { attnPrefill: { prefillVariant: 'rows-f16' } },
+      reason: device.features.has('shader-f16') ? undefined : 'no shader-f16',
+    },
   ];
 }

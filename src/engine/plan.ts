@@ -14,6 +14,7 @@
 import { decodeTuning, type GemvShape } from '../kernels/tuning.ts';
 import type { BcastShape } from '../kernels/matmul-bcast.ts';
 import type { RegTileShape } from '../kernels/matmul-reg.ts';
+import type { DecodeVariant, PrefillVariant } from '../kernels/attention.ts';
 import type { AdapterSummary } from '../gpu/device.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { ggmlTypeName, type GGUFFile } from '../model/gguf-types.ts';
@@ -51,15 +52,20 @@ export interface AttnDecodeChoice {
   chunk?: number;
   decodeWorkgroupSize?: number;
   /** 'keys': one lane per key; 'lanes': lanes along the head dimension. */
-  decodeVariant?: string;
+  decodeVariant?: DecodeVariant;
+  /** 'lanes': lanes sharing one key row. */
+  lanesPerKey?: number;
+  /** 'lanes': subgroup reductions (default: whether the device has them). */
+  subgroups?: boolean;
 }
 
 /** The prefill attention pass (src/kernels/attention.ts AttentionOptions). */
 export interface AttnPrefillChoice {
+  /** 'tiled' (f32), or 'rows-f16' (one thread per query row, f16 tiles; needs shader-f16). */
+  prefillVariant?: PrefillVariant;
   tileQ?: number;
   tileK?: number;
   threadsPerRow?: number;
-  f16?: boolean;
 }
 
 export interface KernelPlan {
