@@ -5,8 +5,8 @@
  * kernels version; the worker stores the plan it returns (src/store/tuning-store.ts).
  *
  *   per role:  build every candidate (pipelines compile in parallel; one that does not build or
- *              compile is dropped and named), bind it to layer 0's real weights and one layer of
- *              scratch activations and KV cache (StepState), run it once on seeded inputs and
+ *              compile is dropped and named), bind it in every layer to the real weights (and to a
+ *              few layers of scratch KV cache: StepState), run it once on seeded inputs and
  *              compare its output with the reference's (the plan it starts from: the hand-tuned
  *              table), then time the ones that agree, round-robin so drift hits all alike:
  *              GPU time from timestamp queries where the device has them, else wall time over
@@ -112,6 +112,9 @@ export function agreement(out: Float32Array, ref: Float32Array): number {
   return r2 === 0 ? (d2 === 0 ? 0 : Infinity) : Math.sqrt(d2 / r2);
 }
 
+/** Layers of KV cache the attention roles read in one run (each min(context, 2048) positions). */
+const KV_LAYERS = 4;
+
 /** One role bound to the scratch state: what a run encodes, and the output it is judged by. */
 interface Trial {
   /** The Step uniform its dispatches read. */
@@ -122,7 +125,7 @@ interface Trial {
   destroy(): void;
 }
 
-/** The scratch a trial runs in: one layer's state and KV cache, and the model's real weights. */
+/** The scratch a trial runs in: activations, a few layers of KV cache, and the model's real weights. */
 class TuneBench {
   readonly s: StepState;
   readonly m: number;
@@ -145,7 +148,8 @@ class TuneBench {
     this.m = Math.max(2, Math.min(opts.chunk, ctx));
     this.pos = ctx - 1;
     this.pos0 = ctx - this.m;
-    this.s = new StepState(device, reference, { ...cfg, nLayers: 1 }, weights, { maxCtx: ctx, chunk: this.m, slidingWindow: false });
+    // the attention roles cycle over a few layers' caches (KV_LAYERS), for the reason the weight roles visit every layer
+    this.s = new StepState(device, reference, { ...cfg, nLayers: Math.min(cfg.nLayers, KV_LAYERS) }, weights, { maxCtx: ctx, chunk: this.m, slidingWindow: false });
     this.xg = this.own(createStorage(device, cfg.dim * 4, 'tune.xg'));
     // the most partial sums a hand-off writes: one per workgroup of at least one row
     this.partials = this.own(createStorage(device, 16 * Math.ceil(Math.max(cfg.dim, cfg.ffnDim) / 4), 'tune.partials'));
@@ -167,52 +171,61 @@ class TuneBench {
     };
     for (const b of [s.x, s.xb, s.qkv, s.q, s.att, s.h, s.xLast]) fill(b);
     // f16 keys and values in [-1, 1): halves of 0x3c00 (1.0) and below, random sign
-    for (const b of [s.kv[0].k, s.kv[0].v]) {
+    for (const b of s.kv.flatMap((kv) => [kv.k, kv.v])) {
       const h = new Uint16Array(b.size / 2);
       for (let i = 0; i < h.length; i++) h[i] = (rng.int(0, 0x3bff) | (rng.next() < 0.5 ? 0x8000 : 0)) & 0xffff;
       device.queue.writeBuffer(b, 0, h);
     }
   }
 
-  /** The role bound with `k`'s choice for it (layer 0's weights; the lm head's for lmHead). */
+  /** The role bound with `k`'s choice for it in every layer (the lm head's weight for lmHead). */
   trial(role: KernelRole, k: Kernels): Trial {
     const { s, cfg, m } = this;
-    const w = this.weights.layers[0];
+    const layers = this.weights.layers;
     const eps = cfg.normEps;
-    const gemv = (b: { encode(p: GPUComputePassEncoder): void; destroy(): void }, output: GPUBuffer, floats: number): Trial => ({
+    type Bound = { encode(p: GPUComputePassEncoder): void; destroy(): void };
+    // one run = the role in every layer, each reading its own weights, as a step does: a single
+    // layer's weights may fit a GPU's L2 and time as if they were cached
+    const gemv = (bound: Bound[], output: GPUBuffer, floats: number): Trial => ({
       step: { pos0: this.pos, nTokens: 1 },
-      encode: (p) => b.encode(p),
+      encode: (p) => bound.forEach((b) => b.encode(p)),
       output,
       outputBytes: floats * 4,
-      destroy: () => b.destroy(),
+      destroy: () => bound.forEach((b) => b.destroy()),
     });
-    const gemm = (b: BoundMatmul, output: GPUBuffer, floats: number): Trial => {
-      b.setTokens(m);
-      return { step: { pos0: this.pos0, nTokens: m }, encode: (p) => b.encode(p, m), output, outputBytes: floats * 4, destroy: () => b.destroy() };
+    const gemm = (bound: BoundMatmul[], output: GPUBuffer, floats: number): Trial => {
+      for (const b of bound) b.setTokens(m);
+      return {
+        step: { pos0: this.pos0, nTokens: m },
+        encode: (p) => bound.forEach((b) => b.encode(p, m)),
+        output,
+        outputBytes: floats * 4,
+        destroy: () => bound.forEach((b) => b.destroy()),
+      };
     };
     const handoff = (g: GPUBuffer) => ({ g, xg: this.xg, partials: this.partials });
     const qkvFloats = cfg.dim + 2 * cfg.kvDim;
     switch (role) {
       case 'qkv':
-        return gemv(new BoundNormMatvec(k, 'qkv', w.qkv, s.x, w.attnNorm, s.qkv, eps), s.qkv, qkvFloats);
+        return gemv(layers.map((w) => new BoundNormMatvec(k, 'qkv', w.qkv, s.x, w.attnNorm, s.qkv, eps)), s.qkv, qkvFloats);
       case 'wo':
-        return gemv(new BoundMatvec(k, 'wo', w.wo, s.att, s.x, true, handoff(w.ffnNorm)), s.x, cfg.dim);
+        return gemv(layers.map((w) => new BoundMatvec(k, 'wo', w.wo, s.att, s.x, true, handoff(w.ffnNorm))), s.x, cfg.dim);
       case 'gateUp':
-        return BoundSwiglu.fits(w.up, cfg.ffnDim)
-          ? gemv(new BoundSwiglu(k, w.up, s.x, w.ffnNorm, s.h, cfg.ffnDim, eps), s.h, cfg.ffnDim)
-          : gemv(new BoundMatvec(k, 'gateUp', w.up, s.xb, s.gu, false), s.gu, 2 * cfg.ffnDim);
+        return BoundSwiglu.fits(layers[0].up, cfg.ffnDim)
+          ? gemv(layers.map((w) => new BoundSwiglu(k, w.up, s.x, w.ffnNorm, s.h, cfg.ffnDim, eps)), s.h, cfg.ffnDim)
+          : gemv(layers.map((w) => new BoundMatvec(k, 'gateUp', w.up, s.xb, s.gu, false)), s.gu, 2 * cfg.ffnDim);
       case 'down':
-        return gemv(new BoundMatvec(k, 'down', w.down, s.h, s.x, true, handoff(this.weights.outputNorm)), s.x, cfg.dim);
+        return gemv(layers.map((w) => new BoundMatvec(k, 'down', w.down, s.h, s.x, true, handoff(this.weights.outputNorm))), s.x, cfg.dim);
       case 'lmHead':
-        return gemv(new BoundNormMatvec(k, 'lmHead', this.weights.output, s.xLast, this.weights.outputNorm, s.logits, eps), s.logits, cfg.vocabSize);
+        return gemv([new BoundNormMatvec(k, 'lmHead', this.weights.output, s.xLast, this.weights.outputNorm, s.logits, eps)], s.logits, cfg.vocabSize);
       case 'gemmQkv':
-        return gemm(new BoundMatmul(k, role, w.qkv, s.xb, s.qkv, qkvFloats, false), s.qkv, m * qkvFloats);
+        return gemm(layers.map((w) => new BoundMatmul(k, role, w.qkv, s.xb, s.qkv, qkvFloats, false)), s.qkv, m * qkvFloats);
       case 'gemmWo':
-        return gemm(new BoundMatmul(k, role, w.wo, s.att, s.x, cfg.dim, true), s.x, m * cfg.dim);
+        return gemm(layers.map((w) => new BoundMatmul(k, role, w.wo, s.att, s.x, cfg.dim, true)), s.x, m * cfg.dim);
       case 'gemmUp':
-        return gemm(new BoundMatmul(k, role, w.up, s.xb, s.gu, 2 * cfg.ffnDim, false), s.gu, m * 2 * cfg.ffnDim);
+        return gemm(layers.map((w) => new BoundMatmul(k, role, w.up, s.xb, s.gu, 2 * cfg.ffnDim, false)), s.gu, m * 2 * cfg.ffnDim);
       case 'gemmDown':
-        return gemm(new BoundMatmul(k, role, w.down, s.h, s.x, cfg.dim, true), s.x, m * cfg.dim);
+        return gemm(layers.map((w) => new BoundMatmul(k, role, w.down, s.h, s.x, cfg.dim, true)), s.x, m * cfg.dim);
       case 'attnDecode':
       case 'attnPrefill': {
         const a = k.attention;
@@ -221,12 +234,13 @@ class TuneBench {
         const shared: AttentionShared = { shape, params: a.createParams(shape), step: s.step, scratch };
         const destroy = () => [shared.params, scratch.partO, scratch.partML].forEach((b) => b.destroy());
         if (role === 'attnDecode') {
-          const b = a.bindDecode(shared, s.kv[0], { qkv: s.qkv, factors: s.rope.factors, ropeParams: s.rope.params }, s.att);
-          return { step: { pos0: this.pos, nTokens: 1 }, encode: (p) => a.encodeDecodeRope(p, b, this.pos), output: s.att, outputBytes: cfg.dim * 4, destroy };
+          const rope = { qkv: s.qkv, factors: s.rope.factors, ropeParams: s.rope.params };
+          const bound = s.kv.map((kv) => a.bindDecode(shared, kv, rope, s.att));
+          return { step: { pos0: this.pos, nTokens: 1 }, encode: (p) => bound.forEach((b) => a.encodeDecodeRope(p, b, this.pos)), output: s.att, outputBytes: cfg.dim * 4, destroy };
         }
-        const b = a.bind(shared, s.kv[0], s.q, s.att);
+        const bound = s.kv.map((kv) => a.bind(shared, kv, s.q, s.att));
         const step = { pos0: this.pos0, nTokens: m };
-        return { step, encode: (p) => a.encodePrefill(p, b, step), output: s.att, outputBytes: m * cfg.dim * 4, destroy };
+        return { step, encode: (p) => bound.forEach((b) => a.encodePrefill(p, b, step)), output: s.att, outputBytes: m * cfg.dim * 4, destroy };
       }
     }
   }

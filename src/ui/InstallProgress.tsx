@@ -14,7 +14,7 @@ const PHASES: Record<LoadProgress['phase'], string> = {
 };
 
 /** The phase in words; tuning counts its kernel roles ("Tuning for your GPU, 5 of 11"). */
-function phaseText(p: LoadProgress): string {
+export function phaseText(p: LoadProgress): string {
   if (p.phase === 'tuning' && p.steps) return `${PHASES.tuning}, ${p.step ?? 0} of ${p.steps}`;
   return PHASES[p.phase];
 }
