@@ -1,11 +1,12 @@
 /**
  * npm run bench:tune -- [--json] [--drivers lavapipe,swiftshader] [--preset small] [--prompt 128]
- *                       [--decode 32] [--rounds 3] [--ctx 1024] [--out tune.json]
+ *                       [--decode 32] [--rounds 3] [--ctx 1024] [--search full|seeded] [--out tune.json]
  *
  * The autotuner against the hand-tuned tables, on each CPU driver in Node (one child process per
  * driver: Dawn picks its Vulkan ICD at start-up). In each: the generated Q4_K_M model of the preset
  * is loaded twice, once with the adapter's table plan and once tuned at load (src/engine/tune.ts;
- * the tuning time is what that load spent in tuneKernels), then prefill and decode are timed on
+ * the tuning time is what that load spent in tuneKernels; the search is the tuner's default for the
+ * adapter, 'seeded' on these emulators, unless --search says), then prefill and decode are timed on
  * both, alternating table / tuned for `rounds` rounds so the machine's drift hits both alike;
  * medians are reported. Also the streaming-read reference (the roofline's) sweep on the adapter.
  *
@@ -43,6 +44,7 @@ export interface AdapterResult {
   preset: string;
   tuneMs: number;
   timer?: string;
+  search?: string;
   choices: Record<string, string>;
   dropped: TuningReport['dropped'];
   table: Speeds;
@@ -64,6 +66,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     ctx: { type: 'string', default: '1024' },
     out: { type: 'string' },
+    search: { type: 'string' },
     child: { type: 'boolean', default: false },
   },
 });
@@ -101,6 +104,7 @@ async function child(): Promise<AdapterResult> {
       const r = await tuneKernels(device, model.cfg, weights, {
         chunk,
         contextLength: ctx,
+        search: args.search === undefined ? undefined : (args.search as 'full' | 'seeded'),
         onProgress: (done, total, role) => process.stderr.write(`[bench:tune] ${done}/${total} ${role}\n`),
       });
       report = tuningReport(r);
@@ -128,6 +132,7 @@ async function child(): Promise<AdapterResult> {
     preset,
     tuneMs: rep.tuneMs ?? 0,
     timer: rep.timer,
+    search: rep.search,
     choices: Object.fromEntries(rep.roles.map((r) => [r.role, r.chosen])),
     dropped: rep.dropped,
     table: t,
@@ -152,7 +157,7 @@ function markdown(results: AdapterResult[]): string {
   ];
   for (const r of results) {
     lines.push(
-      `| ${r.adapter} | ${r.preset} Q4_K_M | ${f(r.tuneMs / 1000)} s (${r.timer}) | ${f(r.table.decodeTokS, 2)} | ${f(r.autotuned.decodeTokS, 2)} | ${f(r.ratio.decodeTokS, 3)} | ${f(r.table.prefillTokS)} | ${f(r.autotuned.prefillTokS)} | ${f(r.ratio.prefillTokS, 3)} |`,
+      `| ${r.adapter} | ${r.preset} Q4_K_M | ${f(r.tuneMs / 1000)} s (${r.search} search, ${r.timer}) | ${f(r.table.decodeTokS, 2)} | ${f(r.autotuned.decodeTokS, 2)} | ${f(r.ratio.decodeTokS, 3)} | ${f(r.table.prefillTokS)} | ${f(r.autotuned.prefillTokS)} | ${f(r.ratio.prefillTokS, 3)} |`,
     );
   }
   for (const r of results) {

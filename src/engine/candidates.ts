@@ -9,7 +9,7 @@ import type { ModelConfig } from '../model/config.ts';
 import type { ModelWeights, Linear } from './weights.ts';
 import { hasF16Decoder } from '../kernels/weight-formats.ts';
 import { gemvVariantValid } from '../kernels/gemv.ts';
-import { deviceAdapterText } from '../kernels/tuning.ts';
+import { deviceAdapterText, tableGemvShapes } from '../kernels/tuning.ts';
 import { attentionOptionsProblem } from '../kernels/attention.ts';
 import { REG_TILE_CANDIDATES, regTileUnsupported, type RegTileShape } from '../kernels/matmul-reg.ts';
 
@@ -24,6 +24,12 @@ export interface CandidateContext {
   role: KernelRole;
   /** The role's choice in the plan the tuner starts from (tried first, as the reference). */
   base: object;
+  /**
+   * 'full': every variant and shape the device can run; 'seeded': the hand-tuned tables' shapes
+   * and their neighbours, in the default variants only (the CPU emulators, where each of the
+   * real-GPU variants' pipelines takes seconds to compile and none of them wins).
+   */
+  search: 'full' | 'seeded';
 }
 
 /** The weight a role reads (layer 0's; the output head's for lmHead), or none for attention. */
@@ -86,16 +92,26 @@ function gemvKind(role: KernelRole, ctx: CandidateContext): { kind: 'matvec' | '
   return { kind: 'matvec', normOut: true };
 }
 
+/** The tables' shapes for this role's kernel, fitted to short rows as the table's are, and each with rows halved and doubled. */
+function seededGemv(ctx: CandidateContext, kind: 'matvec' | 'normMatvec' | 'swigluMatvec', subgroups: boolean): GemvChoice[] {
+  const out: GemvChoice[] = [];
+  for (const row of tableGemvShapes()) {
+    const [workgroupSize, rows] = row[kind];
+    for (const rowsPerWorkgroup of [rows, rows / 2, rows * 2]) out.push({ workgroupSize, rowsPerWorkgroup, subgroups, fit: true });
+  }
+  return out;
+}
+
 function gemvCandidates(ctx: CandidateContext): GemvChoice[] {
   const { device } = ctx;
   const subgroups = device.features.has('subgroups');
-  const maxThreads = device.limits.maxComputeInvocationsPerWorkgroup;
+  const { kind, normOut } = gemvKind(ctx.role, ctx);
+  const valid = (g: GemvChoice) => gemvVariantValid(device, kind, { ...g, normOut }) === null;
+  if (ctx.search === 'seeded') return seededGemv(ctx, kind, subgroups).filter(valid);
   const out: GemvChoice[] = [];
   for (const [workgroupSize, rowsPerWorkgroup] of GEMV_SHAPES) {
-    if (workgroupSize > maxThreads) continue;
-    out.push({ workgroupSize, rowsPerWorkgroup, subgroups });
+    if (valid({ workgroupSize, rowsPerWorkgroup, subgroups })) out.push({ workgroupSize, rowsPerWorkgroup, subgroups });
   }
-  const { kind, normOut } = gemvKind(ctx.role, ctx);
   const groups: GemvChoice[] = [];
   for (const [workgroupSize, rowsPerWorkgroup, lanesPerRow] of GEMV_GROUP_SHAPES) {
     if (subgroups) groups.push({ workgroupSize, rowsPerWorkgroup, lanesPerRow, subgroups: true });
@@ -103,11 +119,12 @@ function gemvCandidates(ctx: CandidateContext): GemvChoice[] {
   }
   const narrow = subgroupMin(device);
   if (subgroups && narrow && narrow < 32) groups.push({ workgroupSize: 8 * narrow, rowsPerWorkgroup: 8, lanesPerRow: narrow, subgroups: true });
-  for (const g of groups) if (gemvVariantValid(device, kind, { ...g, normOut }) === null) out.push(g);
+  for (const g of groups) if (valid(g)) out.push(g);
   const w = roleWeight(ctx.role, ctx.weights);
   if (device.features.has('shader-f16') && w && hasF16Decoder(w.format)) {
     for (const [workgroupSize, rowsPerWorkgroup] of GEMV_F16_SHAPES) {
-      if (workgroupSize <= maxThreads) out.push({ workgroupSize, rowsPerWorkgroup, subgroups, f16: true });
+      const g: GemvChoice = { workgroupSize, rowsPerWorkgroup, subgroups, f16: true };
+      if (valid(g)) out.push(g);
     }
   }
   return out;
@@ -115,6 +132,7 @@ function gemvCandidates(ctx: CandidateContext): GemvChoice[] {
 
 function gemmCandidates(ctx: CandidateContext): GemmChoice[] {
   const out: GemmChoice[] = [{}, { rowsPerWorkgroup: 64, tokensPerWorkgroup: 16 }, { rowsPerWorkgroup: 32, tokensPerWorkgroup: 32 }];
+  if (ctx.search === 'seeded') return out;
   for (const regTile of REG_TILE_CANDIDATES) if (regTileUnsupported(ctx.device, regTile) === null) out.push({ regTile });
   return out;
 }
@@ -128,6 +146,7 @@ function attnDecodeCandidates(ctx: CandidateContext): AttnDecodeChoice[] {
   const out: AttnDecodeChoice[] = [];
   // one lane per key: chunks of keys per workgroup, threads
   for (const chunk of [128, 256, 512]) for (const decodeWorkgroupSize of [64, 128]) out.push({ chunk, decodeWorkgroupSize });
+  if (ctx.search === 'seeded') return runnable(ctx, out);
   // lanes along the head dimension (vector loads of whole key rows), with and without subgroup reductions
   for (const chunk of [128, 256]) {
     for (const decodeWorkgroupSize of [64, 128]) {
@@ -139,14 +158,14 @@ function attnDecodeCandidates(ctx: CandidateContext): AttnDecodeChoice[] {
 }
 
 function attnPrefillCandidates(ctx: CandidateContext): AttnPrefillChoice[] {
-  return runnable(ctx, [
+  const tiled: AttnPrefillChoice[] = [
     { tileQ: 16, tileK: 32, threadsPerRow: 8 },
     { tileQ: 8, tileK: 32, threadsPerRow: 8 },
     { tileQ: 16, tileK: 16, threadsPerRow: 4 },
     { tileQ: 32, tileK: 16, threadsPerRow: 4 },
-    { prefillVariant: 'rows-f16', tileQ: 64, tileK: 32 },
-    { prefillVariant: 'rows-f16', tileQ: 32, tileK: 32 },
-  ]);
+  ];
+  if (ctx.search === 'seeded') return runnable(ctx, tiled);
+  return runnable(ctx, [...tiled, { prefillVariant: 'rows-f16', tileQ: 64, tileK: 32 }, { prefillVariant: 'rows-f16', tileQ: 32, tileK: 32 }]);
 }
 
 /** The adapter's smallest subgroup size, where the device says. */

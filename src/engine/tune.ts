@@ -22,6 +22,7 @@ import { createStorage, readBuffer } from '../gpu/buffers.ts';
 import { Rng } from '../util/rng.ts';
 import type { AttentionShared } from '../kernels/attention.ts';
 import { Kernels } from './kernels.ts';
+import { cpuDriver, deviceAdapterText } from '../kernels/tuning.ts';
 import { StepState } from './state.ts';
 import type { ModelWeights } from './weights.ts';
 import { BoundMatmul, BoundMatvec, BoundNormMatvec, BoundSwiglu } from './bound.ts';
@@ -39,6 +40,8 @@ export interface TuneOptions {
   roles?: readonly KernelRole[];
   /** Candidates per role (default: candidates.ts). The base plan's choice is always tried first. */
   candidates?: (role: KernelRole, ctx: CandidateContext) => object[];
+  /** candidates.ts's search (default: 'seeded' on a CPU emulator, 'full' elsewhere). */
+  search?: CandidateContext['search'];
   /** Timed samples per candidate (median taken); default 5. */
   samples?: number;
   /** Milliseconds one sample should last at least (repetitions are sized to it); default 4. */
@@ -76,6 +79,7 @@ export interface RoleTuning {
 
 export interface TuneResult {
   plan: KernelPlan;
+  search: CandidateContext['search'];
   tuneMs: number;
   timer: 'timestamp' | 'wall';
   roles: RoleTuning[];
@@ -323,10 +327,11 @@ export async function tuneKernels(device: GPUDevice, cfg: ModelConfig, weights: 
   const roles = opts.roles ?? KERNEL_ROLES;
   const samples = opts.samples ?? 5;
   const sampleMs = opts.sampleMs ?? 4;
+  const search = opts.search ?? (cpuDriver(deviceAdapterText(device)) ? 'seeded' : 'full');
   const reference = new Kernels(device, cfg, base);
   const bench = new TuneBench(device, cfg, weights, reference, opts);
   const timer = new Timer(device, bench.s.step);
-  const result: TuneResult = { plan: base, tuneMs: 0, timer: timer.kind, roles: [], dropped: [] };
+  const result: TuneResult = { plan: base, search, tuneMs: 0, timer: timer.kind, roles: [], dropped: [] };
   try {
     for (const [i, role] of roles.entries()) {
       opts.onProgress?.(i, roles.length, role);
@@ -336,7 +341,7 @@ export async function tuneKernels(device: GPUDevice, cfg: ModelConfig, weights: 
         result.roles.push({ role, chosen: describeChoice(choice), choice, tried: [], skipped: `the ${(opts.budgetMs / 1000).toFixed(0)} s tuning budget was spent`, wallMs: 0 });
         continue;
       }
-      const ctx: CandidateContext = { device, cfg, weights, role, base: choiceOf(base, role) };
+      const ctx: CandidateContext = { device, cfg, weights, role, base: choiceOf(base, role), search };
       const list = [choiceOf(base, role), ...(opts.candidates ?? candidatesFor)(role, ctx)];
       const tuned = await tuneRole(role, list, base, bench, timer, { samples, sampleMs }, result.dropped);
       result.roles.push({ ...tuned, wallMs: performance.now() - r0 });
@@ -437,6 +442,8 @@ async function tuneRole(
 export interface TuningReport {
   /** 'table': the hand-tuned table; 'tuned': timed on this adapter (now, or reused: savedAt). */
   source: 'table' | 'tuned';
+  /** The candidates searched (candidates.ts): every variant, or the tables' neighbourhood. */
+  search?: CandidateContext['search'];
   /** When a reused plan was tuned (ms since the epoch); absent when tuned during this load. */
   savedAt?: number;
   tuneMs?: number;
@@ -449,6 +456,7 @@ export interface TuningReport {
 export function tuningReport(r: TuneResult): TuningReport {
   return {
     source: 'tuned',
+    search: r.search,
     tuneMs: r.tuneMs,
     timer: r.timer,
     roles: r.roles.map((x) => ({ role: x.role, chosen: x.chosen, ms: x.ms, referenceMs: x.referenceMs, candidates: x.tried.length, skipped: x.skipped })),

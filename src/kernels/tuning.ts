@@ -68,6 +68,11 @@ const TUNING: Record<CpuDriver | 'gpu', TuningRow> = {
   gpu: { matvec: [64, 16], normMatvec: [64, 16], swigluMatvec: [64, 8], balanceChunks: false, bcast: null },
 };
 
+/** [workgroupSize, rowsPerWorkgroup] of each decode GEMV in every row of the table (the autotuner's seeds). */
+export function tableGemvShapes(): { matvec: [number, number]; normMatvec: [number, number]; swigluMatvec: [number, number] }[] {
+  return Object.values(TUNING).map(({ matvec, normMatvec, swigluMatvec }) => ({ matvec, normMatvec, swigluMatvec }));
+}
+
 /** Kernel shapes for an adapter; `subgroups`: whether the device has the feature. */
 export function decodeTuning(adapter: AdapterText, subgroups: boolean): DecodeTuning {
   const row = TUNING[cpuDriver(adapter) ?? 'gpu'];
