@@ -25,13 +25,12 @@ import { openNodeDevice } from '../src/gpu/node.ts';
 import { adapterName } from '../src/gpu/device.ts';
 import { tablePlan } from '../src/engine/plan.ts';
 import { StreamBench, shapeName, type StreamTrial } from '../src/engine/stream-sweep.ts';
-import { decodeWeightBytes } from '../src/engine/bench.ts';
+import { benchPromptIds, decodeWeightBytes } from '../src/engine/bench.ts';
 import { tuneKernels, tuningReport, type TuningReport } from '../src/engine/tune.ts';
 import { deviceAdapterText } from '../src/kernels/tuning.ts';
 import { GREEDY } from '../src/common/sampling.ts';
 import { ensureModel } from './test-models.ts';
 import type { PresetName } from './test-model-spec.ts';
-import { promptIds } from './prompts.ts';
 
 interface Speeds {
   decodeTokS: number;
@@ -86,7 +85,6 @@ async function child(): Promise<AdapterResult> {
   const preset = args.preset as PresetName;
   const path = await ensureModel({ preset, mix: 'q4_k_m', seed: 1 });
   const ctx = Number(args.ctx);
-  const ids = promptIds(Number(args.prompt));
   const decode = Number(args.decode);
   const chunk = 128;
   const warmUp = { promptTokens: 2, maxTokens: 2 };
@@ -97,6 +95,7 @@ async function child(): Promise<AdapterResult> {
   });
   let report: TuningReport | undefined;
   const model = await readModel(await fileSource(path));
+  const ids = benchPromptIds(model.tokenizer, Number(args.prompt));
   const tuned = await openModel(device, model, {
     contextLength: ctx,
     warmUp,

@@ -11,6 +11,10 @@ import { gpuForTests } from '../gpu/test-gpu.ts';
 import { Engine } from './engine.ts';
 import { openTestModel, readLogits } from './test-engine.ts';
 import { promptIds } from '../../scripts/prompts.ts';
+import { variantFamilies } from './candidates.ts';
+import { tablePlan, withChoice, type KernelPlan, type KernelRole } from './plan.ts';
+import { deviceAdapterText } from '../kernels/tuning.ts';
+import type { ModelConfig } from '../model/config.ts';
 
 const gpu = gpuForTests();
 
@@ -33,11 +37,31 @@ function countingDevice(real: GPUDevice) {
   return { device: proxy, counts };
 }
 
+/**
+ * The table's plan, and one with the real-GPU variants the device can run on every role at once
+ * (row-group GEMVs, f16 GEMV math, register-tiled GEMMs, lanes attention): the promises are the
+ * graph's, whichever kernels fill it.
+ */
+function plans(cfg: ModelConfig): [string, KernelPlan | undefined][] {
+  const table = tablePlan(deviceAdapterText(gpu.device), gpu.hasSubgroups());
+  let variants = table;
+  for (const fam of variantFamilies(gpu.device, cfg)) {
+    if (fam.reason || !/row groups with f16|register-tiled GEMM 64 x 32|lanes along the head dimension, workgroup-memory/.test(fam.name)) continue;
+    for (const [role, choice] of Object.entries(fam.roles)) variants = withChoice(variants, role as KernelRole, choice);
+  }
+  return [
+    ['table plan', undefined],
+    ['real-GPU variants', variants],
+  ];
+}
+
 describe('decode allocates nothing per token', () => {
-  it('generate creates no buffers or bind groups, for 2 or 20 tokens', async () => {
+  it.for(['table plan', 'real-GPU variants'])('%s: generate creates no buffers or bind groups, for 2 or 20 tokens', async (which) => {
     const { src, file, cfg } = await openTestModel({ preset: 'tiny', mix: 'q4_k_m', seed: 1 });
+    const plan = plans(cfg).find(([name]) => name === which)![1];
+    if (plan) expect(plan).not.toEqual(tablePlan(deviceAdapterText(gpu.device), gpu.hasSubgroups()));
     const { device: counted, counts } = countingDevice(gpu.device);
-    const engine = await Engine.load(counted, file, src, cfg, { contextLength: 256 });
+    const engine = await Engine.load(counted, file, src, cfg, { contextLength: 256, plan });
     try {
       expect(counts.createBuffer, 'load goes through the counted device').toBeGreaterThan(0);
       const prompt = promptIds(40);

@@ -38,7 +38,7 @@ export interface EngineOptions {
   /** Recent tokens the repetition penalty looks at (default 64, llama.cpp's repeat_last_n). */
   penaltyWindow?: number;
   onProgress?: (p: LoadProgress) => void;
-  /** Called when every weight is uploaded (pipelines may still be compiling). */
+  /** Called when every weight is uploaded, and tuned if tuning (pipelines may still be compiling). */
   onUploaded?: () => void;
   /** Which kernel variant and shape runs each role (default: the adapter's table, src/engine/plan.ts tablePlan). */
   plan?: KernelPlan;
@@ -141,8 +141,9 @@ export class Engine {
       // the tuner times kernels on the real weights: upload first, then choose, then build
       try {
         await fill();
-        opts.onUploaded?.();
         plan = await opts.tune!(weights);
+        // after the tuning: what remains is compiling the chosen pipelines
+        opts.onUploaded?.();
       } catch (e) {
         weights.destroy();
         throw e;
