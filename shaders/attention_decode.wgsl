@@ -23,7 +23,8 @@
 //   6  params  uniform  Params (struct prepended from AttentionKernel.uniforms, src/kernels/attention.ts)
 // Dispatch: (count, nHeads, M) workgroups of WG threads, count = last - first + 1 chunks with
 // last = (kvLen - 1) / CHUNK (src/kernels/attention.ts: decodeChunks).
-// Module = Step + Params + attention_common.wgsl + workgroup_reduce.wgsl + this file + attention_partials.wgsl + attention_partials_empty.wgsl.
+// Module = Step + Params + attention_common.wgsl + workgroup_reduce.wgsl + this file + attention_decode_query.wgsl
+// + attention_partials.wgsl + attention_split_k.wgsl.
 
 override HD: u32 = 96u;
 override CHUNK: u32 = 256u;
@@ -56,26 +57,10 @@ fn value(base: u32, j: u32, w: u32) -> vec2<f32> {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let h = wid.y;
-  let m = wid.z;
-  if (m >= step.nTokens) {
+  let c = queryChunk(lid, wid);
+  if (c.lo >= c.hi) {
     return;
   }
-  let pos = step.pos0 + m;
-  let j0 = (windowStart(step.pos0) / CHUNK + wid.x) * CHUNK;
-  let lo = max(windowStart(pos), j0);
-  let hi = min(pos + 1u, j0 + CHUNK); // visible keys of this chunk: [lo, hi)
-  let slot = (m * params.nHeads + h) * params.maxChunks + wid.x;
-  if (lo >= hi) {
-    emptyPartials(lid, slot);
-    return;
-  }
-
-  for (var d = lid; d < HD; d += WG) {
-    qs[d] = q[(m * params.nHeads + h) * HD + d] * params.scale;
-  }
-  workgroupBarrier();
-
-  let base = (h / (params.nHeads / params.nKvHeads)) * params.maxCtx * (HD / 2u);
-  chunkPartials(lid, slot, base, lo, hi, j0);
+  let base = (wid.y / (params.nHeads / params.nKvHeads)) * params.maxCtx * (HD / 2u);
+  chunkPartials(lid, c.slot, base, c.lo, c.hi, c.j0);
 }

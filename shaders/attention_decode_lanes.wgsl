@@ -12,7 +12,7 @@
 //   5  step    uniform  Step
 //   6  params  uniform  Params
 // Dispatch: (count, nHeads, M) workgroups of WG threads, count as in attention_decode.wgsl.
-// Module: see attention_lanes.wgsl.
+// Module: see attention_lanes.wgsl; attention_decode_query.wgsl comes right after this file.
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> kCache: array<KV>;
@@ -35,26 +35,10 @@ fn valueVec(base: u32, j: u32, v: u32) -> KV {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: LaneIds) {
   let lid = ids.lid;
-  let h = wid.y;
-  let m = wid.z;
-  if (m >= step.nTokens) {
+  let c = queryChunk(lid, wid);
+  if (c.lo >= c.hi) {
     return;
   }
-  let pos = step.pos0 + m;
-  let j0 = (windowStart(step.pos0) / CHUNK + wid.x) * CHUNK;
-  let lo = max(windowStart(pos), j0);
-  let hi = min(pos + 1u, j0 + CHUNK); // visible keys of this chunk: [lo, hi)
-  let slot = (m * params.nHeads + h) * params.maxChunks + wid.x;
-  if (lo >= hi) {
-    emptyPartials(lid, slot);
-    return;
-  }
-
-  for (var d = lid; d < HD; d += WG) {
-    qs[d] = q[(m * params.nHeads + h) * HD + d] * params.scale;
-  }
-  workgroupBarrier();
-
-  let base = (h / (params.nHeads / params.nKvHeads)) * params.maxCtx * NV;
-  chunkPartialsLanes(ids, slot, base, lo, hi, j0);
+  let base = (wid.y / (params.nHeads / params.nKvHeads)) * params.maxCtx * NV;
+  chunkPartialsLanes(ids, c.slot, base, c.lo, c.hi, c.j0);
 }

@@ -25,7 +25,7 @@
 // Dispatch: (count, nHeads, 1) workgroups of WG threads, count as in attention_decode.wgsl; then
 // attention_merge.wgsl.
 // Module = Step + Params + attention_common.wgsl + workgroup_reduce.wgsl + RopeParams + rope_common.wgsl
-// + this file + attention_partials.wgsl + attention_partials_empty.wgsl.
+// + attention_decode_rope_common.wgsl + this file + attention_partials.wgsl + attention_split_k.wgsl.
 
 override HD: u32 = 96u;
 override CHUNK: u32 = 256u;
@@ -80,38 +80,17 @@ fn value(base: u32, j: u32, w: u32) -> vec2<f32> {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let h = wid.y;
-  let pos = step.pos0;
-  let j0 = (windowStart(pos) / CHUNK + wid.x) * CHUNK;
-  let lo = max(windowStart(pos), j0);
-  let hi = min(pos + 1u, j0 + CHUNK); // visible keys of this chunk: [lo, hi)
-  let slot = h * params.maxChunks + wid.x;
-  if (lo >= hi) {
-    emptyPartials(lid, slot);
+  // 0. RoPE: the (cos, sin) table for pos, then q (scaled) and, in the chunk holding pos, k and v;
+  // the cache write of k and v by the first query head of each kv head.
+  let r = ropeChunk(lid, wid.x, wid.y);
+  let c = r.chunk;
+  if (c.lo >= c.hi) {
     return;
   }
-
+  let pos = step.pos0;
   let NW = HD / 2u;
-  let group = params.nHeads / params.nKvHeads;
-  let kvh = h / group;
-  let base = kvh * params.maxCtx * NW;
-  let hasNew = hi == pos + 1u;
-
-  // 0. RoPE: the (cos, sin) table for pos, then q (scaled) and, in the chunk holding pos, k and v.
-  ropeTable(lid, pos);
-  let kSrc = (params.nHeads + kvh) * HD;
-  let vSrc = (params.nHeads + params.nKvHeads + kvh) * HD;
-  for (var d = lid; d < HD; d += WG) {
-    qs[d] = rotated(h * HD, d, rope.ropeDim) * params.scale;
-  }
-  if (hasNew) {
-    for (var w = lid; w < NW; w += WG) {
-      kNew[w] = pack2x16float(vec2<f32>(rotated(kSrc, 2u * w, rope.ropeDim), rotated(kSrc, 2u * w + 1u, rope.ropeDim)));
-      vNew[w] = pack2x16float(vec2<f32>(qkv[vSrc + 2u * w], qkv[vSrc + 2u * w + 1u]));
-    }
-  }
-  workgroupBarrier();
-  if (hasNew && h % group == 0u) {
+  let base = r.kvh * params.maxCtx * NW;
+  if (r.writes) {
     for (var w = lid; w < NW; w += WG) {
       kCache[base + pos * NW + w] = kNew[w];
       vCache[base + pos * NW + w] = vNew[w];
@@ -119,5 +98,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
 
   // 1.-3. Scores, softmax weights and sum p_j v_j (same summation order as attention_decode.wgsl).
-  chunkPartials(lid, slot, base, lo, hi, j0);
+  chunkPartials(lid, c.slot, base, c.lo, c.hi, c.j0);
 }

@@ -14,7 +14,8 @@
 //   7  params   uniform  Params
 //   8  rope     uniform  RopeParams
 // Dispatch: (count, nHeads, 1) workgroups of WG threads; then attention_merge.wgsl.
-// Module: see attention_lanes.wgsl; RopeParams + rope_common.wgsl come before this file.
+// Module: see attention_lanes.wgsl; RopeParams + rope_common.wgsl + attention_decode_rope_common.wgsl
+// come before this file.
 
 @group(0) @binding(0) var<storage, read> qkv: array<f32>;
 @group(0) @binding(1) var<storage, read> factors: array<f32>;
@@ -66,42 +67,21 @@ fn valueVec(base: u32, j: u32, v: u32) -> KV {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: LaneIds) {
   let lid = ids.lid;
-  let h = wid.y;
-  let pos = step.pos0;
-  let j0 = (windowStart(pos) / CHUNK + wid.x) * CHUNK;
-  let lo = max(windowStart(pos), j0);
-  let hi = min(pos + 1u, j0 + CHUNK); // visible keys of this chunk: [lo, hi)
-  let slot = h * params.maxChunks + wid.x;
-  if (lo >= hi) {
-    emptyPartials(lid, slot);
+  // RoPE: the (cos, sin) table for pos, then q (scaled) and, in the chunk holding pos, k and v;
+  // the cache write of k and v by the first query head of each kv head, by vector.
+  let r = ropeChunk(lid, wid.x, wid.y);
+  let c = r.chunk;
+  if (c.lo >= c.hi) {
     return;
   }
-
-  let group = params.nHeads / params.nKvHeads;
-  let kvh = h / group;
-  let base = kvh * params.maxCtx * NV;
-  let hasNew = hi == pos + 1u;
-
-  // RoPE: the (cos, sin) table for pos, then q (scaled) and, in the chunk holding pos, k and v.
-  ropeTable(lid, pos);
-  let kSrc = (params.nHeads + kvh) * HD;
-  let vSrc = (params.nHeads + params.nKvHeads + kvh) * HD;
-  for (var d = lid; d < HD; d += WG) {
-    qs[d] = rotated(h * HD, d, rope.ropeDim) * params.scale;
-  }
-  if (hasNew) {
-    for (var w = lid; w < NW; w += WG) {
-      kNew[w] = pack2x16float(vec2<f32>(rotated(kSrc, 2u * w, rope.ropeDim), rotated(kSrc, 2u * w + 1u, rope.ropeDim)));
-      vNew[w] = pack2x16float(vec2<f32>(qkv[vSrc + 2u * w], qkv[vSrc + 2u * w + 1u]));
-    }
-  }
-  workgroupBarrier();
-  if (hasNew && h % group == 0u) {
+  let pos = step.pos0;
+  let base = r.kvh * params.maxCtx * NV;
+  if (r.writes) {
     for (var v = lid; v < NV; v += WG) {
       kCache[base + pos * NV + v] = kNewVec(v);
       vCache[base + pos * NV + v] = vNewVec(v);
     }
   }
 
-  chunkPartialsLanes(ids, slot, base, lo, hi, j0);
+  chunkPartialsLanes(ids, c.slot, base, c.lo, c.hi, c.j0);
 }

@@ -22,7 +22,9 @@
 // WG, VW, NV, LPK, R, G, SHUFFLE, alias KV, kvWord, kvWith) + Step + Params + attention_common.wgsl
 // + attention_lanes_subgroup.wgsl or attention_lanes_workgroup.wgsl (LaneIds, groupSumShuffle,
 // wsMax, wsSum) + the pass's own file (its bindings, qs, keyVec, valueVec, main) + this file +
-// attention_partials_empty.wgsl.
+// attention_split_k.wgsl (Chunk, splitKChunk, emptyPartials, expWeights); the pass's own file is
+// followed by attention_decode_query.wgsl in the plain pass, and preceded by RopeParams +
+// rope_common.wgsl + attention_decode_rope_common.wgsl in the fused RoPE pass.
 // The including pass gives the keys and values of its kv head by vector:
 //   keyVec(base, j, v) -> KV     vector v of k_j (words v VW .. v VW + VW - 1 of the row)
 //   valueVec(base, j, v) -> KV   vector v of v_j
@@ -101,13 +103,7 @@ fn chunkPartialsLanes(ids: LaneIds, slot: u32, base: u32, lo: u32, hi: u32, j0: 
   let mc = wsMax(ids, mx);
 
   // 2. Weights exp(s - mc), and their sum (wsMax's barriers order the stores of p before).
-  var sum = 0.0;
-  for (var j = lo + lid; j < hi; j += WG) {
-    let e = exp(p[j - j0] - mc);
-    p[j - j0] = e;
-    sum += e;
-  }
-  let lc = wsSum(ids, sum);
+  let lc = wsSum(ids, expWeights(lid, lo, hi, j0, mc));
 
   // 3. sum_j p_j v_j (wsSum's barrier orders the weights before).
   var acc: array<vec2<f32>, R * VW>;

@@ -5,8 +5,8 @@
 // attention_decode.wgsl documents them, and gives the keys and values of its kv head:
 //   score(base, j) -> f32            (q . k_j) * scale, summed over the HD/2 dim pairs in order
 //   value(base, j, w) -> vec2<f32>   dims 2w, 2w + 1 of v_j
-// where base is the first cache word of that kv head. emptyPartials (for a chunk with no visible
-// key) comes from attention_partials_empty.wgsl, appended after this file.
+// where base is the first cache word of that kv head. expWeights (step 2) and emptyPartials (for a
+// chunk with no visible key) come from attention_split_k.wgsl, appended after this file.
 
 var<workgroup> p: array<f32, CHUNK>;
 var<workgroup> red: array<f32, WG>;
@@ -30,13 +30,7 @@ fn chunkPartials(lid: u32, slot: u32, base: u32, lo: u32, hi: u32, j0: u32) {
   let mc = wg_max(lid, mx);
 
   // 2. Weights exp(s - mc), and their sum.
-  var sum = 0.0;
-  for (var j = lo + lid; j < hi; j += WG) {
-    let e = exp(p[j - j0] - mc);
-    p[j - j0] = e;
-    sum += e;
-  }
-  let lc = wg_sum(lid, sum);
+  let lc = wg_sum(lid, expWeights(lid, lo, hi, j0, mc));
 
   // 3. sum_j p_j v_j: group g takes keys lo + g, lo + g + groups, ...; thread w two dims.
   let groups = WG / NW;

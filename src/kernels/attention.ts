@@ -17,12 +17,14 @@
  */
 import commonSource from '../../shaders/attention_common.wgsl?raw';
 import decodeSource from '../../shaders/attention_decode.wgsl?raw';
+import decodeQuerySource from '../../shaders/attention_decode_query.wgsl?raw';
 import partialsSource from '../../shaders/attention_partials.wgsl?raw';
 import mergeSource from '../../shaders/attention_merge.wgsl?raw';
 import prefillSource from '../../shaders/attention_prefill.wgsl?raw';
 import decodeRopeSource from '../../shaders/attention_decode_rope.wgsl?raw';
+import decodeRopeCommonSource from '../../shaders/attention_decode_rope_common.wgsl?raw';
 import workgroupReduce from '../../shaders/workgroup_reduce.wgsl?raw';
-import partialsEmptySource from '../../shaders/attention_partials_empty.wgsl?raw';
+import splitKSource from '../../shaders/attention_split_k.wgsl?raw';
 import lanesSource from '../../shaders/attention_lanes.wgsl?raw';
 import lanesSubgroupSource from '../../shaders/attention_lanes_subgroup.wgsl?raw';
 import lanesWorkgroupSource from '../../shaders/attention_lanes_workgroup.wgsl?raw';
@@ -388,16 +390,16 @@ export class AttentionKernel {
       const lanesHead = (r.subgroups ? 'enable subgroups;\n\n' : '') + lanesConstants(headDim, this.chunk, this.decodeWorkgroupSize, r.lanes, r.shuffle) + head;
       const reduce = r.subgroups ? [lanesSubgroupSource] : [workgroupReduce, lanesWorkgroupSource];
       const lanesKernel = (label: string, bindings: GPUBufferBindingType[], parts: string[], constants: Record<string, number>) =>
-        new ComputeKernel(device, { label, bindings, code: [lanesHead, ...reduce, ...parts, lanesSource, partialsEmptySource].join('\n'), constants });
+        new ComputeKernel(device, { label, bindings, code: [lanesHead, ...reduce, ...parts, lanesSource, splitKSource].join('\n'), constants });
       // q, K, V -> partO, partML; step, params
-      this.decode = lanesKernel('attention.decode_lanes', decodeBindings, [decodeLanesSource], {});
+      this.decode = lanesKernel('attention.decode_lanes', decodeBindings, [decodeLanesSource, decodeQuerySource], {});
       // qkv, factors -> K, V (row pos written), partO, partML; step, params, rope params
-      this.decodeRope = lanesKernel('attention.decode_rope_lanes', ropeBindings, [ROPE_WGSL, decodeRopeLanesSource], { NEOX: neox });
+      this.decodeRope = lanesKernel('attention.decode_rope_lanes', ropeBindings, [ROPE_WGSL, decodeRopeCommonSource, decodeRopeLanesSource], { NEOX: neox });
     } else {
       // q, K, V -> partO, partML; step, params
-      this.decode = kernel('attention.decode', decodeBindings, [workgroupReduce, decodeSource, partialsSource, partialsEmptySource], splitK);
+      this.decode = kernel('attention.decode', decodeBindings, [workgroupReduce, decodeSource, decodeQuerySource, partialsSource, splitKSource], splitK);
       // qkv, factors -> K, V (row pos written), partO, partML; step, params, rope params
-      this.decodeRope = kernel('attention.decode_rope', ropeBindings, [workgroupReduce, ROPE_WGSL, decodeRopeSource, partialsSource, partialsEmptySource], { ...splitK, NEOX: neox });
+      this.decodeRope = kernel('attention.decode_rope', ropeBindings, [workgroupReduce, ROPE_WGSL, decodeRopeCommonSource, decodeRopeSource, partialsSource, splitKSource], { ...splitK, NEOX: neox });
     }
     // partO, partML -> att; step, params
     this.merge = kernel('attention.merge', [ro, ro, 'storage', 'uniform', 'uniform'], [mergeSource], { HD: headDim, CHUNK: this.chunk, WG: MERGE_WG });
