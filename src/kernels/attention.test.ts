@@ -90,35 +90,45 @@ async function runGpu(kernel: AttentionKernel, inp: Inputs, path: 'decode' | 'pr
   return out;
 }
 
-/** The bound above, per (m, h). */
-function tolerance(inp: Inputs): Float64Array {
+/**
+ * What the bounds of row m, head h depend on: its visible keys [lo, pos], S = max_j scale sum_d
+ * |q_d k_jd|, the largest and smallest score, and max |v| over those keys.
+ */
+function rowStats(inp: Inputs, m: number, h: number) {
   const { nHeads, nKvHeads, headDim, window } = inp.shape;
   const kvLen = inp.pos0 + inp.M;
   const scale = 1 / Math.sqrt(headDim);
+  const pos = inp.pos0 + m;
+  const lo = windowStart(pos, window);
+  const kvo = Math.floor(h / (nHeads / nKvHeads)) * kvLen * headDim;
+  const qo = (m * nHeads + h) * headDim;
+  let S = 0;
+  let smax = -Infinity;
+  let smin = Infinity;
+  let vmax = 0;
+  for (let j = lo; j <= pos; j++) {
+    let abs = 0;
+    let s = 0;
+    for (let d = 0; d < headDim; d++) {
+      const qk = inp.q[qo + d] * inp.k[kvo + j * headDim + d];
+      abs += Math.abs(qk);
+      s += qk;
+      vmax = Math.max(vmax, Math.abs(inp.v[kvo + j * headDim + d]));
+    }
+    S = Math.max(S, abs * scale);
+    smax = Math.max(smax, s * scale);
+    smin = Math.min(smin, s * scale);
+  }
+  return { pos, lo, S, smax, smin, vmax };
+}
+
+/** The bound above, per (m, h). */
+function tolerance(inp: Inputs): Float64Array {
+  const { nHeads, headDim } = inp.shape;
   const tol = new Float64Array(inp.M * nHeads);
   for (let m = 0; m < inp.M; m++) {
-    const pos = inp.pos0 + m;
-    const lo = windowStart(pos, window);
     for (let h = 0; h < nHeads; h++) {
-      const kvo = Math.floor(h / (nHeads / nKvHeads)) * kvLen * headDim;
-      const qo = (m * nHeads + h) * headDim;
-      let S = 0;
-      let smax = -Infinity;
-      let smin = Infinity;
-      let vmax = 0;
-      for (let j = lo; j <= pos; j++) {
-        let abs = 0;
-        let s = 0;
-        for (let d = 0; d < headDim; d++) {
-          const qk = inp.q[qo + d] * inp.k[kvo + j * headDim + d];
-          abs += Math.abs(qk);
-          s += qk;
-          vmax = Math.max(vmax, Math.abs(inp.v[kvo + j * headDim + d]));
-        }
-        S = Math.max(S, abs * scale);
-        smax = Math.max(smax, s * scale);
-        smin = Math.min(smin, s * scale);
-      }
+      const { pos, lo, S, smax, smin, vmax } = rowStats(inp, m, h);
       const delta = (headDim + 2) * U * S + (3 + 2 * (smax - smin)) * U;
       tol[m * nHeads + h] = vmax * (2 * delta + 2 * (pos - lo + 1 + 64) * U + 4 * U);
     }
@@ -126,8 +136,8 @@ function tolerance(inp: Inputs): Float64Array {
   return tol;
 }
 
-function expectClose(got: Float32Array, ref: Float64Array, inp: Inputs, what: string): number {
-  const tol = tolerance(inp);
+/** Checks got against ref within tol per (m, h) (by default the bound above); the worst error / tol. */
+function expectClose(got: Float32Array, ref: Float64Array, inp: Inputs, what: string, tol = tolerance(inp)): number {
   const { nHeads, headDim } = inp.shape;
   let bad = 0;
   let worst = 0;
@@ -590,34 +600,12 @@ describe("prefill, 'rows-f16' variant (attention_prefill_f16.wgsl) vs CPU refere
   const BK_MAX = 32;
 
   function tolerance16(inp: Inputs, tileK: number): Float64Array {
-    const { nHeads, nKvHeads, headDim, window } = inp.shape;
-    const kvLen = inp.pos0 + inp.M;
-    const scale = 1 / Math.sqrt(headDim);
+    const { nHeads, headDim } = inp.shape;
     const tol = new Float64Array(inp.M * nHeads);
     for (let m = 0; m < inp.M; m++) {
-      const pos = inp.pos0 + m;
-      const lo = windowStart(pos, window);
-      const n = pos - lo + 1;
       for (let h = 0; h < nHeads; h++) {
-        const kvo = Math.floor(h / (nHeads / nKvHeads)) * kvLen * headDim;
-        const qo = (m * nHeads + h) * headDim;
-        let S = 0;
-        let smax = -Infinity;
-        let smin = Infinity;
-        let vmax = 0;
-        for (let j = lo; j <= pos; j++) {
-          let abs = 0;
-          let s = 0;
-          for (let d = 0; d < headDim; d++) {
-            const qk = inp.q[qo + d] * inp.k[kvo + j * headDim + d];
-            abs += Math.abs(qk);
-            s += qk;
-            vmax = Math.max(vmax, Math.abs(inp.v[kvo + j * headDim + d]));
-          }
-          S = Math.max(S, abs * scale);
-          smax = Math.max(smax, s * scale);
-          smin = Math.min(smin, s * scale);
-        }
+        const { pos, lo, S, smax, smin, vmax } = rowStats(inp, m, h);
+        const n = pos - lo + 1;
         const R = smax - smin;
         const T = Math.ceil(n / tileK) + 1;
         const ds = (3 * U16 + (headDim / 2 + 2) * U) * S + 3 * headDim * 2 ** -25;
@@ -631,19 +619,8 @@ describe("prefill, 'rows-f16' variant (attention_prefill_f16.wgsl) vs CPU refere
   async function check16(kernel: AttentionKernel, inp: Inputs) {
     const ref = attentionRef(inp.q, inp.k, inp.v, inp.pos0 + inp.M, inp.M, inp.pos0, inp.shape);
     const got = await runGpu(kernel, inp, 'prefill');
-    const tol = tolerance16(inp, kernel.tileK);
-    const { nHeads, headDim } = inp.shape;
-    let bad = 0;
-    const report: string[] = [];
-    for (let i = 0; i < ref.length; i++) {
-      const t = tol[Math.floor(i / headDim)];
-      if (!(Math.abs(got[i] - ref[i]) <= t)) {
-        bad++;
-        if (report.length < 6) report.push(`[m=${Math.floor(i / (nHeads * headDim))} h=${Math.floor(i / headDim) % nHeads} d=${i % headDim}] ${got[i]} vs ${ref[i]} (tol ${t.toExponential(2)})`);
-      }
-    }
     const s = inp.shape;
-    expect(bad, `rows-f16 ${s.nHeads}/${s.nKvHeads}x${s.headDim} pos0 ${inp.pos0} M ${inp.M} window ${s.window}: ${bad}/${ref.length} out of tolerance: ${report.join('; ')}`).toBe(0);
+    expectClose(got, ref, inp, `rows-f16 ${s.nHeads}/${s.nKvHeads}x${s.headDim} pos0 ${inp.pos0} M ${inp.M} window ${s.window}`, tolerance16(inp, kernel.tileK));
   }
 
   const has16 = () => device.features.has('shader-f16');
