@@ -29,6 +29,19 @@ fn handed_off_squares_strided(first: u32, stride: u32) -> vec4<f32> {
   return sq;
 }
 
+// Vector i of x as the dot products use it, for the chunk loops of both kernels: with `norm` and
+// not PRESCALED, x * g, adding x^2 to *sq (this thread's share of sum x^2); else x as bound (already
+// x * g with PRESCALED, or no norm). Returns one vector: the chunk's local array stays in the
+// caller, indexed by the caller's loop.
+fn norm_x(i: u32, norm: bool, sq: ptr<function, vec4<f32>>) -> vec4<f32> {
+  let xv = x[i];
+  if (norm && !PRESCALED) {
+    *sq += xv * xv;
+    return xv * g[i];
+  }
+  return xv;
+}
+
 // inv_rms from the reduced sum of x^2 (after reduce_rows, in any thread: the reduction row
 // holding it, read with reduced_row; in a row group: the group's own sum).
 fn rms_scale(sum_sq: f32) -> f32 {

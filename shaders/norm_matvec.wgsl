@@ -38,14 +38,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: ReduceIds) {
   for (var c = lid; c < nchunks; c += WG) {
     var v: array<vec4<f32>, CHUNK_VECS>;
     for (var j = 0u; j < CHUNK_VECS; j++) {
-      let i = chunk_vec(c, j);
-      let xv = x[i];
-      if (PRESCALED) {
-        v[j] = xv;
-      } else {
-        sq += xv * xv;
-        v[j] = xv * g[i];
-      }
+      v[j] = norm_x(chunk_vec(c, j), true, &sq);
     }
     let xc = prep_x(v);
     for (var r = 0u; r < nlive; r++) {

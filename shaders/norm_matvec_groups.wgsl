@@ -26,14 +26,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var c = at.lane; c < nchunks; c += LANES) {
     var v: array<vec4<f32>, CHUNK_VECS>;
     for (var j = 0u; j < CHUNK_VECS; j++) {
-      let i = chunk_vec(c, j);
-      let xv = x[i];
-      if (PRESCALED) {
-        v[j] = xv;
-      } else {
-        sq += xv * xv;
-        v[j] = xv * g[i];
-      }
+      v[j] = norm_x(chunk_vec(c, j), true, &sq);
     }
     let xc = prep_x(v);
     for (var r = 0u; r < GROUP_ROWS; r++) {
