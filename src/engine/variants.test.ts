@@ -15,12 +15,13 @@ import { deviceAdapterText } from '../kernels/tuning.ts';
 
 const gpu = gpuForTests();
 
-// Q4_K_M (Q4_K and Q6_K tensors) with grouped-query attention, and Q8_0 with one KV head per
-// query head: the formats of the files the app runs, and both attention layouts.
-const CASES = LLAMA_CASES.filter(([label]) => label === 'tiny q4_k_m GQA' || label === 'tiny q8_0');
+// Q4_K_M (Q4_K, Q5_K and Q6_K tensors: the formats of the files the app runs) with grouped-query
+// attention. Every other format meets every variant in the kernels' own tests; one case keeps
+// the sixteen whole-model loads within the suite's time.
+const CASES = LLAMA_CASES.filter(([label]) => label === 'tiny q4_k_m GQA');
 
 describe('every kernel variant through the whole model, vs llama.cpp', () => {
-  it('has the cases it names', () => expect(CASES.length).toBe(2));
+  it('has the case it names', () => expect(CASES.length).toBe(1));
   for (const [label, opts, tol, ctx = 256] of CASES) {
     it(label, async () => {
       const { path, src, file, cfg } = await openTestModel(opts);
