@@ -172,6 +172,7 @@ function markdown(results: AdapterResult[]): string {
 async function main() {
   if (args.child) {
     process.stdout.write(JSON.stringify(await child()) + '\n');
+    // the Dawn instance keeps the event loop alive after the last GPU call; the result is written
     process.exit(0);
   }
   const results: AdapterResult[] = [];

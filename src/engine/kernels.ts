@@ -40,25 +40,33 @@ export class Kernels {
     return k;
   }
 
+  // The small kernels: made on first use, then plain field reads (the graphs ask for them per
+  // layer on every step).
+  private rmsnormK?: RmsNormKernel;
+  private ropeKvK?: RopeKvKernel;
+  private attentionK?: AttentionKernel;
+  private siluMulK?: SiluMulKernel;
+  private sampleK?: SampleKernel;
+
   get rmsnorm(): RmsNormKernel {
-    return this.once('rmsnorm', () => new RmsNormKernel(this.device));
+    return (this.rmsnormK ??= new RmsNormKernel(this.device));
   }
 
   get ropeKv(): RopeKvKernel {
-    return this.once('rope_kv', () => new RopeKvKernel(this.device, this.cfg.ropeStyle));
+    return (this.ropeKvK ??= new RopeKvKernel(this.device, this.cfg.ropeStyle));
   }
 
   get attention(): AttentionKernel {
     const { attnDecode, attnPrefill } = this.plan;
-    return this.once('attention', () => new AttentionKernel(this.device, this.cfg.headDim, { ropeStyle: this.cfg.ropeStyle, ...attnDecode, ...attnPrefill }));
+    return (this.attentionK ??= new AttentionKernel(this.device, this.cfg.headDim, { ropeStyle: this.cfg.ropeStyle, ...attnDecode, ...attnPrefill }));
   }
 
   get siluMul(): SiluMulKernel {
-    return this.once('silu_mul', () => new SiluMulKernel(this.device));
+    return (this.siluMulK ??= new SiluMulKernel(this.device));
   }
 
   get sample(): SampleKernel {
-    return this.once('sample', () => new SampleKernel(this.device));
+    return (this.sampleK ??= new SampleKernel(this.device));
   }
 
   /** Decode GEMV of `role` for rows of k elements. */
