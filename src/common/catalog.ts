@@ -3,6 +3,7 @@
  * shared by the store (what to download, under which id) and the UI (what the picker shows). An
  * entry says where a GGUF lives and what we expect of it; the file itself is the authority: its
  * header is parsed and checked (architecture, shapes) before a download is marked complete.
+ * The registry offers the Phi family in GGUF files of architecture `phi3` (Phi-4-mini's too).
  */
 import { InvalidRequestError } from './errors.ts';
 
@@ -31,24 +32,95 @@ export interface ModelEntry {
   quant?: string;
   /** Where a person can read about the model. */
   homepage?: string;
+  /** What the model is good for, in a sentence, for the picker. */
+  description?: string;
 }
 
+/** Hugging Face's address of a file in a repository's main branch. */
+function hf(repo: string, file: string): Pick<ModelEntry, 'id' | 'url' | 'homepage'> {
+  return { id: `${repo}/${file}`, url: `https://huggingface.co/${repo}/resolve/main/${file}`, homepage: `https://huggingface.co/${repo}` };
+}
+
+// Sizes are the publisher's listings (the others to 10 MB): the UI says "about"; the exact size
+// comes from the server's Content-Range. KV bytes per position are f16 K and V of every layer:
+// nLayers x 2 x nKvHeads x headDim x 2 bytes (src/model/config.ts kvBytesPerToken, from the header).
+/** Phi-3-mini and Phi-3.5-mini: 32 layers x 2 x 32 KV heads x 96 x 2 bytes. */
+const MINI_KV = 393_216;
+/** Phi-4-mini: 32 layers x 2 x 8 KV heads (grouped-query attention) x 128 x 2 bytes. */
+const PHI4_MINI_KV = 131_072;
+/** Phi-3-medium: 40 layers x 2 x 10 KV heads x 128 x 2 bytes. */
+const MEDIUM_KV = 204_800;
+
 const PHI3_MINI_4K_Q4: ModelEntry = {
-  id: 'microsoft/Phi-3-mini-4k-instruct-gguf/Phi-3-mini-4k-instruct-q4.gguf',
+  ...hf('microsoft/Phi-3-mini-4k-instruct-gguf', 'Phi-3-mini-4k-instruct-q4.gguf'),
   displayName: 'Phi-3 mini 4k instruct',
-  url: 'https://huggingface.co/microsoft/Phi-3-mini-4k-instruct-gguf/resolve/main/Phi-3-mini-4k-instruct-q4.gguf',
-  // The publisher lists 2.39 GB; the exact size comes from the server's Content-Range.
+  description: "Microsoft's own 4-bit build of the 3.8B-parameter Phi-3-mini: quick answers, writing and code help in English, on most GPUs.",
   approxBytes: 2_393_231_360,
   architecture: 'phi3',
   contextLength: 4096,
-  // 32 layers x 2 (K, V) x 32 KV heads x 96 (head size) x 2 bytes (f16); src/model/config.test.ts checks it
-  kvBytesPerToken: 393_216,
+  kvBytesPerToken: MINI_KV,
   license: 'MIT',
   quant: 'Q4_K_M',
-  homepage: 'https://huggingface.co/microsoft/Phi-3-mini-4k-instruct-gguf',
 };
 
-export const MODEL_REGISTRY: readonly ModelEntry[] = [PHI3_MINI_4K_Q4];
+export const MODEL_REGISTRY: readonly ModelEntry[] = [
+  PHI3_MINI_4K_Q4,
+  {
+    ...hf('bartowski/Phi-3.1-mini-128k-instruct-GGUF', 'Phi-3.1-mini-128k-instruct-Q4_K_M.gguf'),
+    displayName: 'Phi-3 mini 128k instruct',
+    description: 'The mid-2024 update of Phi-3-mini, trained for contexts up to 128K tokens: long documents and long conversations at the same size and speed.',
+    approxBytes: 2_390_000_000,
+    architecture: 'phi3',
+    contextLength: 131_072,
+    kvBytesPerToken: MINI_KV,
+    license: 'MIT',
+    quant: 'Q4_K_M',
+  },
+  {
+    ...hf('bartowski/Phi-3.5-mini-instruct-GGUF', 'Phi-3.5-mini-instruct-Q4_K_M.gguf'),
+    displayName: 'Phi-3.5 mini instruct',
+    description: "Phi-3-mini's successor: better at reasoning and at languages other than English, same size, 128K-token context.",
+    approxBytes: 2_390_000_000,
+    architecture: 'phi3',
+    contextLength: 131_072,
+    kvBytesPerToken: MINI_KV,
+    license: 'MIT',
+    quant: 'Q4_K_M',
+  },
+  {
+    ...hf('bartowski/microsoft_Phi-4-mini-instruct-GGUF', 'microsoft_Phi-4-mini-instruct-Q4_K_M.gguf'),
+    displayName: 'Phi-4 mini instruct',
+    description: 'The newest small Phi: strongest of the minis at math, reasoning and code, with a 200K-token vocabulary; a long context takes a third of the GPU memory it takes the other minis.',
+    approxBytes: 2_490_000_000,
+    architecture: 'phi3',
+    contextLength: 131_072,
+    kvBytesPerToken: PHI4_MINI_KV,
+    license: 'MIT',
+    quant: 'Q4_K_M',
+  },
+  {
+    ...hf('bartowski/Phi-3-medium-4k-instruct-GGUF', 'Phi-3-medium-4k-instruct-Q4_K_M.gguf'),
+    displayName: 'Phi-3 medium 4k instruct',
+    description: '14B parameters: clearly better answers than the minis, about 3.5 times slower (3.6 times the bytes to read per token); for a GPU with 10 GB of memory or more.',
+    approxBytes: 8_570_000_000,
+    architecture: 'phi3',
+    contextLength: 4096,
+    kvBytesPerToken: MEDIUM_KV,
+    license: 'MIT',
+    quant: 'Q4_K_M',
+  },
+  {
+    ...hf('bartowski/Phi-3-medium-128k-instruct-GGUF', 'Phi-3-medium-128k-instruct-Q4_K_M.gguf'),
+    displayName: 'Phi-3 medium 128k instruct',
+    description: 'Phi-3-medium trained for contexts up to 128K tokens: the best answers over long documents, if the GPU has the memory.',
+    approxBytes: 8_560_000_000,
+    architecture: 'phi3',
+    contextLength: 131_072,
+    kvBytesPerToken: MEDIUM_KV,
+    license: 'MIT',
+    quant: 'Q4_K_M',
+  },
+];
 
 /** The context length a load uses unless asked for another (always capped at the model's own). */
 export const DEFAULT_CONTEXT_LENGTH = 4096;
