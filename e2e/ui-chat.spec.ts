@@ -47,8 +47,8 @@ test('download a model by URL, chat with it, stop replies, markup stays text', a
   await page.setViewportSize(DESKTOP);
   await page.goto(`/?model=${encodeURIComponent(url)}`);
   await expect(page.getByRole('heading', { name: 'Choose a model' })).toBeVisible();
-  await expect(page.getByRole('heading', { name: /Phi-3 mini 4k instruct/ })).toBeVisible();
-  await expect(page.getByText('2.39 GB')).toBeVisible();
+  await expect(page.getByRole('radio', { name: 'Phi-3 mini 4k instruct' })).toBeChecked();
+  await expect(page.getByRole('article', { name: /Phi-3 mini 4k instruct/ }).getByText('about 2.39 GB')).toBeVisible();
   await expect(page.getByRole('button', { name: 'Download', exact: true })).toBeEnabled();
   await expect(page.getByLabel('Import a .gguf file')).toBeAttached();
   const urlBox = page.getByRole('textbox', { name: 'Model URL' });

@@ -80,6 +80,9 @@ function ChatApp({ engine, gpu }: { engine: ChatEngine; gpu: ReactNode }) {
         ) : stage.kind === 'pick' ? (
           <ModelPicker
             onInstall={(s, label) => void flow.install(s, label)}
+            onUse={(m) => void flow.load(m, flow.contextLength)}
+            stored={flow.models}
+            storage={storage}
             onCancel={current ? flow.backToChat : undefined}
             contextLength={flow.contextLength}
             onContextLength={flow.setContextLength}

@@ -1,24 +1,45 @@
-import { useEffect, useId, useState, type DragEvent, type FormEvent } from 'react';
-import type { InstallSource } from '../worker/protocol.ts';
+import { useId, useState, type DragEvent, type FormEvent } from 'react';
+import type { InstallSource, StoredModel } from '../worker/protocol.ts';
+import { DEFAULT_MODEL, MODEL_REGISTRY, type ModelEntry } from '../common/catalog.ts';
 import { ContextLength } from './ContextLength.tsx';
 import { modelUrlProblem } from './csp.ts';
 import { formatBytes } from '../common/format.ts';
-import { DEFAULT_MODEL_CARD as M, effectiveContext, gpuBytesNeeded } from './models.ts';
+import { checkFit, deviceBudget, type DeviceBudget, type Fit } from './fit.ts';
+import { effectiveContext, gpuBytesNeeded } from './models.ts';
+import type { StorageState } from './useStorage.ts';
 
-/** Free space the browser will give this origin, when it says. */
-function useStorageEstimate(): { quota: number; usage: number } | undefined {
-  const [est, setEst] = useState<{ quota: number; usage: number } | undefined>();
-  useEffect(() => {
-    let live = true;
-    navigator.storage
-      ?.estimate?.()
-      .then((e) => live && e.quota !== undefined && setEst({ quota: e.quota, usage: e.usage ?? 0 }))
-      .catch(() => undefined);
-    return () => {
-      live = false;
-    };
-  }, []);
-  return est;
+/** One registry entry as the picker shows it: what it needs at the chosen context, and whether that fits. */
+interface Offer {
+  entry: ModelEntry;
+  /** This entry in the store, complete or paused. */
+  stored?: StoredModel;
+  approxBytes: number;
+  contextLength: number;
+  gpuBytes?: number;
+  fit: Fit;
+}
+
+function offer(entry: ModelEntry, stored: StoredModel | undefined, wanted: number, budget: DeviceBudget): Offer {
+  const approxBytes = entry.bytes ?? entry.approxBytes ?? 0;
+  const contextLength = effectiveContext(wanted, entry.contextLength);
+  const gpuBytes = entry.kvBytesPerToken ? gpuBytesNeeded(approxBytes, contextLength, entry.kvBytesPerToken) : undefined;
+  // A stored model needs no more room; a paused one needs the rest of its file.
+  const downloadBytes = stored?.complete ? 0 : Math.max(0, (stored?.bytes || approxBytes) - (stored?.storedBytes ?? 0));
+  return { entry, stored, approxBytes, contextLength, gpuBytes, fit: checkFit({ downloadBytes, gpuBytes: gpuBytes ?? 0, contextLength }, budget) };
+}
+
+/** "4K", "128K": context lengths as model names and cards give them. */
+function shortContext(n: number): string {
+  return n >= 1024 && n % 1024 === 0 ? `${n / 1024}K` : String(n);
+}
+
+/** The short mark beside a model in the list. */
+function fitMark(o: Offer): { text: string; className: string } | undefined {
+  if (o.stored?.complete) return { text: 'Stored in this browser', className: 'ok' };
+  if (o.fit.verdict === 'will-not-fit') return { text: `Will not fit: ${o.fit.reasons[0]}`, className: 'error' };
+  if (o.fit.verdict === 'may-not-fit') return { text: `May not fit: ${o.fit.reasons[0]}`, className: 'warn-text' };
+  if (o.stored) return { text: `Paused at ${formatBytes(o.stored.storedBytes)}`, className: 'muted' };
+  return undefined;
 }
 
 function urlFileName(url: string): string {
@@ -31,28 +52,40 @@ function urlFileName(url: string): string {
 }
 
 /**
- * The three ways to get a model: the default Phi-3 mini download, any GGUF by URL
- * (prefilled from `?model=`), or a local .gguf file (picked or dropped; fully offline).
+ * The ways to get a model: one of the Phi family (the registry), each shown with its size,
+ * context, licence and the GPU memory it needs at the chosen context, checked against this device
+ * first (src/ui/fit.ts: a model that cannot be stored is refused before any byte is downloaded);
+ * any GGUF by URL (prefilled from `?model=`); or a local .gguf file (picked or dropped; offline).
  */
 export function ModelPicker({
   onInstall,
+  onUse,
   onCancel,
   contextLength,
   onContextLength,
+  stored,
+  storage,
 }: {
   onInstall: (source: InstallSource, label: string) => void;
+  /** Loads a model that is already stored. */
+  onUse: (m: StoredModel) => void;
   onCancel?: () => void;
   contextLength: number;
   onContextLength: (n: number) => void;
+  /** The models in the weight store (complete or paused). */
+  stored: readonly StoredModel[];
+  storage: StorageState;
 }) {
   const [url, setUrl] = useState(() => new URLSearchParams(location.search).get('model') ?? '');
   const [urlError, setUrlError] = useState<string | undefined>();
   const [dragging, setDragging] = useState(false);
   const [fileError, setFileError] = useState<string | undefined>();
-  const est = useStorageEstimate();
-  const ids = { url: useId(), urlHint: useId(), urlError: useId(), file: useId(), fileHint: useId() };
-  const ctx = effectiveContext(contextLength, M.contextLength);
-  const free = est ? est.quota - est.usage : undefined;
+  const [chosenId, setChosenId] = useState(DEFAULT_MODEL.id);
+  const ids = { url: useId(), urlHint: useId(), urlError: useId(), file: useId(), fileHint: useId(), family: useId(), fit: useId() };
+  const budget = deviceBudget(storage, (navigator as Navigator & { deviceMemory?: number }).deviceMemory);
+  const offers = MODEL_REGISTRY.map((e) => offer(e, stored.find((m) => m.id === e.id), contextLength, budget));
+  const chosen = offers.find((o) => o.entry.id === chosenId) ?? offers[0];
+  const { entry: M, fit } = chosen;
 
   const submitUrl = (e: FormEvent) => {
     e.preventDefault();
@@ -77,6 +110,7 @@ export function ModelPicker({
     setDragging(false);
     takeFile(e.dataTransfer.files[0]);
   };
+  const download = () => onInstall({ kind: 'url', url: M.url, displayName: M.displayName, expectedBytes: M.bytes }, `Downloading ${M.displayName}`);
 
   return (
     <section className="card picker" aria-labelledby="pick-title">
@@ -93,42 +127,99 @@ export function ModelPicker({
         device.
       </p>
 
-      <article className="option" aria-labelledby="default-title">
-        <h3 id="default-title">
+      <fieldset className="option family">
+        <legend>Phi models</legend>
+        <ul className="family-list">
+          {offers.map((o) => {
+            const id = `${ids.family}-${o.entry.id}`;
+            const mark = fitMark(o);
+            return (
+              <li key={o.entry.id} className={o.entry.id === chosen.entry.id ? 'chosen' : undefined}>
+                <input
+                  type="radio"
+                  id={id}
+                  name={ids.family}
+                  value={o.entry.id}
+                  checked={o.entry.id === chosen.entry.id}
+                  onChange={() => setChosenId(o.entry.id)}
+                  aria-describedby={`${id}-facts${mark ? ` ${id}-fit` : ''}`}
+                />
+                <label htmlFor={id}>{o.entry.displayName}</label>
+                <span id={`${id}-facts`} className="muted small family-facts">
+                  about {formatBytes(o.approxBytes)} · {shortContext(o.entry.contextLength ?? 0)} context · {o.entry.license}
+                  {o.gpuBytes !== undefined ? ` · about ${formatBytes(o.gpuBytes)} of GPU memory at ${o.contextLength} tokens` : ''}
+                </span>
+                {mark ? (
+                  <span id={`${id}-fit`} className={`small family-fit ${mark.className}`}>
+                    {mark.text}
+                  </span>
+                ) : null}
+              </li>
+            );
+          })}
+        </ul>
+      </fieldset>
+
+      <article className="option" aria-labelledby="chosen-title">
+        <h3 id="chosen-title">
           {M.displayName} <span className="chip">{M.quant}</span>
         </h3>
+        {M.description ? <p className="model-description">{M.description}</p> : null}
         <dl className="facts">
           <dt>Download</dt>
-          <dd>{formatBytes(M.approxBytes)}</dd>
-          {M.kvBytesPerToken ? (
+          <dd>about {formatBytes(chosen.approxBytes)}</dd>
+          <dt>Context</dt>
+          <dd>up to {M.contextLength} tokens</dd>
+          {chosen.gpuBytes !== undefined ? (
             <>
               <dt>GPU memory</dt>
               <dd>
-                about {formatBytes(gpuBytesNeeded(M.approxBytes, ctx, M.kvBytesPerToken))} (weights and a {ctx}-token context)
+                about {formatBytes(chosen.gpuBytes)} (weights and a {chosen.contextLength}-token context)
               </dd>
             </>
           ) : null}
           <dt>License</dt>
           <dd>
-            <a href={M.homepage} target="_blank" rel="noreferrer">
-              {M.license}
+            <a href={M.homepage ?? M.url} target="_blank" rel="noreferrer">
+              {M.license ?? 'see the model page'}
             </a>
           </dd>
-          {free !== undefined ? (
+          {budget.freeStorage !== undefined ? (
             <>
               <dt>Free space here</dt>
-              <dd className={free < M.approxBytes ? 'error' : undefined}>
-                {formatBytes(free)}
-                {free < M.approxBytes ? ': not enough for this model' : ''}
-              </dd>
+              <dd>{formatBytes(budget.freeStorage)}</dd>
             </>
           ) : null}
         </dl>
-        <ContextLength value={contextLength} onChange={onContextLength} fileBytes={M.approxBytes} modelMax={M.contextLength} kvBytesPerToken={M.kvBytesPerToken} />
+        <ContextLength value={contextLength} onChange={onContextLength} fileBytes={chosen.approxBytes} modelMax={M.contextLength} kvBytesPerToken={M.kvBytesPerToken} />
         <p className="muted small context-hint">A longer context remembers more of the conversation and takes more GPU memory. You can change it later.</p>
-        <button type="button" onClick={() => onInstall({ kind: 'url', url: M.url }, `Downloading ${M.displayName}`)}>
-          Download
-        </button>
+        {chosen.stored?.complete ? null : fit.verdict === 'will-not-fit' ? (
+          <div id={ids.fit} className="fit-note refused">
+            <p>
+              <strong>Will not fit this device:</strong> it {fit.reasons.join('; and it ')}.
+            </p>
+            <p className="small">Free some disk space, or delete a stored model (under Models), then choose it again.</p>
+          </div>
+        ) : fit.verdict === 'may-not-fit' ? (
+          <div id={ids.fit} className="fit-note">
+            <p>
+              <strong>May not fit this device:</strong> it {fit.reasons.join('; and it ')}.
+            </p>
+            <p className="small">
+              It may still work: a graphics card with its own memory does not use this RAM. A shorter context needs less. If it does not fit,
+              loading it fails; delete it under Models to free the space.
+            </p>
+          </div>
+        ) : null}
+        {chosen.stored?.complete ? (
+          <button type="button" onClick={() => onUse(chosen.stored as StoredModel)}>
+            Use this model
+          </button>
+        ) : (
+          <button type="button" disabled={fit.verdict === 'will-not-fit'} aria-describedby={fit.verdict === 'fits' ? undefined : ids.fit} onClick={download}>
+            {chosen.stored ? 'Resume download' : fit.verdict === 'may-not-fit' ? 'Download anyway' : 'Download'}
+          </button>
+        )}
       </article>
 
       <form className="option" onSubmit={submitUrl} aria-labelledby="url-title">

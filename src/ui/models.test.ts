@@ -1,6 +1,7 @@
 /** Context-length choices and the GPU memory arithmetic the picker and model list show. */
 import { describe, expect, it } from 'vitest';
-import { contextChoices, DEFAULT_MODEL_CARD, effectiveContext, gpuBytesNeeded } from './models.ts';
+import { DEFAULT_MODEL } from '../common/catalog.ts';
+import { contextChoices, effectiveContext, gpuBytesNeeded } from './models.ts';
 
 describe('context length', () => {
   it('offers 1024/2048/4096, capped by the model, plus the model maximum when it is not one of them', () => {
@@ -17,7 +18,7 @@ describe('context length', () => {
     expect(effectiveContext(2048, undefined)).toBe(2048);
   });
   it('GPU memory is the file plus the f16 KV cache: Phi-3-mini at 4096 tokens takes 1.61 GB of KV', () => {
-    expect(DEFAULT_MODEL_CARD.kvBytesPerToken).toBe(393_216); // 32 layers x 2 x 32 heads x 96 x 2 bytes
+    expect(DEFAULT_MODEL.kvBytesPerToken).toBe(393_216); // 32 layers x 2 x 32 heads x 96 x 2 bytes
     expect(gpuBytesNeeded(2_393_231_360, 4096, 393_216)).toBe(2_393_231_360 + 1_610_612_736);
     // the tiny test model: 2 layers x 2 x 4 kv heads x 64 x 2 bytes = 2048 bytes per token
     expect(gpuBytesNeeded(12_820_160, 512, 2048)).toBe(12_820_160 + 1_048_576);

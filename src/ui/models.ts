@@ -1,4 +1,4 @@
-import { DEFAULT_CONTEXT_LENGTH, DEFAULT_MODEL } from '../common/catalog.ts';
+import { DEFAULT_CONTEXT_LENGTH } from '../common/catalog.ts';
 
 /** The lengths offered; a model trained for less also gets its own maximum. */
 const CONTEXT_CHOICES = [1024, 2048, 4096] as const;
@@ -43,15 +43,3 @@ export function rememberContext(n: number): void {
     // private mode: the default applies next time
   }
 }
-
-/** What the model picker shows for the default model (the registry's entry). */
-export const DEFAULT_MODEL_CARD = {
-  displayName: DEFAULT_MODEL.displayName,
-  quant: DEFAULT_MODEL.quant ?? '',
-  url: DEFAULT_MODEL.url,
-  approxBytes: DEFAULT_MODEL.bytes ?? DEFAULT_MODEL.approxBytes ?? 0,
-  license: DEFAULT_MODEL.license ?? 'see the model page',
-  homepage: DEFAULT_MODEL.homepage ?? DEFAULT_MODEL.url,
-  contextLength: DEFAULT_MODEL.contextLength ?? DEFAULT_CONTEXT_LENGTH,
-  kvBytesPerToken: DEFAULT_MODEL.kvBytesPerToken,
-} as const;
