@@ -11,6 +11,10 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { MODEL_REGISTRY } from '../src/common/catalog.ts';
+import { encodeChat } from '../src/model/chat-template.ts';
+import { readGGUFFile } from '../src/model/source-node.ts';
+import { Tokenizer } from '../src/model/tokenizer.ts';
+import { vocabFromMetadata } from '../src/model/vocab.ts';
 import type { ModelOptions } from '../scripts/test-model-spec.ts';
 import { ensureModel } from '../scripts/test-models.ts';
 import { startModelServer, type ModelServer } from './model-server.ts';
@@ -32,11 +36,22 @@ const STAND_INS: Record<string, ModelOptions> = {
 };
 
 let server: ModelServer;
+/** Per entry: the stand-in's own context length, and the prompt ids of one "Hello" by its own chat template. */
+const expected: Record<string, { contextLength: number; promptTokens: number }> = {};
 
 test.beforeAll(async () => {
   test.setTimeout(300_000);
   const files: Record<string, string> = {};
-  for (const e of MODEL_REGISTRY) files[e.displayName] = await ensureModel(STAND_INS[e.displayName]);
+  for (const e of MODEL_REGISTRY) {
+    const path = (files[e.displayName] = await ensureModel(STAND_INS[e.displayName]));
+    const file = await readGGUFFile(path);
+    const template = file.metadata.get('tokenizer.chat_template');
+    const ids = encodeChat(new Tokenizer(vocabFromMetadata(file.metadata)), [{ role: 'user', content: 'Hello' }], {
+      template: typeof template === 'string' ? template : undefined,
+      addGenerationPrompt: true,
+    });
+    expected[e.displayName] = { contextLength: Number(file.metadata.get('phi3.context_length')), promptTokens: ids.length };
+  }
   server = await startModelServer(files);
 });
 test.afterAll(async () => server?.close());
@@ -52,6 +67,12 @@ async function serveRegistry(context: BrowserContext): Promise<string[]> {
     await route.fulfill({ response: await route.fetch({ url: server.url(entry.displayName) }) });
   });
   return asked;
+}
+
+async function settings(page: Page, values: Record<string, string>) {
+  const maxTokens = page.getByLabel('Max tokens');
+  if (!(await maxTokens.isVisible())) await page.getByText('Settings', { exact: true }).click();
+  for (const [label, v] of Object.entries(values)) await page.getByLabel(label, { exact: true }).fill(v);
 }
 
 type Tracked = { __gpu?: { live: Map<GPUBuffer, { bytes: number; era: number }>; era: number } };
@@ -123,11 +144,21 @@ test('each Phi model is chosen, downloaded, loaded and answers; a switch frees t
     }
     expect(live[era]).toBeGreaterThan(0);
 
+    // One turn in a new chat. The context meter then counts the prompt, as this file's own chat
+    // template and tokenizer make it, plus the reply; the load used the file's context length.
+    const items = page.getByRole('list', { name: 'Conversation' }).locator(':scope > li');
+    if (i === 0) await settings(page, { 'Max tokens': '4', Temperature: '0' });
+    else await page.getByRole('button', { name: 'New chat' }).click();
+    await expect(items).toHaveCount(1); // the empty-chat hint
     await composer.fill('Hello');
     await composer.press('Enter');
-    const reply = page.getByRole('list', { name: 'Conversation' }).locator(':scope > li').nth(1);
-    await expect(reply).toContainText(/decode [\d.]+ tok\/s/, { timeout: 300_000 });
+    await expect(items.nth(1)).toContainText(/decode [\d.]+ tok\/s/, { timeout: 300_000 });
     mark(`${e.displayName} replied`);
+    const n = Number(/(\d+) tokens?/.exec((await items.nth(1).locator('.msg-meta').textContent()) ?? '')?.[1]);
+    expect(n).toBeGreaterThan(0);
+    const want = expected[e.displayName];
+    const ctx = Math.min(4096, want.contextLength);
+    await expect(page.getByTestId('context-usage')).toHaveText(`${want.promptTokens + n} / ${ctx.toLocaleString('en-US')} tokens`);
   }
   expect(asked.every((u) => MODEL_REGISTRY.some((e) => e.url === u))).toBe(true);
   await expect(models.getByRole('button', { name: /^Delete / })).toHaveCount(MODEL_REGISTRY.length);
