@@ -36,6 +36,7 @@ describe('catalog', () => {
       expect(e).toMatchObject({ architecture: 'phi3', quant: 'Q4_K_M', license: 'MIT', contextLength: f.ctx });
       // f16 K and V of every layer
       expect(e.kvBytesPerToken).toBe(nLayers * 2 * nKvHeads * headDim * 2);
+      expect(e.nLayers).toBe(nLayers);
       // "about" the listed size: within half of its last digit (5 MB)
       expect(Math.abs((e.approxBytes ?? 0) - f.gb * 1e9)).toBeLessThanOrEqual(5e6);
       expect(e.bytes).toBeUndefined();

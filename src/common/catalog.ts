@@ -27,6 +27,8 @@ export interface ModelEntry {
    * once the file is stored, its header's value (src/model/config.ts kvBytesPerToken) is used.
    */
   kvBytesPerToken?: number;
+  /** Layers (`<arch>.block_count`), when known before download: each holds kvBytesPerToken / nLayers of the cache. */
+  nLayers?: number;
   license?: string;
   /** Quantization as the publisher names it, e.g. "Q4_K_M". */
   quant?: string;
@@ -59,6 +61,7 @@ const PHI3_MINI_4K_Q4: ModelEntry = {
   architecture: 'phi3',
   contextLength: 4096,
   kvBytesPerToken: MINI_KV,
+  nLayers: 32,
   license: 'MIT',
   quant: 'Q4_K_M',
 };
@@ -73,6 +76,7 @@ export const MODEL_REGISTRY: readonly ModelEntry[] = [
     architecture: 'phi3',
     contextLength: 131_072,
     kvBytesPerToken: MINI_KV,
+    nLayers: 32,
     license: 'MIT',
     quant: 'Q4_K_M',
   },
@@ -84,6 +88,7 @@ export const MODEL_REGISTRY: readonly ModelEntry[] = [
     architecture: 'phi3',
     contextLength: 131_072,
     kvBytesPerToken: MINI_KV,
+    nLayers: 32,
     license: 'MIT',
     quant: 'Q4_K_M',
   },
@@ -95,6 +100,7 @@ export const MODEL_REGISTRY: readonly ModelEntry[] = [
     architecture: 'phi3',
     contextLength: 131_072,
     kvBytesPerToken: PHI4_MINI_KV,
+    nLayers: 32,
     license: 'MIT',
     quant: 'Q4_K_M',
   },
@@ -106,6 +112,7 @@ export const MODEL_REGISTRY: readonly ModelEntry[] = [
     architecture: 'phi3',
     contextLength: 4096,
     kvBytesPerToken: MEDIUM_KV,
+    nLayers: 40,
     license: 'MIT',
     quant: 'Q4_K_M',
   },
@@ -117,6 +124,7 @@ export const MODEL_REGISTRY: readonly ModelEntry[] = [
     architecture: 'phi3',
     contextLength: 131_072,
     kvBytesPerToken: MEDIUM_KV,
+    nLayers: 40,
     license: 'MIT',
     quant: 'Q4_K_M',
   },

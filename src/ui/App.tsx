@@ -48,14 +48,14 @@ export function App() {
           <ModelCheck engine={engine.client} />
         </main>
       ) : (
-        <ChatApp engine={engine} gpu={<CapabilityCheck engine={engine.client} caps={caps} />} />
+        <ChatApp engine={engine} limits={caps.limits} gpu={<CapabilityCheck engine={engine.client} caps={caps} />} />
       )}
     </div>
   );
 }
 
 /** WebGPU works: get a model (pick, install, load), then chat; installed models and GPU details aside. */
-function ChatApp({ engine, gpu }: { engine: ChatEngine; gpu: ReactNode }) {
+function ChatApp({ engine, limits, gpu }: { engine: ChatEngine; limits: Readonly<Record<string, number>>; gpu: ReactNode }) {
   const flow = useModelFlow(engine);
   const { stage, current } = flow;
   const storage = useStorage(flow.models);
@@ -83,6 +83,7 @@ function ChatApp({ engine, gpu }: { engine: ChatEngine; gpu: ReactNode }) {
             onUse={(m) => void flow.load(m, flow.contextLength)}
             stored={flow.models}
             storage={storage}
+            limits={limits}
             onCancel={current ? flow.backToChat : undefined}
             contextLength={flow.contextLength}
             onContextLength={flow.setContextLength}

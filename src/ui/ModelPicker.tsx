@@ -22,10 +22,14 @@ interface Offer {
 function offer(entry: ModelEntry, stored: StoredModel | undefined, wanted: number, budget: DeviceBudget): Offer {
   const approxBytes = entry.bytes ?? entry.approxBytes ?? 0;
   const contextLength = effectiveContext(wanted, entry.contextLength);
-  const gpuBytes = entry.kvBytesPerToken ? gpuBytesNeeded(approxBytes, contextLength, entry.kvBytesPerToken) : undefined;
+  const kv = entry.kvBytesPerToken;
+  const gpuBytes = kv ? gpuBytesNeeded(approxBytes, contextLength, kv) : undefined;
+  // K and V of each layer are one buffer each: half a layer's share of the cache.
+  const kvLayerBytes = kv && entry.nLayers ? (kv / entry.nLayers / 2) * contextLength : undefined;
   // A stored model needs no more room; a paused one needs the rest of its file.
   const downloadBytes = stored?.complete ? 0 : Math.max(0, (stored?.bytes || approxBytes) - (stored?.storedBytes ?? 0));
-  return { entry, stored, approxBytes, contextLength, gpuBytes, fit: checkFit({ downloadBytes, gpuBytes: gpuBytes ?? 0, contextLength }, budget) };
+  const fit = checkFit({ downloadBytes, gpuBytes: gpuBytes ?? 0, contextLength, kvLayerBytes }, budget);
+  return { entry, stored, approxBytes, contextLength, gpuBytes, fit };
 }
 
 /** "4K", "128K": context lengths as model names and cards give them. */
@@ -65,6 +69,7 @@ export function ModelPicker({
   onContextLength,
   stored,
   storage,
+  limits,
 }: {
   onInstall: (source: InstallSource, label: string) => void;
   /** Loads a model that is already stored. */
@@ -75,6 +80,8 @@ export function ModelPicker({
   /** The models in the weight store (complete or paused). */
   stored: readonly StoredModel[];
   storage: StorageState;
+  /** The adapter's limits (GpuCapabilities.limits). */
+  limits?: Readonly<Record<string, number>>;
 }) {
   const [url, setUrl] = useState(() => new URLSearchParams(location.search).get('model') ?? '');
   const [urlError, setUrlError] = useState<string | undefined>();
@@ -82,7 +89,7 @@ export function ModelPicker({
   const [fileError, setFileError] = useState<string | undefined>();
   const [chosenId, setChosenId] = useState(DEFAULT_MODEL.id);
   const ids = { url: useId(), urlHint: useId(), urlError: useId(), file: useId(), fileHint: useId(), family: useId(), fit: useId() };
-  const budget = deviceBudget(storage, (navigator as Navigator & { deviceMemory?: number }).deviceMemory);
+  const budget = deviceBudget(storage, (navigator as Navigator & { deviceMemory?: number }).deviceMemory, limits);
   const offers = MODEL_REGISTRY.map((e) => offer(e, stored.find((m) => m.id === e.id), contextLength, budget));
   const chosen = offers.find((o) => o.entry.id === chosenId) ?? offers[0];
   const { entry: M, fit } = chosen;
@@ -198,7 +205,11 @@ export function ModelPicker({
             <p>
               <strong>Will not fit this device:</strong> it {fit.reasons.join('; and it ')}.
             </p>
-            <p className="small">Free some disk space, or delete a stored model (under Models), then choose it again.</p>
+            <p className="small">
+              {fit.reasons.some((r) => r.includes('of storage'))
+                ? 'Free some disk space, or delete a stored model (under Models), then choose it again.'
+                : 'Choose a shorter context length above.'}
+            </p>
           </div>
         ) : fit.verdict === 'may-not-fit' ? (
           <div id={ids.fit} className="fit-note">

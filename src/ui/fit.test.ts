@@ -40,6 +40,18 @@ describe('checkFit', () => {
     expect(checkFit(at(131072), { deviceMemoryGB: 8 }).reasons[0]).toMatch(/^needs about 53\.9 GB of GPU memory at a 131072-token context;/);
   });
 
+  it("refuses a context whose one-layer KV buffer exceeds the GPU's largest buffer, naming both sizes", () => {
+    // Phi-3-mini at 131072 positions: 32 KV heads x 96 x 2 bytes x 131072 = 805 MB per layer's K.
+    const long = { downloadBytes: 2.39 * GB, gpuBytes: 55 * GB, contextLength: 131072, kvLayerBytes: 393_216 / 32 / 2 * 131072 };
+    expect(long.kvLayerBytes).toBe(805_306_368);
+    expect(checkFit(long, { maxBufferBytes: 2 ** 27 })).toEqual({
+      verdict: 'will-not-fit',
+      reasons: ['needs buffers of 805 MB to remember a 131072-token context; this GPU allows at most 134 MB per buffer (a shorter context needs less)'],
+    });
+    expect(checkFit({ ...long, kvLayerBytes: 2 ** 27 }, { maxBufferBytes: 2 ** 27 }).verdict).toBe('fits');
+    expect(checkFit(long, {}).verdict).toBe('fits'); // limits unknown
+  });
+
   it('both limits: storage refuses, and both reasons are given, storage first', () => {
     const fit = checkFit(MEDIUM, { freeStorage: 3.1 * GB, deviceMemoryGB: 8 });
     expect(fit.verdict).toBe('will-not-fit');
@@ -56,5 +68,7 @@ describe('deviceBudget', () => {
     expect(deviceBudget(undefined, 0.5)).toEqual({ deviceMemoryGB: 0.5 });
     expect(deviceBudget({ usage: 5 }, 'x')).toEqual({});
     expect(deviceBudget({ quota: Infinity }, -1)).toEqual({});
+    expect(deviceBudget(undefined, undefined, { maxBufferSize: 2 ** 32, maxStorageBufferBindingSize: 2 ** 27 })).toEqual({ maxBufferBytes: 2 ** 27 });
+    expect(deviceBudget(undefined, undefined, { maxBufferSize: 2 ** 28 })).toEqual({ maxBufferBytes: 2 ** 28 });
   });
 });

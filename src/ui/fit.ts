@@ -3,6 +3,10 @@
  * in words when it may not.
  *
  * Two kinds of answer, because the platform gives two kinds of number:
+ * - The GPU's largest buffer is a hard limit: the weights are split into buffers the device
+ *   allows, but each layer's K (and V) cache is one buffer of nKvHeads x context x headDim f16
+ *   values, which must fit `maxStorageBufferBindingSize` and `maxBufferSize`. A context whose
+ *   cache does not is refused ('will-not-fit'); a shorter one may fit.
  * - Storage is a hard limit: `navigator.storage.estimate()` is what the browser will let this site
  *   keep, and the download would stop with QuotaExceededError past it. A model that needs more is
  *   refused ('will-not-fit') and cannot be downloaded.
@@ -20,6 +24,8 @@ export interface DeviceBudget {
   freeStorage?: number;
   /** `navigator.deviceMemory`: GB of RAM, rounded down to a power of two, at most 8 in Chrome. */
   deviceMemoryGB?: number;
+  /** The largest buffer a shader may read or write: the smaller of the adapter's maxBufferSize and maxStorageBufferBindingSize. */
+  maxBufferBytes?: number;
 }
 
 /** What one model needs at the chosen context. */
@@ -29,13 +35,15 @@ export interface ModelNeed {
   /** Weights plus KV cache at `contextLength` (models.ts gpuBytesNeeded). */
   gpuBytes: number;
   contextLength: number;
+  /** One layer's K cache at `contextLength` (src/model/config.ts kvLayerBytes), when known. */
+  kvLayerBytes?: number;
 }
 
 export type FitVerdict = 'fits' | 'may-not-fit' | 'will-not-fit';
 
 export interface Fit {
   verdict: FitVerdict;
-  /** One sentence per limit the model exceeds, storage first. Empty when it fits. */
+  /** One sentence per limit the model exceeds, the hard limits first. Empty when it fits. */
   reasons: string[];
 }
 
@@ -43,8 +51,14 @@ export interface Fit {
 export const DEVICE_MEMORY_CAP_GB = 8;
 
 /** The budget the browser gives: free storage from an estimate, and `navigator.deviceMemory`. */
-export function deviceBudget(estimate: { usage?: number; quota?: number } | undefined, deviceMemory: unknown): DeviceBudget {
+export function deviceBudget(
+  estimate: { usage?: number; quota?: number } | undefined,
+  deviceMemory: unknown,
+  limits?: Readonly<Record<string, number>>,
+): DeviceBudget {
   const budget: DeviceBudget = {};
+  const max = Math.min(limits?.maxBufferSize ?? Infinity, limits?.maxStorageBufferBindingSize ?? Infinity);
+  if (Number.isFinite(max) && max > 0) budget.maxBufferBytes = max;
   if (estimate?.quota !== undefined && Number.isFinite(estimate.quota)) budget.freeStorage = Math.max(0, estimate.quota - (estimate.usage ?? 0));
   if (typeof deviceMemory === 'number' && deviceMemory > 0) budget.deviceMemoryGB = deviceMemory;
   return budget;
@@ -55,6 +69,11 @@ export function checkFit(need: ModelNeed, device: DeviceBudget): Fit {
   const soft: string[] = [];
   if (device.freeStorage !== undefined && need.downloadBytes > device.freeStorage) {
     hard.push(`needs about ${formatBytes(need.downloadBytes)} of storage; ${formatBytes(device.freeStorage)} free`);
+  }
+  if (device.maxBufferBytes !== undefined && need.kvLayerBytes !== undefined && need.kvLayerBytes > device.maxBufferBytes) {
+    hard.push(
+      `needs buffers of ${formatBytes(need.kvLayerBytes)} to remember a ${need.contextLength}-token context; this GPU allows at most ${formatBytes(device.maxBufferBytes)} per buffer (a shorter context needs less)`,
+    );
   }
   const gb = device.deviceMemoryGB;
   // deviceMemory is GiB-based (Chrome rounds the physical size down): compare in binary units.
