@@ -10,7 +10,9 @@
  */
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { statSync } from 'node:fs';
 import { MODEL_REGISTRY } from '../src/common/catalog.ts';
+import { formatBytes } from '../src/common/format.ts';
 import { encodeChat } from '../src/model/chat-template.ts';
 import { readGGUFFile } from '../src/model/source-node.ts';
 import { Tokenizer } from '../src/model/tokenizer.ts';
@@ -22,22 +24,22 @@ import { shoot } from './screens.ts';
 
 /**
  * The stand-in served for each entry: the tiny preset with the entry's traits, by the generator's
- * options. Phi-3-mini: multi-head attention; the 128K models: long RoPE factors and a context past
+ * options. Phi-3-mini: multi-head attention; the 4K models: a 4096-token context; the 128K models: long RoPE factors and a context past
  * 4K's choices; Phi-3-medium: 4 query heads per KV head (40 / 10); Phi-4-mini: grouped-query
  * attention (its o200k BPE vocabulary is `vocab: 'o200k'` once the generator has it).
  */
 const STAND_INS: Record<string, ModelOptions> = {
-  'Phi-3 mini 4k instruct': { preset: 'tiny', mix: 'q4_k_m', seed: 1 },
+  'Phi-3 mini 4k instruct': { preset: 'tiny', mix: 'q4_k_m', seed: 1, contextLength: 4096 },
   'Phi-3 mini 128k instruct': { preset: 'tiny', mix: 'q4_0', seed: 3, longRope: true, contextLength: 2048 },
   'Phi-3.5 mini instruct': { preset: 'tiny', mix: 'q4_0', seed: 3, longRope: true, contextLength: 2048 },
   'Phi-4 mini instruct': { preset: 'tiny', mix: 'q4_k_m', seed: 2, nKvHeads: 2 },
-  'Phi-3 medium 4k instruct': { preset: 'tiny', mix: 'q4_k_m', seed: 2, nKvHeads: 1 },
+  'Phi-3 medium 4k instruct': { preset: 'tiny', mix: 'q4_k_m', seed: 2, nKvHeads: 1, contextLength: 4096 },
   'Phi-3 medium 128k instruct': { preset: 'tiny', mix: 'q4_0', seed: 3, nKvHeads: 1, longRope: true, contextLength: 2048 },
 };
 
 let server: ModelServer;
 /** Per entry: the stand-in's own context length, and the prompt ids of one "Hello" by its own chat template. */
-const expected: Record<string, { contextLength: number; promptTokens: number }> = {};
+const expected: Record<string, { contextLength: number; promptTokens: number; bytes: number }> = {};
 
 test.beforeAll(async () => {
   test.setTimeout(300_000);
@@ -50,7 +52,7 @@ test.beforeAll(async () => {
       template: typeof template === 'string' ? template : undefined,
       addGenerationPrompt: true,
     });
-    expected[e.displayName] = { contextLength: Number(file.metadata.get('phi3.context_length')), promptTokens: ids.length };
+    expected[e.displayName] = { contextLength: Number(file.metadata.get('phi3.context_length')), promptTokens: ids.length, bytes: statSync(path).size };
   }
   server = await startModelServer(files);
 });
@@ -75,20 +77,26 @@ async function settings(page: Page, values: Record<string, string>) {
   for (const [label, v] of Object.entries(values)) await page.getByLabel(label, { exact: true }).fill(v);
 }
 
-type Tracked = { __gpu?: { live: Map<GPUBuffer, { bytes: number; era: number }>; era: number } };
+type Tracked = { __gpu?: { live: Map<GPUBuffer, { bytes: number; era: number }>; era: number; overlap: Record<number, number> } };
 
 /**
  * Counts the GPU buffers the engine worker makes and destroys, each tagged with the era it was
- * made in (one era per model); `era()` starts the next.
+ * made in (one era per model; era 0 is before the first); `nextEra()` starts the next. `overlap[k]`
+ * is the most bytes of earlier models' buffers alive while era k made a buffer: 0 when a load
+ * frees the previous model before it allocates.
  */
 async function trackBuffers(page: Page) {
   await expect.poll(() => page.workers().length).toBeGreaterThan(0);
   const worker = page.workers()[0];
   await worker.evaluate(() => {
     const g = self as unknown as Tracked;
-    const state = (g.__gpu = { live: new Map(), era: 0 });
+    const state: NonNullable<Tracked['__gpu']> = { live: new Map(), era: 0, overlap: {} };
+    g.__gpu = state;
     const create = GPUDevice.prototype.createBuffer;
     GPUDevice.prototype.createBuffer = function (this: GPUDevice, d: GPUBufferDescriptor) {
+      let earlier = 0;
+      for (const b of state.live.values()) if (b.era > 0 && b.era < state.era) earlier += b.bytes;
+      state.overlap[state.era] = Math.max(state.overlap[state.era] ?? 0, earlier);
       const b = create.call(this, d);
       state.live.set(b, { bytes: d.size, era: state.era });
       return b;
@@ -101,12 +109,13 @@ async function trackBuffers(page: Page) {
   });
   return {
     nextEra: () => worker.evaluate(() => ++(self as unknown as Tracked).__gpu!.era),
-    /** Live buffers' bytes per era. */
-    live: () =>
+    /** Live buffers' bytes per era, and the overlap of each era. */
+    read: () =>
       worker.evaluate(() => {
-        const by: Record<number, number> = {};
-        for (const { bytes, era } of (self as unknown as Tracked).__gpu!.live.values()) by[era] = (by[era] ?? 0) + bytes;
-        return by;
+        const { live: all, overlap } = (self as unknown as Tracked).__gpu!;
+        const live: Record<number, number> = {};
+        for (const { bytes, era } of all.values()) live[era] = (live[era] ?? 0) + bytes;
+        return { live, overlap };
       }),
   };
 }
@@ -137,12 +146,13 @@ test('each Phi model is chosen, downloaded, loaded and answers; a switch frees t
     mark(`${e.displayName} loaded`);
     await expect(models.getByText('in use')).toHaveCount(1);
 
-    // Only this model's buffers (and none of an earlier one's) are on the GPU.
-    const live = await gpu.live();
+    // Only this model's buffers are on the GPU, and the previous model's were gone before its first was made.
+    const { live, overlap } = await gpu.read();
     for (const earlier of Object.keys(live).map(Number)) {
       if (earlier > 0 && earlier < era) expect(live[earlier], `buffers of model ${earlier} after loading model ${era}`).toBeUndefined();
     }
     expect(live[era]).toBeGreaterThan(0);
+    expect(overlap[era], `bytes of earlier models alive while model ${era} loaded`).toBe(0);
 
     // One turn in a new chat. The context meter then counts the prompt, as this file's own chat
     // template and tokenizer make it, plus the reply; the load used the file's context length.
@@ -161,8 +171,25 @@ test('each Phi model is chosen, downloaded, loaded and answers; a switch frees t
     await expect(page.getByTestId('context-usage')).toHaveText(`${want.promptTokens + n} / ${ctx.toLocaleString('en-US')} tokens`);
   }
   expect(asked.every((u) => MODEL_REGISTRY.some((e) => e.url === u))).toBe(true);
-  await expect(models.getByRole('button', { name: /^Delete / })).toHaveCount(MODEL_REGISTRY.length);
+
+  // All six are stored, each listed with its size; the picker offers a stored one for use, not for download.
+  const listed = models.getByRole('listitem');
+  await expect(listed).toHaveCount(MODEL_REGISTRY.length);
+  for (const e of MODEL_REGISTRY) await expect(listed.filter({ hasText: e.displayName })).toContainText(`${formatBytes(expected[e.displayName].bytes)} · up to`);
   await shoot(page, 'family-2-stored');
+  await models.getByRole('button', { name: 'Add a model' }).click();
+  const first = MODEL_REGISTRY[0].displayName;
+  await expect(page.getByRole('radio', { name: first, exact: true })).toHaveAccessibleDescription(/Stored in this browser$/);
+  await page.getByRole('radio', { name: first, exact: true }).check();
+  await expect(page.getByRole('button', { name: 'Use this model' })).toBeVisible();
+  await expect(page.getByRole('article', { name: new RegExp(`^${first}`) }).getByRole('button', { name: /^Download/ })).toHaveCount(0);
+  await page.getByRole('button', { name: 'Back to chat' }).click();
+
+  // Deleting one (after a confirmation) leaves the others.
+  page.once('dialog', (d) => void d.accept());
+  await models.getByRole('button', { name: `Delete ${first}` }).click();
+  await expect(listed).toHaveCount(MODEL_REGISTRY.length - 1);
+  await expect(listed.filter({ hasText: first })).toHaveCount(0);
   expect(errors).toEqual([]);
 });
 
@@ -209,4 +236,6 @@ test('a model this device cannot store is refused with its reason before any byt
   await expect(page.getByRole('heading', { name: 'Downloading Phi-4 mini instruct' })).toBeVisible();
   await expect.poll(() => asked.length).toBeGreaterThan(0);
   expect(new Set(asked)).toEqual(new Set([MODEL_REGISTRY.find((e) => e.displayName === 'Phi-4 mini instruct')!.url]));
+  // The download need not finish: a request still in flight is dropped with the route.
+  await context.unrouteAll({ behavior: 'ignoreErrors' });
 });
