@@ -39,9 +39,9 @@ function shortContext(n: number): string {
 
 /** The short mark beside a model in the list. */
 function fitMark(o: Offer): { text: string; className: string } | undefined {
-  if (o.stored?.complete) return { text: 'Stored in this browser', className: 'ok' };
   if (o.fit.verdict === 'will-not-fit') return { text: `Will not fit: ${o.fit.reasons[0]}`, className: 'error' };
   if (o.fit.verdict === 'may-not-fit') return { text: `May not fit: ${o.fit.reasons[0]}`, className: 'warn-text' };
+  if (o.stored?.complete) return { text: 'Stored in this browser', className: 'ok' };
   if (o.stored) return { text: `Paused at ${formatBytes(o.stored.storedBytes)}`, className: 'muted' };
   return undefined;
 }
@@ -200,30 +200,28 @@ export function ModelPicker({
         </dl>
         <ContextLength value={contextLength} onChange={onContextLength} fileBytes={chosen.approxBytes} modelMax={M.contextLength} kvBytesPerToken={M.kvBytesPerToken} />
         <p className="muted small context-hint">A longer context remembers more of the conversation and takes more GPU memory. You can change it later.</p>
-        {chosen.stored?.complete ? null : fit.verdict === 'will-not-fit' ? (
+        {fit.verdict === 'will-not-fit' ? (
           <div id={ids.fit} className="fit-note refused">
             <p>
               <strong>Will not fit this device:</strong> it {fit.reasons.join('; and it ')}.
             </p>
-            <p className="small">
-              {fit.reasons.some((r) => r.includes('of storage'))
-                ? 'Free some disk space, or delete a stored model (under Models), then choose it again.'
-                : 'Choose a shorter context length above.'}
-            </p>
+            <p className="small">{fit.advice}</p>
           </div>
         ) : fit.verdict === 'may-not-fit' ? (
           <div id={ids.fit} className="fit-note">
             <p>
               <strong>May not fit this device:</strong> it {fit.reasons.join('; and it ')}.
             </p>
-            <p className="small">
-              It may still work: a graphics card with its own memory does not use this RAM. A shorter context needs less. If it does not fit,
-              loading it fails; delete it under Models to free the space.
-            </p>
+            <p className="small">{fit.advice}</p>
           </div>
         ) : null}
         {chosen.stored?.complete ? (
-          <button type="button" onClick={() => onUse(chosen.stored as StoredModel)}>
+          <button
+            type="button"
+            disabled={fit.verdict === 'will-not-fit'}
+            aria-describedby={fit.verdict === 'fits' ? undefined : ids.fit}
+            onClick={() => onUse(chosen.stored as StoredModel)}
+          >
             Use this model
           </button>
         ) : (

@@ -9,12 +9,16 @@ const MEDIUM = { downloadBytes: 8.57 * GB, gpuBytes: gpuBytesNeeded(8.57 * GB, 4
 
 describe('checkFit', () => {
   it('fits when the device says nothing, or says enough', () => {
-    expect(checkFit(MEDIUM, {})).toEqual({ verdict: 'fits', reasons: [] });
-    expect(checkFit(MEDIUM, { freeStorage: 9 * GB, deviceMemoryGB: 16 })).toEqual({ verdict: 'fits', reasons: [] });
+    expect(checkFit(MEDIUM, {})).toEqual({ verdict: 'fits', reasons: [], advice: '' });
+    expect(checkFit(MEDIUM, { freeStorage: 9 * GB, deviceMemoryGB: 16 })).toEqual({ verdict: 'fits', reasons: [], advice: '' });
   });
 
   it('refuses a download larger than the free storage, saying both sizes', () => {
-    expect(checkFit(MEDIUM, { freeStorage: 3.1 * GB })).toEqual({ verdict: 'will-not-fit', reasons: ['needs about 8.57 GB of storage; 3.10 GB free'] });
+    expect(checkFit(MEDIUM, { freeStorage: 3.1 * GB })).toEqual({
+      verdict: 'will-not-fit',
+      reasons: ['needs about 8.57 GB of storage; 3.10 GB free'],
+      advice: 'Free some disk space, or delete a stored model (under Models), then choose it again.',
+    });
     // exactly enough is enough
     expect(checkFit(MEDIUM, { freeStorage: 8.57 * GB }).verdict).toBe('fits');
     // what a paused download has stored is not needed again
@@ -26,6 +30,7 @@ describe('checkFit', () => {
     expect(checkFit(MEDIUM, { deviceMemoryGB: 8 })).toEqual({
       verdict: 'may-not-fit',
       reasons: ['needs about 9.41 GB of GPU memory at a 4096-token context; this device reports 8 GB of RAM (browsers report at most 8 GB, so it may have more)'],
+      advice: expect.stringMatching(/^It may still work: a graphics card with its own memory does not use this RAM/),
     });
     // Under the cap the number is the device's own (rounded down): no "may have more".
     expect(checkFit(MEDIUM, { deviceMemoryGB: 4 }).reasons).toEqual(['needs about 9.41 GB of GPU memory at a 4096-token context; this device reports 4 GB of RAM']);
@@ -47,6 +52,7 @@ describe('checkFit', () => {
     expect(checkFit(long, { maxBufferBytes: 2 ** 27 })).toEqual({
       verdict: 'will-not-fit',
       reasons: ['needs buffers of 805 MB to remember a 131072-token context; this GPU allows at most 134 MB per buffer (a shorter context needs less)'],
+      advice: 'Choose a shorter context length.',
     });
     expect(checkFit({ ...long, kvLayerBytes: 2 ** 27 }, { maxBufferBytes: 2 ** 27 }).verdict).toBe('fits');
     expect(checkFit(long, {}).verdict).toBe('fits'); // limits unknown
@@ -58,6 +64,8 @@ describe('checkFit', () => {
     expect(fit.reasons).toHaveLength(2);
     expect(fit.reasons[0]).toMatch(/of storage/);
     expect(fit.reasons[1]).toMatch(/of GPU memory/);
+    // the advice is for what refuses it; the memory warning's "may still work" would contradict it
+    expect(fit.advice).toBe('Free some disk space, or delete a stored model (under Models), then choose it again.');
   });
 });
 

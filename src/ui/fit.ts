@@ -45,6 +45,8 @@ export interface Fit {
   verdict: FitVerdict;
   /** One sentence per limit the model exceeds, the hard limits first. Empty when it fits. */
   reasons: string[];
+  /** What the user can do about it; empty when it fits. */
+  advice: string;
 }
 
 /** The most RAM Chrome reports; a device that reports it may have any amount more. */
@@ -67,10 +69,13 @@ export function deviceBudget(
 export function checkFit(need: ModelNeed, device: DeviceBudget): Fit {
   const hard: string[] = [];
   const soft: string[] = [];
+  const advice: string[] = [];
   if (device.freeStorage !== undefined && need.downloadBytes > device.freeStorage) {
     hard.push(`needs about ${formatBytes(need.downloadBytes)} of storage; ${formatBytes(device.freeStorage)} free`);
+    advice.push('Free some disk space, or delete a stored model (under Models), then choose it again.');
   }
   if (device.maxBufferBytes !== undefined && need.kvLayerBytes !== undefined && need.kvLayerBytes > device.maxBufferBytes) {
+    advice.push('Choose a shorter context length.');
     hard.push(
       `needs buffers of ${formatBytes(need.kvLayerBytes)} to remember a ${need.contextLength}-token context; this GPU allows at most ${formatBytes(device.maxBufferBytes)} per buffer (a shorter context needs less)`,
     );
@@ -82,5 +87,10 @@ export function checkFit(need: ModelNeed, device: DeviceBudget): Fit {
     soft.push(`needs about ${formatBytes(need.gpuBytes)} of GPU memory at a ${need.contextLength}-token context; this device reports ${gb} GB of RAM${more}`);
   }
   const verdict: FitVerdict = hard.length ? 'will-not-fit' : soft.length ? 'may-not-fit' : 'fits';
-  return { verdict, reasons: [...hard, ...soft] };
+  if (verdict === 'may-not-fit') {
+    advice.push(
+      'It may still work: a graphics card with its own memory does not use this RAM, and a shorter context needs less. If it does not fit, loading it fails; delete it under Models to free the space.',
+    );
+  }
+  return { verdict, reasons: [...hard, ...soft], advice: advice.join(' ') };
 }
