@@ -16,7 +16,7 @@ describe('catalog', () => {
     expect(new Set(MODEL_REGISTRY.map((e) => e.id)).size).toBe(MODEL_REGISTRY.length);
   });
 
-  // The table (publisher's listings and model cards), written out independently of catalog.ts.
+  // The family as its publishers list it (file, size, context) with each model card's shapes, written out independently of catalog.ts.
   const FAMILY = [
     { repo: 'microsoft/Phi-3-mini-4k-instruct-gguf', file: 'Phi-3-mini-4k-instruct-q4.gguf', gb: 2.39, ctx: 4096, shape: [32, 32, 96] },
     { repo: 'bartowski/Phi-3.1-mini-128k-instruct-GGUF', file: 'Phi-3.1-mini-128k-instruct-Q4_K_M.gguf', gb: 2.39, ctx: 131072, shape: [32, 32, 96] },
