@@ -87,7 +87,11 @@ export function ModelPicker({
   const [urlError, setUrlError] = useState<string | undefined>();
   const [dragging, setDragging] = useState(false);
   const [fileError, setFileError] = useState<string | undefined>();
-  const [chosenId, setChosenId] = useState(DEFAULT_MODEL.id);
+  // The default, unless it is stored already: then the first model that is not.
+  const [chosenId, setChosenId] = useState(() => {
+    const have = (e: ModelEntry) => stored.some((m) => m.id === e.id && m.complete);
+    return (have(DEFAULT_MODEL) ? MODEL_REGISTRY.find((e) => !have(e)) : undefined)?.id ?? DEFAULT_MODEL.id;
+  });
   const ids = { url: useId(), urlHint: useId(), urlError: useId(), file: useId(), fileHint: useId(), family: useId(), fit: useId() };
   const budget = deviceBudget(storage, (navigator as Navigator & { deviceMemory?: number }).deviceMemory, limits);
   const offers = MODEL_REGISTRY.map((e) => offer(e, stored.find((m) => m.id === e.id), contextLength, budget));
