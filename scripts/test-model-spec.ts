@@ -31,10 +31,7 @@ export const PRESETS = {
   tiny: { dim: 256, nLayers: 2, nHeads: 4, nKvHeads: 4, ffnDim: 512, contextLength: 512 },
   /** Phi-3's head size (96) and more layers, still small. */
   small: { dim: 768, nLayers: 4, nHeads: 8, nKvHeads: 8, ffnDim: 2048, contextLength: 2048 },
-  /**
-   * Phi-3-medium's widths in one layer: its Q6_K output.weight (q4_k_m) is 134.7 MB, more than a
-   * 128 MiB storage binding, so it is split across bindings there.
-   */
+  /** Phi-3-medium's widths in one layer: its Q6_K output.weight (q4_k_m) is 134.7 MB. */
   'medium-wide': { ...MEDIUM, nLayers: 1, contextLength: 4096 },
   /** Phi-3-mini-4k's exact shapes (PHI3.md 1.1). */
   'phi3-mini': { dim: 3072, nLayers: 32, nHeads: 32, nKvHeads: 32, ffnDim: 8192, contextLength: 4096 },
