@@ -15,7 +15,8 @@ import type { ModelOptions } from './test-model-spec.ts';
  *   blocks: step amax/127, RMS rounding error ~0.6% of each element) before every dot product,
  *   which we do not; over 2 layers and the output that is ~1% relative error on the logits, i.e.
  *   |dp| ~ p * 0.01 * |logit| (logits here reach ~20): up to ~0.03 on a p ~ 0.5 token. Observed
- *   max 1.4e-2; tolerance 3e-2. A real bug (a wrong RoPE pair, scale or mask) changes the top-1.
+ *   max 1.4e-2 on the tiny models, 2.4e-2 on medium-wide (LLAMA_WIDE_CASES; its logits reach ~30);
+ *   tolerance 3e-2. A real bug (a wrong RoPE pair, scale or mask) changes the top-1.
  */
 export const F32_TOL = 1e-3;
 export const Q_TOL = 3e-2;
@@ -61,7 +62,7 @@ export const LLAMA_CASES: readonly LlamaCase[] = [
  * and more, against its ~1% logit error (Q_TOL above): top-1 is still decided.
  */
 export const LLAMA_WIDE_CASES: readonly LlamaCase[] = [
-  ['medium-wide q4_k_m, output.weight split at a 112 MiB binding', { preset: 'medium-wide', mix: 'q4_k_m', seed: 1 }, Q_TOL, 256, { prompt: 16, steps: 4, maxBinding: 112 * 2 ** 20 }],
+  ['medium-wide q4_k_m: Phi-3-medium widths, one layer', { preset: 'medium-wide', mix: 'q4_k_m', seed: 1 }, Q_TOL, 256, { prompt: 16, steps: 4, maxBinding: 112 * 2 ** 20 }],
 ];
 
 let llamaPromise: Promise<Llama> | undefined;
