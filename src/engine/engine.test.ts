@@ -123,6 +123,27 @@ describe('engine behaviour', () => {
     }
   });
 
+  it('tied output split across bindings: the gather and the head read the same parts of token_embd', async () => {
+    // Phi-4-mini's Q6_K token_embd (476 MiB repacked) spans four 128 MiB bindings; the tiny tied
+    // model's (6.5 MB) spans seven at 1 MiB, and both the embedding gather and the output head
+    // must find each row in its part.
+    const { file, src, cfg } = await openTestModel({ preset: 'tiny', mix: 'q4_k_m', seed: 6, nKvHeads: 1, ropeDim: 48, tiedOutput: true });
+    expect(cfg.tiedOutput).toBe(true);
+    const engine = await Engine.load(withBindingLimit(gpu.device, 2 ** 20), file, src, cfg, { contextLength: 256, slidingWindow: false });
+    try {
+      expect(engine.weights.output).toBe(engine.weights.embed);
+      expect(engine.weights.embed.parts.length).toBeGreaterThan(1);
+      const ref = new RefModel(await loadRefWeights(file, src, cfg), { contextLength: 256, slidingWindow: false });
+      const seq = promptIds(24);
+      const want = ref.forward(seq, { all: true });
+      const got = [...(await feed(engine, seq.slice(0, 16))), ...(await feed(engine, seq.slice(16), 1))];
+      expect(maxAbsDiff(got[0], want[15])).toBeLessThanOrEqual(LOGIT_TOL);
+      got.slice(1).forEach((l, i) => expect(maxAbsDiff(l, want[16 + i]), `decode step ${i}`).toBeLessThanOrEqual(LOGIT_TOL));
+    } finally {
+      engine.destroy();
+    }
+  });
+
   it('stops on stop tokens, honours max_tokens, reports context_full, reuses the KV cache', async () => {
     const { file, src, cfg } = await openTestModel({ preset: 'tiny', mix: 'q4_k_m', seed: 1 });
     const engine = await Engine.load(gpu.device, file, src, cfg, { contextLength: 80 });
