@@ -13,8 +13,10 @@ import { modelConfigFromGGUF } from '../src/model/config.ts';
 import { GGMLType } from '../src/model/gguf-types.ts';
 import { loadLlamaModel, llamaNextTokenDistributions } from './llama-ref.ts';
 import { ensureModel } from './test-models.ts';
-import { makeTestModel } from './make-test-model.ts';
+import { buildWriter, makeTestModel } from './make-test-model.ts';
 import type { ModelOptions } from './test-model-spec.ts';
+import { readGGUF } from '../src/model/gguf.ts';
+import type { ModelConfig } from '../src/model/config.ts';
 
 const CASES: [string, ModelOptions][] = [
   ['tiny f32', { preset: 'tiny', mix: 'f32', seed: 1 }],
@@ -24,6 +26,7 @@ const CASES: [string, ModelOptions][] = [
   ['tiny q4_k_m GQA (4 heads, 2 kv heads)', { preset: 'tiny', mix: 'q4_k_m', seed: 2, nKvHeads: 2 }],
   ['tiny q4_0 LongRoPE', { preset: 'tiny', mix: 'q4_0', seed: 3, longRope: true, contextLength: 2048 }],
   ['tiny q8_0 without sliding_window key', { preset: 'tiny', mix: 'q8_0', seed: 4, slidingWindow: null }],
+  ['tiny q4_k_m tied output, partial rotary 48/64, GQA 4:1', { preset: 'tiny', mix: 'q4_k_m', seed: 6, nKvHeads: 1, ropeDim: 48, tiedOutput: true }],
   ['small q4_k_m', { preset: 'small', mix: 'q4_k_m', seed: 1 }],
 ];
 
@@ -90,5 +93,54 @@ describe('generator', () => {
     expect(type('blk.0.attn_norm.weight')).toBe(GGMLType.F32);
     // use_more_bits(i, 4): i < 0 || i >= 3 || (i - 0) % 3 == 2  ->  layers 2 and 3 get Q6_K.
     expect([0, 1, 2, 3].map((l) => type(`blk.${l}.ffn_down.weight`))).toEqual([GGMLType.Q4_K, GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.Q6_K]);
+  });
+});
+
+describe('the Phi family presets', () => {
+  /** The config our reader takes from a preset's header (the tensor data is never made). */
+  async function presetConfig(opts: ModelOptions): Promise<{ cfg: ModelConfig; types: Map<string, number> }> {
+    const { writer } = buildWriter(opts);
+    const header = writer.headerBytes();
+    // The reader reads a window past the header; the data section reads as zeros.
+    const read = async (o: number, n: number) => {
+      const out = new Uint8Array(n);
+      out.set(header.subarray(Math.min(o, header.length), Math.min(o + n, header.length)));
+      return out;
+    };
+    const file = await readGGUF({ size: header.length + writer.dataBytes, read });
+    return { cfg: modelConfigFromGGUF(file), types: new Map(file.tensors.map((t) => [t.name, t.type])) };
+  }
+  const attn128k = Math.fround(Math.sqrt(1 + Math.log(32) / Math.log(4096))); // 1.1902 (PHI3.md 1.2)
+  const longRope = { contextLength: 131072, originalContextLength: 4096, ropeAttnFactor: attn128k, ropeFactorsLong: true, ropeFactorsShort: true };
+
+  it('phi3.5-mini: Phi-3-mini shapes, 128K LongRoPE over an original 4096', async () => {
+    const { cfg } = await presetConfig({ preset: 'phi3.5-mini', mix: 'q4_k_m', seed: 1 });
+    expect(cfg).toMatchObject({ dim: 3072, nLayers: 32, nHeads: 32, nKvHeads: 32, headDim: 96, ropeDim: 96, ffnDim: 8192, vocabSize: 32064, tiedOutput: false, ...longRope });
+  });
+
+  it('phi4-mini: head 128 with 96 rotated, GQA 24/8, tied output (token_embd at the output type), 128K LongRoPE', async () => {
+    const { cfg, types } = await presetConfig({ preset: 'phi4-mini', mix: 'q4_k_m', seed: 1 });
+    expect(cfg).toMatchObject({ dim: 3072, nLayers: 32, nHeads: 24, nKvHeads: 8, headDim: 128, kvDim: 1024, ropeDim: 96, ffnDim: 8192, tiedOutput: true, ...longRope });
+    expect(types.has('output.weight')).toBe(false);
+    expect(types.get('token_embd.weight')).toBe(GGMLType.Q6_K);
+    expect((await presetConfig({ preset: 'phi4-mini', mix: 'q4_0', seed: 1 })).types.get('token_embd.weight')).toBe(GGMLType.Q6_K);
+    expect((await presetConfig({ preset: 'phi4-mini', mix: 'q8_0', seed: 1 })).types.get('token_embd.weight')).toBe(GGMLType.Q8_0);
+  });
+
+  it('phi3-medium (4K) and phi3-medium-128k: 5120 wide, 40 layers, 40/10 heads of 128, FFN 17920', async () => {
+    const medium = { dim: 5120, nLayers: 40, nHeads: 40, nKvHeads: 10, headDim: 128, ropeDim: 128, ffnDim: 17920, vocabSize: 32064, tiedOutput: false };
+    const { cfg } = await presetConfig({ preset: 'phi3-medium', mix: 'q4_k_m', seed: 1 });
+    expect(cfg).toMatchObject({ ...medium, contextLength: 4096, originalContextLength: 4096, ropeFactorsLong: false, ropeAttnFactor: 1 });
+    expect((await presetConfig({ preset: 'phi3-medium-128k', mix: 'q4_k_m', seed: 1 })).cfg).toMatchObject({ ...medium, ...longRope });
+  });
+
+  it('options override a preset: ropeDim, tiedOutput; a ropeDim the head cannot hold is refused', async () => {
+    const { cfg, types } = await presetConfig({ preset: 'tiny', mix: 'q4_k_m', seed: 1, ropeDim: 48, tiedOutput: true, longRope: true });
+    expect(cfg).toMatchObject({ headDim: 64, ropeDim: 48, tiedOutput: true, originalContextLength: 128 });
+    expect(types.has('output.weight')).toBe(false);
+    expect(types.get('token_embd.weight')).toBe(GGMLType.Q6_K);
+    expect((await presetConfig({ preset: 'phi4-mini', mix: 'q4_k_m', seed: 1, tiedOutput: false })).types.get('output.weight')).toBe(GGMLType.Q6_K);
+    expect(() => buildWriter({ preset: 'tiny', mix: 'f32', seed: 1, ropeDim: 66 })).toThrow(/ropeDim 66/);
+    expect(() => buildWriter({ preset: 'tiny', mix: 'f32', seed: 1, ropeDim: 47 })).toThrow(/ropeDim 47/);
   });
 });

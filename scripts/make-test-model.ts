@@ -3,7 +3,8 @@
  * `tiny` model to Phi-3-mini's full shapes and Q4_K_M type mix (~2.39 GB).
  *
  *   npm run make-model -- --preset tiny --mix q4_k_m --out models/tiny-q4_k_m.gguf
- *     [--seed 1] [--ctx N] [--kv-heads N] [--swa N | --no-swa] [--longrope] [--logit-scale S] [--bigram B]
+ *     [--seed 1] [--ctx N] [--kv-heads N] [--swa N | --no-swa] [--longrope] [--tied] [--rope-dim N]
+ *     [--logit-scale S] [--bigram B]
  *
  * Writes tensor by tensor to the file, in chunks, so memory stays small. Tensors of more than
  * POOL_THRESHOLD elements (only in the small and full-size presets) draw each block from a pool of
@@ -126,7 +127,7 @@ export function buildWriter(opts: ModelOptions): { writer: GGUFWriter; plan: Ret
   const F32 = GGUFValueType.FLOAT32;
   const STR = GGUFValueType.STRING;
   const ARR = GGUFValueType.ARRAY;
-  const origCtx = opts.longRope ? Math.max(64, s.contextLength / 4) : s.contextLength;
+  const origCtx = s.originalContextLength;
   w.addKV('general.architecture', STR, 'phi3');
   w.addKV('general.name', STR, opts.name ?? `Phi3 test ${opts.preset} ${opts.mix} seed ${opts.seed}`);
   w.addKV('general.file_type', U32, FILE_TYPE[opts.mix]);
@@ -139,11 +140,11 @@ export function buildWriter(opts: ModelOptions): { writer: GGUFWriter; plan: Ret
   w.addKV('phi3.attention.head_count', U32, s.nHeads);
   w.addKV('phi3.attention.head_count_kv', U32, s.nKvHeads);
   w.addKV('phi3.attention.layer_norm_rms_epsilon', F32, 1e-5);
-  w.addKV('phi3.rope.dimension_count', U32, s.headDim);
+  w.addKV('phi3.rope.dimension_count', U32, s.ropeDim);
   w.addKV('phi3.rope.freq_base', F32, 10000);
   const swa = opts.slidingWindow === undefined ? Math.min(2047, s.contextLength - 1) : opts.slidingWindow;
   if (swa !== null) w.addKV('phi3.attention.sliding_window', U32, swa);
-  if (opts.longRope) w.addKV('phi3.rope.scaling.attn_factor', F32, Math.sqrt(1 + Math.log(s.contextLength / origCtx) / Math.log(origCtx)));
+  if (s.longRope) w.addKV('phi3.rope.scaling.attn_factor', F32, Math.sqrt(1 + Math.log(s.contextLength / origCtx) / Math.log(origCtx)));
   w.addKV('tokenizer.ggml.model', STR, 'llama');
   w.addKV('tokenizer.ggml.pre', STR, 'default');
   w.addKV('tokenizer.ggml.tokens', ARR, vocab.tokens, STR);
@@ -191,6 +192,8 @@ export function modelFileName(opts: ModelOptions): string {
     opts.contextLength !== undefined ? `ctx${opts.contextLength}` : '',
     opts.slidingWindow === null ? 'noswa' : opts.slidingWindow !== undefined ? `swa${opts.slidingWindow}` : '',
     opts.longRope ? 'longrope' : '',
+    opts.tiedOutput ? 'tied' : '',
+    opts.ropeDim !== undefined ? `rd${opts.ropeDim}` : '',
     opts.logitScale !== undefined ? `ls${opts.logitScale}` : '',
     opts.bigram !== undefined ? `bg${opts.bigram}` : '',
   ].filter(Boolean);
@@ -214,7 +217,9 @@ function parseArgs(argv: string[]): { opts: ModelOptions; out: string } {
     contextLength: num('--ctx'),
     nKvHeads: num('--kv-heads'),
     slidingWindow: argv.includes('--no-swa') ? null : num('--swa'),
-    longRope: argv.includes('--longrope'),
+    longRope: argv.includes('--longrope') || undefined,
+    tiedOutput: argv.includes('--tied') || undefined,
+    ropeDim: num('--rope-dim'),
     logitScale: num('--logit-scale'),
     bigram: num('--bigram'),
   };

@@ -12,15 +12,41 @@ export interface Preset {
   nKvHeads: number;
   ffnDim: number;
   contextLength: number;
+  /** Rotated dims per head (phi3.rope.dimension_count); the head size when absent. */
+  ropeDim?: number;
+  /** No output.weight: the logits use token_embd (Phi-4-mini). */
+  tiedOutput?: boolean;
+  /** LongRoPE factors and attn_factor (the 128k models), with the original context they extend. */
+  longRope?: boolean;
+  originalContextLength?: number;
 }
+
+/** The 128K LongRoPE models all extend an original context of 4096 (PHI3.md 1.2 and "The family"). */
+const LONG_128K = { contextLength: 131072, longRope: true, originalContextLength: 4096 } as const;
+/** Phi-3-medium's widths (PHI3.md "The family"). */
+const MEDIUM = { dim: 5120, nHeads: 40, nKvHeads: 10, ffnDim: 17920 } as const;
 
 export const PRESETS = {
   /** A few MB in the quantized mixes: fast enough for every CI run. K-quants need dim % 256 == 0. */
   tiny: { dim: 256, nLayers: 2, nHeads: 4, nKvHeads: 4, ffnDim: 512, contextLength: 512 },
   /** Phi-3's head size (96) and more layers, still small. */
   small: { dim: 768, nLayers: 4, nHeads: 8, nKvHeads: 8, ffnDim: 2048, contextLength: 2048 },
+  /** Phi-3-medium's widths in one layer: its Q6_K output.weight (q4_k_m) is 134.7 MB. */
+  'medium-wide': { ...MEDIUM, nLayers: 1, contextLength: 4096 },
   /** Phi-3-mini-4k's exact shapes (PHI3.md 1.1). */
   'phi3-mini': { dim: 3072, nLayers: 32, nHeads: 32, nKvHeads: 32, ffnDim: 8192, contextLength: 4096 },
+  /** Phi-3.5-mini (and Phi-3-mini-128k): mini's shapes, 128K context with LongRoPE. */
+  'phi3.5-mini': { dim: 3072, nLayers: 32, nHeads: 32, nKvHeads: 32, ffnDim: 8192, ...LONG_128K },
+  /**
+   * Phi-4-mini: head size 128 of which 96 rotate, GQA 24/8, tied output, 128K LongRoPE. Its real
+   * vocabulary (200064 BPE tokens) is the generator's vocabulary option; with Phi-3's, the shapes
+   * are all the same but token_embd's rows.
+   */
+  'phi4-mini': { dim: 3072, nLayers: 32, nHeads: 24, nKvHeads: 8, ffnDim: 8192, ropeDim: 96, tiedOutput: true, ...LONG_128K },
+  /** Phi-3-medium-4k. */
+  'phi3-medium': { ...MEDIUM, nLayers: 40, contextLength: 4096 },
+  /** Phi-3-medium-128k. */
+  'phi3-medium-128k': { ...MEDIUM, nLayers: 40, ...LONG_128K },
 } satisfies Record<string, Preset>;
 export type PresetName = keyof typeof PRESETS;
 
@@ -65,6 +91,10 @@ export interface ModelOptions {
   slidingWindow?: number | null;
   /** Adds rope_factors_long/short and phi3.rope.scaling.attn_factor (Phi-3-128k style). */
   longRope?: boolean;
+  /** Leaves output.weight out: the logits use token_embd (Phi-4-mini). */
+  tiedOutput?: boolean;
+  /** phi3.rope.dimension_count: rotate the first ropeDim dims of each head (partial rotary, Phi-4-mini). */
+  ropeDim?: number;
   /** Standard deviation of the random part of the logits: larger is more peaked. */
   logitScale?: number;
   /**
@@ -91,8 +121,14 @@ export interface TensorPlan {
   init: { kind: 'normal'; std: number } | { kind: 'uniform'; lo: number; hi: number };
 }
 
+/** A preset with its options applied and everything derived filled in. */
+export interface ModelShape extends Required<Preset> {
+  headDim: number;
+  vocabSize: number;
+}
+
 export interface ModelPlan {
-  shape: Preset & { headDim: number; vocabSize: number };
+  shape: ModelShape;
   tensors: TensorPlan[];
   /** Planted bigram strength (0 = none); see ModelOptions.bigram. */
   bigram: number;
@@ -105,31 +141,51 @@ export interface ModelPlan {
  */
 export const POOL_THRESHOLD = 9_000_000;
 
+/**
+ * Logit scale of a tied output. The hidden state after token t still holds embd[t], so t's own
+ * logit stands about 14 standard deviations above the rest in the tiny preset (measured with
+ * llama.cpp: a top-2 log-margin of 32 at scale 3): a clear winner, like the planted bigram. At
+ * 0.8 that winner has p ~ 0.75 with the rest spread over the vocabulary, so its probability
+ * still depends on every layer; at 3 it is 1.00 at every step and would hide any error.
+ */
+export const TIED_LOGIT_SCALE = 0.8;
+
 /** The planted bigram's successor: a fixed permutation of the vocabulary (7919 is prime). */
 export function bigramNext(t: number, vocab: number): number {
   return (t * 7919 + 1) % vocab;
 }
 
 export function planModel(opts: ModelOptions, vocabSize: number): ModelPlan {
-  const p = PRESETS[opts.preset];
-  const shape = {
+  const p: Preset = PRESETS[opts.preset];
+  const headDim = p.dim / p.nHeads;
+  const contextLength = opts.contextLength ?? p.contextLength;
+  const longRope = opts.longRope ?? p.longRope ?? false;
+  const shape: ModelShape = {
     ...p,
     nKvHeads: opts.nKvHeads ?? p.nKvHeads,
-    contextLength: opts.contextLength ?? p.contextLength,
-    headDim: p.dim / p.nHeads,
+    contextLength,
+    headDim,
     vocabSize,
+    ropeDim: opts.ropeDim ?? p.ropeDim ?? headDim,
+    tiedOutput: opts.tiedOutput ?? p.tiedOutput ?? false,
+    longRope,
+    // A generated LongRoPE model without a preset's original context extends a quarter of its own.
+    originalContextLength: longRope ? (p.originalContextLength ?? Math.max(64, contextLength / 4)) : contextLength,
   };
   if (shape.nHeads % shape.nKvHeads !== 0) throw new Error(`kv heads ${shape.nKvHeads} must divide heads ${shape.nHeads}`);
-  const { dim, ffnDim, nLayers, headDim } = shape;
+  if (shape.ropeDim % 2 !== 0 || shape.ropeDim < 2 || shape.ropeDim > headDim) throw new Error(`ropeDim ${shape.ropeDim} must be even and in 2..${headDim}`);
+  const { dim, ffnDim, nLayers, tiedOutput } = shape;
   const qkvOut = dim + 2 * shape.nKvHeads * headDim;
-  const bigram = opts.bigram ?? (dim * vocabSize <= POOL_THRESHOLD ? 24 : 0);
-  const logitScale = opts.logitScale ?? (bigram > 0 ? 3 : 6);
+  // A tied output has no matrix of its own to plant a bigram in.
+  const bigram = tiedOutput ? 0 : (opts.bigram ?? (dim * vocabSize <= POOL_THRESHOLD ? 24 : 0));
+  const logitScale = opts.logitScale ?? (tiedOutput ? TIED_LOGIT_SCALE : bigram > 0 ? 3 : 6);
   const t = (name: string, dims: number[], layer: number, init: TensorPlan['init']): TensorPlan => ({
     name,
     dims,
     layer,
     init,
-    type: dims.length === 1 ? GGMLType.F32 : weightType(opts.mix, name, layer, nLayers),
+    // llama-quant.cpp gives a tied token_embd the output tensor's type: it is the output matrix.
+    type: dims.length === 1 ? GGMLType.F32 : weightType(opts.mix, tiedOutput && name === 'token_embd.weight' ? 'output.weight' : name, layer, nLayers),
   });
   const norm = { kind: 'uniform', lo: 0.8, hi: 1.2 } as const;
   const tensors: TensorPlan[] = [t('token_embd.weight', [dim, vocabSize], -1, { kind: 'normal', std: 1 })];
@@ -145,11 +201,17 @@ export function planModel(opts: ModelOptions, vocabSize: number): ModelPlan {
       t(`blk.${l}.ffn_down.weight`, [ffnDim, dim], l, { kind: 'normal', std: 0.5 / Math.sqrt(ffnDim) }),
     );
   }
-  tensors.push(t('output_norm.weight', [dim], -1, norm));
   // The final RMSNorm gives unit-RMS input, so logits are about normal(0, logitScale): peaked.
-  tensors.push(t('output.weight', [dim, vocabSize], -1, { kind: 'normal', std: logitScale / Math.sqrt(dim) }));
-  if (opts.longRope) {
-    const half = headDim / 2;
+  // Tied, the output matrix is token_embd (std 1), so output_norm carries the scale instead.
+  if (tiedOutput) {
+    const g = logitScale / Math.sqrt(dim);
+    tensors.push(t('output_norm.weight', [dim], -1, { kind: 'uniform', lo: 0.8 * g, hi: 1.2 * g }));
+  } else {
+    tensors.push(t('output_norm.weight', [dim], -1, norm));
+    tensors.push(t('output.weight', [dim, vocabSize], -1, { kind: 'normal', std: logitScale / Math.sqrt(dim) }));
+  }
+  if (longRope) {
+    const half = shape.ropeDim / 2;
     tensors.push(
       t('rope_factors_long.weight', [half], -1, { kind: 'uniform', lo: 1, hi: 8 }),
       t('rope_factors_short.weight', [half], -1, { kind: 'uniform', lo: 1, hi: 1.3 }),

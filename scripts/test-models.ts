@@ -50,7 +50,10 @@ export const TEST_MODELS: ModelOptions[] = [
   { preset: 'tiny', mix: 'q8_0', seed: 4, slidingWindow: null },
   { preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: 16 },
   { preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: null },
+  { preset: 'tiny', mix: 'f32', seed: 6, nKvHeads: 1, ropeDim: 48, tiedOutput: true },
+  { preset: 'tiny', mix: 'q4_k_m', seed: 6, nKvHeads: 1, ropeDim: 48, tiedOutput: true },
   { preset: 'small', mix: 'q4_k_m', seed: 1 },
+  { preset: 'medium-wide', mix: 'q4_k_m', seed: 1 },
 ];
 
 /** Generates whatever of TEST_MODELS is not cached yet, one at a time. */

@@ -15,6 +15,7 @@ import { variantFamilies } from './candidates.ts';
 import { tablePlan, withChoice, type KernelPlan, type KernelRole } from './plan.ts';
 import { deviceAdapterText } from '../kernels/tuning.ts';
 import type { ModelConfig } from '../model/config.ts';
+import type { ModelOptions } from '../../scripts/test-model-spec.ts';
 
 const gpu = gpuForTests();
 
@@ -55,9 +56,18 @@ function plans(cfg: ModelConfig): [string, KernelPlan | undefined][] {
   ];
 }
 
+const TINY: ModelOptions = { preset: 'tiny', mix: 'q4_k_m', seed: 1 };
+// Phi-4-mini's differences: the head reads token_embd, 48 of 64 dims rotate, 4 query heads per KV head.
+const TIED: ModelOptions = { preset: 'tiny', mix: 'q4_k_m', seed: 6, nKvHeads: 1, ropeDim: 48, tiedOutput: true };
+
 describe('decode allocates nothing per token', () => {
-  it.for(['table plan', 'real-GPU variants'])('%s: generate creates no buffers or bind groups, for 2 or 20 tokens', async (which) => {
-    const { src, file, cfg } = await openTestModel({ preset: 'tiny', mix: 'q4_k_m', seed: 1 });
+  it.for([
+    ['table plan', TINY],
+    ['real-GPU variants', TINY],
+    ['table plan, tied output + partial rotary + GQA 4:1', TIED],
+  ] as const)('%s: generate creates no buffers or bind groups, for 2 or 20 tokens', async ([label, model]) => {
+    const which = label.startsWith('table plan') ? 'table plan' : 'real-GPU variants';
+    const { src, file, cfg } = await openTestModel(model);
     const plan = plans(cfg).find(([name]) => name === which)![1];
     if (plan) expect(plan).not.toEqual(tablePlan(deviceAdapterText(gpu.device), gpu.hasSubgroups()));
     const { device: counted, counts } = countingDevice(gpu.device);

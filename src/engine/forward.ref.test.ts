@@ -1,30 +1,32 @@
 /**
  * The CPU reference forward pass against llama.cpp on generated models: same greedy tokens at
- * every step of a 64-token prompt + 32 steps, and the same top probabilities.
+ * every step of a 64-token prompt + 32 steps (shorter for the wide models), and the same top
+ * probabilities.
  */
 import { describe, expect, it } from 'vitest';
 import { fileSource } from '../model/source-node.ts';
 import { readGGUF } from '../model/gguf.ts';
 import { modelConfigFromGGUF } from '../model/config.ts';
 import { loadRefWeights, logSoftmax, RefModel, argmax } from './forward.ref.ts';
-import { LLAMA_CASES, llamaGreedyFile, Q_TOL, type LlamaCase } from '../../scripts/llama-ref.ts';
+import { LLAMA_CASES, LLAMA_WIDE_CASES, llamaGreedyFile, Q_TOL, type LlamaCase } from '../../scripts/llama-ref.ts';
 import { ensureModel } from '../../scripts/test-models.ts';
 import { promptIds } from '../../scripts/prompts.ts';
 
 const CASES: LlamaCase[] = [
   ...LLAMA_CASES,
-  // LongRoPE: a context above the original (512) selects the long factors (in LLAMA_CASES), one below the short ones.
-  ['tiny q4_0 LongRoPE, short factors', { preset: 'tiny', mix: 'q4_0', seed: 3, longRope: true, contextLength: 2048 }, Q_TOL, 256],
+  // LongRoPE: a context below the original (512) selects the short factors too.
+  ['tiny q4_0 LongRoPE, short factors (context below the original)', { preset: 'tiny', mix: 'q4_0', seed: 3, longRope: true, contextLength: 2048 }, Q_TOL, 256],
+  ...LLAMA_WIDE_CASES,
 ];
 describe('CPU reference forward pass vs llama.cpp', () => {
-  for (const [label, opts, tol, ctx = 256] of CASES) {
+  for (const [label, opts, tol, ctx = 256, run = { prompt: 64, steps: 32 }] of CASES) {
     it(label, async () => {
       const path = await ensureModel(opts);
       const src = await fileSource(path);
       const file = await readGGUF(src);
       const cfg = modelConfigFromGGUF(file);
-      const prompt = promptIds(64);
-      const trace = await llamaGreedyFile(path, prompt, 32, { contextSize: ctx });
+      const prompt = promptIds(run.prompt);
+      const trace = await llamaGreedyFile(path, prompt, run.steps, { contextSize: ctx });
       // llama.cpp 3.21.1 does not apply phi3's sliding window; neither may we when comparing.
       const ref = new RefModel(await loadRefWeights(file, src, cfg), { contextLength: ctx, slidingWindow: false });
       const logits = ref.forward(trace.ids, { all: true });

@@ -42,5 +42,9 @@ describe('kernel plans', () => {
     expect(key).toMatch(/^v\d+\|nvidia\/hopper\/\/NVIDIA H100\|3072x8192 h32\/32x96 v32064\|attn_qkv:Q4_K,ffn_down:Q6_K,output:Q6_K$/);
     expect(tuningKey(lavapipe, cfg, file)).not.toBe(key);
     expect(tuningKey(gpu, { ...cfg, ffnDim: 8064 }, file)).not.toBe(key);
+    // Tied output (Phi-4-mini): the head reads token_embd, so its format is the head's.
+    const tied = { tensors: [t('blk.0.attn_qkv.weight', 12), t('token_embd.weight', 14), t('blk.0.ffn_down.weight', 14)] };
+    expect(tuningKey(gpu, { ...cfg, tiedOutput: true }, tied)).toMatch(/\|attn_qkv:Q4_K,ffn_down:Q6_K,token_embd:Q6_K$/);
+    expect(tuningKey(gpu, { ...cfg, tiedOutput: true }, { tensors: [...tied.tensors.slice(0, 1), t('token_embd.weight', 12), tied.tensors[2]] })).toMatch(/token_embd:Q4_K$/);
   });
 });

@@ -140,9 +140,10 @@ export const KERNELS_VERSION = 1;
 export function tuningKey(adapter: AdapterText, cfg: ModelConfig, file: Pick<GGUFFile, 'tensors'>): string {
   const a = [adapter.vendor, adapter.architecture, adapter.device, adapter.description].join('/');
   const { dim, ffnDim, nHeads, nKvHeads, headDim, vocabSize } = cfg;
-  // the formats of the tensors the tuner times: layer 0's and the output head's
+  // the formats of the tensors the tuner times: layer 0's and the output head's (token_embd's when tied)
+  const head = cfg.tiedOutput ? 'token_embd.weight' : 'output.weight';
   const formats = file.tensors
-    .filter((t) => t.dims.length === 2 && (t.name.startsWith('blk.0.') || t.name === 'output.weight'))
+    .filter((t) => t.dims.length === 2 && (t.name.startsWith('blk.0.') || t.name === head))
     .map((t) => `${t.name.replace(/^blk\.0\./, '').replace(/\.weight$/, '')}:${ggmlTypeName(t.type)}`)
     .sort()
     .join(',');

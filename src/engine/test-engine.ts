@@ -18,6 +18,21 @@ export async function openTestModel(opts: ModelOptions) {
   return { path, ...(await readModel(await fileSource(path))) };
 }
 
+/**
+ * `device` as an engine sees it with a smaller maxStorageBufferBindingSize: weights larger than
+ * `bytes` are then split by rows into parts, as on a device whose limit it is.
+ */
+export function withBindingLimit(device: GPUDevice, bytes: number): GPUDevice {
+  const limits = new Proxy(device.limits, { get: (t, p) => (p === 'maxStorageBufferBindingSize' ? bytes : Reflect.get(t, p)) });
+  return new Proxy(device, {
+    get: (t, p) => {
+      if (p === 'limits') return limits;
+      const v: unknown = Reflect.get(t, p);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+}
+
 /** The logits of the last position, as the last step left them. */
 export async function readLogits(engine: Engine): Promise<Float32Array> {
   return new Float32Array(await readBuffer(engine.device, engine.logits, engine.cfg.vocabSize * 4));

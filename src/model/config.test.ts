@@ -57,6 +57,13 @@ describe('modelConfigFromGGUF', () => {
     expect((await config({ slidingWindow: null })).slidingWindow).toBe(0); // no fallback for 2 layers: none
   });
 
+  it('ties the output to token_embd when a phi3 file has no output.weight (Phi-4-mini; llama.cpp falls back the same way)', async () => {
+    const tied = await config({ omitTensors: ['output.weight'] });
+    expect(tied).toMatchObject({ arch: 'phi3', fused: true, tiedOutput: true });
+    expect(expectedTensors(tied).map((t) => t.name)).not.toContain('output.weight');
+    expect((await config()).tiedOutput).toBe(false);
+  });
+
   it('reads a llama-architecture (LLaMAfied) file with split tensors and NORM RoPE', async () => {
     const c = await config({ arch: 'llama', nKvHeads: 2 });
     expect(c).toMatchObject({ arch: 'llama', fused: false, ropeStyle: 'norm', slidingWindow: 0, kvDim: 32, tiedOutput: false });

@@ -34,7 +34,7 @@ export interface ModelConfig {
   ropeFactorsLong: boolean; // rope_factors_long.weight [ropeDim/2] present
   ropeFactorsShort: boolean; // rope_factors_short.weight [ropeDim/2] present
   fused: boolean; // phi3: attn_qkv + ffn_up(gate|up); llama: attn_q/k/v + ffn_gate/ffn_up
-  tiedOutput: boolean; // llama without output.weight: logits use token_embd
+  tiedOutput: boolean; // no output.weight: the logits use token_embd (llama.cpp's fallback for both archs; Phi-4-mini)
 }
 
 /** Bytes of one value in the KV cache, which holds f16. */
@@ -152,7 +152,7 @@ export function modelConfigFromGGUF(file: GGUFFile): ModelConfig {
     ropeFactorsLong: byName.has('rope_factors_long.weight'),
     ropeFactorsShort: byName.has('rope_factors_short.weight'),
     fused: arch === 'phi3',
-    tiedOutput: arch === 'llama' && !byName.has('output.weight'),
+    tiedOutput: !byName.has('output.weight'),
   };
 
   // 4. Every tensor present with the implied shape; nothing we would ignore.
