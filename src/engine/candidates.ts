@@ -88,16 +88,18 @@ const GEMV_GROUP_SHAPES: [number, number, number][] = [
 /**
  * Split-K (splitK), for the residual projections only (wo, down: they add to the residual stream):
  * [threads, rows per workgroup, lanes per row (0: the whole workgroup), workgroups per row block].
- * At Phi-3's shapes in 64-element chunks (Q4_K, Q5_K, Q6_K), down's rows have 128 chunks and Wo's
- * 48: 64 x 16 in 2 runs and 32 x 16 in 4 give down one chunk per thread with 384 and 768
- * workgroups; the row groups (32 lanes, 2 runs: 2 chunks a lane of down's; 16 lanes, 4 runs: 3
- * of down's, 12 chunks of Wo's on 16 lanes) reach 768 workgroups with 2-4 rows each.
+ * At Phi-3's shapes in 64-element chunks (Q4_K, Q5_K, Q6_K) down's rows have 128 chunks and Wo's
+ * 48. 64 x 16 in 2 runs and 32 x 16 in 4 give down one chunk per thread, with 384 and 768
+ * workgroups. Row groups of 2 rows: 32 lanes in 2 runs and 16 lanes in 4 give down 2 chunks a
+ * lane with 768 workgroups; 8 lanes in 2 runs split Wo's 24-chunk runs evenly, 3 chunks a lane
+ * (every other shape leaves some of Wo's lanes idle), with 384.
  */
 const GEMV_SPLIT_SHAPES: [number, number, number, number][] = [
   [64, 16, 0, 2],
   [32, 16, 0, 4],
   [128, 8, 32, 2],
   [128, 16, 16, 4],
+  [64, 16, 8, 2],
 ];
 
 /** Which GEMV kernel serves a decode role (gemvVariantValid's name for it). */
