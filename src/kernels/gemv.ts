@@ -115,7 +115,10 @@ export interface GemvDriver extends GemvLimits {
   constants?: Record<string, number>;
 }
 
-/** linear_bindings.wgsl's y, and the same binding as the split-K store (matvec_store_split.wgsl) adds to it. */
+/**
+ * linear_bindings.wgsl's declaration of y, and the one that replaces it in a split-K module: the
+ * same binding and bits, as atomics for matvec_store_split.wgsl's compare-and-swap.
+ */
 const Y_F32 = 'var<storage, read_write> y: array<f32>;';
 const Y_ATOMIC = 'var<storage, read_write> y: array<atomic<u32>>;';
 
@@ -275,8 +278,9 @@ export class DecodeGemv {
     if (split > 1) {
       if (!bindings.includes(Y_F32)) throw new Error(`${this.name}: shaders/linear_bindings.wgsl no longer declares y as \`${Y_F32}\``);
       bindings = bindings.replace(Y_F32, Y_ATOMIC);
+      if (!driver.splitTail) throw new Error(`${this.name}: its driver has no split-K store`);
       store = '';
-      tail = driver.splitTail!;
+      tail = driver.splitTail;
       label = `${label}.split${split}`;
     }
     this.kernel = new WeightKernel(device, format, {
