@@ -6,13 +6,20 @@
  *
  *   npm run bench:kernels [-- --runs 5 --only q4_k --variants tile64x16,tile32x16tree]
  *
- * Variants: tile<WG>x<ROWS>[l<LANES>][sg|tree][f16] (threads, output rows per workgroup, lanes per
- * row group (src/kernels/gemv.ts lanesPerRow; default all the threads), reduction (default the
- * device's subgroups), f16 math (GemvOptions.f16, needs shader-f16)); `tuned` =
+ * Variants: tile<WG>x<ROWS>[l<LANES>][k<S>][sg|tree][f16] (threads, output rows per workgroup, lanes
+ * per row group (src/kernels/gemv.ts lanesPerRow; default all the threads), split-K into S runs
+ * (GemvOptions.splitK), reduction (default the device's subgroups), f16 math (GemvOptions.f16,
+ * needs shader-f16)); `tuned` =
  * src/kernels/tuning.ts's choice for this adapter. The
  * fused swiglu kernel takes ROWS / 2 output rows (the same number of weight rows). Default
  * variants: tile64x16 (the kernels' defaults before per-adapter tuning) and tuned.
  *   WEBGPU_ICD=swiftshader npm run bench:kernels
+ *
+ * `--residual` runs the plain matvec cases as the decode step runs Wo and down: adding to y, and
+ * handing off to the next norm (normOut: x * g and the sums of squares) except in split-K, which
+ * has no hand-off (its reader's extra cost is the difference between the norm cases with and
+ * without `prescaled`). Without it, and without split-K, they overwrite y. A split-K variant
+ * always adds to y (the only way it runs).
  *
  * `--prefill [tokens]` times the prefill GEMMs instead (default 64 tokens, the same weights):
  * the tiled kernel (shaders/matmul.wgsl, 32 rows x 16 tokens) and the adapter's tuned choice
@@ -83,12 +90,13 @@ interface Variant {
 }
 
 function parseVariant(name: string): Variant {
-  const m = /^tile(\d+)x(\d+)(?:l(\d+))?(sg|tree)?(f16)?$/.exec(name);
+  const m = /^tile(\d+)x(\d+)(?:l(\d+))?(?:k(\d+))?(sg|tree)?(f16)?$/.exec(name);
   if (m) {
     const lanes = m[3] ? { lanesPerRow: +m[3] } : {};
-    return { name, opts: { workgroupSize: +m[1], rowsPerWorkgroup: +m[2], ...lanes, ...(m[4] ? { subgroups: m[4] === 'sg' } : {}), ...(m[5] ? { f16: true } : {}) } };
+    const split = m[4] ? { splitK: +m[4] } : {};
+    return { name, opts: { workgroupSize: +m[1], rowsPerWorkgroup: +m[2], ...lanes, ...split, ...(m[5] ? { subgroups: m[5] === 'sg' } : {}), ...(m[6] ? { f16: true } : {}) } };
   }
-  throw new Error(`bad variant ${name}: use tile<WG>x<ROWS>[l<LANES>][sg|tree][f16] or tuned`);
+  throw new Error(`bad variant ${name}: use tile<WG>x<ROWS>[l<LANES>][k<S>][sg|tree][f16] or tuned`);
 }
 
 function arg(name: string): string | undefined {
@@ -192,6 +200,7 @@ async function main(): Promise<void> {
   // Mesa keeps compiled shaders on disk: without this, compile times after the first run are ~0.
   process.env.MESA_SHADER_CACHE_DISABLE ??= 'true';
   const runs = Number(arg('--runs') ?? 5);
+  const residual = process.argv.includes('--residual');
   const only = arg('--only');
   const { device, capabilities } = await openNodeDevice();
   const adapter = capabilities.adapter;
@@ -227,15 +236,26 @@ async function main(): Promise<void> {
     // Build every variant, then time them round-robin with the stream read, so that load from
     // other processes hits all of them alike.
     const built: ({ v: Variant } & Awaited<ReturnType<typeof build>>)[] = [];
+    // the hand-off buffers of --residual's normOut kernels
+    const extra: GPUBuffer[] = [];
     for (const v0 of variants) {
       // `tuned` as the engine gets it: narrowed to this row length (tuning.ts fitShape)
       const fitted = v0.name.startsWith('tuned') ? fitShape({ ...t, ...v0.opts } as GemvShape, c.k / formatInfo(c.format).chunk, tuning.balanceChunks) : undefined;
       const v = fitted ? { name: `tuned ${fitted.workgroupSize}x${fitted.rowsPerWorkgroup}`, opts: fitted } : v0;
       const b = await build(device, () => {
         if (c.kind === 'matvec') {
-          const kern = new MatvecKernel(device, c.format, v.opts);
-          const params = kern.createParams(c.k, c.rows);
-          const group = kern.bind(w, x, y, params);
+          const split = ((v.opts as MatvecOptions).splitK ?? 1) > 1;
+          const normOut = residual && !split;
+          const kern = new MatvecKernel(device, c.format, { ...v.opts, normOut });
+          const params = kern.createParams(c.k, c.rows, 0, residual || split);
+          if (!normOut) {
+            const group = kern.bind(w, x, y, params);
+            return { params, encode: (pass: GPUComputePassEncoder) => kern.encode(pass, group, c.rows) };
+          }
+          const handoff = { g: upload(device, Float32Array.from({ length: c.rows }, () => rng.next() + 0.5)), xg: device.createBuffer({ size: 4 * c.rows, usage: GPUBufferUsage.STORAGE }) };
+          const parts = device.createBuffer({ size: kern.partialsBytes(c.rows), usage: GPUBufferUsage.STORAGE });
+          const group = kern.bindNormOut(w, x, y, params, { ...handoff, partials: parts });
+          extra.push(handoff.g, handoff.xg, parts);
           return { params, encode: (pass: GPUComputePassEncoder) => kern.encode(pass, group, c.rows) };
         }
         if (c.kind === 'norm') {
@@ -278,7 +298,7 @@ async function main(): Promise<void> {
       b.params.destroy();
     }
     destroyWeight(w);
-    for (const b of [x, g, y, src, partials4]) b.destroy();
+    for (const b of [x, g, y, src, partials4, ...extra]) b.destroy();
   }
   partials.destroy();
   device.destroy();

@@ -1,5 +1,6 @@
-// Shared by the decode GEMVs (matvec.wgsl, norm_matvec.wgsl, swiglu_matvec.wgsl): their uniform,
-// the reduction's workgroup memory and the store of an output. Each driver defines ROWS (rows of
+// Shared by the decode GEMVs (matvec.wgsl, norm_matvec.wgsl, swiglu_matvec.wgsl): their uniform
+// and the reduction's workgroup memory (the store of an output is gemv_store_y.wgsl, or for a
+// split-K matvec matvec_store_split.wgsl). Each driver defines ROWS (rows of
 // the reduction per workgroup) and MAX_ROWS (its bound, the length of the per-thread row sums
 // that reduce_*.wgsl takes).
 //
@@ -24,12 +25,3 @@ struct Params {
 
 // Per-(row, thread) partial sums for the reduction (reduce_*.wgsl).
 var<workgroup> red: array<f32, ROWS * WG>;
-
-// y[i] = v, or y[i] += v when params.accumulate.
-fn store_y(i: u32, v: f32) {
-  if (params.accumulate != 0u) {
-    y[i] += v;
-  } else {
-    y[i] = v;
-  }
-}

@@ -6,7 +6,9 @@
 //   0  wq      storage, read       array<vec4<u32>>  repacked weight rows [rows, k] (weights_<type>.wgsl)
 //   1  ws      storage, read       array<u32>        f16 d pairs (Q4_0, Q8_0, Q6_K only; declared by weights_split_d.wgsl)
 //   2  x       storage, read       array<vec4<f32>>  activations, k per token
-//   3  y       storage, read_write array<f32>        outputs (may not alias x)
+//   3  y       storage, read_write array<f32>        outputs (may not alias x); a split-K matvec
+//                                                    declares it array<atomic<u32>> (src/kernels/gemv.ts
+//                                                    replaces the declaration below, word for word)
 //   4  params  uniform             Params
 //   5..        the kernel's own
 

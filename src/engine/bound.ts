@@ -92,7 +92,9 @@ export class BoundMatmul extends Owner {
 
 /**
  * Decode: y (+)= W x. With `handoff` (a residual projection over the whole of y, in one part) it
- * also writes the next RMSNorm's inputs, and `prescaled` says what that norm then reads.
+ * also writes the next RMSNorm's inputs, and `prescaled` says what that norm then reads; unless
+ * the role's kernel is split-K, which hands nothing off (`prescaled` stays undefined: the next
+ * norm reads x and g).
  */
 export class BoundMatvec extends Owner implements Encodable {
   private readonly kernel: MatvecKernel;
@@ -102,8 +104,9 @@ export class BoundMatvec extends Owner implements Encodable {
 
   constructor(kernels: Kernels, role: GemvRole, linear: Linear, x: GPUBuffer, y: GPUBuffer, accumulate: boolean, handoff?: NormHandoff) {
     super();
-    const withHandoff = handoff && linear.parts.length === 1 && linear.parts[0].rowOffset === 0;
-    const kernel = (this.kernel = kernels.matvec(role, linear.format, linear.k, withHandoff));
+    const wantHandoff = handoff && linear.parts.length === 1 && linear.parts[0].rowOffset === 0;
+    const kernel = (this.kernel = kernels.matvec(role, linear.format, linear.k, wantHandoff));
+    const withHandoff = wantHandoff && kernel.normOut;
     this.parts = linear.parts.map(({ weight, rowOffset }) => {
       const params = this.own(kernel.createParams(weight.k, weight.rows, rowOffset, accumulate));
       return { rows: weight.rows, group: withHandoff ? kernel.bindNormOut(weight, x, y, params, handoff) : kernel.bind(weight, x, y, params) };

@@ -85,6 +85,23 @@ const GEMV_GROUP_SHAPES: [number, number, number][] = [
   [64, 2, 32],
 ];
 
+/**
+ * Split-K (splitK), for the residual projections only (wo, down: they add to the residual stream):
+ * [threads, rows per workgroup, lanes per row (0: the whole workgroup), workgroups per row block].
+ * At Phi-3's shapes in 64-element chunks (Q4_K, Q5_K, Q6_K) down's rows have 128 chunks and Wo's
+ * 48. 64 x 16 in 2 runs and 32 x 16 in 4 give down one chunk per thread, with 384 and 768
+ * workgroups. Row groups of 2 rows: 32 lanes in 2 runs and 16 lanes in 4 give down 2 chunks a
+ * lane with 768 workgroups; 8 lanes in 2 runs split Wo's 24-chunk runs evenly, 3 chunks a lane
+ * (every other shape leaves some of Wo's lanes idle), with 384.
+ */
+const GEMV_SPLIT_SHAPES: [number, number, number, number][] = [
+  [64, 16, 0, 2],
+  [32, 16, 0, 4],
+  [128, 8, 32, 2],
+  [128, 16, 16, 4],
+  [64, 16, 8, 2],
+];
+
 /** Which GEMV kernel serves a decode role (gemvVariantValid's name for it). */
 function gemvKind(role: KernelRole, ctx: CandidateContext): { kind: 'matvec' | 'normMatvec' | 'swigluMatvec'; normOut?: boolean } {
   if (role === 'qkv' || role === 'lmHead') return { kind: 'normMatvec' };
@@ -106,7 +123,8 @@ function gemvCandidates(ctx: CandidateContext): GemvChoice[] {
   const { device } = ctx;
   const subgroups = device.features.has('subgroups');
   const { kind, normOut } = gemvKind(ctx.role, ctx);
-  const valid = (g: GemvChoice) => gemvVariantValid(device, kind, { ...g, normOut }) === null;
+  // a split-K choice is built without the hand-off (Kernels.matvec)
+  const valid = (g: GemvChoice) => gemvVariantValid(device, kind, { ...g, normOut: normOut && !((g.splitK ?? 1) > 1) }) === null;
   if (ctx.search === 'seeded') return seededGemv(ctx, kind, subgroups).filter(valid);
   const out: GemvChoice[] = [];
   for (const [workgroupSize, rowsPerWorkgroup] of GEMV_SHAPES) {
@@ -120,6 +138,12 @@ function gemvCandidates(ctx: CandidateContext): GemvChoice[] {
   const narrow = subgroupMin(device);
   if (subgroups && narrow && narrow < 32) groups.push({ workgroupSize: 8 * narrow, rowsPerWorkgroup: 8, lanesPerRow: narrow, subgroups: true });
   for (const g of groups) if (valid(g)) out.push(g);
+  if (ctx.role === 'wo' || ctx.role === 'down') {
+    for (const [workgroupSize, rowsPerWorkgroup, lanes, splitK] of GEMV_SPLIT_SHAPES) {
+      const shape: GemvChoice = { workgroupSize, rowsPerWorkgroup, splitK, subgroups: false, ...(lanes ? { lanesPerRow: lanes } : {}) };
+      for (const g of subgroups ? [{ ...shape, subgroups: true }, shape] : [shape]) if (valid(g)) out.push(g);
+    }
+  }
   const w = roleWeight(ctx.role, ctx.weights);
   if (device.features.has('shader-f16') && w && hasF16Decoder(w.format)) {
     for (const [workgroupSize, rowsPerWorkgroup] of GEMV_F16_SHAPES) {
@@ -228,6 +252,14 @@ export function variantFamilies(device: GPUDevice, cfg: ModelConfig): VariantFam
       name: 'GEMV f16 math, 64 threads x 16 rows',
       roles: gemv({ workgroupSize: 64, rowsPerWorkgroup: 16, subgroups, f16: true }),
       reason: device.features.has('shader-f16') ? undefined : 'no shader-f16',
+    },
+    {
+      // the residual projections only; Wo in the whole-workgroup form, down in row groups
+      name: 'GEMV split-K: Wo 64 threads x 16 rows in 4 runs, down row groups of 32 lanes in 2 runs',
+      roles: {
+        wo: { workgroupSize: 64, rowsPerWorkgroup: 16, subgroups, splitK: 4 },
+        down: { workgroupSize: 128, rowsPerWorkgroup: 8, lanesPerRow: 32, subgroups: false, splitK: 2 },
+      },
     },
     { name: 'tiled GEMM 64 rows x 16 tokens', roles: gemm({ rowsPerWorkgroup: 64, tokensPerWorkgroup: 16 }) },
     { name: 'register-tiled GEMM 64 x 32, 4 x 4 per thread, f32 tiles', roles: gemm({ regTile: REG_F32 }) },

@@ -40,14 +40,14 @@ function countingDevice(real: GPUDevice) {
 
 /**
  * The table's plan, and one with the real-GPU variants the device can run on every role at once
- * (row-group GEMVs, f16 GEMV math, register-tiled GEMMs, lanes attention): the promises are the
- * graph's, whichever kernels fill it.
+ * (row-group GEMVs, f16 GEMV math, split-K Wo and down, register-tiled GEMMs, lanes attention):
+ * the promises are the graph's, whichever kernels fill it.
  */
 function plans(cfg: ModelConfig): [string, KernelPlan | undefined][] {
   const table = tablePlan(deviceAdapterText(gpu.device), gpu.hasSubgroups());
   let variants = table;
   for (const fam of variantFamilies(gpu.device, cfg)) {
-    if (fam.reason || !/row groups with f16|register-tiled GEMM 64 x 32|lanes along the head dimension, workgroup-memory/.test(fam.name)) continue;
+    if (fam.reason || !/row groups with f16|GEMV split-K|register-tiled GEMM 64 x 32|lanes along the head dimension, workgroup-memory/.test(fam.name)) continue;
     for (const [role, choice] of Object.entries(fam.roles)) variants = withChoice(variants, role as KernelRole, choice);
   }
   return [

@@ -13,7 +13,8 @@
  * 6 dispatches per layer, plus embed and the head: 194 for Phi-3-mini, 196 with the sampler.
  * The hand-off: Wo and Wdown also write x * g of the norm after them and partial sums of x^2
  * (shaders/matvec_store_norm.wgsl), so the fused norms that follow load no g and square nothing
- * (all but layer 0's attention norm).
+ * (all but layer 0's attention norm). A split-K Wo or Wdown (the plan's splitK) hands nothing off:
+ * the norm after it reads x and g, in the same dispatch count.
  */
 import type { ModelConfig } from '../model/config.ts';
 import type { DecodeAttentionBinding } from '../kernels/attention.ts';

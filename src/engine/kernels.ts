@@ -69,8 +69,12 @@ export class Kernels {
     return (this.sampleK ??= new SampleKernel(this.device));
   }
 
-  /** Decode GEMV of `role` for rows of k elements. */
+  /**
+   * Decode GEMV of `role` for rows of k elements; `normOut`: with the hand-off to the next norm,
+   * unless the role's choice is split-K, which has none (the kernel's normOut says which it got).
+   */
   matvec(role: GemvRole, format: WeightFormat, k: number, normOut = false): MatvecKernel {
+    if ((this.plan.gemv[role].splitK ?? 1) > 1) normOut = false;
     return this.gemv('matvec', role, format, k, normOut, (shape) => new MatvecKernel(this.device, format, { ...shape, normOut }));
   }
 

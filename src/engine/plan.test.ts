@@ -30,6 +30,7 @@ describe('kernel plans', () => {
 
   it('describes a choice in a few words', () => {
     expect(describeChoice({ workgroupSize: 64, rowsPerWorkgroup: 8, subgroups: true, f16: false, fit: true })).toBe('workgroupSize=64 rowsPerWorkgroup=8 subgroups');
+    expect(describeChoice({ workgroupSize: 64, rowsPerWorkgroup: 16, subgroups: false, splitK: 4 })).toBe('workgroupSize=64 rowsPerWorkgroup=16 splitK=4');
     expect(describeChoice({})).toBe('default');
     expect(describeChoice({ bcast: { subgroupSize: 8, tokens: 8 } })).toBe('bcast(subgroupSize=8 tokens=8)');
   });

@@ -34,6 +34,12 @@ export interface GemvChoice extends GemvShape {
   lanesPerRow?: number;
   /** Dequantize to f16 and multiply in f16 (needs shader-f16). */
   f16?: boolean;
+  /**
+   * Split-K: this many workgroups per block of rows, each adding its run's sums to the output
+   * atomically (wo and down only: they add to the residual; the graph then has no hand-off to the
+   * next norm). Absent or 1: off.
+   */
+  splitK?: number;
   /** Narrow the workgroup for short rows (src/kernels/tuning.ts fitShape), as the table's shapes are. */
   fit?: boolean;
 }
@@ -131,7 +137,7 @@ export function describeChoice(choice: object): string {
  * Version of the kernels a stored plan was tuned against: bump it whenever a kernel variant, a
  * candidate list or what a choice means changes, so stored plans are tuned again.
  */
-export const KERNELS_VERSION = 1;
+export const KERNELS_VERSION = 2;
 
 /**
  * The key a tuned plan is stored under: the adapter as the browser describes it, the kernels'

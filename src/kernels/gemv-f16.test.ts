@@ -42,7 +42,7 @@ import { repack } from '../model/repack.ts';
 import { Rng } from '../util/rng.ts';
 import { normDepth, prescaledNormDepth } from './test-norm.ts';
 import {
-  U, checkBounds, describeBounds, errorBounds, formatOf, kStep, kernelCache, makeWeight, matvecDepth, runOnce, swigluBound, uploadRepacked,
+  U, checkBounds, describeBounds, errorBounds, formatOf, kStep, kernelCache, makeWeight, matvecDepth, runOnce, splitKDepth, splitKY0Bound, swigluBound, uploadRepacked,
   uploadTestWeight, uploadTestWeightParts,
 } from './test-weights.ts';
 import type { BoundReport, TestWeight, WeightPart } from './test-weights.ts';
@@ -128,9 +128,11 @@ function runMatvec(kern: MatvecKernel, parts: readonly WeightPart[], x: Float32A
   );
 }
 
+/** Split-K (kern.splitK > 1) changes only the f32 part: its depth and the S u |y0| of splitKY0Bound. */
 function judgeMatvec(kern: MatvecKernel, tw: TestWeight, x: Float32Array, got: Float32Array, y0?: Float32Array): BoundReport {
   const ref = matvecRef(tw.w, x, tw.rows, tw.k, y0);
-  return checkBounds(got, ref, bounds(tw, x, matvecDepth(tw.type, tw.k, kern.lanesPerRow, sgOf(kern.subgroups)), ref));
+  const depth = splitKDepth(tw.type, tw.k, kern.lanesPerRow, sgOf(kern.subgroups), kern.splitK);
+  return checkBounds(got, ref, splitKY0Bound(bounds(tw, x, depth, ref), y0, kern.splitK));
 }
 
 async function checkMatvec(tw: TestWeight, x: Float32Array, opts: MatvecOptions = {}, cuts?: number[], y0?: Float32Array): Promise<number> {
@@ -176,6 +178,9 @@ describe('matvec f16: every format with an f16 decoder vs the CPU reference', ()
     for (const o of [{ workgroupSize: 128, rowsPerWorkgroup: 3 }, { workgroupSize: 8, rowsPerWorkgroup: 8 }, ...groups]) {
       await checkMatvec(tw, rng.fill(768), o);
     }
+    // split-K (adds to y only): Wo's row length in 4 runs, and row groups in 2
+    await checkMatvec(makeWeight(GgmlType.Q4_K, 21, 3072, rng), rng.fill(3072, -3, 3), { splitK: 4 }, undefined, rng.fill(21, -10, 10));
+    await checkMatvec(tw, rng.fill(768), { ...groups[0], splitK: 2 }, [0, 16, 37], rng.fill(37, -10, 10));
   });
 
   it('activations far from 1 (1e4, 1e-6, and spread over 2^-20 .. 2^10 in one row): the chunk scaling keeps f16 in range', async (ctx) => {

@@ -8,10 +8,13 @@
  * Two shapes of every driver: the whole workgroup strides over each of its rows and reduces
  * across the workgroup (the default, lanesPerRow = workgroupSize), or row groups
  * (lanesPerRow < workgroupSize, shaders/gemv_groups.wgsl) that own a few rows each and reduce
- * within the group, for GPUs with wide subgroups and many cores.
+ * within the group, for GPUs with wide subgroups and many cores. Either shape of matvec may also
+ * be split-K (splitK): several workgroups per row block, each over a run of the row's chunks,
+ * adding their sums to y atomically (shaders/matvec_store_split.wgsl).
  */
 import gemvCommon from '../../shaders/gemv_common.wgsl?raw';
 import gemvGroups from '../../shaders/gemv_groups.wgsl?raw';
+import gemvStoreY from '../../shaders/gemv_store_y.wgsl?raw';
 import linearBindings from '../../shaders/linear_bindings.wgsl?raw';
 import reduceGroupSubgroup from '../../shaders/reduce_group_subgroup.wgsl?raw';
 import reduceGroupTree from '../../shaders/reduce_group_tree.wgsl?raw';
@@ -43,7 +46,19 @@ export interface GemvOptions {
    * `shader-f16` and a format with an f16 decoder (hasF16Decoder). Default false.
    */
   f16?: boolean;
+  /**
+   * Split-K: S = 2, 4 or 8 workgroups per block of rows, workgroup s summing the s-th run of
+   * ceil(chunks / S) consecutive chunks of each row and adding its sums to y with an atomic
+   * compare-and-swap (shaders/matvec_store_split.wgsl): S times the workgroups, in one dispatch.
+   * matvec only, and only where y is added to (params made with accumulate: the residual
+   * projections), with no normOut hand-off (no workgroup sees a row's final value). The order of
+   * the S adds is the hardware's: the last bits of y may differ between runs. Default 1 (off).
+   */
+  splitK?: number;
 }
+
+/** The split-K factors a matvec accepts (GemvOptions.splitK; 1 is off). */
+export const SPLIT_K_FACTORS: readonly number[] = [1, 2, 4, 8];
 
 /** shaders/gemv_common.wgsl Params. */
 export const gemvUniforms = new UniformLayout([
@@ -81,6 +96,8 @@ export interface GemvLimits {
   reduceRows: (r: number) => number;
   /** Workgroup memory the driver declares besides the reduction's, in f32s. */
   workgroupFloats?: number;
+  /** Why this kernel cannot be split-K (GemvOptions.splitK); absent where it can. */
+  noSplit?: string;
 }
 
 /** How one decode GEMV differs from the others. */
@@ -91,10 +108,19 @@ export interface GemvDriver extends GemvLimits {
   code: string;
   grouped: string;
   tail?: string;
+  /** What follows the reduction in split-K (where noSplit is absent). */
+  splitTail?: string;
   /** Its bindings from 5 on. */
   extra?: GPUBufferBindingType[];
   constants?: Record<string, number>;
 }
+
+/**
+ * linear_bindings.wgsl's declaration of y, and the one that replaces it in a split-K module: the
+ * same binding and bits, as atomics for matvec_store_split.wgsl's compare-and-swap.
+ */
+const Y_F32 = 'var<storage, read_write> y: array<f32>;';
+const Y_ATOMIC = 'var<storage, read_write> y: array<atomic<u32>>;';
 
 /** The limits of each decode GEMV (src/kernels/matvec.ts, norm-matvec.ts, swiglu-matvec.ts). */
 export const GEMV_LIMITS = {
@@ -106,6 +132,7 @@ export const GEMV_LIMITS = {
     reduceRows: (r) => r,
     // matvec_store_norm.wgsl's squares[MAX_ROWS]
     workgroupFloats: normOut ? 32 : 0,
+    noSplit: normOut ? 'a normOut matvec hands its rows on to the next norm, and no split-K workgroup sees a whole row' : undefined,
   }),
   normMatvec: (): GemvLimits => ({
     name: 'norm_matvec',
@@ -114,6 +141,7 @@ export const GEMV_LIMITS = {
     maxRows: 32,
     // the output rows, then the sum of squares
     reduceRows: (r) => r + 1,
+    noSplit: 'split-K is a matvec variant (it adds to an output, as the residual projections do)',
   }),
   swigluMatvec: (): GemvLimits => ({
     name: 'swiglu_matvec',
@@ -122,6 +150,7 @@ export const GEMV_LIMITS = {
     maxRows: 16,
     // gate rows, up rows, then the sum of squares
     reduceRows: (r) => 2 * r + 1,
+    noSplit: 'split-K is a matvec variant (it adds to an output, as the residual projections do)',
   }),
 };
 
@@ -138,15 +167,24 @@ interface ResolvedShape {
   rows: number;
   lanes: number;
   subgroups: boolean;
+  split: number;
 }
 
 function resolveShape(device: GPUDevice, limits: GemvLimits, opts: GemvOptions): ResolvedShape {
   const wg = opts.workgroupSize ?? 64;
-  return { wg, rows: opts.rowsPerWorkgroup ?? limits.defaultRows, lanes: opts.lanesPerRow ?? wg, subgroups: opts.subgroups ?? device.features.has('subgroups') };
+  return {
+    wg,
+    rows: opts.rowsPerWorkgroup ?? limits.defaultRows,
+    lanes: opts.lanesPerRow ?? wg,
+    subgroups: opts.subgroups ?? device.features.has('subgroups'),
+    split: opts.splitK ?? 1,
+  };
 }
 
-function shapeError(device: GPUDevice, limits: GemvLimits, { wg, rows, lanes, subgroups }: ResolvedShape): string | null {
+function shapeError(device: GPUDevice, limits: GemvLimits, { wg, rows, lanes, subgroups, split }: ResolvedShape): string | null {
   const name = limits.name;
+  if (!SPLIT_K_FACTORS.includes(split)) return `${name}: split-K factor ${split} is not one of ${SPLIT_K_FACTORS.join(', ')}`;
+  if (split > 1 && limits.noSplit) return `${name}: no split-K: ${limits.noSplit}`;
   if (wg & (wg - 1) || wg < 1 || wg > device.limits.maxComputeInvocationsPerWorkgroup) {
     return `${name}: workgroup size ${wg} is not a power of two within the device limit`;
   }
@@ -193,6 +231,8 @@ export class DecodeGemv {
   /** Lanes per row group; workgroupSize: the whole workgroup on every row. */
   readonly lanesPerRow: number;
   readonly f16: boolean;
+  /** Workgroups per block of rows (split-K); 1: one over each row's whole length. */
+  readonly splitK: number;
   protected readonly name: string;
   protected readonly kernel: WeightKernel;
 
@@ -211,6 +251,7 @@ export class DecodeGemv {
     this.rowsPerWorkgroup = rows;
     this.lanesPerRow = lanes;
     this.subgroups = shape.subgroups;
+    const split = (this.splitK = shape.split);
     const f16 = (this.f16 = opts.f16 ?? false);
     if (f16 && !device.features.has('shader-f16')) throw new Error(`${this.name}: f16 math needs the shader-f16 feature, which this device lacks`);
     if (f16 && !hasF16Decoder(format)) throw new Error(`${this.name}: ${format} weights have no f16-math decoder`);
@@ -230,10 +271,22 @@ export class DecodeGemv {
       label = `${label}.lanes${lanes}`;
       rowsConstant = rows;
     }
+    // split-K: y as atomics (the same f32 bits) and the store that adds to it; else the plain store
+    let bindings = linearBindings;
+    let store = gemvStoreY;
+    let tail = driver.tail ?? '';
+    if (split > 1) {
+      if (!bindings.includes(Y_F32)) throw new Error(`${this.name}: shaders/linear_bindings.wgsl no longer declares y as \`${Y_F32}\``);
+      bindings = bindings.replace(Y_F32, Y_ATOMIC);
+      if (!driver.splitTail) throw new Error(`${this.name}: its driver has no split-K store`);
+      store = '';
+      tail = driver.splitTail;
+      label = `${label}.split${split}`;
+    }
     this.kernel = new WeightKernel(device, format, {
       label: `${label}.${format}${f16 ? '.f16' : ''}`,
-      code: weightShader(format, `${linearBindings}\n${gemvCommon}\n${code}`, { subgroups: this.subgroups, tail: `${reduce}\n${driver.tail ?? ''}`, f16 }),
-      constants: { WG: wg, ROWS: rowsConstant, ...driver.constants },
+      code: weightShader(format, `${bindings}\n${gemvCommon}\n${store}\n${code}`, { subgroups: this.subgroups, tail: `${reduce}\n${tail}`, f16 }),
+      constants: { WG: wg, ROWS: rowsConstant, ...(split > 1 ? { SPLIT: split } : {}), ...driver.constants },
       extra: driver.extra,
     });
   }
@@ -267,9 +320,9 @@ export class DecodeGemv {
     return n;
   }
 
-  /** The dispatch over `rows` outputs (swiglu_matvec: ffn). */
+  /** The dispatch over `rows` outputs (swiglu_matvec: ffn); split-K: splitK workgroups per block. */
   encode(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, rows: number): void {
-    this.kernel.dispatch(pass, bindGroup, this.workgroups(rows));
+    this.kernel.dispatch(pass, bindGroup, this.workgroups(rows), this.splitK);
   }
 
   /** weight, x (binding 2), y (3), params (4), then the driver's own from 5. */

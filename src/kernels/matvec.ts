@@ -2,6 +2,7 @@ import driver from '../../shaders/matvec.wgsl?raw';
 import grouped from '../../shaders/matvec_groups.wgsl?raw';
 import storePlain from '../../shaders/matvec_store.wgsl?raw';
 import storeNorm from '../../shaders/matvec_store_norm.wgsl?raw';
+import storeSplit from '../../shaders/matvec_store_split.wgsl?raw';
 import { DecodeGemv, GEMV_LIMITS, type GemvOptions } from './gemv.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
 
@@ -34,6 +35,7 @@ export class MatvecKernel extends DecodeGemv {
       code: driver,
       grouped,
       tail: normOut ? storeNorm : storePlain,
+      splitTail: storeSplit,
       // g, xg, partials
       extra: normOut ? ['read-only-storage', 'storage', 'storage'] : [],
     });
@@ -43,9 +45,10 @@ export class MatvecKernel extends DecodeGemv {
   /**
    * Uniform buffer for one weight (part): k elements per row, `rows` rows, written to
    * y[yOffset .. yOffset + rows), or added to it when `accumulate` (the residual add fused into
-   * the output and down projections). Made once at load.
+   * the output and down projections; split-K kernels only add). Made once at load.
    */
   createParams(k: number, rows: number, yOffset = 0, accumulate = false): GPUBuffer {
+    if (this.splitK > 1 && !accumulate) throw new Error(`matvec.${this.format}: a split-K matvec adds to y (accumulate); it cannot overwrite it`);
     return this.createUniform({ k, rows, yOffset, accumulate });
   }
 

@@ -179,6 +179,27 @@ export function matvecDepth(
 }
 
 /**
+ * Split-K (GemvOptions.splitK = S, matvec_store_split.wgsl): workgroup s sums a run of
+ * ceil(chunks / S) chunks as matvec.wgsl sums a whole row (matvecDepth over the run), and the S
+ * runs' sums r_s are added to y one by one, in any order: y = (..(y0 + r_a) + ..) + r_z. Each add
+ * rounds the running value t_j, |t_j| <= |y0| + sum_s |r_s|, and sum_s |r_s| <= the magnitude sum
+ * that errorBounds scales by the depth; so a run's sum passes through at most S more roundings
+ * (depth + S) and y0 through S of them, which errorBounds' 2 u |ref| does not cover when |y0| is
+ * large against the result: splitKY0Bound adds S u |y0|. For S = 1 this is matvecDepth.
+ */
+export function splitKDepth(type: GgmlType, k: number, lanes: number, subgroups: { min: number; max: number } | null, split: number): number {
+  if (split === 1) return matvecDepth(type, k, lanes, subgroups);
+  const chunk = formatInfo(formatOf(type)).chunk;
+  return matvecDepth(type, chunk * Math.ceil(k / chunk / split), lanes, subgroups) + split;
+}
+
+/** The bound with split-K's S u |y0| added (splitKDepth); unchanged for S = 1. */
+export function splitKY0Bound(bound: Float64Array, y0: ArrayLike<number> | undefined, split: number): Float64Array {
+  if (split === 1 || !y0) return bound;
+  return bound.map((b, i) => b + split * U * Math.abs(y0[i]));
+}
+
+/**
  * Depth for matmul.wgsl: the exact dequantized weights dotted per vec4 (4), summed over a
  * 64-element k tile (16), then one add per tile.
  */
