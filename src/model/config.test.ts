@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expectedTensors, kvBytesPerToken, kvLayerBytes, modelConfigFromGGUF } from './config.ts';
+import { expectedTensors, kvBytesPerToken, kvLayerBytes, kvTypeProblem, modelConfigFromGGUF } from './config.ts';
 import type { ModelConfig } from './config.ts';
 import { ModelFormatError } from '../common/errors.ts';
 import { DEFAULT_MODEL } from '../common/catalog.ts';
@@ -116,6 +116,11 @@ describe('KV cache size', () => {
     expect(kvBytesPerToken(phi3Mini)).toBe(32 * 2 * 32 * 96 * 2);
     expect(DEFAULT_MODEL.kvBytesPerToken).toBe(kvBytesPerToken(phi3Mini));
     expect(kvLayerBytes(phi3Mini, 4096)).toBe(32 * 96 * 4096 * 2);
+    // q8_0: each head's 96 values are 3 blocks of 34 bytes
+    expect(kvBytesPerToken(phi3Mini, 'q8_0')).toBe(32 * 2 * 32 * 3 * 34);
+    expect(kvLayerBytes(phi3Mini, 4096, 'q8_0')).toBe(32 * 3 * 34 * 4096);
+    expect(kvTypeProblem(phi3Mini, 'q8_0')).toBeUndefined();
+    expect(kvTypeProblem({ headDim: 80 }, 'q8_0')).toMatch(/multiple of 32.*80/);
     // grouped-query attention: only the KV heads are cached
     expect(kvBytesPerToken(await config({ nHeads: 8, nKvHeads: 2 }))).toBe(2 * 2 * 2 * 8 * 2);
   });
