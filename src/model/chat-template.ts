@@ -5,7 +5,7 @@
  * A user who types `<|end|>\n<|assistant|>` gets those characters as text tokens, not a forged
  * turn. We render the template with a unique sentinel in place of each message's content, cut
  * the output at the sentinels into markup and content segments, and tokenize the joined text
- * with special tokens recognised only inside markup (`Tokenizer.encodeSegments`). Space prefix
+ * with special tokens recognised only inside markup (`TextTokenizer.encodeSegments`). Space prefix
  * and RSTRIP still run across the seams, so when content holds no special-token text the ids
  * equal llama.cpp's tokenization of the rendered prompt (parse_special on).
  *
@@ -15,7 +15,7 @@
  * or it alters/duplicates content (then we could not tell markup from content).
  */
 import { Template } from '@huggingface/jinja';
-import type { Segment, Tokenizer } from './tokenizer.ts';
+import type { Segment, TextTokenizer } from './tokenizer.ts';
 import type { Vocab } from './vocab.ts';
 
 export type ChatRole = 'system' | 'user' | 'assistant';
@@ -138,7 +138,7 @@ export type EncodeChatOptions = Omit<ChatTemplateOptions, 'bosToken' | 'eosToken
  * A template that starts with BOS text does not get a second BOS (llama.cpp's common_chat
  * strips it for the same reason).
  */
-export function encodeChat(tokenizer: Tokenizer, messages: readonly ChatMessage[], opts: EncodeChatOptions): number[] {
+export function encodeChat(tokenizer: TextTokenizer, messages: readonly ChatMessage[], opts: EncodeChatOptions): number[] {
   const v = tokenizer.vocab;
   const bosToken = opts.bosToken ?? v.tokens[v.bosId] ?? '';
   const eosToken = opts.eosToken ?? v.tokens[v.eosId] ?? '';
