@@ -70,6 +70,17 @@ export interface Vocab {
 }
 
 /**
+ * Token texts llama.cpp counts as end-of-generation (`special_eog_ids`, found by text in `load`).
+ * llama.cpp also gives each of them the CONTROL bit (see CONTROL_LOOKING).
+ */
+export const EOG_TEXTS: readonly string[] = [
+  '<|eot_id|>', '<|im_end|>', '<|end|>', '<|return|>', '<|call|>', '<|flush|>', '<|calls|>',
+  '<end_of_turn>', '<|endoftext|>', '</s>', '<|eom_id|>', '<EOT>', '_<EOT>', '[EOT]', '[EOS]',
+  '<|end_of_text|>', '<end_of_utterance>', '<eos>', '<turn|>', '<|tool_response>',
+  '<｜end▁of▁sentence｜>', '[e~[',
+];
+
+/**
  * Token texts llama.cpp treats as "control-looking" (EOT/EOM/EOG/FIM detection in `load`): if
  * such a token is not CONTROL in the file, llama.cpp adds the CONTROL bit. For Phi-3 this turns
  * `</s>` (stored USER_DEFINED) into USER_DEFINED|CONTROL, so it is only parsed from text when
@@ -78,10 +89,7 @@ export interface Vocab {
  * llama.cpp our equality test runs against.)
  */
 const CONTROL_LOOKING = new Set([
-  '<|eot_id|>', '<|im_end|>', '<|end|>', '<|return|>', '<|call|>', '<|flush|>', '<|calls|>',
-  '<end_of_turn>', '<|endoftext|>', '</s>', '<|eom_id|>', '<EOT>', '_<EOT>', '[EOT]', '[EOS]',
-  '<|end_of_text|>', '<end_of_utterance>', '<eos>', '<turn|>', '<|tool_response>',
-  '<｜end▁of▁sentence｜>', '[e~[',
+  ...EOG_TEXTS,
   '<|fim_prefix|>', '<fim-prefix>', '<fim_prefix>', '<｜fim▁begin｜>', '<PRE>', '▁<PRE>',
   '<|code_prefix|>', '<|prefix|>',
   '<|fim_suffix|>', '<fim-suffix>', '<fim_suffix>', '<｜fim▁hole｜>', '<SUF>', '▁<SUF>',
