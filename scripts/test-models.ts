@@ -10,7 +10,11 @@ import { makeTestModel, modelFileName } from './make-test-model.ts';
 import type { ModelOptions } from './test-model-spec.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SOURCES = ['scripts/make-test-model.ts', 'scripts/test-model-spec.ts', 'scripts/phi3-vocab.ts', 'src/model/gguf-write.ts'];
+const SOURCES = [
+  'scripts/make-test-model.ts', 'scripts/test-model-spec.ts', 'scripts/phi3-vocab.ts', 'src/model/gguf-write.ts',
+  // The BPE vocabularies: learned on textCorpus, byte-mapped and split by the tokenizer's modules.
+  'scripts/bpe-vocab.ts', 'scripts/bench-tokenizer.ts', 'src/model/bpe-tokenizer.ts', 'src/model/bpe-pretokenize.ts',
+];
 
 function generatorHash(): string {
   const h = createHash('sha1');
