@@ -121,45 +121,54 @@ export class BpeTokenizer implements TextTokenizer {
 
   /**
    * `llm_tokenizer_bpe_session::tokenize` for one word: symbols start as single characters;
-   * repeatedly merge the adjacent pair of lowest rank (ties: the leftmost), which is the order
-   * llama.cpp's queue (rank, then left index; stale entries skipped) produces. A final symbol
-   * that is not a token falls back to the tokens of its single ASCII characters, as llama.cpp's
-   * one-byte lookups do (other bytes of it find nothing and are dropped).
+   * repeatedly merge the adjacent pair of lowest rank, ties to the leftmost, through a min-heap
+   * of candidate pairs as llama.cpp does (O(n log n): a word can be a 50,000-space run). A
+   * popped pair is stale when either side has grown or been absorbed since it was pushed
+   * (symbols only grow, so an unchanged length means unchanged text). A final symbol that is not
+   * a token falls back to the tokens of its single ASCII characters, as llama.cpp's one-byte
+   * lookups do (its other bytes find nothing and are dropped).
    */
   private bpe(word: string): number[] {
     if (this.ignoreMerges) {
       const whole = this.textToId.get(word);
       if (whole !== undefined) return [whole];
     }
-    const syms: string[] = [];
-    for (const ch of word) syms.push(ch);
-    const rankAt = (i: number): number => this.ranks.get(`${syms[i]} ${syms[i + 1]}`) ?? Infinity;
-    const pairRank: number[] = [];
-    for (let i = 0; i + 1 < syms.length; i++) pairRank.push(rankAt(i));
-    for (;;) {
-      let best = -1;
-      let bestRank = Infinity;
-      for (let i = 0; i < pairRank.length; i++) {
-        if (pairRank[i] < bestRank) {
-          bestRank = pairRank[i];
-          best = i;
-        }
-      }
-      if (best < 0) break;
-      syms.splice(best, 2, syms[best] + syms[best + 1]);
-      pairRank.splice(best, 1);
-      if (best > 0) pairRank[best - 1] = rankAt(best - 1);
-      if (best < pairRank.length) pairRank[best] = rankAt(best);
+    // Byte-mapped characters are all in the BMP: symbol i starts at word[i].
+    const n = word.length;
+    const len = new Int32Array(n).fill(1);
+    const next = new Int32Array(n);
+    const prev = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      next[i] = i + 1 < n ? i + 1 : -1;
+      prev[i] = i - 1;
+    }
+    const heap = new PairHeap();
+    const push = (l: number, r: number): void => {
+      if (l < 0 || r < 0) return;
+      const rank = this.ranks.get(`${word.substr(l, len[l])} ${word.substr(r, len[r])}`);
+      if (rank !== undefined) heap.push(rank, l, r, len[l], len[r]);
+    };
+    for (let i = 0; i + 1 < n; i++) push(i, i + 1);
+    while (heap.size > 0) {
+      const { left: l, right: r, lenL, lenR } = heap.pop();
+      if (len[l] !== lenL || len[r] !== lenR || lenL === 0 || lenR === 0) continue;
+      len[l] += len[r];
+      len[r] = 0;
+      next[l] = next[r];
+      if (next[r] >= 0) prev[next[r]] = l;
+      push(prev[l], l);
+      push(l, next[l]);
     }
     const ids: number[] = [];
-    for (const s of syms) {
-      const id = this.textToId.get(s);
+    for (let i = 0; i !== -1 && n > 0; i = next[i]) {
+      const sym = word.substr(i, len[i]);
+      const id = this.textToId.get(sym);
       if (id !== undefined) {
         ids.push(id);
         continue;
       }
-      for (const ch of s) {
-        const b = ch.length === 1 && ch.charCodeAt(0) < 0x80 ? this.textToId.get(ch) : undefined;
+      for (const ch of sym) {
+        const b = ch.charCodeAt(0) < 0x80 ? this.textToId.get(ch) : undefined;
         if (b !== undefined) ids.push(b);
       }
     }
@@ -282,4 +291,71 @@ function cleanTokenizationSpaces(t: Uint8Array): Uint8Array {
     out.push(x);
   }
   return Uint8Array.from(out);
+}
+
+/** Min-heap of candidate merges by (rank, left index), as parallel arrays. */
+class PairHeap {
+  private rank: number[] = [];
+  private left: number[] = [];
+  private right: number[] = [];
+  private lenL: number[] = [];
+  private lenR: number[] = [];
+
+  get size(): number {
+    return this.rank.length;
+  }
+
+  push(rank: number, left: number, right: number, lenL: number, lenR: number): void {
+    this.rank.push(rank);
+    this.left.push(left);
+    this.right.push(right);
+    this.lenL.push(lenL);
+    this.lenR.push(lenR);
+    let i = this.rank.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.before(i, p)) break;
+      this.swap(i, p);
+      i = p;
+    }
+  }
+
+  pop(): { left: number; right: number; lenL: number; lenR: number } {
+    const top = { left: this.left[0], right: this.right[0], lenL: this.lenL[0], lenR: this.lenR[0] };
+    const last = this.rank.length - 1;
+    this.swap(0, last);
+    this.rank.pop();
+    this.left.pop();
+    this.right.pop();
+    this.lenL.pop();
+    this.lenR.pop();
+    let i = 0;
+    for (;;) {
+      const a = 2 * i + 1;
+      if (a >= last) break;
+      const c = a + 1 < last && this.before(a + 1, a) ? a + 1 : a;
+      if (!this.before(c, i)) break;
+      this.swap(i, c);
+      i = c;
+    }
+    return top;
+  }
+
+  private before(a: number, b: number): boolean {
+    return this.rank[a] < this.rank[b] || (this.rank[a] === this.rank[b] && this.left[a] < this.left[b]);
+  }
+
+  private swap(a: number, b: number): void {
+    PairHeap.swapIn(this.rank, a, b);
+    PairHeap.swapIn(this.left, a, b);
+    PairHeap.swapIn(this.right, a, b);
+    PairHeap.swapIn(this.lenL, a, b);
+    PairHeap.swapIn(this.lenR, a, b);
+  }
+
+  private static swapIn(arr: number[], a: number, b: number): void {
+    const t = arr[a];
+    arr[a] = arr[b];
+    arr[b] = t;
+  }
 }

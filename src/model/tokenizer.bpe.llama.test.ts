@@ -35,6 +35,8 @@ const FIXED = [
   // Letters and digits of Unicode 16 (Cyrillic, Garay, Latin) before a contraction: llama.cpp's
   // tables call them unassigned, so the contraction is split off (a letter would keep it).
   "x\u1C89's ab\u{10D4A}'s 7\u{10D40}'s A\uA7CB's",
+  // Long words: thousands of symbols through the merge heap.
+  ' '.repeat(3000) + 'x', '今天天气很好我们去公园散步吧'.repeat(200), 'ab'.repeat(2000), '='.repeat(1000) + '\n',
 ];
 
 interface Case {
