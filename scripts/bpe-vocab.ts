@@ -1,10 +1,8 @@
 /**
  * GPT-2 byte-level BPE vocabularies for tests and the test-model generator:
  *
- * - `bpeSmallVocab()`: a small vocabulary whose merges are learned here, on a seeded corpus
- *   (`textCorpus`) split by the gpt-4o pre-tokenizer: all 256 byte tokens, `SMALL_MERGES` merges
- *   (most frequent adjacent pair first, ties to the smaller pair text), Phi-4-mini's chat tokens
- *   and a few odd ones (a USER_DEFINED token, an UNUSED pad).
+ * - `bpeSmallVocab()` (bpe-small-vocab.ts): a small vocabulary with merges learned on a seeded
+ *   corpus.
  * - `o200kVocab()`: Phi-4-mini's layout (PHI4_MINI_VOCAB_SIZE ids): o200k_base's 199,998 tokens
  *   from the npm package js-tiktoken (ranks = ids), merges derived from the ranks, Phi-4-mini's
  *   special tokens at their ids, `[PAD<id>]` (UNUSED) everywhere else, as llama.cpp's converter
@@ -15,10 +13,8 @@
  * vocab-only GGUF that llama.cpp loads.
  */
 import { createRequire } from 'node:module';
-import { splitGpt4o } from '../src/model/bpe-pretokenize.ts';
-import { BYTE_TO_CHAR, byteEncode } from '../src/model/bpe-tokenizer.ts';
+import { BYTE_TO_CHAR } from '../src/model/bpe-tokenizer.ts';
 import { TokenType, type Vocab } from '../src/model/vocab.ts';
-import { textCorpus } from './bench-tokenizer.ts';
 import { PHI3_HPARAMS, vocabOnlyGGUF } from './phi3-vocab.ts';
 
 /** microsoft/Phi-4-mini-instruct tokenizer_config.json `chat_template`: no newline after role tags. */
@@ -142,62 +138,6 @@ export function o200kVocab(): BpeVocabData {
     chatTemplate: PHI4_MINI_CHAT_TEMPLATE, name: 'Phi 4 Mini Instruct',
   };
   return o200kCached;
-}
-
-export const SMALL_MERGES = 700;
-const SMALL_SEED = 20260601;
-
-let smallCached: BpeVocabData | undefined;
-
-/** The generated small vocabulary (memoized). */
-export function bpeSmallVocab(): BpeVocabData {
-  if (smallCached) return smallCached;
-  // Word counts of the corpus, each word as its list of byte-mapped symbols.
-  const counts = new Map<string, number>();
-  for (const { text } of textCorpus(SMALL_SEED, 400)) {
-    for (const w of splitGpt4o(text.replace(/<\|[a-z_/]+\|>/g, ''))) {
-      const m = byteEncode(w);
-      counts.set(m, (counts.get(m) ?? 0) + 1);
-    }
-  }
-  const words = [...counts].map(([w, c]) => ({ syms: Array.from(w), c }));
-  const merges: string[] = [];
-  const merged: string[] = [];
-  for (let k = 0; k < SMALL_MERGES; k++) {
-    const pairs = new Map<string, number>();
-    for (const { syms, c } of words) {
-      for (let i = 0; i + 1 < syms.length; i++) {
-        const key = `${syms[i]} ${syms[i + 1]}`;
-        pairs.set(key, (pairs.get(key) ?? 0) + c);
-      }
-    }
-    let best = '';
-    let bestCount = 0;
-    for (const [key, c] of pairs) if (c > bestCount || (c === bestCount && key < best)) [best, bestCount] = [key, c];
-    if (bestCount < 2) break;
-    const [a, b] = best.split(' ');
-    merges.push(best);
-    merged.push(a + b);
-    for (const w of words) {
-      const s = w.syms;
-      for (let i = 0; i + 1 < s.length; i++) if (s[i] === a && s[i + 1] === b) s.splice(i, 2, a + b);
-    }
-  }
-  const specials: [string, number][] = [
-    ['<|endoftext|>', TokenType.CONTROL], ['<|assistant|>', TokenType.CONTROL], ['<|end|>', TokenType.CONTROL],
-    ['<|user|>', TokenType.CONTROL], ['<|system|>', TokenType.CONTROL], ['<|tag|>', TokenType.USER_DEFINED],
-    ['[PAD_UNUSED]', TokenType.UNUSED],
-  ];
-  const tokens = [...BYTE_TO_CHAR, ...merged, ...specials.map(([t]) => t)];
-  const types = new Int32Array(tokens.length).fill(TokenType.NORMAL);
-  specials.forEach(([, t], i) => { types[256 + merged.length + i] = t; });
-  const eot = 256 + merged.length;
-  smallCached = {
-    tokens, types, merges, pre: 'gpt-4o',
-    bosId: eot, eosId: eot, padId: eot, addBos: false,
-    chatTemplate: PHI4_MINI_CHAT_TEMPLATE, name: 'BPE small test',
-  };
-  return smallCached;
 }
 
 /** The vocabulary as a `Vocab` (what `vocabFromMetadata` returns for its file). */

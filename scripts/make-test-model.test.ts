@@ -15,7 +15,7 @@ import { loadLlamaModel, llamaNextTokenDistributions } from './llama-ref.ts';
 import { ensureModel } from './test-models.ts';
 import { makeTestModel } from './make-test-model.ts';
 import type { ModelOptions } from './test-model-spec.ts';
-import { bpeSmallVocab } from './bpe-vocab.ts';
+import { bpeSmallVocab } from './bpe-small-vocab.ts';
 import { createTokenizer } from '../src/model/create-tokenizer.ts';
 import { vocabFromMetadata } from '../src/model/vocab.ts';
 

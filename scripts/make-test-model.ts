@@ -21,7 +21,8 @@ import { GGUFValueType, GGML_TYPE_INFO, GGMLType } from '../src/model/gguf-types
 import { GGUFWriter, writeGGUF, type TensorData } from '../src/model/gguf-write.ts';
 import { f16ToF32, f32ToF16, quantize } from '../src/model/quant/index.ts';
 import { Rng } from '../src/util/rng.ts';
-import { bpeSmallVocab, o200kVocab, type BpeVocabData } from './bpe-vocab.ts';
+import { o200kVocab, type BpeVocabData } from './bpe-vocab.ts';
+import { bpeSmallVocab } from './bpe-small-vocab.ts';
 import { phi3Vocab } from './phi3-vocab.ts';
 import {
   FILE_TYPE, MIXES, POOL_THRESHOLD, PRESETS, TEST_VOCABS, bigramNext, planModel,

@@ -5,7 +5,8 @@
  * (digit groups, contractions, marks, newline runs, trailing whitespace) changes.
  */
 import { describe, expect, it } from 'vitest';
-import { bpeSmallVocab, bpeVocabObject } from '../../scripts/bpe-vocab.ts';
+import { bpeVocabObject } from '../../scripts/bpe-vocab.ts';
+import { bpeSmallVocab } from '../../scripts/bpe-small-vocab.ts';
 import { phi3VocabObject } from '../../scripts/phi3-vocab.ts';
 import { splitGpt4o, splitLlama3 } from './bpe-pretokenize.ts';
 import { BYTE_TO_CHAR, BpeTokenizer, byteEncode } from './bpe-tokenizer.ts';

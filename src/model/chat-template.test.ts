@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { PHI3_CHAT_TEMPLATE, PHI3_CHAT_TEMPLATE_A, phi3VocabObject } from '../../scripts/phi3-vocab.ts';
 import { textCorpus } from '../../scripts/bench-tokenizer.ts';
-import { bpeSmallVocab, bpeVocabObject, o200kVocab, PHI4_MINI_CHAT_TEMPLATE } from '../../scripts/bpe-vocab.ts';
+import { bpeVocabObject, o200kVocab, PHI4_MINI_CHAT_TEMPLATE } from '../../scripts/bpe-vocab.ts';
+import { bpeSmallVocab } from '../../scripts/bpe-small-vocab.ts';
 import { BpeTokenizer } from './bpe-tokenizer.ts';
 import { builtinFormatFor, encodeChat, planChat, renderChat, stopTokenIds, type ChatMessage } from './chat-template.ts';
 import { Tokenizer } from './tokenizer.ts';

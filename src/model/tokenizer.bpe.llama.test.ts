@@ -12,9 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token } from 'node-llama-cpp';
 import { Rng } from '../util/rng.ts';
-import {
-  bpeSmallVocab, bpeVocabGGUF, bpeVocabObject, o200kVocab, PHI4_MINI_CHAT_TEMPLATE, type BpeVocabData,
-} from '../../scripts/bpe-vocab.ts';
+import { bpeVocabGGUF, bpeVocabObject, o200kVocab, PHI4_MINI_CHAT_TEMPLATE, type BpeVocabData } from '../../scripts/bpe-vocab.ts';
+import { bpeSmallVocab } from '../../scripts/bpe-small-vocab.ts';
 import { textCorpus } from '../../scripts/bench-tokenizer.ts';
 import { BpeTokenizer } from './bpe-tokenizer.ts';
 import { encodeChat, renderChat, type ChatMessage } from './chat-template.ts';

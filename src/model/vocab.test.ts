@@ -2,7 +2,8 @@
  * Reading the tokenizer from GGUF metadata, and the per-token attributes llama.cpp derives.
  */
 import { describe, expect, it } from 'vitest';
-import { bpeSmallVocab, bpeTokenizerMetadata } from '../../scripts/bpe-vocab.ts';
+import { bpeTokenizerMetadata } from '../../scripts/bpe-vocab.ts';
+import { bpeSmallVocab } from '../../scripts/bpe-small-vocab.ts';
 import { phi3TokenizerMetadata, phi3VocabGGUF, phi3VocabObject } from '../../scripts/phi3-vocab.ts';
 import { ModelFormatError } from '../common/errors.ts';
 import { parseGGUF } from './gguf.ts';
