@@ -55,6 +55,7 @@ export const TEST_MODELS: ModelOptions[] = [
   { preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: 16 },
   { preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: null },
   { preset: 'small', mix: 'q4_k_m', seed: 1 },
+  { preset: 'tiny', mix: 'f32', seed: 9, vocab: 'bpe-small' },
 ];
 
 /** Generates whatever of TEST_MODELS is not cached yet, one at a time. */
