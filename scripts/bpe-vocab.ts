@@ -24,13 +24,6 @@ export const PHI4_MINI_CHAT_TEMPLATE =
   "{% else %}{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}{% endif %}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% else %}{{ eos_token }}{% endif %}";
 
-/** microsoft/Phi-3.5-mini-instruct tokenizer_config.json `chat_template`: drops empty system messages. */
-export const PHI35_MINI_CHAT_TEMPLATE =
-  "{% for message in messages %}{% if message['role'] == 'system' and message['content'] %}{{'<|system|>\n' + message['content'] + '<|end|>\n'}}" +
-  "{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}" +
-  "{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}" +
-  "{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}";
-
 export const PHI4_MINI_VOCAB_SIZE = 200064;
 
 /** Phi-4-mini's added tokens (added_tokens.json), all special (CONTROL). */

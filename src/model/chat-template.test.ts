@@ -3,7 +3,7 @@
  * guarantee (content can never become control tokens).
  */
 import { describe, expect, it } from 'vitest';
-import { PHI3_CHAT_TEMPLATE, PHI3_CHAT_TEMPLATE_A, phi3VocabObject } from '../../scripts/phi3-vocab.ts';
+import { PHI35_MINI_CHAT_TEMPLATE, PHI3_CHAT_TEMPLATE, PHI3_CHAT_TEMPLATE_A, phi3VocabObject } from '../../scripts/phi3-vocab.ts';
 import { textCorpus } from '../../scripts/bench-tokenizer.ts';
 import { bpeVocabObject, o200kVocab, PHI4_MINI_CHAT_TEMPLATE } from '../../scripts/bpe-vocab.ts';
 import { bpeSmallVocab } from '../../scripts/bpe-small-vocab.ts';
@@ -144,5 +144,17 @@ describe('chat on a byte-level BPE vocab (Phi-4-mini)', () => {
     expect(stopTokenIds(bpeVocabObject(o))).toEqual([199999, 200019, 200020]);
     const ids = stopTokenIds(bpeVocabObject(small)).map((id) => small.tokens[id]);
     expect(ids.sort()).toEqual(['<|assistant|>', '<|endoftext|>', '<|end|>']);
+  });
+});
+
+describe("Phi-3.5-mini's template", () => {
+  it('gives the Template B ids when there is a system message, and falls back to the builtin for an empty one', () => {
+    const o = { ...TOKENS, addGenerationPrompt: true };
+    expect(encodeChat(tok, SYS_USER, { ...o, template: PHI35_MINI_CHAT_TEMPLATE })).toEqual(SYS_USER_IDS);
+    const empty: ChatMessage[] = [{ role: 'system', content: '' }, { role: 'user', content: 'Hello!' }];
+    const plan = planChat(empty, { ...o, template: PHI35_MINI_CHAT_TEMPLATE });
+    // The template keeps the marked (non-empty) content and drops the real empty one: the two
+    // renderings differ, so markup and content cannot be told apart and the builtin is used.
+    expect([plan.source, plan.builtin, plan.fallbackReason]).toEqual(['builtin', 'phi3', 'template transforms message content']);
   });
 });
