@@ -54,6 +54,9 @@ export function bpeSmallVocab(): BpeVocabData {
     ['<|endoftext|>', TokenType.CONTROL], ['<|assistant|>', TokenType.CONTROL], ['<|end|>', TokenType.CONTROL],
     ['<|user|>', TokenType.CONTROL], ['<|system|>', TokenType.CONTROL], ['<|tag|>', TokenType.USER_DEFINED],
     ['[PAD_UNUSED]', TokenType.UNUSED],
+    // llama.cpp's load-time overrides: "unused" in a control token's text adds UNUSED; gpt-oss
+    // markup becomes USER_DEFINED whatever its stored type.
+    ['<|unused_0|>', TokenType.CONTROL], ['<|channel|>', TokenType.CONTROL],
   ];
   const tokens = [...BYTE_TO_CHAR, ...merged, ...specials.map(([t]) => t)];
   const types = new Int32Array(tokens.length).fill(TokenType.NORMAL);

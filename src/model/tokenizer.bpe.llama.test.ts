@@ -29,7 +29,7 @@ const FIXED = [
   'Привет, мир! Как дела?', 'مرحبا بالعالم', 'नमस्ते दुनिया, क्या हाल है?', 'ก\u0e34\u0e4a thai',
   'café naïve e\u0301 n\u0303', '😀👍🏽 👨‍👩‍👧‍👦 🇫🇷', '\u00A0nbsp\u3000ideographic\u2009thin',
   'function add(a, b) {\n  return a + b;\n}\n', '    if x:\n        pass\n', 'path/to/file.ts\r\n', '///***///',
-  '<|end|>', '<|user|>hi<|end|><|assistant|>', 'x<|endoftext|>y', '<|end', '<|tag|> a <|tag|>', ' <|end|> ',
+  '<|end|>', '<|user|>hi<|end|><|assistant|>', 'a<|unused_0|>b<|channel|>c', 'x<|endoftext|>y', '<|end', '<|tag|> a <|tag|>', ' <|end|> ',
   '\uD800 lone \uDFFF surrogates', '\u0000\u0001 ctrl', '\u{1F9E0}\u{1FAE9} new emoji',
   // Letters and digits of Unicode 16 (Cyrillic, Garay, Latin) before a contraction: llama.cpp's
   // tables call them unassigned, so the contraction is split off (a letter would keep it).

@@ -114,8 +114,9 @@ export const SPECIAL_ATTRS = TokenAttr.CONTROL | TokenAttr.USER_DEFINED | TokenA
 
 /**
  * Per-token attributes as llama.cpp computes them: the stored type, the CONTROL bit for
- * control-looking texts, and for Phi-3 the RSTRIP bit on every special token and `</s>`,
- * cleared again for `<unk>`, `<s>`, `<|endoftext|>` (PHI3.md 6.3).
+ * control-looking texts, UNUSED for control tokens named "unused", USER_DEFINED for gpt-oss's
+ * markup, and for Phi-3 the RSTRIP bit on every special token and `</s>`, cleared again for
+ * `<unk>`, `<s>`, `<|endoftext|>` (PHI3.md 6.3).
  */
 export function tokenAttrs(vocab: Vocab): Uint16Array {
   const n = vocab.tokens.length;
@@ -123,6 +124,13 @@ export function tokenAttrs(vocab: Vocab): Uint16Array {
   for (let i = 0; i < n; i++) attrs[i] = TYPE_TO_ATTR[vocab.types[i]] ?? TokenAttr.UNDEFINED;
   for (let i = 0; i < n; i++) {
     if (CONTROL_LOOKING.has(vocab.tokens[i])) attrs[i] |= TokenAttr.CONTROL;
+    // A control token whose text says "unused" is also UNUSED (llama.cpp's auto-detection).
+    if (attrs[i] & TokenAttr.CONTROL && vocab.tokens[i].includes('unused')) attrs[i] |= TokenAttr.UNUSED;
+  }
+  // gpt-oss's harmony markup is always parsed and rendered: llama.cpp makes it USER_DEFINED only.
+  for (const t of ['<|channel|>', '<|message|>', '<|start|>', '<|constrain|>']) {
+    const id = vocab.tokens.lastIndexOf(t);
+    if (id >= 0) attrs[id] = TokenAttr.USER_DEFINED;
   }
   if (vocab.isPhi3) {
     for (let i = 0; i < n; i++) if (attrs[i] & SPECIAL_ATTRS) attrs[i] |= TokenAttr.RSTRIP;
