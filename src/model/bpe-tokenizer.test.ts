@@ -10,6 +10,7 @@ import { bpeSmallVocab } from '../../scripts/bpe-small-vocab.ts';
 import { phi3VocabObject } from '../../scripts/phi3-vocab.ts';
 import { splitGpt4o, splitLlama3 } from './bpe-pretokenize.ts';
 import { BYTE_TO_CHAR, BpeTokenizer, byteEncode } from './bpe-tokenizer.ts';
+import { Tokenizer } from './tokenizer.ts';
 
 describe('GPT-2 byte map', () => {
   it('maps the 256 bytes to 256 distinct printable characters, keeping printable Latin-1', () => {
@@ -58,5 +59,19 @@ describe('BpeTokenizer', () => {
   it('round-trips text without special tokens', () => {
     const tok = new BpeTokenizer(bpeVocabObject(bpeSmallVocab()));
     for (const text of ['Hello world', ' 東京 😀\n\tx', 'e\u0301 <|end', '']) expect(tok.decode(tok.encode(text))).toBe(text);
+  });
+});
+
+describe('add_eos', () => {
+  it('appends EOS with special tokens and drops it again on decode with removeSpecial, in both tokenizers', () => {
+    const bpeVocab = { ...bpeVocabObject(bpeSmallVocab()), addEos: true };
+    const spmVocab = { ...phi3VocabObject(), addEos: true };
+    // SentencePiece keeps the space prefix of "▁Hello" once a BOS was removed (llama.cpp).
+    for (const [tok, text] of [[new BpeTokenizer(bpeVocab), 'Hello'], [new Tokenizer(spmVocab), ' Hello']] as const) {
+      const ids = tok.encode('Hello');
+      expect(ids.at(-1)).toBe(tok.vocab.eosId);
+      expect(tok.encode('Hello', { addSpecial: false })).not.toContain(tok.vocab.eosId);
+      expect(tok.decode(ids, { removeSpecial: true, unparseSpecial: true })).toBe(text);
+    }
   });
 });

@@ -241,6 +241,7 @@ export class Tokenizer implements TextTokenizer {
         isPrevSpecial = false;
       }
     }
+    if (addSpecial && this.vocab.addEos) out.push(this.vocab.eosId);
     return out;
   }
 
@@ -302,7 +303,8 @@ export class Tokenizer implements TextTokenizer {
   /**
    * llama.cpp `detokenize`: concatenated piece bytes as UTF-8 (invalid sequences -> U+FFFD).
    * The first token loses one leading space when the vocab adds a space prefix, unless a BOS
-   * was removed (`removeSpecial`), in which case llama.cpp keeps it.
+   * was removed (`removeSpecial`), in which case llama.cpp keeps it; `removeSpecial` also drops
+   * a trailing EOS when the vocab adds one.
    */
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
     const special = opts.unparseSpecial ?? false;
@@ -312,9 +314,11 @@ export class Tokenizer implements TextTokenizer {
       removeSpace = false;
       start = 1;
     }
+    let end = ids.length;
+    if (opts.removeSpecial && this.vocab.addEos && end > start && ids[end - 1] === this.vocab.eosId) end--;
     const parts: Uint8Array[] = [];
     let total = 0;
-    for (let i = start; i < ids.length; i++) {
+    for (let i = start; i < end; i++) {
       let p = this.pieceBytes(ids[i], special);
       if (removeSpace && p.length > 0 && p[0] === 0x20) p = p.subarray(1);
       removeSpace = false;

@@ -61,7 +61,7 @@ export interface Vocab {
   eosId: number;
   unkId: number;
   addBos: boolean;
-  /** Append EOS when encoding with special tokens (`tokenizer.ggml.add_eos_token`); gpt2 only. */
+  /** Append EOS when encoding with special tokens (`tokenizer.ggml.add_eos_token`; default false). */
   addEos?: boolean;
   addSpacePrefix: boolean;
   /** general.name contains phi-3/phi3 (lowercased): enables the RSTRIP rule, as in llama.cpp,
