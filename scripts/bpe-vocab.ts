@@ -43,6 +43,8 @@ export interface BpeVocabData {
   eosId: number;
   padId: number;
   addBos: boolean;
+  /** `tokenizer.ggml.add_eos_token`; default false. */
+  addEos?: boolean;
   chatTemplate: string;
   /** `general.name` of its vocab-only file (never "phi3": llama.cpp would add Phi-3's RSTRIP rule). */
   name: string;
@@ -139,7 +141,7 @@ export function bpeVocabObject(v: BpeVocabData): Vocab {
     model: 'gpt2', pre: v.pre, merges: v.merges,
     tokens: v.tokens, scores: new Float32Array(v.tokens.length), types: v.types,
     bosId: v.bosId, eosId: v.eosId, unkId: -1,
-    addBos: v.addBos, addEos: false, addSpacePrefix: false, isPhi3: false,
+    addBos: v.addBos, addEos: v.addEos ?? false, addSpacePrefix: false, isPhi3: false,
   };
 }
 
@@ -155,7 +157,7 @@ export function bpeTokenizerMetadata(v: BpeVocabData): [string, unknown][] {
     ['tokenizer.ggml.eos_token_id', v.eosId],
     ['tokenizer.ggml.padding_token_id', v.padId],
     ['tokenizer.ggml.add_bos_token', v.addBos],
-    ['tokenizer.ggml.add_eos_token', false],
+    ['tokenizer.ggml.add_eos_token', v.addEos ?? false],
     ['tokenizer.chat_template', v.chatTemplate],
   ];
 }

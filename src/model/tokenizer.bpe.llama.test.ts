@@ -47,8 +47,12 @@ interface Case {
 const CASES: Case[] = [
   { name: 'small generated', data: bpeSmallVocab, corpus: 600 },
   { name: 'o200k (Phi-4-mini)', data: o200kVocab, corpus: 600 },
-  // The llama3 pre-tokenizer: its own split, whole-word tokens before merges, BOS, clean_spaces.
-  { name: 'small generated, llama-bpe', data: () => ({ ...bpeSmallVocab(), pre: 'llama-bpe', addBos: true, name: 'BPE small llama3' }), corpus: 400 },
+  // The llama3 pre-tokenizer: its own split, whole-word tokens before merges, BOS and EOS, clean_spaces.
+  {
+    name: 'small generated, llama-bpe',
+    data: () => ({ ...bpeSmallVocab(), pre: 'llama-bpe', addBos: true, addEos: true, name: 'BPE small llama3' }),
+    corpus: 400,
+  },
 ];
 
 let dir: string;
@@ -92,8 +96,9 @@ describe.each(CASES)('BPE tokenizer == llama.cpp: $name', ({ name, data, corpus 
     await model?.dispose();
   });
 
-  /** What llama.cpp prepends with add_special. */
+  /** What llama.cpp prepends and appends with add_special. */
   const bos = (): number[] => (v.addBos ? [v.bosId] : []);
+  const eos = (): number[] => (v.addEos ? [v.eosId] : []);
 
   it('gives every token the attributes llama.cpp gives it', () => {
     const bad: string[] = [];
@@ -116,7 +121,7 @@ describe.each(CASES)('BPE tokenizer == llama.cpp: $name', ({ name, data, corpus 
         const ref = model.tokenize(text, parseSpecial);
         const ours = tok.encode(text, { addSpecial: false, parseSpecial });
         const withBos = tok.encode(text, { addSpecial: true, parseSpecial });
-        if (JSON.stringify(ours) !== JSON.stringify(ref) || JSON.stringify(withBos) !== JSON.stringify([...bos(), ...ref])) {
+        if (JSON.stringify(ours) !== JSON.stringify(ref) || JSON.stringify(withBos) !== JSON.stringify([...bos(), ...ref, ...eos()])) {
           mismatches.push(`special=${parseSpecial} ${show(text)}\n  llama ${JSON.stringify(ref)}\n  ours  ${JSON.stringify(ours)}`);
         }
       }
@@ -173,7 +178,7 @@ describe.each(CASES)('BPE tokenizer == llama.cpp: $name', ({ name, data, corpus 
       for (const addGenerationPrompt of [true, false]) {
         const o = { template: PHI4_MINI_CHAT_TEMPLATE, addGenerationPrompt };
         const eosToken = v.tokens[v.eosId];
-        const ref = [...bos(), ...model.tokenize(renderChat(msgs, { ...o, bosToken: v.tokens[v.bosId], eosToken }), true)];
+        const ref = [...bos(), ...model.tokenize(renderChat(msgs, { ...o, bosToken: v.tokens[v.bosId], eosToken }), true), ...eos()];
         expect(encodeChat(tok, msgs, o)).toEqual(ref);
         n++;
       }
