@@ -9,8 +9,9 @@
  * are not letters (they split words), and its Unicode tables are its own (see `LATE_ASSIGNED`).
  * We do the same: collapse, then run the equivalent JS regex over the collapsed string, whose
  * semantics (ECMAScript, leftmost alternative, greedy with backtracking) are std::regex's.
- * For llama3 llama.cpp uses a hand-written matcher (`unicode_regex_split_custom_llama3`) over the
- * same category flags; `splitLlama3` follows it.
+ * For llama3 and gpt-2 llama.cpp uses hand-written matchers (`unicode_regex_split_custom_llama3`,
+ * `unicode_regex_split_custom_gpt2`) over the same category flags; `splitLlama3` and `splitGpt2`
+ * follow them. Its "default" pre-tokenizer chains four splits (`splitDefault`).
  */
 
 /** Collapsed category of a code point >= 128 (and the byte llama.cpp collapses it to). */
@@ -263,3 +264,127 @@ export function splitLlama3(text: string): string[] {
   }
   return words;
 }
+
+/** Code point ranges [start, end) of a collapsed string. */
+type Ranges = [number, number][];
+
+function rangesToWords(text: string, starts: Int32Array, ranges: Ranges): string[] {
+  return ranges.filter(([a, b]) => b > a).map(([a, b]) => text.slice(starts[a], starts[b]));
+}
+
+/** Splits every range at the matches of `re` (global): matches and the text between them. */
+function splitByRegex(collapsed: string, ranges: Ranges, re: RegExp): Ranges {
+  const out: Ranges = [];
+  for (const [a, b] of ranges) {
+    const s = collapsed.slice(a, b);
+    let last = 0;
+    re.lastIndex = 0;
+    for (let m = re.exec(s); m; m = re.exec(s)) {
+      if (m.index > last) out.push([a + last, a + m.index]);
+      out.push([a + m.index, a + m.index + m[0].length]);
+      last = m.index + m[0].length;
+    }
+    if (last < s.length) out.push([a + last, b]);
+  }
+  return out;
+}
+
+/**
+ * GPT-2's `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)` (and then
+ * `\s+`) on each range, as llama.cpp's hand-written matcher applies it.
+ */
+function gpt2Ranges(collapsed: string, ranges: Ranges): Ranges {
+  const out: Ranges = [];
+  for (const [a, b] of ranges) {
+    const at = (p: number): number => (p >= a && p < b ? collapsed.charCodeAt(p) : -1);
+    const isL = (p: number): boolean => {
+      const c = at(p);
+      return c === Cat.Letter || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+    };
+    const isN = (p: number): boolean => {
+      const c = at(p);
+      return c === Cat.Number || (c >= 48 && c <= 57);
+    };
+    const isWs = (p: number): boolean => {
+      const c = at(p);
+      return c === 32 || (c >= 9 && c <= 13);
+    };
+    const other = (p: number): boolean => at(p) >= 0 && !isWs(p) && !isL(p) && !isN(p);
+    let prev = a;
+    const cut = (end: number): number => {
+      const len = end - prev;
+      if (len > 0) out.push([prev, end]);
+      prev = end;
+      return len;
+    };
+    for (let pos = a; pos < b; ) {
+      const c = at(pos);
+      // 's|'t|'re|'ve|'m|'ll|'d (case-sensitive)
+      if (c === 39 && pos + 1 < b) {
+        const c1 = at(pos + 1);
+        if (c1 === 115 || c1 === 116 || c1 === 109 || c1 === 100) {
+          pos += cut(pos + 2);
+          continue;
+        }
+        if (pos + 2 < b) {
+          const c2 = at(pos + 2);
+          if ((c1 === 114 && c2 === 101) || (c1 === 118 && c2 === 101) || (c1 === 108 && c2 === 108)) {
+            pos += cut(pos + 3);
+            continue;
+          }
+        }
+      }
+      const q = c === 32 ? pos + 1 : pos;
+      // <space>?\p{L}+, <space>?\p{N}+, <space>?[^\s\p{L}\p{N}]+
+      const run = isL(q) ? isL : isN(q) ? isN : other(q) ? other : undefined;
+      if (run) {
+        pos = q;
+        while (run(pos)) pos++;
+        cut(pos);
+        continue;
+      }
+      let nWs = 0;
+      while (isWs(pos + nWs)) nWs++;
+      // \s+(?!\S)
+      if (nWs > 1 && at(pos + nWs) >= 0) {
+        pos += nWs - 1;
+        cut(pos);
+        continue;
+      }
+      // \s+
+      if (nWs > 0) {
+        pos += nWs;
+        cut(pos);
+        continue;
+      }
+      cut(++pos);
+    }
+  }
+  return out;
+}
+
+/** gpt-2 (and phi-2) words of one raw-text fragment. */
+export function splitGpt2(text: string): string[] {
+  const { collapsed, starts } = collapse(text);
+  return rangesToWords(text, starts, gpt2Ranges(collapsed, [[0, collapsed.length]]));
+}
+
+// llama.cpp's "default" chain after its rewrite: \p{P} -> [\xD3 + ASCII punctuation], \p{N} -> [\xD10-9].
+const DEFAULT_PUNCT = /[\xD3!-#%-*,-/:-;?-@[-\]_{}$+<=>^~|]+/g;
+const DEFAULT_NUMBERS = /[\xD10-9]+/g;
+const DEFAULT_THREE_DIGITS = /[0-9][0-9][0-9]/g;
+
+/**
+ * llama.cpp's "default" pre-tokenizer: `[\p{P}\$\+<=>\^~\|]+`, then GPT-2's split, then
+ * `\p{N}+`, then `[0-9][0-9][0-9]`, each splitting every piece the previous one left.
+ */
+export function splitDefault(text: string): string[] {
+  const { collapsed, starts } = collapse(text);
+  let ranges: Ranges = [[0, collapsed.length]];
+  ranges = splitByRegex(collapsed, ranges, DEFAULT_PUNCT);
+  ranges = gpt2Ranges(collapsed, ranges);
+  ranges = splitByRegex(collapsed, ranges, DEFAULT_NUMBERS);
+  ranges = splitByRegex(collapsed, ranges, DEFAULT_THREE_DIGITS);
+  return rangesToWords(text, starts, ranges);
+}
+

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { bpeVocabObject } from '../../scripts/bpe-vocab.ts';
 import { bpeSmallVocab } from '../../scripts/bpe-small-vocab.ts';
 import { phi3VocabObject } from '../../scripts/phi3-vocab.ts';
-import { splitGpt4o, splitLlama3 } from './bpe-pretokenize.ts';
+import { splitDefault, splitGpt2, splitGpt4o, splitLlama3 } from './bpe-pretokenize.ts';
 import { BYTE_TO_CHAR, BpeTokenizer, byteEncode } from './bpe-tokenizer.ts';
 import { Tokenizer } from './tokenizer.ts';
 
@@ -49,6 +49,15 @@ describe('llama3 split', () => {
   it('splits case-insensitive contractions and single-digit runs as llama.cpp does', () => {
     expect(splitLlama3("I'M fine1234")).toEqual(['I', "'M", ' fine', '123', '4']);
     expect(splitLlama3('a \n\n b')).toEqual(['a', ' \n\n', ' b']);
+  });
+});
+
+describe('gpt-2 and default splits', () => {
+  it('gpt-2: whole digit runs, a space joins the next run, case-sensitive contractions', () => {
+    expect(splitGpt2("1234567 x I'M it's")).toEqual(['1234567', ' x', ' I', "'", 'M', ' it', "'s"]);
+  });
+  it('default: punctuation runs first, then GPT-2, then digit runs cut in threes from the left', () => {
+    expect(splitDefault('a+b 1234567')).toEqual(['a', '+', 'b', ' ', '123', '456', '7']);
   });
 });
 

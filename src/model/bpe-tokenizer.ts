@@ -8,7 +8,7 @@
  * byte-mapped characters (every byte one printable code point, GPT-2's `bytes_to_unicode`) ->
  * merges by rank -> token ids. No space prefix, no byte fallback tokens: every byte is a token.
  */
-import { splitGpt4o, splitLlama3 } from './bpe-pretokenize.ts';
+import { splitDefault, splitGpt2, splitGpt4o, splitLlama3 } from './bpe-pretokenize.ts';
 import {
   SpecialSplitter, type DecodeOptions, type EncodeOptions, type Segment, type TextTokenizer,
 } from './tokenizer.ts';
@@ -55,13 +55,14 @@ export class BpeTokenizer implements TextTokenizer {
   private readonly split: (text: string) => string[];
   /** llama3: a word that is itself a token is emitted whole, without merging (llama.cpp `ignore_merges`). */
   private readonly ignoreMerges: boolean;
-  /** llama.cpp `clean_spaces` (clean_up_tokenization_spaces): on for llama3, off for gpt-4o. */
+  /** llama.cpp `clean_spaces` (clean_up_tokenization_spaces): off for gpt-4o, on for the others here. */
   private readonly cleanSpaces: boolean;
   private readonly wordCache = new Map<string, number[]>();
   private readonly pieceCache: (Uint8Array | undefined)[];
 
   constructor(vocab: Vocab) {
-    const kind = BPE_PRE_TOKENIZERS[vocab.pre ?? ''];
+    const pre = vocab.pre ?? '';
+    const kind = Object.hasOwn(BPE_PRE_TOKENIZERS, pre) ? BPE_PRE_TOKENIZERS[pre] : undefined;
     if (vocab.model !== 'gpt2' || kind === undefined || vocab.merges === undefined) {
       throw new Error(`BpeTokenizer needs a gpt2 vocabulary with merges and a known pre-tokenizer (got model ${vocab.model}, pre ${vocab.pre})`);
     }
@@ -76,9 +77,9 @@ export class BpeTokenizer implements TextTokenizer {
       if (!this.ranks.has(key)) this.ranks.set(key, rank); // the first of duplicate merges wins
     });
     this.splitter = new SpecialSplitter(vocab.tokens, this.attrs);
-    this.split = kind === 'gpt4o' ? splitGpt4o : splitLlama3;
+    this.split = { gpt4o: splitGpt4o, llama3: splitLlama3, gpt2: splitGpt2, default: splitDefault }[kind];
     this.ignoreMerges = kind === 'llama3';
-    this.cleanSpaces = kind === 'llama3';
+    this.cleanSpaces = kind !== 'gpt4o';
     this.pieceCache = new Array(n);
   }
 

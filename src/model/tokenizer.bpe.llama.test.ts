@@ -34,6 +34,7 @@ const FIXED = [
   // Letters and digits of Unicode 16 (Cyrillic, Garay, Latin) before a contraction: llama.cpp's
   // tables call them unassigned, so the contraction is split off (a letter would keep it).
   "x\u1C89's ab\u{10D4A}'s 7\u{10D40}'s A\uA7CB's",
+  "$1,000+ <b>x</b> a^b|c~d `tick` 1234567 ١٢٣٤ 3.14",
   // Long words: thousands of symbols through the merge heap.
   ' '.repeat(3000) + 'x', '今天天气很好我们去公园散步吧'.repeat(200), 'ab'.repeat(2000), '='.repeat(1000) + '\n',
 ];
@@ -53,6 +54,9 @@ const CASES: Case[] = [
     data: () => ({ ...bpeSmallVocab(), pre: 'llama-bpe', addBos: true, addEos: true, name: 'BPE small llama3' }),
     corpus: 400,
   },
+  // GPT-2's split (also Phi-2's), and llama.cpp's "default" chain of four splits; both clean spaces.
+  { name: 'small generated, gpt-2', data: () => ({ ...bpeSmallVocab(), pre: 'gpt-2', name: 'BPE small gpt2' }), corpus: 300 },
+  { name: 'small generated, default', data: () => ({ ...bpeSmallVocab(), pre: 'default', name: 'BPE small default' }), corpus: 300 },
 ];
 
 let dir: string;

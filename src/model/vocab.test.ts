@@ -102,11 +102,12 @@ describe('vocabFromMetadata, gpt2 (byte-level BPE)', () => {
     expect(vocabFromMetadata(gpt2([['tokenizer.ggml.pre', 'llama-bpe']], ['tokenizer.ggml.add_bos_token'])).addBos).toBe(true);
   });
 
-  it('refuses an unknown pre-tokenizer by name, and a missing one', () => {
+  it('refuses an unknown pre-tokenizer by name; a missing one is "default", as in llama.cpp', () => {
     const bad = (): Vocab => vocabFromMetadata(gpt2([['tokenizer.ggml.pre', 'qwen2']]));
     expect(bad).toThrow(ModelFormatError);
     expect(bad).toThrow(/unsupported pre-tokenizer "qwen2" \(tokenizer.ggml.pre\) for a gpt2 vocabulary: supported are "gpt-4o"/);
-    expect(() => vocabFromMetadata(gpt2([], ['tokenizer.ggml.pre']))).toThrow(/unsupported pre-tokenizer "\(none\)"/);
+    expect(() => vocabFromMetadata(gpt2([['tokenizer.ggml.pre', 'toString']]))).toThrow(/unsupported pre-tokenizer "toString"/);
+    expect(vocabFromMetadata(gpt2([], ['tokenizer.ggml.pre'])).pre).toBe('default');
   });
 
   it('refuses a gpt2 vocabulary without merges, or with merges that are not strings', () => {

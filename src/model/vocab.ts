@@ -38,12 +38,15 @@ export type VocabModel = 'llama' | 'gpt2';
  * `tokenizer.ggml.pre` values of a gpt2 vocabulary we can pre-tokenize, by the llama.cpp
  * pre-tokenizer type each selects (llama-vocab.cpp `load`). Any other name is refused at load.
  */
-export const BPE_PRE_TOKENIZERS: Readonly<Record<string, 'gpt4o' | 'llama3'>> = {
+export const BPE_PRE_TOKENIZERS: Readonly<Record<string, 'gpt4o' | 'llama3' | 'gpt2' | 'default'>> = {
   'gpt-4o': 'gpt4o',
   llama4: 'gpt4o',
   llama3: 'llama3',
   'llama-v3': 'llama3',
   'llama-bpe': 'llama3',
+  'gpt-2': 'gpt2',
+  'phi-2': 'gpt2',
+  default: 'default',
 };
 
 export interface Vocab {
@@ -206,10 +209,11 @@ export function vocabFromMetadata(meta: ReadonlyMap<string, unknown>): Vocab {
   let merges: string[] | undefined;
   if (model === 'gpt2') {
     const preV = meta.get('tokenizer.ggml.pre');
-    pre = typeof preV === 'string' ? preV : '';
-    if (!(pre in BPE_PRE_TOKENIZERS)) {
+    // Like llama.cpp, a file without the key gets the "default" pre-tokenizer.
+    pre = preV === undefined || preV === '' ? 'default' : String(preV);
+    if (!Object.hasOwn(BPE_PRE_TOKENIZERS, pre)) {
       throw new ModelFormatError(
-        `unsupported pre-tokenizer "${pre || '(none)'}" (tokenizer.ggml.pre) for a gpt2 vocabulary: supported are ${Object.keys(BPE_PRE_TOKENIZERS).map((k) => `"${k}"`).join(', ')}`,
+        `unsupported pre-tokenizer "${pre}" (tokenizer.ggml.pre) for a gpt2 vocabulary: supported are ${Object.keys(BPE_PRE_TOKENIZERS).map((k) => `"${k}"`).join(', ')}`,
         { field: 'tokenizer.ggml.pre' },
       );
     }
