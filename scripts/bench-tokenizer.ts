@@ -1,14 +1,15 @@
 /**
  * Tokenizer benchmark and the seeded text generators the tokenizer tests share.
  *
- *   npx tsx scripts/bench-tokenizer.ts [--mb 1] [--runs 5] [--seed 1]
+ *   npx tsx scripts/bench-tokenizer.ts [--mb 1] [--runs 5] [--seed 1] [--vocab phi3 | o200k]
  *
  * Encodes a ~1 MB mixed text (prose, code, CJK, emoji, RTL, whitespace runs) `runs` times with a
- * fresh Tokenizer each run (so the word cache starts cold) and prints the median as JSON.
+ * fresh tokenizer each run (so the word cache starts cold) and prints the median as JSON. The
+ * vocabulary is Phi-3's (SentencePiece) or Phi-4-mini's o200k (byte-level BPE).
  */
 import { pathToFileURL } from 'node:url';
 import { Rng } from '../src/util/rng.ts';
-import { Tokenizer } from '../src/model/tokenizer.ts';
+import { createTokenizer } from '../src/model/create-tokenizer.ts';
 import { PHI3_ADDED_TOKENS, phi3VocabObject } from './phi3-vocab.ts';
 
 const WORDS = (
@@ -155,16 +156,20 @@ function arg(name: string, dflt: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 }
 
-function main(): void {
+async function main(): Promise<void> {
+  const { bpeVocabObject, o200kVocab } = await import('./bpe-vocab.ts');
   const mb = arg('mb', 1);
   const runs = arg('runs', 5);
   const text = mixedText(arg('seed', 1), Math.round(mb * 1024 * 1024));
   const bytes = new TextEncoder().encode(text).length;
-  const vocab = phi3VocabObject();
+  const vocabName = process.argv.includes('--vocab') ? process.argv[process.argv.indexOf('--vocab') + 1] : 'phi3';
+  if (vocabName !== 'phi3' && vocabName !== 'o200k') throw new Error('--vocab must be phi3 or o200k');
+  // Imported only here: bpe-vocab.ts imports this module's corpus generators.
+  const vocab = vocabName === 'o200k' ? bpeVocabObject(o200kVocab()) : phi3VocabObject();
   const times: number[] = [];
   let nTokens = 0;
   for (let r = 0; r < runs; r++) {
-    const tok = new Tokenizer(vocab); // cold word cache every run
+    const tok = createTokenizer(vocab); // cold word cache every run
     const t0 = performance.now();
     nTokens = tok.encode(text, { parseSpecial: true }).length;
     times.push((performance.now() - t0) / 1000);
@@ -172,11 +177,16 @@ function main(): void {
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)];
   console.log(JSON.stringify({
-    bytes, chars: text.length, tokens: nTokens, runs,
+    vocab: vocabName, bytes, chars: text.length, tokens: nTokens, runs,
     medianSeconds: +median.toFixed(4),
     tokensPerSecond: Math.round(nTokens / median),
     MBPerSecond: +(bytes / 1024 / 1024 / median).toFixed(2),
   }));
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

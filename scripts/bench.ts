@@ -49,7 +49,7 @@ import { PRESETS, type PresetName } from './test-model-spec.ts';
 import { splitGGUF } from './gguf-split.ts';
 import { benchOursInChromium, benchWllama, buildApp, launchChromium, type BrowserModel, type WllamaModel } from './bench-browser.ts';
 import type { Token } from 'node-llama-cpp';
-import type { Tokenizer } from '../src/model/tokenizer.ts';
+import type { TextTokenizer } from '../src/model/tokenizer.ts';
 
 interface Row {
   model: string;
@@ -96,7 +96,7 @@ const speeds = (r: Speeds): Speeds => ({
 
 const log = (l: string) => process.stderr.write(`${l}\n`);
 
-async function readTokenizer(path: string): Promise<Tokenizer> {
+async function readTokenizer(path: string): Promise<TextTokenizer> {
   const src = await fileSource(path);
   try {
     return (await readModel(src)).tokenizer;

@@ -12,7 +12,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { readGGUFFile } from '../src/model/source-node.ts';
-import { Tokenizer } from '../src/model/tokenizer.ts';
+import type { TextTokenizer } from '../src/model/tokenizer.ts';
+import { createTokenizer } from '../src/model/create-tokenizer.ts';
 import { vocabFromMetadata } from '../src/model/vocab.ts';
 
 export const TOKENIZE_USAGE = 'usage: tokenize --model FILE.gguf (--text T | --file F) [--special] [--bos]';
@@ -20,9 +21,9 @@ export const DETOKENIZE_USAGE = 'usage: detokenize --model FILE.gguf --ids 1,2,3
 
 type Print = (line: string) => void;
 
-async function loadTokenizer(path: string): Promise<Tokenizer> {
+async function loadTokenizer(path: string): Promise<TextTokenizer> {
   const file = await readGGUFFile(path);
-  return new Tokenizer(vocabFromMetadata(file.metadata));
+  return createTokenizer(vocabFromMetadata(file.metadata));
 }
 
 export async function tokenizeCommand(args: readonly string[], print: Print = console.log): Promise<number[]> {

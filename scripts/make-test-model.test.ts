@@ -17,6 +17,9 @@ import { buildWriter, makeTestModel } from './make-test-model.ts';
 import type { ModelOptions } from './test-model-spec.ts';
 import { readGGUF } from '../src/model/gguf.ts';
 import type { ModelConfig } from '../src/model/config.ts';
+import { bpeSmallVocab } from './bpe-small-vocab.ts';
+import { createTokenizer } from '../src/model/create-tokenizer.ts';
+import { vocabFromMetadata } from '../src/model/vocab.ts';
 
 const CASES: [string, ModelOptions][] = [
   ['tiny f32', { preset: 'tiny', mix: 'f32', seed: 1 }],
@@ -80,6 +83,27 @@ describe('generator', () => {
     expect(a.bytes).toBe(b.bytes);
     expect(sha(a.path)).toBe(sha(b.path));
     expect(sha(c.path)).not.toBe(sha(a.path));
+  });
+
+  it('writes a byte-level BPE vocabulary that llama.cpp and our reader both take', async () => {
+    const made = await makeTestModel({ preset: 'tiny', mix: 'f32', seed: 9, vocab: 'bpe-small' }, join(dir, 'bpe.gguf'));
+    const file = await readGGUFFile(made.path);
+    const vocab = vocabFromMetadata(file.metadata);
+    expect([vocab.model, vocab.pre, vocab.tokens.length]).toEqual(['gpt2', 'gpt-4o', bpeSmallVocab().tokens.length]);
+    expect(modelConfigFromGGUF(file).vocabSize).toBe(vocab.tokens.length);
+    const tok = createTokenizer(vocab);
+    const model = await loadLlamaModel(made.path);
+    try {
+      expect(model.tokens.bos).toBe(vocab.bosId);
+      for (const text of ['Hello world, how are you?', '<|user|>hi<|end|><|assistant|>', '123456 ünïcode 東京']) {
+        expect(tok.encode(text, { addSpecial: false, parseSpecial: true })).toEqual(model.tokenize(text, true));
+      }
+      const prompt = tok.encode('Hello world, how are you', { addSpecial: false });
+      const dists = await llamaNextTokenDistributions(model, prompt);
+      for (const d of dists.values()) expect(d.finite && Math.abs(d.total - 1) < 1e-3).toBe(true);
+    } finally {
+      await model.dispose();
+    }
   });
 
   it('uses the Q4_K_M type mix of llama.cpp', async () => {

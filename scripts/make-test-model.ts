@@ -1,10 +1,11 @@
 /**
- * Seeded generator of phi3-architecture GGUF files with Phi-3's real vocabulary, from a few-MB
- * `tiny` model to Phi-3-mini's full shapes and Q4_K_M type mix (~2.39 GB).
+ * Seeded generator of phi3-architecture GGUF files with Phi-3's real vocabulary (or a byte-level
+ * BPE one, scripts/bpe-vocab.ts), from a few-MB `tiny` model to Phi-3-mini's full shapes and
+ * Q4_K_M type mix (~2.39 GB).
  *
  *   npm run make-model -- --preset tiny --mix q4_k_m --out models/tiny-q4_k_m.gguf
  *     [--seed 1] [--ctx N] [--kv-heads N] [--swa N | --no-swa] [--longrope] [--tied] [--rope-dim N]
- *     [--logit-scale S] [--bigram B]
+ *     [--logit-scale S] [--bigram B] [--vocab phi3 | bpe-small | o200k]
  *
  * Writes tensor by tensor to the file, in chunks, so memory stays small. Tensors of more than
  * POOL_THRESHOLD elements (only in the small and full-size presets) draw each block from a pool of
@@ -20,8 +21,13 @@ import { GGUFValueType, GGML_TYPE_INFO, GGMLType } from '../src/model/gguf-types
 import { GGUFWriter, writeGGUF, type TensorData } from '../src/model/gguf-write.ts';
 import { f16ToF32, f32ToF16, quantize } from '../src/model/quant/index.ts';
 import { Rng } from '../src/util/rng.ts';
+import { o200kVocab, type BpeVocabData } from './bpe-vocab.ts';
+import { bpeSmallVocab } from './bpe-small-vocab.ts';
 import { phi3Vocab } from './phi3-vocab.ts';
-import { FILE_TYPE, MIXES, POOL_THRESHOLD, PRESETS, bigramNext, planModel, type Mix, type ModelOptions, type PresetName, type TensorPlan } from './test-model-spec.ts';
+import {
+  FILE_TYPE, MIXES, POOL_THRESHOLD, PRESETS, TEST_VOCABS, bigramNext, planModel,
+  type Mix, type ModelOptions, type PresetName, type TensorPlan, type TestVocab,
+} from './test-model-spec.ts';
 
 const POOL_ELEMS = 128 * 1024;
 /** Rows handed to the sink at a time (bounded memory for 32064-row tensors). */
@@ -119,17 +125,20 @@ export interface MadeModel {
 }
 
 export function buildWriter(opts: ModelOptions): { writer: GGUFWriter; plan: ReturnType<typeof planModel> } {
-  const vocab = phi3Vocab();
-  const plan = planModel(opts, vocab.tokens.length);
+  const vocabName = opts.vocab ?? 'phi3';
+  const bpe = vocabName === 'bpe-small' ? bpeSmallVocab() : vocabName === 'o200k' ? o200kVocab() : undefined;
+  const nVocab = bpe ? bpe.tokens.length : phi3Vocab().tokens.length;
+  const plan = planModel(opts, nVocab);
   const s = plan.shape;
   const w = new GGUFWriter();
   const U32 = GGUFValueType.UINT32;
   const F32 = GGUFValueType.FLOAT32;
   const STR = GGUFValueType.STRING;
-  const ARR = GGUFValueType.ARRAY;
   const origCtx = s.originalContextLength;
   w.addKV('general.architecture', STR, 'phi3');
-  w.addKV('general.name', STR, opts.name ?? `Phi3 test ${opts.preset} ${opts.mix} seed ${opts.seed}`);
+  // A BPE model's default name must not contain "phi3": llama.cpp would add Phi-3's RSTRIP rule.
+  const name = bpe ? `Phi-4 test ${opts.preset} ${opts.mix} seed ${opts.seed} ${vocabName}` : `Phi3 test ${opts.preset} ${opts.mix} seed ${opts.seed}`;
+  w.addKV('general.name', STR, opts.name ?? name);
   w.addKV('general.file_type', U32, FILE_TYPE[opts.mix]);
   w.addKV('general.quantization_version', U32, 2);
   w.addKV('phi3.context_length', U32, s.contextLength);
@@ -145,10 +154,22 @@ export function buildWriter(opts: ModelOptions): { writer: GGUFWriter; plan: Ret
   const swa = opts.slidingWindow === undefined ? Math.min(2047, s.contextLength - 1) : opts.slidingWindow;
   if (swa !== null) w.addKV('phi3.attention.sliding_window', U32, swa);
   if (s.longRope) w.addKV('phi3.rope.scaling.attn_factor', F32, Math.sqrt(1 + Math.log(s.contextLength / origCtx) / Math.log(origCtx)));
+  if (bpe) addBpeTokenizer(w, bpe);
+  else addPhi3Tokenizer(w);
+  for (const t of plan.tensors) w.addTensorInfo(t.name, t.type, t.dims);
+  return { writer: w, plan };
+}
+
+/** Phi-3's SentencePiece tokenizer keys (PHI3.md 3.2). */
+function addPhi3Tokenizer(w: GGUFWriter): void {
+  const vocab = phi3Vocab();
+  const U32 = GGUFValueType.UINT32;
+  const STR = GGUFValueType.STRING;
+  const ARR = GGUFValueType.ARRAY;
   w.addKV('tokenizer.ggml.model', STR, 'llama');
   w.addKV('tokenizer.ggml.pre', STR, 'default');
   w.addKV('tokenizer.ggml.tokens', ARR, vocab.tokens, STR);
-  w.addKV('tokenizer.ggml.scores', ARR, vocab.scores, F32);
+  w.addKV('tokenizer.ggml.scores', ARR, vocab.scores, GGUFValueType.FLOAT32);
   w.addKV('tokenizer.ggml.token_type', ARR, vocab.types, GGUFValueType.INT32);
   w.addKV('tokenizer.ggml.bos_token_id', U32, vocab.bosId);
   w.addKV('tokenizer.ggml.eos_token_id', U32, vocab.eosId);
@@ -157,8 +178,24 @@ export function buildWriter(opts: ModelOptions): { writer: GGUFWriter; plan: Ret
   w.addKV('tokenizer.ggml.add_bos_token', GGUFValueType.BOOL, vocab.addBos);
   w.addKV('tokenizer.ggml.add_eos_token', GGUFValueType.BOOL, vocab.addEos);
   w.addKV('tokenizer.chat_template', STR, vocab.chatTemplate);
-  for (const t of plan.tensors) w.addTensorInfo(t.name, t.type, t.dims);
-  return { writer: w, plan };
+}
+
+/** A GPT-2 byte-level BPE tokenizer's keys, as llama.cpp's converter writes them (no scores). */
+function addBpeTokenizer(w: GGUFWriter, v: BpeVocabData): void {
+  const U32 = GGUFValueType.UINT32;
+  const STR = GGUFValueType.STRING;
+  const ARR = GGUFValueType.ARRAY;
+  w.addKV('tokenizer.ggml.model', STR, 'gpt2');
+  w.addKV('tokenizer.ggml.pre', STR, v.pre);
+  w.addKV('tokenizer.ggml.tokens', ARR, v.tokens, STR);
+  w.addKV('tokenizer.ggml.token_type', ARR, v.types, GGUFValueType.INT32);
+  w.addKV('tokenizer.ggml.merges', ARR, v.merges, STR);
+  w.addKV('tokenizer.ggml.bos_token_id', U32, v.bosId);
+  w.addKV('tokenizer.ggml.eos_token_id', U32, v.eosId);
+  w.addKV('tokenizer.ggml.padding_token_id', U32, v.padId);
+  w.addKV('tokenizer.ggml.add_bos_token', GGUFValueType.BOOL, v.addBos);
+  w.addKV('tokenizer.ggml.add_eos_token', GGUFValueType.BOOL, false);
+  w.addKV('tokenizer.chat_template', STR, v.chatTemplate);
 }
 
 export async function makeTestModel(opts: ModelOptions, path: string): Promise<MadeModel> {
@@ -196,6 +233,7 @@ export function modelFileName(opts: ModelOptions): string {
     opts.ropeDim !== undefined ? `rd${opts.ropeDim}` : '',
     opts.logitScale !== undefined ? `ls${opts.logitScale}` : '',
     opts.bigram !== undefined ? `bg${opts.bigram}` : '',
+    opts.vocab !== undefined && opts.vocab !== 'phi3' ? opts.vocab : '',
   ].filter(Boolean);
   return [opts.preset, opts.mix, `s${opts.seed}`, ...extra].join('-') + '.gguf';
 }
@@ -222,7 +260,9 @@ function parseArgs(argv: string[]): { opts: ModelOptions; out: string } {
     ropeDim: num('--rope-dim'),
     logitScale: num('--logit-scale'),
     bigram: num('--bigram'),
+    vocab: (get('--vocab') ?? 'phi3') as TestVocab,
   };
+  if (!TEST_VOCABS.includes(opts.vocab ?? 'phi3')) throw new Error(`--vocab must be one of ${TEST_VOCABS.join(', ')}`);
   return { opts, out: get('--out') ?? `models/${modelFileName(opts)}` };
 }
 

@@ -30,6 +30,13 @@ export const PHI3_CHAT_TEMPLATE_A =
   "{{'<|user|>' + '\n' + message['content'] + '<|end|>' + '\n' + '<|assistant|>' + '\n'}}" +
   "{% elif (message['role'] == 'assistant') %}{{message['content'] + '<|end|>' + '\n'}}{% endif %}{% endfor %}";
 
+/** microsoft/Phi-3.5-mini-instruct tokenizer_config.json `chat_template`: drops empty system messages. */
+export const PHI35_MINI_CHAT_TEMPLATE =
+  "{% for message in messages %}{% if message['role'] == 'system' and message['content'] %}{{'<|system|>\n' + message['content'] + '<|end|>\n'}}" +
+  "{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}" +
+  "{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}" +
+  "{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}";
+
 /** Added tokens 32000..32010 (PHI3.md 6.1). */
 export const PHI3_ADDED_TOKENS = [
   '<|endoftext|>', '<|assistant|>', '<|placeholder1|>', '<|placeholder2|>', '<|placeholder3|>',
@@ -133,25 +140,36 @@ export function phi3TokenizerMetadata(): Map<string, unknown> {
  * Self-contained on purpose: tokenizer tests must not depend on the model writer.
  */
 export function phi3VocabGGUF(): Uint8Array {
-  const kv: [string, KvValue][] = [
-    ['general.architecture', { str: 'phi3' }],
-    ['general.name', { str: 'Phi3' }],
-    ['phi3.context_length', { u32: 4096 }],
-    ['phi3.embedding_length', { u32: 3072 }],
-    ['phi3.block_count', { u32: 32 }],
-    ['phi3.feed_forward_length', { u32: 8192 }],
-    ['phi3.attention.head_count', { u32: 32 }],
-    ['phi3.attention.head_count_kv', { u32: 32 }],
-    ['phi3.rope.dimension_count', { u32: 96 }],
-    ['phi3.attention.layer_norm_rms_epsilon', { f32: 1e-5 }],
-  ];
-  for (const [key, v] of phi3TokenizerMetadata()) {
+  return vocabOnlyGGUF([...PHI3_HPARAMS, ['general.name', 'Phi3'], ...phi3TokenizerMetadata()]);
+}
+
+/** The phi3 hyperparameters llama.cpp reads even with `vocab_only` (Phi-3-mini's). */
+export const PHI3_HPARAMS: [string, unknown][] = [
+  ['general.architecture', 'phi3'],
+  ['phi3.context_length', { u32: 4096 }],
+  ['phi3.embedding_length', { u32: 3072 }],
+  ['phi3.block_count', { u32: 32 }],
+  ['phi3.feed_forward_length', { u32: 8192 }],
+  ['phi3.attention.head_count', { u32: 32 }],
+  ['phi3.attention.head_count_kv', { u32: 32 }],
+  ['phi3.rope.dimension_count', { u32: 96 }],
+  ['phi3.attention.layer_norm_rms_epsilon', { f32: 1e-5 }],
+];
+
+/**
+ * A GGUF v3 file with these metadata entries and no tensors. Values: a string, a number (u32),
+ * a boolean, a Float32Array, an Int32Array, a string array, or an explicit `{ u32 }` / `{ f32 }`.
+ */
+export function vocabOnlyGGUF(entries: readonly [string, unknown][]): Uint8Array {
+  const kv: [string, KvValue][] = [];
+  for (const [key, v] of entries) {
     if (typeof v === 'string') kv.push([key, { str: v }]);
     else if (typeof v === 'number') kv.push([key, { u32: v }]);
     else if (typeof v === 'boolean') kv.push([key, { bool: v }]);
     else if (v instanceof Float32Array) kv.push([key, { f32s: v }]);
     else if (v instanceof Int32Array) kv.push([key, { i32s: v }]);
-    else kv.push([key, { strs: v as string[] }]);
+    else if (Array.isArray(v)) kv.push([key, { strs: v as string[] }]);
+    else kv.push([key, v as KvValue]);
   }
   const out: number[] = [];
   const dv = new DataView(new ArrayBuffer(8));

@@ -108,7 +108,15 @@ export interface ModelOptions {
    */
   bigram?: number;
   name?: string;
+  /**
+   * The tokenizer: Phi-3's SentencePiece vocab (default), or a GPT-2 byte-level BPE one
+   * (scripts/bpe-vocab.ts): the small learned vocab, or Phi-4-mini's o200k-based 200,064 tokens.
+   */
+  vocab?: TestVocab;
 }
+
+export const TEST_VOCABS = ['phi3', 'bpe-small', 'o200k'] as const;
+export type TestVocab = (typeof TEST_VOCABS)[number];
 
 export interface TensorPlan {
   name: string;

@@ -10,7 +10,11 @@ import { makeTestModel, modelFileName } from './make-test-model.ts';
 import type { ModelOptions } from './test-model-spec.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SOURCES = ['scripts/make-test-model.ts', 'scripts/test-model-spec.ts', 'scripts/phi3-vocab.ts', 'src/model/gguf-write.ts'];
+const SOURCES = [
+  'scripts/make-test-model.ts', 'scripts/test-model-spec.ts', 'scripts/phi3-vocab.ts', 'src/model/gguf-write.ts',
+  // The BPE vocabularies: learned on textCorpus, byte-mapped and split by the tokenizer's modules.
+  'scripts/bpe-vocab.ts', 'scripts/bpe-small-vocab.ts', 'scripts/bench-tokenizer.ts', 'src/model/bpe-tokenizer.ts', 'src/model/bpe-pretokenize.ts',
+];
 
 function generatorHash(): string {
   const h = createHash('sha1');
@@ -54,6 +58,7 @@ export const TEST_MODELS: ModelOptions[] = [
   { preset: 'tiny', mix: 'q4_k_m', seed: 6, nKvHeads: 1, ropeDim: 48, tiedOutput: true },
   { preset: 'small', mix: 'q4_k_m', seed: 1 },
   { preset: 'medium-wide', mix: 'q4_k_m', seed: 1 },
+  { preset: 'tiny', mix: 'f32', seed: 9, vocab: 'bpe-small' },
 ];
 
 /** Generates whatever of TEST_MODELS is not cached yet, one at a time. */

@@ -17,7 +17,7 @@
  * Returns plain JSON. Load time is the caller's to measure (it depends on where weights come from).
  */
 import type { Engine } from './engine.ts';
-import type { Tokenizer } from '../model/tokenizer.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 import { DispatchProfiler, summarizeKinds, type DispatchTime, type KindTime } from './profile.ts';
 import { attributeRoles, roleWeights, summarizeRoles, ROLE_NAMES, type Role, type RoleTime } from './roles.ts';
 import { bestTrial, LEGACY_STREAM, StreamBench, type StreamConfig, type StreamSweep, type StreamTrial } from './stream-sweep.ts';
@@ -36,7 +36,7 @@ export const BENCH_TEXT =
   'Scholars could compare identical copies of a text for the first time, which changed how knowledge was shared.';
 
 /** BOS + `text` repeated, cut to exactly n ids. */
-export function benchPromptIds(tok: Tokenizer, n: number, text = BENCH_TEXT): number[] {
+export function benchPromptIds(tok: TextTokenizer, n: number, text = BENCH_TEXT): number[] {
   if (!Number.isInteger(n) || n < 1) throw new InvalidRequestError(`bench: the prompt length must be a positive integer (got ${n})`);
   let ids = tok.encode(text, { addSpecial: true });
   while (ids.length < n) ids = ids.concat(tok.encode(text, { addSpecial: false }));

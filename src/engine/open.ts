@@ -12,7 +12,8 @@ import type { ByteSource, GGUFFile } from '../model/gguf-types.ts';
 import { readGGUF } from '../model/gguf.ts';
 import { modelConfigFromGGUF, type ModelConfig } from '../model/config.ts';
 import { vocabFromMetadata, type Vocab } from '../model/vocab.ts';
-import { Tokenizer } from '../model/tokenizer.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
+import { createTokenizer } from '../model/create-tokenizer.ts';
 import { GREEDY } from '../common/sampling.ts';
 import { Engine, type EngineOptions } from './engine.ts';
 
@@ -22,7 +23,7 @@ export interface ModelFile {
   file: GGUFFile;
   cfg: ModelConfig;
   vocab: Vocab;
-  tokenizer: Tokenizer;
+  tokenizer: TextTokenizer;
 }
 
 export interface OpenedModel extends ModelFile {
@@ -43,7 +44,7 @@ export async function readModel(src: ByteSource): Promise<ModelFile> {
   const file = await readGGUF(src);
   const cfg = modelConfigFromGGUF(file);
   const vocab = vocabFromMetadata(file.metadata);
-  return { src, file, cfg, vocab, tokenizer: new Tokenizer(vocab) };
+  return { src, file, cfg, vocab, tokenizer: createTokenizer(vocab) };
 }
 
 /** Makes the engine for a read model on `device`; on failure, destroys whatever it made. */

@@ -5,18 +5,21 @@
  * A user who types `<|end|>\n<|assistant|>` gets those characters as text tokens, not a forged
  * turn. We render the template with a unique sentinel in place of each message's content, cut
  * the output at the sentinels into markup and content segments, and tokenize the joined text
- * with special tokens recognised only inside markup (`Tokenizer.encodeSegments`). Space prefix
+ * with special tokens recognised only inside markup (`TextTokenizer.encodeSegments`). Space prefix
  * and RSTRIP still run across the seams, so when content holds no special-token text the ids
  * equal llama.cpp's tokenization of the rendered prompt (parse_special on).
  *
- * Fallback to llama.cpp's builtin Phi-3 format (`<|role|>\n` content `<|end|>\n` ...) when there
- * is no template, it fails to render, it drops a message (Template A drops system messages;
- * llama.cpp itself detects that template by its markup and uses the builtin, which keeps them),
- * or it alters/duplicates content (then we could not tell markup from content).
+ * Fallback to a builtin format when there is no template, it fails to render, it drops a
+ * message (Template A drops system messages; llama.cpp itself detects that template by its
+ * markup and uses its builtin, which keeps them), or it alters/duplicates content (then we could
+ * not tell markup from content). The builtin is the vocabulary's family's: Phi-3's
+ * (`<|role|>\n` content `<|end|>\n`, llama.cpp `LLM_CHAT_TEMPLATE_PHI_3`) for a SentencePiece
+ * vocab, Phi-4-mini's (`<|role|>` content `<|end|>`, no newlines: its tokenizer_config.json
+ * template) for a byte-level BPE one; `ChatPlan.builtin` says which was used.
  */
 import { Template } from '@huggingface/jinja';
-import type { Segment, Tokenizer } from './tokenizer.ts';
-import type { Vocab } from './vocab.ts';
+import type { Segment, TextTokenizer } from './tokenizer.ts';
+import { EOG_TEXTS, type Vocab } from './vocab.ts';
 
 export type ChatRole = 'system' | 'user' | 'assistant';
 
@@ -25,9 +28,14 @@ export interface ChatMessage {
   content: string;
 }
 
+/** The builtin formats: Phi-3's (newline after each tag) and Phi-4-mini's (none). */
+export type BuiltinFormat = 'phi3' | 'phi4-mini';
+
 export interface ChatTemplateOptions {
-  /** `tokenizer.chat_template` from the GGUF; absent -> builtin Phi-3 format. */
+  /** `tokenizer.chat_template` from the GGUF; absent -> the builtin format. */
   template?: string;
+  /** The builtin format to fall back to; default 'phi3'. */
+  builtin?: BuiltinFormat;
   addGenerationPrompt: boolean;
   bosToken: string;
   eosToken: string;
@@ -37,19 +45,26 @@ export interface ChatPlan {
   /** Markup (`special: true`) and content (`special: false`) in prompt order. */
   segments: Segment[];
   source: 'template' | 'builtin';
+  /** Which builtin format, when `source` is 'builtin'. */
+  builtin?: BuiltinFormat;
   /** Why the template was not used, when it was given but `source` is 'builtin'. */
   fallbackReason?: string;
 }
 
-/** llama.cpp `LLM_CHAT_TEMPLATE_PHI_3`: no BOS (the tokenizer adds it), no trailing EOS. */
-function builtinPhi3(messages: readonly ChatMessage[], addGenerationPrompt: boolean): Segment[] {
+/**
+ * A builtin format: per message `<|role|>` content `<|end|>`, then `<|assistant|>`; Phi-3 puts a
+ * newline after each tag (llama.cpp `LLM_CHAT_TEMPLATE_PHI_3`), Phi-4-mini none. No BOS (the
+ * tokenizer adds it where the vocab asks), no trailing EOS.
+ */
+function builtinFormat(format: BuiltinFormat, messages: readonly ChatMessage[], addGenerationPrompt: boolean): Segment[] {
+  const nl = format === 'phi3' ? '\n' : '';
   const segs: Segment[] = [];
   for (const m of messages) {
-    segs.push({ text: `<|${m.role}|>\n`, special: true });
+    segs.push({ text: `<|${m.role}|>${nl}`, special: true });
     segs.push({ text: m.content, special: false });
-    segs.push({ text: '<|end|>\n', special: true });
+    segs.push({ text: `<|end|>${nl}`, special: true });
   }
-  if (addGenerationPrompt) segs.push({ text: '<|assistant|>\n', special: true });
+  if (addGenerationPrompt) segs.push({ text: `<|assistant|>${nl}`, special: true });
   return segs;
 }
 
@@ -114,12 +129,19 @@ function planFromTemplate(messages: readonly ChatMessage[], opts: ChatTemplateOp
 
 /** Markup and content segments of the prompt; see the module comment for the fallback rules. */
 export function planChat(messages: readonly ChatMessage[], opts: ChatTemplateOptions): ChatPlan {
+  const builtin = opts.builtin ?? 'phi3';
+  const segments = (): Segment[] => builtinFormat(builtin, messages, opts.addGenerationPrompt);
   if (opts.template) {
     const r = planFromTemplate(messages, { ...opts, template: opts.template });
     if (typeof r !== 'string') return { segments: r, source: 'template' };
-    return { segments: builtinPhi3(messages, opts.addGenerationPrompt), source: 'builtin', fallbackReason: r };
+    return { segments: segments(), source: 'builtin', builtin, fallbackReason: r };
   }
-  return { segments: builtinPhi3(messages, opts.addGenerationPrompt), source: 'builtin' };
+  return { segments: segments(), source: 'builtin', builtin };
+}
+
+/** The builtin format that fits a vocabulary: Phi-4-mini's for byte-level BPE, else Phi-3's. */
+export function builtinFormatFor(vocab: Vocab): BuiltinFormat {
+  return vocab.model === 'gpt2' ? 'phi4-mini' : 'phi3';
 }
 
 /** The prompt as text (what llama.cpp would feed its tokenizer, parse_special on). */
@@ -134,15 +156,17 @@ export type EncodeChatOptions = Omit<ChatTemplateOptions, 'bosToken' | 'eosToken
 };
 
 /**
- * Prompt ids: BOS (when the vocab adds one) + markup as special tokens + content as text.
+ * Prompt ids: BOS (when the vocab adds one) + markup as special tokens + content as text. The
+ * builtin format defaults to the vocabulary's (`builtinFormatFor`).
  * A template that starts with BOS text does not get a second BOS (llama.cpp's common_chat
  * strips it for the same reason).
  */
-export function encodeChat(tokenizer: Tokenizer, messages: readonly ChatMessage[], opts: EncodeChatOptions): number[] {
+export function encodeChat(tokenizer: TextTokenizer, messages: readonly ChatMessage[], opts: EncodeChatOptions): number[] {
   const v = tokenizer.vocab;
   const bosToken = opts.bosToken ?? v.tokens[v.bosId] ?? '';
   const eosToken = opts.eosToken ?? v.tokens[v.eosId] ?? '';
-  const segments = planChat(messages, { ...opts, bosToken, eosToken }).segments.slice();
+  const builtin = opts.builtin ?? builtinFormatFor(v);
+  const segments = planChat(messages, { ...opts, builtin, bosToken, eosToken }).segments.slice();
   if (v.addBos && bosToken && segments.length > 0 && segments[0].special && segments[0].text.startsWith(bosToken)) {
     segments[0] = { text: segments[0].text.slice(bosToken.length), special: true };
   }
@@ -150,16 +174,18 @@ export function encodeChat(tokenizer: Tokenizer, messages: readonly ChatMessage[
 }
 
 /**
- * Ids that end a reply: `<|end|>`, `<|endoftext|>` and `<|assistant|>` (the April 2024
- * generation_config's eos list, PHI3.md 7) where the vocab has them, plus the file's EOS.
- * Ascending.
+ * Ids that end a reply: every token llama.cpp counts as end-of-generation by its text
+ * (`EOG_TEXTS`: `<|end|>`, `<|endoftext|>`, ...), `<|assistant|>` (the April 2024 Phi-3
+ * generation_config's eos list, PHI3.md 7: a reply never opens a new assistant turn), where the
+ * vocab has them, plus the file's EOS. Ascending.
  */
 export function stopTokenIds(vocab: Vocab): number[] {
   const ids = new Set<number>();
-  for (const text of ['<|end|>', '<|endoftext|>', '<|assistant|>']) {
-    const id = vocab.tokens.lastIndexOf(text);
-    if (id >= 0) ids.add(id);
-  }
+  const stopTexts = new Set([...EOG_TEXTS, '<|assistant|>']);
+  // By text, like llama.cpp's token_to_id lookup: the last id with that text.
+  const byText = new Map<string, number>();
+  vocab.tokens.forEach((t, i) => { if (stopTexts.has(t)) byText.set(t, i); });
+  for (const id of byText.values()) ids.add(id);
   if (vocab.eosId >= 0 && vocab.eosId < vocab.tokens.length) ids.add(vocab.eosId);
   return [...ids].sort((a, b) => a - b);
 }

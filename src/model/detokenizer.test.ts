@@ -8,6 +8,9 @@ import { textCorpus } from '../../scripts/bench-tokenizer.ts';
 import { Rng } from '../util/rng.ts';
 import { StreamDecoder } from './detokenizer.ts';
 import { Tokenizer } from './tokenizer.ts';
+import { BpeTokenizer } from './bpe-tokenizer.ts';
+import { bpeVocabObject } from '../../scripts/bpe-vocab.ts';
+import { bpeSmallVocab } from '../../scripts/bpe-small-vocab.ts';
 
 const tok = new Tokenizer(phi3VocabObject());
 
@@ -78,5 +81,19 @@ describe('StreamDecoder', () => {
         rng.next() < 0.7 ? 3 + rng.int(0x80, 0xff) : rng.int(0, 32063));
       checkAllSplits(ids, n % 2 === 0);
     }
+  });
+});
+
+describe('StreamDecoder on a byte-level BPE vocab', () => {
+  const bpe = new BpeTokenizer(bpeVocabObject(bpeSmallVocab()));
+
+  it('keeps the leading space (the vocab adds no space prefix) and holds back split characters', () => {
+    const ids = bpe.encode(' Hello 😀 東京', { addSpecial: false });
+    const d = new StreamDecoder(bpe, { stripLeadingSpace: true });
+    const parts = ids.map((id) => d.push(id));
+    expect(parts.join('') + d.flush()).toBe(' Hello 😀 東京');
+    expect(bpe.decode(ids)).toBe(' Hello 😀 東京');
+    // No part ends inside a character: a split character is held back until it is complete.
+    expect(parts.every((p) => !/[\uD800-\uDBFF]$/.test(p) && !p.includes('\uFFFD'))).toBe(true);
   });
 });

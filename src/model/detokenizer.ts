@@ -5,26 +5,27 @@
  * holds back an incomplete tail and turns bytes that can no longer form a character into U+FFFD
  * as soon as that is certain, so the concatenated output equals a one-shot decode of all bytes.
  */
-import type { Tokenizer } from './tokenizer.ts';
+import type { TextTokenizer } from './tokenizer.ts';
 
 export interface StreamDecoderOptions {
   /**
    * Drop one leading space of the first token, as llama.cpp's `detokenize` does when the vocab
    * adds a space prefix. For a reply, whose first piece is usually "▁Word" because the prompt
    * ends in a special token. Like llama.cpp this looks at the first token only: if that token
-   * decodes to nothing (a control token), no space is dropped later.
+   * decodes to nothing (a control token), no space is dropped later. Ignored for a vocab that
+   * adds no space prefix (GPT-2 byte-level BPE): there the space is the model's own.
    */
   stripLeadingSpace?: boolean;
 }
 
 export class StreamDecoder {
-  private readonly tokenizer: Tokenizer;
+  private readonly tokenizer: TextTokenizer;
   private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   private stripPending: boolean;
 
-  constructor(tokenizer: Tokenizer, opts: StreamDecoderOptions = {}) {
+  constructor(tokenizer: TextTokenizer, opts: StreamDecoderOptions = {}) {
     this.tokenizer = tokenizer;
-    this.stripPending = opts.stripLeadingSpace ?? false;
+    this.stripPending = (opts.stripLeadingSpace ?? false) && tokenizer.vocab.addSpacePrefix;
   }
 
   /**

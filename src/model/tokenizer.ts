@@ -33,8 +33,26 @@ export interface Segment {
   special: boolean;
 }
 
+/**
+ * What the rest of the app needs of a tokenizer, SentencePiece (`Tokenizer`) or GPT-2 byte-level
+ * BPE (`BpeTokenizer`, bpe-tokenizer.ts); `createTokenizer` (create-tokenizer.ts) picks one.
+ */
+export interface TextTokenizer {
+  readonly vocab: Vocab;
+  /** llama.cpp token attributes (TokenAttr bits), after its load-time overrides. */
+  readonly attrs: Uint16Array;
+  readonly size: number;
+  /** Token id of an exact token text, if any. */
+  idOf(text: string): number | undefined;
+  encode(text: string, opts?: EncodeOptions): number[];
+  encodeSegments(segments: readonly Segment[], opts?: { addSpecial?: boolean }): number[];
+  /** The bytes token `id` decodes to (llama.cpp `token_to_piece`, no lstrip). */
+  pieceBytes(id: number, special: boolean): Uint8Array;
+  decode(ids: readonly number[], opts?: DecodeOptions): string;
+}
+
 /** A partition fragment: a token (`tok >= 0`) or the raw text `[s, e)` (`tok === -1`). */
-interface Fragment {
+export interface Fragment {
   tok: number;
   s: number;
   e: number;
@@ -57,73 +75,30 @@ export function toWellFormed(s: string): string {
 
 const utf8 = new TextEncoder();
 
-export class Tokenizer {
-  readonly vocab: Vocab;
-  /** llama.cpp token attributes (TokenAttr bits), after its load-time overrides. */
-  readonly attrs: Uint16Array;
-  private readonly pieceToId = new Map<string, number>();
+/**
+ * Special-token handling shared by both tokenizers: the candidate list and
+ * `tokenizer_st_partition` over segments (see `Tokenizer.encodeSegments`).
+ */
+export class SpecialSplitter {
   /** Special-token candidates, longest UTF-8 text first, as llama.cpp sorts them. Ties go by id;
    *  llama.cpp's std::sort leaves them unordered, which matters only if two equal-length
-   *  candidates can overlap in text (no two in Phi-3's vocab can). */
-  private readonly specials: number[];
-  private readonly byteToId: Int32Array;
-  /**
-   * Whether a fragment may be cut before every "▁" that follows a non-"▁" character. A merge
-   * across such a cut would create a piece containing "x▁" (x not ▁); if no token contains one,
-   * no merge ever crosses the cut, so the chunks merge independently, in the same relative
-   * order (the tie-break by left index is preserved within a chunk). True for Llama-2's vocab.
-   */
-  private readonly splitAtSpaces: boolean;
-  private readonly chunkCache = new Map<string, number[]>();
-  private readonly pieceCache: (Uint8Array | undefined)[];
-  private readonly spm = new SpmSession();
+   *  candidates can overlap in text (no two in Phi-3's or o200k's special tokens can). */
+  private readonly specials: number[] = [];
 
-  constructor(vocab: Vocab) {
-    this.vocab = vocab;
-    this.attrs = tokenAttrs(vocab);
-    const n = vocab.tokens.length;
-    // The last id with a given text wins, like llama.cpp's `token_to_id[text] = id` loop.
-    for (let i = 0; i < n; i++) this.pieceToId.set(vocab.tokens[i], i);
-    this.specials = [];
-    for (let i = 0; i < n; i++) if (this.attrs[i] & SPECIAL_ATTRS && vocab.tokens[i].length > 0) this.specials.push(i);
-    const bytes = new Map(this.specials.map((id) => [id, utf8.encode(vocab.tokens[id]).length]));
+  constructor(private readonly tokens: readonly string[], private readonly attrs: Uint16Array) {
+    for (let i = 0; i < tokens.length; i++) if (attrs[i] & SPECIAL_ATTRS && tokens[i].length > 0) this.specials.push(i);
+    const bytes = new Map(this.specials.map((id) => [id, utf8.encode(tokens[id]).length]));
     this.specials.sort((a, b) => (bytes.get(b) ?? 0) - (bytes.get(a) ?? 0) || a - b);
-    this.byteToId = new Int32Array(256);
-    for (let b = 0; b < 256; b++) {
-      const hex = `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
-      this.byteToId[b] = this.pieceToId.get(hex) ?? this.pieceToId.get(String.fromCharCode(b)) ?? vocab.unkId;
-    }
-    this.splitAtSpaces = !vocab.tokens.some((t) => /[^\u2581]\u2581/.test(t));
-    this.pieceCache = new Array(n);
-  }
-
-  /** Token id of an exact piece text (`▁Hello`, `<|end|>`, `<0x0A>`), if any. */
-  idOf(text: string): number | undefined {
-    return this.pieceToId.get(text);
-  }
-
-  get size(): number {
-    return this.vocab.tokens.length;
-  }
-
-  encode(text: string, opts: EncodeOptions = {}): number[] {
-    const parseSpecial = opts.parseSpecial ?? false;
-    return this.encodeSegments([{ text, special: parseSpecial }], { addSpecial: opts.addSpecial });
   }
 
   /**
-   * Encodes the concatenation of `segments` as llama.cpp would encode the joined string, except
-   * that CONTROL/UNKNOWN token text is only recognised where it lies wholly inside a segment with
-   * `special: true`. Text fragments, the space prefix and RSTRIP run across segment seams exactly
-   * as on the joined string. This is how chat markup and message content share one encoding.
+   * The joined, well-formed text of `segments` and its fragments: special tokens, and raw text
+   * between them. CONTROL/UNKNOWN token text becomes a token only where it lies wholly inside a
+   * `special` segment; USER_DEFINED token text always does.
    */
-  encodeSegments(segments: readonly Segment[], opts: { addSpecial?: boolean } = {}): number[] {
-    const addSpecial = opts.addSpecial ?? true;
+  split(segments: readonly Segment[]): { text: string; frags: Fragment[] } {
     const text = toWellFormed(segments.map((s) => s.text).join(''));
-    const out: number[] = [];
-    if (addSpecial && this.vocab.addBos) out.push(this.vocab.bosId);
-    if (text.length === 0) return out;
-
+    if (text.length === 0) return { text, frags: [] };
     // specialEnd[i] > 0: position i lies in a special segment that ends at specialEnd[i].
     let allSpecial = true;
     let noneSpecial = true;
@@ -143,19 +118,7 @@ export class Tokenizer {
     }
     const mayBeSpecial = (start: number, end: number): boolean =>
       allSpecial || (specialEnd !== undefined && specialEnd[start] >= end);
-
-    let isPrevSpecial = true;
-    for (const f of this.partition(text, noneSpecial, mayBeSpecial)) {
-      if (f.tok >= 0) {
-        out.push(f.tok);
-        isPrevSpecial = true;
-      } else {
-        const prefix = this.vocab.addSpacePrefix && isPrevSpecial ? ' ' : '';
-        this.encodeFragment((prefix + text.slice(f.s, f.e)).replaceAll(' ', SPACE_MARK), out);
-        isPrevSpecial = false;
-      }
-    }
-    return out;
+    return { text, frags: this.partition(text, noneSpecial, mayBeSpecial) };
   }
 
   /**
@@ -170,7 +133,7 @@ export class Tokenizer {
       const attr = this.attrs[id];
       const controlish = (attr & CONTROL_OR_UNKNOWN) !== 0;
       if (controlish && textOnly) continue;
-      const needle = this.vocab.tokens[id];
+      const needle = this.tokens[id];
       const len = needle.length;
       // Next occurrence at or after some position; fragments are visited left to right, so
       // one cursor over the whole text keeps each token's search linear.
@@ -205,6 +168,81 @@ export class Tokenizer {
       frags = out;
     }
     return frags;
+  }
+}
+
+export class Tokenizer implements TextTokenizer {
+  readonly vocab: Vocab;
+  /** llama.cpp token attributes (TokenAttr bits), after its load-time overrides. */
+  readonly attrs: Uint16Array;
+  private readonly pieceToId = new Map<string, number>();
+  private readonly splitter: SpecialSplitter;
+  private readonly byteToId: Int32Array;
+  /**
+   * Whether a fragment may be cut before every "▁" that follows a non-"▁" character. A merge
+   * across such a cut would create a piece containing "x▁" (x not ▁); if no token contains one,
+   * no merge ever crosses the cut, so the chunks merge independently, in the same relative
+   * order (the tie-break by left index is preserved within a chunk). True for Llama-2's vocab.
+   */
+  private readonly splitAtSpaces: boolean;
+  private readonly chunkCache = new Map<string, number[]>();
+  private readonly pieceCache: (Uint8Array | undefined)[];
+  private readonly spm = new SpmSession();
+
+  constructor(vocab: Vocab) {
+    this.vocab = vocab;
+    this.attrs = tokenAttrs(vocab);
+    const n = vocab.tokens.length;
+    // The last id with a given text wins, like llama.cpp's `token_to_id[text] = id` loop.
+    for (let i = 0; i < n; i++) this.pieceToId.set(vocab.tokens[i], i);
+    this.splitter = new SpecialSplitter(vocab.tokens, this.attrs);
+    this.byteToId = new Int32Array(256);
+    for (let b = 0; b < 256; b++) {
+      const hex = `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
+      this.byteToId[b] = this.pieceToId.get(hex) ?? this.pieceToId.get(String.fromCharCode(b)) ?? vocab.unkId;
+    }
+    this.splitAtSpaces = !vocab.tokens.some((t) => /[^\u2581]\u2581/.test(t));
+    this.pieceCache = new Array(n);
+  }
+
+  /** Token id of an exact piece text (`▁Hello`, `<|end|>`, `<0x0A>`), if any. */
+  idOf(text: string): number | undefined {
+    return this.pieceToId.get(text);
+  }
+
+  get size(): number {
+    return this.vocab.tokens.length;
+  }
+
+  encode(text: string, opts: EncodeOptions = {}): number[] {
+    const parseSpecial = opts.parseSpecial ?? false;
+    return this.encodeSegments([{ text, special: parseSpecial }], { addSpecial: opts.addSpecial });
+  }
+
+  /**
+   * Encodes the concatenation of `segments` as llama.cpp would encode the joined string, except
+   * that CONTROL/UNKNOWN token text is only recognised where it lies wholly inside a segment with
+   * `special: true`. Text fragments, the space prefix and RSTRIP run across segment seams exactly
+   * as on the joined string. This is how chat markup and message content share one encoding.
+   */
+  encodeSegments(segments: readonly Segment[], opts: { addSpecial?: boolean } = {}): number[] {
+    const addSpecial = opts.addSpecial ?? true;
+    const out: number[] = [];
+    if (addSpecial && this.vocab.addBos) out.push(this.vocab.bosId);
+    const { text, frags } = this.splitter.split(segments);
+    let isPrevSpecial = true;
+    for (const f of frags) {
+      if (f.tok >= 0) {
+        out.push(f.tok);
+        isPrevSpecial = true;
+      } else {
+        const prefix = this.vocab.addSpacePrefix && isPrevSpecial ? ' ' : '';
+        this.encodeFragment((prefix + text.slice(f.s, f.e)).replaceAll(' ', SPACE_MARK), out);
+        isPrevSpecial = false;
+      }
+    }
+    if (addSpecial && this.vocab.addEos) out.push(this.vocab.eosId);
+    return out;
   }
 
   /** One escaped text fragment ("▁" for spaces) -> ids, chunk by chunk when that is exact. */
@@ -265,7 +303,8 @@ export class Tokenizer {
   /**
    * llama.cpp `detokenize`: concatenated piece bytes as UTF-8 (invalid sequences -> U+FFFD).
    * The first token loses one leading space when the vocab adds a space prefix, unless a BOS
-   * was removed (`removeSpecial`), in which case llama.cpp keeps it.
+   * was removed (`removeSpecial`), in which case llama.cpp keeps it; `removeSpecial` also drops
+   * a trailing EOS when the vocab adds one.
    */
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
     const special = opts.unparseSpecial ?? false;
@@ -275,9 +314,11 @@ export class Tokenizer {
       removeSpace = false;
       start = 1;
     }
+    let end = ids.length;
+    if (opts.removeSpecial && this.vocab.addEos && end > start && ids[end - 1] === this.vocab.eosId) end--;
     const parts: Uint8Array[] = [];
     let total = 0;
-    for (let i = start; i < ids.length; i++) {
+    for (let i = start; i < end; i++) {
       let p = this.pieceBytes(ids[i], special);
       if (removeSpace && p.length > 0 && p[0] === 0x20) p = p.subarray(1);
       removeSpace = false;

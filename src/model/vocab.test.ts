@@ -2,10 +2,12 @@
  * Reading the tokenizer from GGUF metadata, and the per-token attributes llama.cpp derives.
  */
 import { describe, expect, it } from 'vitest';
+import { bpeTokenizerMetadata } from '../../scripts/bpe-vocab.ts';
+import { bpeSmallVocab } from '../../scripts/bpe-small-vocab.ts';
 import { phi3TokenizerMetadata, phi3VocabGGUF, phi3VocabObject } from '../../scripts/phi3-vocab.ts';
 import { ModelFormatError } from '../common/errors.ts';
 import { parseGGUF } from './gguf.ts';
-import { TokenAttr, TokenType, tokenAttrs, vocabFromMetadata } from './vocab.ts';
+import { TokenAttr, TokenType, tokenAttrs, vocabFromMetadata, type Vocab } from './vocab.ts';
 
 function meta(extra: [string, unknown][] = []): Map<string, unknown> {
   const m = phi3TokenizerMetadata();
@@ -45,18 +47,19 @@ describe('vocabFromMetadata', () => {
       .toMatchObject({ addSpacePrefix: false, eosId: 3 });
   });
 
-  it('recognises Phi-3 by name (any case, "phi-3" or "phi3") or by architecture', () => {
+  it('recognises Phi-3 by name only (any case, "phi-3" or "phi3"), as llama.cpp does', () => {
     const base = [['tokenizer.ggml.model', 'llama'], ['tokenizer.ggml.tokens', ['a']]] as [string, unknown][];
     const is = (extra: [string, unknown][]): boolean => vocabFromMetadata(new Map([...base, ...extra])).isPhi3;
     expect(is([['general.name', 'Phi-3-mini-4k-instruct']])).toBe(true);
     expect(is([['general.name', 'PHI3 test']])).toBe(true);
-    expect(is([['general.architecture', 'phi3'], ['general.name', 'x']])).toBe(true);
+    // Phi-4-mini's architecture is phi3, and llama.cpp gives its specials no RSTRIP.
+    expect(is([['general.architecture', 'phi3'], ['general.name', 'Phi 4 Mini Instruct']])).toBe(false);
     expect(is([['general.architecture', 'llama'], ['general.name', 'LLaMA v2']])).toBe(false);
   });
 
   it('names the unsupported tokenizer model', () => {
-    expect(() => vocabFromMetadata(meta([['tokenizer.ggml.model', 'gpt2']]))).toThrow(/unsupported tokenizer model "gpt2"/);
-    expect(() => vocabFromMetadata(meta([['tokenizer.ggml.model', 'gpt2']]))).toThrow(ModelFormatError);
+    expect(() => vocabFromMetadata(meta([['tokenizer.ggml.model', 'bert']]))).toThrow(/unsupported tokenizer model "bert"/);
+    expect(() => vocabFromMetadata(meta([['tokenizer.ggml.model', 't5']]))).toThrow(ModelFormatError);
     expect(() => vocabFromMetadata(new Map())).toThrow(/tokenizer.ggml.model is missing/);
   });
 
@@ -78,5 +81,38 @@ describe('tokenAttrs', () => {
     for (const id of [0, 1, 32000, 13, 15043]) expect(rstrip(id)).toBe(false);
     const notPhi = tokenAttrs({ ...phi3VocabObject(), isPhi3: false });
     expect(notPhi[32007] & TokenAttr.RSTRIP).toBe(0);
+  });
+});
+
+describe('vocabFromMetadata, gpt2 (byte-level BPE)', () => {
+  const gpt2 = (extra: [string, unknown][] = [], drop: string[] = []): Map<string, unknown> => {
+    const m = new Map<string, unknown>(bpeTokenizerMetadata(bpeSmallVocab()));
+    for (const k of drop) m.delete(k);
+    for (const [k, v] of extra) m.set(k, v);
+    return m;
+  };
+
+  it('reads the tokenizer keys llama.cpp reads, with its gpt2 defaults', () => {
+    const v = vocabFromMetadata(gpt2());
+    const ref = bpeSmallVocab();
+    expect([v.model, v.pre, v.merges?.length, v.bosId, v.addBos, v.addSpacePrefix]).toEqual(['gpt2', 'gpt-4o', ref.merges.length, ref.bosId, false, false]);
+    const bare = vocabFromMetadata(gpt2([], ['tokenizer.ggml.bos_token_id', 'tokenizer.ggml.eos_token_id', 'tokenizer.ggml.add_bos_token']));
+    expect([bare.bosId, bare.eosId, bare.unkId, bare.addBos]).toEqual([11, 11, -1, false]);
+    // The llama3 pre-tokenizers add BOS unless the file says otherwise.
+    expect(vocabFromMetadata(gpt2([['tokenizer.ggml.pre', 'llama-bpe']], ['tokenizer.ggml.add_bos_token'])).addBos).toBe(true);
+  });
+
+  it('refuses an unknown pre-tokenizer by name; a missing one is "default", as in llama.cpp', () => {
+    const bad = (): Vocab => vocabFromMetadata(gpt2([['tokenizer.ggml.pre', 'qwen2']]));
+    expect(bad).toThrow(ModelFormatError);
+    expect(bad).toThrow(/unsupported pre-tokenizer "qwen2" \(tokenizer.ggml.pre\) for a gpt2 vocabulary: supported are "gpt-4o"/);
+    expect(() => vocabFromMetadata(gpt2([['tokenizer.ggml.pre', 'toString']]))).toThrow(/unsupported pre-tokenizer "toString"/);
+    expect(vocabFromMetadata(gpt2([], ['tokenizer.ggml.pre'])).pre).toBe('default');
+  });
+
+  it('refuses a gpt2 vocabulary without merges, or with merges that are not strings', () => {
+    expect(() => vocabFromMetadata(gpt2([], ['tokenizer.ggml.merges']))).toThrow(ModelFormatError);
+    expect(() => vocabFromMetadata(gpt2([], ['tokenizer.ggml.merges']))).toThrow(/tokenizer.ggml.merges is missing: a gpt2 \(byte-level BPE\) vocabulary needs its merges/);
+    expect(() => vocabFromMetadata(gpt2([['tokenizer.ggml.merges', [1, 2]]]))).toThrow(/merges must be an array of strings/);
   });
 });

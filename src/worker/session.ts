@@ -4,7 +4,7 @@
  */
 import type { Engine } from '../engine/engine.ts';
 import type { OpenedModel } from '../engine/open.ts';
-import type { Tokenizer } from '../model/tokenizer.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 import { StreamDecoder } from '../model/detokenizer.ts';
 import { encodeChat, stopTokenIds } from '../model/chat-template.ts';
 import { CHAT_DEFAULTS } from '../common/sampling.ts';
@@ -13,7 +13,7 @@ import type { ChatDelta, ChatRequest, ChatResult } from './protocol.ts';
 
 export class ChatSession {
   readonly engine: Engine;
-  readonly tokenizer: Tokenizer;
+  readonly tokenizer: TextTokenizer;
   private readonly stopIds: number[];
   private readonly template?: string;
   private controller?: AbortController;
