@@ -38,7 +38,7 @@ describe('GPU engine vs llama.cpp and the CPU reference', () => {
   for (const [label, opts, tol, ctx = 256, run = { prompt: 64, steps: 32 }] of [...LLAMA_CASES, ...LLAMA_WIDE_CASES]) {
     it(label, async () => {
       const { path, src, file, cfg } = await openTestModel(opts);
-      const prompt = promptIds(run.prompt);
+      const prompt = promptIds(run.prompt, opts.vocab);
       const trace = await llamaGreedyFile(path, prompt, run.steps, { contextSize: ctx });
       const device = run.maxBinding ? withBindingLimit(gpu.device, run.maxBinding) : gpu.device;
       const engine = await Engine.load(device, file, src, cfg, { contextLength: ctx, slidingWindow: false });

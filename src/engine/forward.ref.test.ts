@@ -25,7 +25,7 @@ describe('CPU reference forward pass vs llama.cpp', () => {
       const src = await fileSource(path);
       const file = await readGGUF(src);
       const cfg = modelConfigFromGGUF(file);
-      const prompt = promptIds(run.prompt);
+      const prompt = promptIds(run.prompt, opts.vocab);
       const trace = await llamaGreedyFile(path, prompt, run.steps, { contextSize: ctx });
       // llama.cpp 3.21.1 does not apply phi3's sliding window; neither may we when comparing.
       const ref = new RefModel(await loadRefWeights(file, src, cfg), { contextLength: ctx, slidingWindow: false });
