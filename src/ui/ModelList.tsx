@@ -1,7 +1,9 @@
 import type { LoadedModel, StoredModel } from '../worker/protocol.ts';
 import { ContextLength } from './ContextLength.tsx';
 import { formatBytes } from '../common/format.ts';
-import { effectiveContext } from './models.ts';
+import { deviceBudget } from './fit.ts';
+import { KvPrecision } from './KvPrecision.tsx';
+import { effectiveContext, kvChoice, kvTypeLabel, type KvPreference } from './models.ts';
 import type { StorageState } from './useStorage.ts';
 
 /** Storage used and free, and whether the browser keeps it under pressure, in plain words. */
@@ -52,6 +54,9 @@ export function ModelList({
   contextLength,
   storage,
   onContextLength,
+  kvPreference,
+  onKvPreference,
+  limits,
   onUse,
   onResume,
   onDelete,
@@ -65,6 +70,11 @@ export function ModelList({
   contextLength: number;
   storage: StorageState;
   onContextLength: (n: number) => void;
+  /** The "KV cache precision" setting. */
+  kvPreference: KvPreference;
+  onKvPreference: (p: KvPreference) => void;
+  /** The adapter's limits (GpuCapabilities.limits). */
+  limits?: Readonly<Record<string, number>>;
   onUse: (m: StoredModel) => void;
   onResume: (m: StoredModel & { url: string }) => void;
   onDelete: (m: StoredModel) => void;
@@ -72,6 +82,7 @@ export function ModelList({
   onPersist: () => void;
 }) {
   const currentId = current?.model.id;
+  const budget = deviceBudget(undefined, (navigator as Navigator & { deviceMemory?: number }).deviceMemory, limits);
   return (
     <section className="card models" aria-labelledby="models-title">
       <h2 id="models-title">Models</h2>
@@ -80,7 +91,8 @@ export function ModelList({
         {models.map((m) => {
           const inUse = m.id === currentId;
           // The loaded model can be reloaded with another length; others are loaded with the chosen one.
-          const reload = inUse && current && effectiveContext(contextLength, m.contextLength) !== current.loaded.contextLength;
+          const ctx = effectiveContext(contextLength, m.contextLength);
+          const reload = inUse && current && (ctx !== current.loaded.contextLength || kvChoice(kvPreference, m.kv, ctx, m.bytes, budget) !== current.loaded.kvType);
           return (
             <li key={m.id}>
               <div className="model-name-line">
@@ -90,7 +102,7 @@ export function ModelList({
               </div>
               <div className="muted small">
                 {m.complete
-                  ? `${formatBytes(m.bytes)}${m.contextLength ? ` · up to ${m.contextLength} tokens` : ''}${inUse && current ? ` · loaded with ${current.loaded.contextLength}` : ''}`
+                  ? `${formatBytes(m.bytes)}${m.contextLength ? ` · up to ${m.contextLength} tokens` : ''}${inUse && current ? ` · loaded with ${current.loaded.contextLength}, ${kvTypeLabel(current.loaded.kvType)} KV (${formatBytes(current.loaded.kvBytes)})` : ''}`
                   : `${formatBytes(m.storedBytes)} of ${formatBytes(m.bytes)} downloaded.${m.url ? '' : ' Import the file again to finish.'}`}
               </div>
               {m.complete && m.id !== loadingId ? (
@@ -100,7 +112,9 @@ export function ModelList({
                   onChange={onContextLength}
                   fileBytes={m.bytes}
                   modelMax={m.contextLength}
-                  kvBytesPerToken={inUse && current ? current.loaded.kvBytesPerToken : m.kvBytesPerToken}
+                  kv={inUse && current ? current.loaded.kv : m.kv}
+                  kvPreference={kvPreference}
+                  budget={budget}
                   disabled={busy}
                 />
               ) : null}
@@ -131,6 +145,7 @@ export function ModelList({
           );
         })}
       </ul>
+      {models.some((m) => m.complete) ? <KvPrecision value={kvPreference} onChange={onKvPreference} disabled={busy} /> : null}
       {onAdd ? (
         <button type="button" className="secondary" onClick={onAdd} disabled={busy}>
           Add a model
