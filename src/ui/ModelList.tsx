@@ -145,7 +145,14 @@ export function ModelList({
           );
         })}
       </ul>
-      {models.some((m) => m.complete) ? <KvPrecision value={kvPreference} onChange={onKvPreference} disabled={busy} /> : null}
+      {models.some((m) => m.complete) ? (
+        <KvPrecision
+          value={kvPreference}
+          onChange={onKvPreference}
+          inUse={current ? kvChoice(kvPreference, current.loaded.kv, effectiveContext(contextLength, current.model.contextLength), current.model.bytes, budget) : undefined}
+          disabled={busy}
+        />
+      ) : null}
       {onAdd ? (
         <button type="button" className="secondary" onClick={onAdd} disabled={busy}>
           Add a model

@@ -221,8 +221,8 @@ export function ModelPicker({
           kvPreference={kvPreference}
           budget={budget}
         />
-        <KvPrecision value={kvPreference} onChange={onKvPreference} inUse={M.kv ? chosen.kvType : undefined} />
         <p className="muted small context-hint">A longer context remembers more of the conversation and takes more GPU memory. You can change it later.</p>
+        <KvPrecision value={kvPreference} onChange={onKvPreference} inUse={M.kv ? chosen.kvType : undefined} />
         {fit.verdict === 'will-not-fit' ? (
           <div id={ids.fit} className="fit-note refused">
             <p>
