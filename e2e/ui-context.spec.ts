@@ -8,7 +8,8 @@
  * Would fail if the options or the memory shown did not follow the KV type chosen, if the choice
  * were forgotten on reload, or if the load did not use the chosen length and precision.
  */
-import { expect, test, type BrowserContext } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { MODEL_REGISTRY } from '../src/common/catalog.ts';
 import { formatBytes } from '../src/common/format.ts';
 import { kvBytesPerToken } from '../src/common/kv.ts';
@@ -32,6 +33,12 @@ async function serveStandIn(context: BrowserContext) {
     if (route.request().url() !== MINI_128K.url) return route.fulfill({ status: 404, body: 'not served here' });
     await route.fulfill({ response: await route.fetch({ url: server.url(MINI_128K.displayName) }) });
   });
+}
+
+/** Axe's serious and critical WCAG 2.1 A/AA violations, by rule id (empty when clean). */
+async function serious(page: Page): Promise<string[]> {
+  const { violations } = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id);
 }
 
 /** What the picker shows for the 128K mini at `n` positions: the file and the cache in `kvType`. */
@@ -69,6 +76,7 @@ test('a 128K model: 8K and up in 8 bits by default, 16 bits by choice, remembere
   await expect(card.getByText(`about ${memory(8192, 'q8_0')} (weights and a 8192-token context)`)).toBeVisible();
   await expect(card.locator('dt:has-text("KV cache") + dd')).toHaveText('8-bit');
   await expect(card.getByText('May not fit this device:')).toHaveCount(0);
+  expect(await serious(page)).toEqual([]);
   await card.scrollIntoViewIfNeeded();
   await shoot(page, 'context-1-auto');
 
@@ -101,6 +109,7 @@ test('a 128K model: 8K and up in 8 bits by default, 16 bits by choice, remembere
   await expect(listPrecision.locator('option:checked')).toHaveText('Automatic (8-bit)');
   await expect(models.getByRole('combobox', { name: `Context length for ${MINI_128K.displayName}` }).locator('option:checked')).toHaveText(/^8192 tokens · .* GPU, 8-bit KV$/);
   await expect(models.getByRole('button', { name: `Reload ${MINI_128K.displayName}` })).toBeVisible();
+  expect(await serious(page)).toEqual([]);
   await shoot(page, 'context-2-loaded');
   expect(errors).toEqual([]);
 });
