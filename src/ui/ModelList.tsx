@@ -1,9 +1,10 @@
+import { useId } from 'react';
 import type { LoadedModel, StoredModel } from '../worker/protocol.ts';
 import { ContextLength } from './ContextLength.tsx';
 import { formatBytes } from '../common/format.ts';
-import { deviceBudget } from './fit.ts';
+import { deviceBudget, reportedDeviceMemory } from './fit.ts';
 import { KvPrecision } from './KvPrecision.tsx';
-import { effectiveContext, kvChoice, kvTypeLabel, type KvPreference } from './models.ts';
+import { effectiveContext, kvChoice, kvOption, kvTypeLabel, type KvPreference } from './models.ts';
 import type { StorageState } from './useStorage.ts';
 
 /** Storage used and free, and whether the browser keeps it under pressure, in plain words. */
@@ -82,17 +83,23 @@ export function ModelList({
   onPersist: () => void;
 }) {
   const currentId = current?.model.id;
-  const budget = deviceBudget(undefined, (navigator as Navigator & { deviceMemory?: number }).deviceMemory, limits);
+  const budget = deviceBudget(undefined, reportedDeviceMemory(), limits);
+  const listId = useId();
   return (
     <section className="card models" aria-labelledby="models-title">
       <h2 id="models-title">Models</h2>
       {models.length === 0 ? <p className="muted small">None installed yet.</p> : null}
       <ul>
-        {models.map((m) => {
+        {models.map((m, i) => {
           const inUse = m.id === currentId;
           // The loaded model can be reloaded with another length; others are loaded with the chosen one.
           const ctx = effectiveContext(contextLength, m.contextLength);
-          const reload = inUse && current && (ctx !== current.loaded.contextLength || kvChoice(kvPreference, m.kv, ctx, m.bytes, budget) !== current.loaded.kvType);
+          const kvType = kvChoice(kvPreference, m.kv, ctx, m.bytes, budget);
+          const reload = inUse && current && (ctx !== current.loaded.contextLength || kvType !== current.loaded.kvType);
+          // a length whose cache needs a larger buffer than the GPU allows cannot load: say why instead of failing later
+          const refused = m.complete && m.kv ? kvOption(m.bytes, m.kv, ctx, kvType, budget).fit : undefined;
+          const refusal = refused?.verdict === 'will-not-fit' ? `Will not fit at this length: it ${refused.reasons[0]}.` : undefined;
+          const refusalId = `${listId}-${i}-refused`;
           return (
             <li key={m.id}>
               <div className="model-name-line">
@@ -118,9 +125,21 @@ export function ModelList({
                   disabled={busy}
                 />
               ) : null}
+              {refusal && m.id !== loadingId ? (
+                <p id={refusalId} className="error small">
+                  {refusal}
+                </p>
+              ) : null}
               <div className="row">
                 {m.complete && m.id !== loadingId && (!inUse || reload) ? (
-                  <button type="button" className="secondary small" disabled={busy} onClick={() => onUse(m)} aria-label={`${inUse ? 'Reload' : 'Use'} ${m.displayName}`}>
+                  <button
+                    type="button"
+                    className="secondary small"
+                    disabled={busy || refusal !== undefined}
+                    aria-describedby={refusal ? refusalId : undefined}
+                    onClick={() => onUse(m)}
+                    aria-label={`${inUse ? 'Reload' : 'Use'} ${m.displayName}`}
+                  >
                     {inUse ? 'Reload' : 'Use'}
                   </button>
                 ) : null}

@@ -4,7 +4,7 @@ import { DEFAULT_MODEL, MODEL_REGISTRY, type ModelEntry } from '../common/catalo
 import { ContextLength } from './ContextLength.tsx';
 import { modelUrlProblem } from './csp.ts';
 import { formatBytes } from '../common/format.ts';
-import { checkFit, deviceBudget, type DeviceBudget, type Fit } from './fit.ts';
+import { checkFit, deviceBudget, reportedDeviceMemory, type DeviceBudget, type Fit } from './fit.ts';
 import { effectiveContext, kvChoice, kvOption, kvTypeLabel, type KvPreference } from './models.ts';
 import { KvPrecision } from './KvPrecision.tsx';
 import { kvLayerBytes, type KvType } from '../common/kv.ts';
@@ -101,7 +101,7 @@ export function ModelPicker({
     return (have(DEFAULT_MODEL) ? MODEL_REGISTRY.find((e) => !have(e)) : undefined)?.id ?? DEFAULT_MODEL.id;
   });
   const ids = { url: useId(), urlHint: useId(), urlError: useId(), file: useId(), fileHint: useId(), family: useId(), fit: useId() };
-  const budget = deviceBudget(storage, (navigator as Navigator & { deviceMemory?: number }).deviceMemory, limits);
+  const budget = deviceBudget(storage, reportedDeviceMemory(), limits);
   const offers = MODEL_REGISTRY.map((e) => offer(e, stored.find((m) => m.id === e.id), contextLength, kvPreference, budget));
   const chosen = offers.find((o) => o.entry.id === chosenId) ?? offers[0];
   const { entry: M, fit } = chosen;

@@ -3,7 +3,7 @@ import type { ChatEngine } from '../client/openai.ts';
 import type { InstallSource, LoadedModel, LoadProgress, StoredModel } from '../worker/protocol.ts';
 import { customModelEntry } from '../common/catalog.ts';
 import { errorText } from './format.ts';
-import { deviceBudget } from './fit.ts';
+import { deviceBudget, reportedDeviceMemory } from './fit.ts';
 import { effectiveContext, kvChoice, rememberContext, rememberedContext, rememberedKvPreference, rememberKvPreference, type KvPreference } from './models.ts';
 import type { KvType } from '../common/kv.ts';
 
@@ -95,7 +95,7 @@ export function useModelFlow(engine: ChatEngine, limits?: Readonly<Record<string
       setNotice(undefined);
       const ctx = effectiveContext(wanted, model.contextLength);
       // the same choice the picker and the model list show for this model and context
-      const budget = deviceBudget(undefined, (navigator as Navigator & { deviceMemory?: number }).deviceMemory, limitsRef.current);
+      const budget = deviceBudget(undefined, reportedDeviceMemory(), limitsRef.current);
       const kvType = kvChoice(pref, model.kv, ctx, model.bytes, budget);
       setStage({ kind: 'loading', model, contextLength: ctx, kvType });
       try {

@@ -13,7 +13,7 @@ import { tablePlan, tuningKey, type KernelPlan } from '../engine/plan.ts';
 import { cpuDriver } from '../kernels/tuning.ts';
 import { TuningStore } from '../store/tuning-store.ts';
 import { httpSource } from '../model/gguf-sources.ts';
-import { kvBytesPerToken, kvTypeProblem } from '../model/config.ts';
+import { KV_TYPES, kvBytesPerToken, kvTypeProblem } from '../model/config.ts';
 import type { KvShape } from '../common/kv.ts';
 import { ChatSession } from './session.ts';
 import { GREEDY } from '../common/sampling.ts';
@@ -143,6 +143,7 @@ async function loadModelOnce(req: LoadRequest, onProgress?: (p: LoadProgress) =>
   const model = await readModel(src);
   const contextLength = Math.min(req.contextLength ?? DEFAULT_CONTEXT_LENGTH, model.cfg.contextLength);
   const kvType = req.kvType ?? 'f16';
+  if (!KV_TYPES.includes(kvType)) throw new InvalidRequestError(`kvType must be one of ${KV_TYPES.join(', ')}; got ${String(kvType)}.`);
   const kvProblem = kvTypeProblem(model.cfg, kvType);
   if (kvProblem) throw new InvalidRequestError(`This model cannot keep its context in 8 bits: ${kvProblem}. Choose 16-bit (or Automatic) KV cache precision.`);
   const weightBytes = model.file.tensors.reduce((s, t) => s + t.nbytes, 0);
