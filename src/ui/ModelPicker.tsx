@@ -5,9 +5,9 @@ import { ContextLength } from './ContextLength.tsx';
 import { modelUrlProblem } from './csp.ts';
 import { formatBytes } from '../common/format.ts';
 import { checkFit, deviceBudget, reportedDeviceMemory, type DeviceBudget, type Fit } from './fit.ts';
-import { effectiveContext, kvChoice, kvOption, kvTypeLabel, type KvPreference } from './models.ts';
+import { effectiveContext, gpuBytesNeeded, kvChoice, kvTypeLabel, type KvPreference } from './models.ts';
 import { KvPrecision } from './KvPrecision.tsx';
-import { kvLayerBytes, type KvType } from '../common/kv.ts';
+import { kvBytesPerToken, kvLayerBytes, type KvType } from '../common/kv.ts';
 import type { StorageState } from './useStorage.ts';
 
 /** One registry entry as the picker shows it: what it needs at the chosen context, and whether that fits. */
@@ -27,12 +27,12 @@ function offer(entry: ModelEntry, stored: StoredModel | undefined, wanted: numbe
   const approxBytes = entry.bytes ?? entry.approxBytes ?? 0;
   const contextLength = effectiveContext(wanted, entry.contextLength);
   const kvType = kvChoice(pref, entry.kv, contextLength, approxBytes, budget);
-  const gpu = entry.kv ? kvOption(approxBytes, entry.kv, contextLength, kvType, budget) : undefined;
+  const gpuBytes = entry.kv ? gpuBytesNeeded(approxBytes, contextLength, kvBytesPerToken(entry.kv, kvType)) : undefined;
   // A stored model needs no more room; a paused one needs the rest of its file.
   const downloadBytes = stored?.complete ? 0 : Math.max(0, (stored?.bytes || approxBytes) - (stored?.storedBytes ?? 0));
   const layerBytes = entry.kv ? kvLayerBytes(entry.kv, contextLength, kvType) : undefined;
-  const fit = checkFit({ downloadBytes, gpuBytes: gpu?.gpuBytes ?? 0, contextLength, kvLayerBytes: layerBytes }, budget);
-  return { entry, stored, approxBytes, contextLength, kvType, gpuBytes: gpu?.gpuBytes, fit };
+  const fit = checkFit({ downloadBytes, gpuBytes: gpuBytes ?? 0, contextLength, kvLayerBytes: layerBytes }, budget);
+  return { entry, stored, approxBytes, contextLength, kvType, gpuBytes, fit };
 }
 
 /** "4K", "128K": context lengths as model names and cards give them. */
