@@ -10,7 +10,7 @@
  *     3. decode: each step embeds the token the sampler chose on the GPU, runs the layers, samples
  *        the next; step t+1 is submitted before step t's token is read back (decode.ts, sampler.ts)
  */
-import type { ModelConfig } from '../model/config.ts';
+import type { KvType, ModelConfig } from '../model/config.ts';
 import type { ByteSource, GGUFFile } from '../model/gguf-types.ts';
 import type { Sampling } from '../common/sampling.ts';
 import { packStep, stepUniforms } from '../kernels/step.ts';
@@ -31,6 +31,8 @@ export type { GeneratedToken } from './sampler.ts';
 export interface EngineOptions {
   /** Positions the KV cache holds (default: the model's context length). */
   contextLength?: number;
+  /** How the KV cache stores K and V (default 'f16'; src/model/config.ts KvType). */
+  kvType?: KvType;
   /** Tokens per prefill step (default 128). */
   prefillChunk?: number;
   /** Apply the model's sliding window (default true; llama.cpp 3.21.1 ignores it for phi3). */
@@ -134,6 +136,11 @@ export class Engine {
    */
   static async load(device: GPUDevice, file: GGUFFile, src: ByteSource, cfg: ModelConfig, opts: EngineOptions = {}): Promise<Engine> {
     const contextLength = opts.contextLength ?? cfg.contextLength;
+    // The seam for the 8-bit KV cache: until StepState and the attention kernels hold q8_0 blocks,
+    // this build has only f16 buffers and refuses q8_0 here, before any GPU memory is taken.
+    if ((opts.kvType ?? 'f16') !== 'f16') {
+      throw new InvalidRequestError(`This build keeps the KV cache in 16 bits only; ${opts.kvType} is not supported yet. Choose 16-bit KV cache precision.`);
+    }
     const { weights, fill } = planWeights(device, file, src, cfg, { contextLength, onProgress: opts.onProgress });
     let plan = opts.plan;
     const tuning = !plan && opts.tune !== undefined;

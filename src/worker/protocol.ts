@@ -10,12 +10,14 @@ import type { FinishReason } from '../engine/engine.ts';
 import type { TuningReport } from '../engine/tune.ts';
 import type { ChatRole } from '../model/chat-template.ts';
 import type { WebGPUUnavailableReason } from '../common/errors.ts';
+import type { KvShape, KvType } from '../common/kv.ts';
 
 export type { GpuCapabilities, AdapterSummary } from '../gpu/device.ts';
 export type { BenchMeasurement, KernelProfile, ContextDecode, PrefillRun, GemmTime, DispatchBubbles } from '../engine/bench.ts';
 export type { KindTime } from '../engine/profile.ts';
 export type { TuningReport };
 export type { FinishReason, ChatRole };
+export type { KvShape, KvType };
 
 export type CapabilitiesResult =
   | ({ ok: true } & GpuCapabilities)
@@ -92,6 +94,11 @@ export type LoadRequest = ({ kind: 'stored'; id: string } | { kind: 'url'; url: 
    * result; 'table' uses the hand-tuned table.
    */
   kernels?: 'auto' | 'retune' | 'table';
+  /**
+   * How the KV cache stores K and V (default 'f16'). The UI chooses it (src/ui/models.ts kvChoice);
+   * a model whose shape cannot hold it is refused with InvalidRequestError.
+   */
+  kvType?: KvType;
 };
 
 /** Where to install a model from: a URL (download with resume) or a local .gguf file. */
@@ -108,8 +115,8 @@ export interface StoredModel {
   url?: string;
   architecture?: string;
   contextLength?: number;
-  /** KV cache bytes per context position, from the stored header (or the catalog), when known. */
-  kvBytesPerToken?: number;
+  /** The KV cache's shape, from the stored header (or the catalog), when known: its size at any context and KV type (common/kv.ts). */
+  kv?: KvShape;
 }
 
 export interface LoadProgress {
@@ -130,8 +137,14 @@ export interface LoadedModel {
   architecture: string;
   contextLength: number;
   weightBytes: number;
-  /** KV cache bytes per context position (src/model/config.ts kvBytesPerToken). */
+  /** KV cache bytes per context position in `kvType` (common/kv.ts kvBytesPerToken). */
   kvBytesPerToken: number;
+  /** How the KV cache stores K and V. */
+  kvType: KvType;
+  /** The whole KV cache: kvBytesPerToken x contextLength. */
+  kvBytes: number;
+  /** The KV cache's shape. */
+  kv: KvShape;
   loadMs: number;
   /** The kernel plan in use and how it was chosen. */
   tuning: TuningReport;
