@@ -12,6 +12,7 @@
  */
 import gemvCommon from '../../shaders/gemv_common.wgsl?raw';
 import gemvGroups from '../../shaders/gemv_groups.wgsl?raw';
+import gemvInput from '../../shaders/gemv_input.wgsl?raw';
 import linearBindings from '../../shaders/linear_bindings.wgsl?raw';
 import reduceGroupSubgroup from '../../shaders/reduce_group_subgroup.wgsl?raw';
 import reduceGroupTree from '../../shaders/reduce_group_tree.wgsl?raw';
@@ -93,19 +94,25 @@ export interface GemvDriver extends GemvLimits {
   tail?: string;
   /** Its bindings from 5 on. */
   extra?: GPUBufferBindingType[];
+  /**
+   * The module's bindings 0..4 and its `gemv_input` (the matvec drivers call it before reading x);
+   * default linear_bindings.wgsl + gemv_input.wgsl (x the bound storage vector).
+   */
+  bindings?: string;
   constants?: Record<string, number>;
 }
 
 /** The limits of each decode GEMV (src/kernels/matvec.ts, norm-matvec.ts, swiglu-matvec.ts). */
 export const GEMV_LIMITS = {
-  matvec: (normOut = false): GemvLimits => ({
+  /** mergeFloats: the attention merge's workgroup memory (matvec.ts attentionMergeFloats), in f32s. */
+  matvec: (normOut = false, mergeFloats = 0): GemvLimits => ({
     name: 'matvec',
     defaultRows: 16,
     // shaders/matvec.wgsl MAX_ROWS
     maxRows: 32,
     reduceRows: (r) => r,
-    // matvec_store_norm.wgsl's squares[MAX_ROWS]
-    workgroupFloats: normOut ? 32 : 0,
+    // matvec_store_norm.wgsl's squares[MAX_ROWS], matvec_merge.wgsl's x and head_scale
+    workgroupFloats: (normOut ? 32 : 0) + mergeFloats,
   }),
   normMatvec: (): GemvLimits => ({
     name: 'norm_matvec',
@@ -180,9 +187,9 @@ function shapeError(device: GPUDevice, limits: GemvLimits, { wg, rows, lanes, su
 export function gemvVariantValid(
   device: GPUDevice,
   kernel: keyof typeof GEMV_LIMITS,
-  opts: GemvOptions & { normOut?: boolean },
+  opts: GemvOptions & { normOut?: boolean; mergeFloats?: number },
 ): string | null {
-  const limits = GEMV_LIMITS[kernel](opts.normOut);
+  const limits = GEMV_LIMITS[kernel](opts.normOut, opts.mergeFloats);
   return shapeError(device, limits, resolveShape(device, limits, opts));
 }
 
@@ -232,7 +239,7 @@ export class DecodeGemv {
     }
     this.kernel = new WeightKernel(device, format, {
       label: `${label}.${format}${f16 ? '.f16' : ''}`,
-      code: weightShader(format, `${linearBindings}\n${gemvCommon}\n${code}`, { subgroups: this.subgroups, tail: `${reduce}\n${driver.tail ?? ''}`, f16 }),
+      code: weightShader(format, `${driver.bindings ?? `${linearBindings}\n${gemvInput}`}\n${gemvCommon}\n${code}`, { subgroups: this.subgroups, tail: `${reduce}\n${driver.tail ?? ''}`, f16 }),
       constants: { WG: wg, ROWS: rowsConstant, ...driver.constants },
       extra: driver.extra,
     });
