@@ -36,6 +36,11 @@ export interface GemvChoice extends GemvShape {
   f16?: boolean;
   /** Narrow the workgroup for short rows (src/kernels/tuning.ts fitShape), as the table's shapes are. */
   fit?: boolean;
+  /**
+   * wo only: the GEMV merges the split-K attention partials itself while loading its input
+   * (src/kernels/matvec.ts attentionMerge), so decode attention's merge pass is not dispatched.
+   */
+  mergeAttention?: boolean;
 }
 
 /** A prefill GEMM (src/kernels/matmul.ts MatmulOptions); {} is the tiled default. */
@@ -131,7 +136,7 @@ export function describeChoice(choice: object): string {
  * Version of the kernels a stored plan was tuned against: bump it whenever a kernel variant, a
  * candidate list or what a choice means changes, so stored plans are tuned again.
  */
-export const KERNELS_VERSION = 1;
+export const KERNELS_VERSION = 2;
 
 /**
  * The key a tuned plan is stored under: the adapter as the browser describes it, the kernels'

@@ -191,10 +191,15 @@ interface Resolved {
   shuffle: boolean;
 }
 
+/** Keys per split-K chunk of a kernel with these options (AttentionKernel.chunk), without building it. */
+export function decodeChunkOf(opts: AttentionOptions): number {
+  return opts.chunk ?? 256;
+}
+
 function resolveOptions(device: GPUDevice, headDim: number, opts: AttentionOptions): Resolved {
   const limits = device.limits;
   const pow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
-  const chunk = opts.chunk ?? 256;
+  const chunk = decodeChunkOf(opts);
   const decodeWorkgroupSize = opts.decodeWorkgroupSize ?? Math.min(128, limits.maxComputeInvocationsPerWorkgroup);
   const decodeMaxTokens = opts.decodeMaxTokens ?? 4;
   const threadsPerRow = opts.threadsPerRow ?? 8;
@@ -486,6 +491,13 @@ export class AttentionKernel {
     const { count } = decodeChunks(pos, 1, window, this.chunk);
     this.decodeRope.dispatch(pass, binding.decodeRope, count, nHeads, 1);
     if (merge) this.encodeMerge(pass, binding, 1);
+  }
+
+  /** A bind group of the merge pass alone (shared's partials into att), for encodeMerge. */
+  bindMerge(shared: AttentionShared, att: GPUBuffer): { shape: AttentionShape; merge: GPUBindGroup } {
+    const { shape, params, step, scratch } = shared;
+    this.checkShape(shape);
+    return { shape, merge: this.merge.bind(scratch.partO, scratch.partML, att, step, params) };
   }
 
   /** The merge pass alone, over the partials of the last split-K pass of nTokens tokens. */
