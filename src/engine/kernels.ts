@@ -83,6 +83,7 @@ export class Kernels {
    */
   matvec(role: GemvRole, format: WeightFormat, k: number, normOut = false): MatvecKernel {
     const merge = role === 'wo' && this.mergesAttention ? { k, headDim: this.cfg.headDim, chunk: decodeChunkOf(this.plan.attnDecode) } : undefined;
+    if (merge && k !== this.cfg.nHeads * this.cfg.headDim) throw new Error(`Wo merging the attention partials: its rows have ${k} elements, the attention output ${this.cfg.nHeads * this.cfg.headDim}`);
     const tag = merge ? `${normOut}/merge ${merge.chunk}` : normOut;
     return this.gemv('matvec', role, format, k, tag, (shape) => new MatvecKernel(this.device, format, { ...shape, normOut, attentionMerge: merge }));
   }
