@@ -133,13 +133,15 @@ function gemvCandidates(ctx: CandidateContext): GemvChoice[] {
 
 /**
  * Wo shapes that merge the attention partials themselves (GemvChoice.mergeAttention), besides the
- * base choice with the merge: few rows per workgroup where workgroup memory is small, and row
- * groups. Each workgroup repeats the merge, so fewer, larger workgroups repeat it less.
+ * base choice with the merge. Each workgroup repeats the merge, so fewer, larger workgroups repeat
+ * it less: 32 rows (96 workgroups for Phi-3-mini), in both forms; and 8 rows x 64 threads, the
+ * all-threads shape whose reduction leaves room for the merged vector in 16 KiB.
  */
 const WO_MERGE_SHAPES: Omit<GemvChoice, 'subgroups'>[] = [
   { workgroupSize: 64, rowsPerWorkgroup: 8 },
-  { workgroupSize: 128, rowsPerWorkgroup: 8 },
+  { workgroupSize: 64, rowsPerWorkgroup: 32 },
   { workgroupSize: 128, rowsPerWorkgroup: 16, lanesPerRow: 32 },
+  { workgroupSize: 256, rowsPerWorkgroup: 32, lanesPerRow: 32 },
 ];
 
 /** Why the Wo GEMV in shape `g` cannot merge this model's attention partials on this device, or null. */
