@@ -14,7 +14,9 @@
  * attention part is ~1e-5 of it), so it shows far above the bound; the NaN-filled cache slots
  * outside the window fail any read of them.
  * Besides the reference, the merged GEMV must give exactly what the separate merge pass followed
- * by the plain GEMV gives: the same operations on the same values in the same order.
+ * by the plain GEMV gives: the same operations on the same values in the same order (a compiler
+ * that contracted a * b + c in one module and not in the other could differ in the last bits;
+ * neither emulator's does).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpuForTests } from '../gpu/test-gpu.ts';
