@@ -63,12 +63,13 @@ describe('chat.completions.create', () => {
   });
 
   it('the last chunk, and a completion, say what a conversation longer than the context left out', async () => {
-    const truncated = { droppedMessages: 4, droppedTokens: 1230 };
+    const truncated = { droppedMessages: 4, droppedTokens: 1230, contextLength: 2048 };
     const { engine } = fakeEngine([{ text: 'Hi', tokenId: 1 }], { ...RESULT, truncated });
     const chunks = await collect(await engine.chat.completions.create({ messages, stream: true }));
-    expect(chunks.map((c) => c.truncated)).toEqual([undefined, undefined, { dropped_messages: 4, dropped_tokens: 1230 }]);
+    const wire = { dropped_messages: 4, dropped_tokens: 1230, context_length: 2048 };
+    expect(chunks.map((c) => c.truncated)).toEqual([undefined, undefined, wire]);
     const c = await engine.chat.completions.create({ messages });
-    expect(c.truncated).toEqual({ dropped_messages: 4, dropped_tokens: 1230 });
+    expect(c.truncated).toEqual(wire);
   });
 
   it("hands out what streamed before a failure, then throws the worker's error", async () => {

@@ -31,7 +31,8 @@ export interface ChatCompletionChunk {
   /**
    * Not in OpenAI's API. On the last chunk only, when the conversation was longer than the
    * context: the model saw the system messages and the newest whole turns; the
-   * `dropped_messages` oldest other messages (`dropped_tokens` prompt tokens) were left out.
+   * `dropped_messages` oldest other messages (`dropped_tokens` prompt tokens) were left out of
+   * the `context_length`-token context.
    */
   truncated?: Truncated;
 }
@@ -39,6 +40,7 @@ export interface ChatCompletionChunk {
 export interface Truncated {
   dropped_messages: number;
   dropped_tokens: number;
+  context_length: number;
 }
 
 export interface ChatCompletion {
@@ -96,7 +98,7 @@ function streamChat(api: Remote, params: CreateParams, model: string): AsyncIter
           chunk({}, r.finishReason, {
             usage: { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens, total_tokens: r.usage.totalTokens, cached_prompt_tokens: r.usage.cachedPromptTokens },
             timing: r.timing,
-            ...(r.truncated ? { truncated: { dropped_messages: r.truncated.droppedMessages, dropped_tokens: r.truncated.droppedTokens } } : {}),
+            ...(r.truncated ? { truncated: { dropped_messages: r.truncated.droppedMessages, dropped_tokens: r.truncated.droppedTokens, context_length: r.truncated.contextLength } } : {}),
           }),
         ),
       (e: unknown) => {

@@ -81,9 +81,10 @@ export interface ChatResult {
   /**
    * Present when the conversation did not fit the context with room for the reply
    * (src/worker/context-window.ts): the model saw the system messages and the newest whole turns;
-   * the `droppedMessages` oldest non-system messages, `droppedTokens` prompt tokens, were left out.
+   * the `droppedMessages` oldest non-system messages, `droppedTokens` prompt tokens, were left out
+   * of the `contextLength`-token context.
    */
-  truncated?: { droppedMessages: number; droppedTokens: number };
+  truncated?: { droppedMessages: number; droppedTokens: number; contextLength: number };
 }
 
 /**

@@ -71,6 +71,7 @@ async function converse(s: ChatSession, turns: number, template?: string): Promi
     const prompt = generate.mock.calls[i][0];
     expect(r.usage.promptTokens).toBe(prompt.length);
     const dropped = r.truncated?.droppedMessages ?? 0;
+    if (r.truncated) expect(r.truncated.contextLength).toBe(CTX);
     // What the result says was left out is what the kept messages leave out.
     const kept = keptMessages(messages, dropped);
     const enc = (ms: ChatMessage[]) => encodeChat(opened.tokenizer, ms, { template: template ?? (opened.file.metadata.get('tokenizer.chat_template') as string), addGenerationPrompt: true });

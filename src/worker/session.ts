@@ -95,7 +95,7 @@ export class ChatSession {
     this.window = { messages: messages.map((m) => ({ role: m.role, content: m.content })), dropped };
     const chosen = { ids: prompt(dropped), plain: encoded(dropped) };
     if (dropped === 0) return chosen;
-    return { ...chosen, truncated: { droppedMessages: dropped, droppedTokens: encoded(0).length - encoded(dropped).length } };
+    return { ...chosen, truncated: { droppedMessages: dropped, droppedTokens: encoded(0).length - encoded(dropped).length, contextLength: this.engine.maxCtx } };
   }
 
   abort(): void {
