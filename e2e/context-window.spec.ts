@@ -3,8 +3,8 @@
  * context (the remembered context-length choice) is asked long questions until they no longer
  * fit; it keeps answering, the oldest messages are kept on screen but faded and labelled as no
  * longer seen by the model, a notice where they stop says how many (and the status line says it
- * too), and the model's view follows as the conversation grows. axe checks the chat with the
- * notice. Would fail if the worker sent the whole conversation (the engine refuses a prompt
+ * too), and the model's view follows as the conversation grows; all of it is stored as shown.
+ * axe checks the chat with the notice. Would fail if the worker sent the whole conversation (the engine refuses a prompt
  * longer than the context), if the UI dropped or hid the old messages, or marked the wrong ones.
  */
 import AxeBuilder from '@axe-core/playwright';
@@ -99,6 +99,7 @@ test('a conversation past the context keeps answering and shows which messages t
   // The meter counts what the model saw: within the context.
   const used = Number(await page.getByRole('meter', { name: 'Context' }).getAttribute('value'));
   expect(used).toBeLessThanOrEqual(256);
+  await notice.evaluate((el) => el.scrollIntoView({ block: 'center' }));
   await shoot(page, 'context-window');
   const r = await new AxeBuilder({ page }).include('.chat-shell').analyze();
   expect(r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
@@ -114,5 +115,14 @@ test('a conversation past the context keeps answering and shows which messages t
   await expect(all).toHaveCount(2 * turns + 1);
   await expect(page.getByRole('alert')).toHaveCount(0);
   mark(`${turns} turns`);
+
+  // 5. Stored as shown: after a reload every message is back, with the same notice in the same place.
+  const shown = (await notice.textContent()) ?? '';
+  await page.reload();
+  await expect(composer(page)).toBeVisible({ timeout: 120_000 });
+  await expect(notice).toHaveText(shown);
+  await expect(all).toHaveCount(2 * turns + 1);
+  await expect(all.nth(later)).toHaveAttribute('data-testid', 'context-cut');
+  await expect(all.nth(0)).toContainText(question(0));
   expect(errors).toEqual([]);
 });
