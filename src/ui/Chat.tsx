@@ -1,7 +1,7 @@
 import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
 import type { ChatEngine } from '../client/openai.ts';
 import { ChatSettings, parseSettings, rememberDraft, rememberedDraft, type SettingsDraft } from './ChatSettings.tsx';
-import { contextUsed, unseenMessages, type UnseenMessages } from './conversations.ts';
+import { contextUsed, unseenMessages, unseenNotice } from './conversations.ts';
 import { downloadText, exportFileName, toJSON, toMarkdown } from './export.ts';
 import { ContextMeter, CopyButton, EditForm } from './MessageTools.tsx';
 import { Sidebar } from './Sidebar.tsx';
@@ -25,14 +25,6 @@ function ReplyMeta({ m }: { m: Message }) {
   else if (m.finish === 'context_full') parts.push('cut at the end of the context');
   if (m.error) parts.push(`failed: ${m.error}`);
   return parts.length ? <p className="msg-meta">{parts.join(' · ')}</p> : null;
-}
-
-const count = new Intl.NumberFormat('en-US');
-
-/** What the notice after the last left-out message says. */
-export function unseenNotice(u: UnseenMessages): string {
-  const what = u.droppedMessages === 1 ? 'the oldest message' : `the ${count.format(u.droppedMessages)} oldest messages`;
-  return `The model no longer sees ${what} (${count.format(u.droppedTokens)} tokens): the conversation is longer than its ${count.format(u.contextLength)}-token context.`;
 }
 
 /** One message; `editor` replaces its text while it is being edited, `tools` are its buttons. */

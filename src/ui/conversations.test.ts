@@ -16,6 +16,7 @@ import {
   requestMessages,
   titleFrom,
   unseenMessages,
+  unseenNotice,
   withMessages,
   type Conversation,
 } from './conversations.ts';
@@ -108,6 +109,12 @@ describe('conversation data', () => {
     // a newer reply whose conversation fitted: everything is seen again
     expect(unseenMessages(withMessages(c, [...ms, newMessage('user', 'q3'), newMessage('assistant', 'a3', { usage })]))).toBeUndefined();
     expect(unseenMessages(newConversation())).toBeUndefined();
+  });
+
+  test('the notice says how many messages and tokens, and the context', () => {
+    const u = { ids: new Set<string>(), lastId: '', droppedTokens: 1230, contextLength: 2048 };
+    expect(unseenNotice({ ...u, droppedMessages: 4 })).toBe('The model no longer sees the 4 oldest messages (1,230 tokens): the conversation is longer than its 2,048-token context.');
+    expect(unseenNotice({ ...u, droppedMessages: 1, droppedTokens: 1 })).toBe('The model no longer sees the oldest message (1 token): the conversation is longer than its 2,048-token context.');
   });
 
   test('a malformed truncated record is rejected', () => {

@@ -150,6 +150,15 @@ export function unseenMessages(c: Conversation): UnseenMessages | undefined {
   };
 }
 
+const count = new Intl.NumberFormat('en-US');
+
+/** What the notice after the last left-out message says. */
+export function unseenNotice(u: UnseenMessages): string {
+  const what = u.droppedMessages === 1 ? 'the oldest message' : `the ${count.format(u.droppedMessages)} oldest messages`;
+  const tokens = `${count.format(u.droppedTokens)} ${u.droppedTokens === 1 ? 'token' : 'tokens'}`;
+  return `The model no longer sees ${what} (${tokens}): the conversation is longer than its ${count.format(u.contextLength)}-token context.`;
+}
+
 export function summarize(c: Conversation): ConversationSummary {
   return { id: c.id, title: c.title, createdAt: c.createdAt, updatedAt: c.updatedAt, messageCount: c.messages.length };
 }
