@@ -4,7 +4,7 @@
  * fit; it keeps answering, the oldest messages are kept on screen but faded and labelled as no
  * longer seen by the model, a notice where they stop says how many (and the status line says it
  * too), and the model's view follows as the conversation grows; all of it is stored as shown.
- * axe checks the chat with the notice. Would fail if the worker sent the whole conversation (the engine refuses a prompt
+ * A message too long to fit on its own gets an error saying so. axe checks the chat with the notice. Would fail if the worker sent the whole conversation (the engine refuses a prompt
  * longer than the context), if the UI dropped or hid the old messages, or marked the wrong ones.
  */
 import AxeBuilder from '@axe-core/playwright';
@@ -124,5 +124,12 @@ test('a conversation past the context keeps answering and shows which messages t
   await expect(all).toHaveCount(2 * turns + 1);
   await expect(all.nth(later)).toHaveAttribute('data-testid', 'context-cut');
   await expect(all.nth(0)).toContainText(question(0));
+
+  // 6. A message too long to fit on its own is refused, saying its length and what fits; nothing is lost.
+  await composer(page).fill(Array.from({ length: 120 }, (_, k) => `word${k}`).join(' '));
+  await composer(page).press('Enter');
+  await expect(page.getByRole('alert')).toContainText(/The newest message needs \d+ tokens of prompt .*but only 248 fit in the 256-token context, which keeps 8 for the reply/);
+  await expect(notice).toHaveText(shown);
+  await expect(all).toHaveCount(2 * turns + 3);
   expect(errors).toEqual([]);
 });
