@@ -80,6 +80,13 @@ export interface ChatResult {
   finishReason: FinishReason;
   usage: { promptTokens: number; completionTokens: number; totalTokens: number; cachedPromptTokens: number };
   timing: { prefillMs: number; decodeMs: number; prefillTokPerS: number; decodeTokPerS: number };
+  /**
+   * Present when the conversation did not fit the context with room for the reply
+   * (src/worker/context-window.ts): the model saw the system messages and the newest whole turns;
+   * the `droppedMessages` oldest non-system messages, `droppedTokens` prompt tokens, were left out
+   * of the `contextLength`-token context.
+   */
+  truncated?: { droppedMessages: number; droppedTokens: number; contextLength: number };
 }
 
 /**
