@@ -21,3 +21,4 @@ fn kvScaleWord(w: u32) -> u32 {
 fn kvPair(word: u32, scale: u32, w: u32) -> vec2<f32> {
   return unpack2x16float(word);
 }
+const KV_Q8: bool = false;

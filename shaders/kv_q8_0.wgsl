@@ -27,3 +27,4 @@ fn kvPair(word: u32, scale: u32, w: u32) -> vec2<f32> {
   let d = unpack2x16float(scale)[(w / 16u) & 1u];
   return vec2<f32>(f32(lo), f32(hi)) * d;
 }
+const KV_Q8: bool = true;

@@ -7,7 +7,8 @@ import { AttentionKernel, attentionOptionsProblem, decodeChunks, lanesShape, win
 import { attentionRef } from './attention.ref.ts';
 import { RopeKvKernel, type RopeKvShape } from './rope_kv.ts';
 import { kvLayerBytes } from '../model/config.ts';
-import { packKvCache, unpackKvCache } from './kv-cache.ref.ts';
+import { kvRowWords, packKvCache, packKvCacheQ8, roundQ8, unpackKvCache, unpackKvCacheQ8 } from './kv-cache.ref.ts';
+import type { KvType } from '../model/config.ts';
 
 // Tolerance, per (row, head), from f32 arithmetic. K and V are f16 in the cache and the
 // reference reads the very same f16 values, so only the GPU's f32 work differs (u = 2^-24):
@@ -21,8 +22,30 @@ import { packKvCache, unpackKvCache } from './kv-cache.ref.ts';
 //   tol = max|v| (2 delta + 2 (n + 64) u + 4 u).
 // Measured errors are 200x or more below it; a wrong mask (one key too many or too few) moves the result
 // by ~max|v|/n, which the small-window and fixed cases below make far larger than tol.
+// A q8_0 cache (kvType 'q8_0') is read as q * d, exact in f32: the reference gets those very
+// values (roundQ8), and every pass computes with them exactly as with f16 values, so the same
+// bound holds.
 const U = 2 ** -24;
 const F16_NAN = 0x7e00;
+const NAN_WORD = (F16_NAN | (F16_NAN << 16)) >>> 0;
+
+/**
+ * Values [nKvHeads][len][headDim] as a cache of kvType [nKvHeads][maxCtx][row], rows len .. maxCtx-1
+ * all NaN words (in q8_0 a NaN scale, so every value of such a row reads NaN).
+ */
+function packCache(values: ArrayLike<number>, nKvHeads: number, len: number, headDim: number, maxCtx: number, kvType: KvType): Uint32Array {
+  if (kvType === 'f16') return packKvCache(values, nKvHeads, len, headDim, maxCtx, NAN_WORD);
+  const words = packKvCacheQ8(values, nKvHeads, len, headDim, maxCtx);
+  const row = kvRowWords(headDim, 'q8_0');
+  for (let h = 0; h < nKvHeads; h++) words.fill(NAN_WORD, (h * maxCtx + len) * row, (h + 1) * maxCtx * row);
+  return words;
+}
+
+function unpackCache(cache: Uint32Array, nKvHeads: number, maxCtx: number, headDim: number, len: number, kvType: KvType): Float32Array {
+  return kvType === 'f16' ? unpackKvCache(cache, nKvHeads, maxCtx, headDim, 0, len) : unpackKvCacheQ8(cache, nKvHeads, maxCtx, headDim, 0, len);
+}
+
+const cacheBytes = (nKvHeads: number, headDim: number, maxCtx: number, kvType: KvType) => nKvHeads * maxCtx * kvRowWords(headDim, kvType) * 4;
 
 const gpu = gpuForTests();
 let device: GPUDevice;
@@ -41,7 +64,7 @@ interface Inputs {
   v: Float32Array;
 }
 
-function makeInputs(shape: AttentionShape, pos0: number, M: number, seed: number, qScale = 1): Inputs {
+function makeInputs(shape: AttentionShape, pos0: number, M: number, seed: number, qScale = 1, kvType: KvType = 'f16'): Inputs {
   const rng = new Rng(seed);
   const { nHeads, nKvHeads, headDim } = shape;
   const kvLen = pos0 + M;
@@ -54,16 +77,19 @@ function makeInputs(shape: AttentionShape, pos0: number, M: number, seed: number
   };
   const k = grid(nKvHeads * kvLen * headDim, 1.5);
   const v = grid(nKvHeads * kvLen * headDim, 1);
+  // q8_0: the values the cache reads back (blocks of 32 lie within rows: headDim % 32 == 0).
+  if (kvType === 'q8_0') return { shape, pos0, M, q, k: roundQ8(k), v: roundQ8(v) };
   return { shape, pos0, M, q, k, v };
 }
 
 /** Cache words with every slot no row may read (before the first window, after kvLen) set to NaN. */
-function cacheWords(values: Float32Array, inp: Inputs): Uint32Array {
+function cacheWords(values: Float32Array, inp: Inputs, kvType: KvType): Uint32Array {
   const { nKvHeads, headDim, maxCtx, window } = inp.shape;
   const kvLen = inp.pos0 + inp.M;
-  const words = packKvCache(values, nKvHeads, kvLen, headDim, maxCtx, (F16_NAN | (F16_NAN << 16)) >>> 0);
+  const words = packCache(values, nKvHeads, kvLen, headDim, maxCtx, kvType);
   const lo = windowStart(inp.pos0, window);
-  for (let h = 0; h < nKvHeads; h++) words.fill((F16_NAN | (F16_NAN << 16)) >>> 0, h * maxCtx * (headDim / 2), (h * maxCtx + lo) * (headDim / 2));
+  const row = kvRowWords(headDim, kvType);
+  for (let h = 0; h < nKvHeads; h++) words.fill(NAN_WORD, h * maxCtx * row, (h * maxCtx + lo) * row);
   return words;
 }
 
@@ -71,8 +97,8 @@ async function runGpu(kernel: AttentionKernel, inp: Inputs, path: 'decode' | 'pr
   const { shape, pos0, M } = inp;
   const n = M * shape.nHeads * shape.headDim;
   const q = uploadStorage(device, inp.q, 'q');
-  const kCache = uploadStorage(device, cacheWords(inp.k, inp), 'k');
-  const vCache = uploadStorage(device, cacheWords(inp.v, inp), 'v');
+  const kCache = uploadStorage(device, cacheWords(inp.k, inp, kernel.kvType), 'k');
+  const vCache = uploadStorage(device, cacheWords(inp.v, inp, kernel.kvType), 'v');
   const att = uploadStorage(device, new Float32Array(n).fill(NaN), 'att');
   const step = createStepBuffer(device);
   writeStep(device, step, { pos0, nTokens: M });
@@ -400,19 +426,21 @@ function fusedTests(title: string, variant: AttentionOptions) {
     ];
 
     for (const [label, c] of CASES) {
+      if (variant.kvType === 'q8_0' && c.rope.headDim % 32) continue;
       it(label, async () => {
         const { rope, pos } = c;
         const { nHeads, nKvHeads, headDim, maxCtx } = rope;
         const attShape = shape(nHeads, nKvHeads, headDim, maxCtx, c.window);
         const rowLen = (nHeads + 2 * nKvHeads) * headDim;
         const qkv = new Rng(31).fill(rowLen, -2, 2);
-        const ropeKernel = new RopeKvKernel(device, c.style);
+        const kvType = variant.kvType ?? 'f16';
+        const ropeKernel = new RopeKvKernel(device, c.style, undefined, undefined, kvType);
         const att = new AttentionKernel(device, headDim, { ...variant, ropeStyle: c.style, chunk: c.chunk });
         // Positions < pos hold earlier keys; slot pos and later hold NaN (never to be read).
-        const earlier = (seed: number) => packKvCache(new Rng(seed).fill(nKvHeads * pos * headDim, -1.5, 1.5), nKvHeads, pos, headDim, maxCtx, (F16_NAN | (F16_NAN << 16)) >>> 0);
+        const earlier = (seed: number) => packCache(new Rng(seed).fill(nKvHeads * pos * headDim, -1.5, 1.5), nKvHeads, pos, headDim, maxCtx, kvType);
 
         async function run(fused: boolean) {
-          const bytes = kvLayerBytes({ nKvHeads, headDim }, maxCtx);
+          const bytes = cacheBytes(nKvHeads, headDim, maxCtx, kvType);
           const kCache = uploadStorage(device, earlier(32), 'k');
           const vCache = uploadStorage(device, earlier(33), 'v');
           const qkvBuf = uploadStorage(device, qkv, 'qkv');
@@ -452,7 +480,7 @@ function fusedTests(title: string, variant: AttentionOptions) {
         expect(firstDiff(fused.k, twoPass.k), 'first differing K word').toBe(-1);
         expect(firstDiff(fused.v, twoPass.v), 'first differing V word').toBe(-1);
         const kvLen = pos + 1;
-        const kv = { k: unpackKvCache(fused.k, nKvHeads, maxCtx, headDim, 0, kvLen), v: unpackKvCache(fused.v, nKvHeads, maxCtx, headDim, 0, kvLen) };
+        const kv = { k: unpackCache(fused.k, nKvHeads, maxCtx, headDim, kvLen, kvType), v: unpackCache(fused.v, nKvHeads, maxCtx, headDim, kvLen, kvType) };
         const inp: Inputs = { shape: attShape, pos0: pos, M: 1, q: twoPass.q, ...kv };
         const ref = attentionRef(twoPass.q, kv.k, kv.v, kvLen, 1, pos, attShape);
         expectClose(fused.att, ref, inp, `fused ${label}`);
@@ -477,6 +505,40 @@ const LANES_VARIANTS: [string, AttentionOptions, 'all' | 'some'][] = [
 ];
 
 fusedTests('fused RoPE + KV append + split-K decode (attention_decode_rope.wgsl)', {});
+fusedTests('fused RoPE + KV append + split-K decode, q8_0 cache (attention_decode_rope.wgsl)', { kvType: 'q8_0' });
+
+describe('q8_0 cache: split-K decode and tiled prefill vs CPU reference', () => {
+  const q8 = (headDim: number, opts: AttentionOptions = {}) => new AttentionKernel(device, headDim, { ...opts, kvType: 'q8_0' });
+  const inputs = (s: AttentionShape, pos0: number, M: number, seed: number, qScale = 1) => makeInputs(s, pos0, M, seed, qScale, 'q8_0');
+
+  it('Phi-3 heads far into the context; GQA at headDim 64 and 128; windows; M up to 129', async () => {
+    await check(q8(96), inputs(shape(32, 32, 96, 3100), 3000, 1, 40), ['decode', 'prefill']);
+    await check(q8(64), inputs(shape(4, 2, 64, 1200), 1100, 4, 41, 2), ['decode', 'prefill']);
+    await check(q8(128), inputs(shape(8, 2, 128, 700), 600, 37, 42), ['prefill']);
+    await check(q8(64, { chunk: 64 }), inputs(shape(4, 2, 64, 2100, 300), 1990, 4, 43), ['decode', 'prefill']);
+    await check(q8(96), inputs(shape(4, 2, 96, 200), 0, 129, 44, 2), ['prefill']);
+  });
+
+  it('window of 1: each row is its own (dequantized) V exactly', async () => {
+    for (const [path, pos0, M] of [['prefill', 250, 37], ['decode', 286, 1]] as const) {
+      const inp = inputs(shape(4, 2, 64, 300, 1), pos0, M, 45, 3);
+      const got = await runGpu(q8(64), inp, path);
+      const kvLen = pos0 + M;
+      for (let m = 0; m < M; m++) {
+        for (let h = 0; h < 4; h++) {
+          const self = ((h >> 1) * kvLen + pos0 + m) * 64;
+          expect([...got.subarray((m * 4 + h) * 64, (m * 4 + h + 1) * 64)], `${path} m=${m} h=${h}`).toEqual([...inp.v.subarray(self, self + 64)]);
+        }
+      }
+    }
+  });
+
+  it('refuses what it does not read: lanes, rows-f16, head sizes off 32', () => {
+    expect(attentionOptionsProblem(device, 96, { kvType: 'q8_0', decodeVariant: 'lanes' })).toMatch(/lanes/);
+    expect(attentionOptionsProblem(device, 80, { kvType: 'q8_0' })).toMatch(/multiple of 32/);
+    expect(attentionOptionsProblem(device, 96, { kvType: 'q8_0' })).toBeNull();
+  });
+});
 for (const [name, opts, which] of LANES_VARIANTS) {
   if (which === 'all') fusedTests(`fused RoPE + KV append + split-K decode, ${name} (attention_decode_rope_lanes.wgsl)`, opts);
 }

@@ -31,6 +31,10 @@ import lanesWorkgroupSource from '../../shaders/attention_lanes_workgroup.wgsl?r
 import decodeLanesSource from '../../shaders/attention_decode_lanes.wgsl?raw';
 import decodeRopeLanesSource from '../../shaders/attention_decode_rope_lanes.wgsl?raw';
 import prefillF16Source from '../../shaders/attention_prefill_f16.wgsl?raw';
+import kvF16Source from '../../shaders/kv_f16.wgsl?raw';
+import kvQ8Source from '../../shaders/kv_q8_0.wgsl?raw';
+import q8QuantSource from '../../shaders/kv_q8_0_quant.wgsl?raw';
+import type { KvType } from '../model/config.ts';
 import { ROPE_WGSL, type RopeStyle } from './rope_kv.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { STEP_WGSL, type Step } from './step.ts';
@@ -86,6 +90,13 @@ export interface AttentionOptions {
    * tiles exceed workgroup memory); threadsPerRow is unused.
    */
   prefillVariant?: PrefillVariant;
+  /**
+   * How the cache stores K and V (src/kernels/kv-cache.ref.ts): 'f16' (default) or 'q8_0' (needs
+   * headDim % 32 == 0). Every pass reads rows through the codec of shaders/kv_f16.wgsl or
+   * shaders/kv_q8_0.wgsl; the fused decode pass appends in the same format. With 'q8_0' the
+   * 'lanes' decode variant and the 'rows-f16' prefill variant are refused (not written yet).
+   */
+  kvType?: KvType;
 }
 
 export type DecodeVariant = 'keys' | 'lanes';
@@ -189,6 +200,7 @@ interface Resolved {
   lanes: LanesShape | null;
   subgroups: boolean;
   shuffle: boolean;
+  kvType: KvType;
 }
 
 function resolveOptions(device: GPUDevice, headDim: number, opts: AttentionOptions): Resolved {
@@ -200,8 +212,15 @@ function resolveOptions(device: GPUDevice, headDim: number, opts: AttentionOptio
   const threadsPerRow = opts.threadsPerRow ?? 8;
   const decodeVariant = opts.decodeVariant ?? 'keys';
   const prefillVariant = opts.prefillVariant ?? 'tiled';
+  const kvType = opts.kvType ?? 'f16';
   const words = headDim / 2;
   if (!Number.isInteger(words) || headDim < 2) throw new Error(`attention: headDim ${headDim} must be even`);
+  if (kvType !== 'f16' && kvType !== 'q8_0') throw new Error(`attention: unknown KV type ${String(kvType)}`);
+  if (kvType === 'q8_0') {
+    if (headDim % 32) throw new Error(`attention: a q8_0 cache needs headDim ${headDim} to be a multiple of 32`);
+    if (decodeVariant === 'lanes') throw new Error("attention: the 'lanes' decode variant does not read a q8_0 cache");
+    if (prefillVariant === 'rows-f16') throw new Error("attention: the 'rows-f16' prefill variant does not read a q8_0 cache");
+  }
   if (decodeVariant !== 'keys' && decodeVariant !== 'lanes') throw new Error(`attention: unknown decode variant ${String(decodeVariant)}`);
   if (decodeVariant === 'keys' && (!pow2(decodeWorkgroupSize) || decodeWorkgroupSize < words)) {
     throw new Error(`attention: decode workgroup size ${decodeWorkgroupSize} must be a power of two >= headDim/2`);
@@ -263,7 +282,7 @@ function resolveOptions(device: GPUDevice, headDim: number, opts: AttentionOptio
       throw new Error(`attention (lanes): ${lanesBytes} B of workgroup memory (chunk ${chunk}, ${lanes.groups} key groups) exceed the device's ${limits.maxComputeWorkgroupStorageSize}`);
     }
   }
-  return { chunk, decodeWorkgroupSize, decodeMaxTokens, threadsPerRow, tileQ, tileK, decodeVariant, prefillVariant, lanes, subgroups, shuffle };
+  return { chunk, decodeWorkgroupSize, decodeMaxTokens, threadsPerRow, tileQ, tileK, decodeVariant, prefillVariant, lanes, subgroups, shuffle, kvType };
 }
 
 /** Inputs of the fused RoPE + append + split-K decode pass (see bindDecode). */
@@ -352,6 +371,8 @@ export class AttentionKernel {
   readonly lanes: LanesShape | null;
   /** Whether the 'lanes' passes reduce through subgroup operations (false for 'keys'). */
   readonly subgroups: boolean;
+  /** How the cache this kernel reads and appends to stores K and V. */
+  readonly kvType: KvType;
   private readonly decode: ComputeKernel;
   private readonly merge: ComputeKernel;
   private readonly prefill: ComputeKernel;
@@ -373,11 +394,12 @@ export class AttentionKernel {
     this.prefillVariant = r.prefillVariant;
     this.lanes = r.lanes;
     this.subgroups = r.subgroups;
+    this.kvType = r.kvType;
 
     // Each module as its .wgsl's `Module =` line lists it: the Step and Params structs and
     // attention_common.wgsl first, then the shader's own parts. Bindings in the order the
     // shaders' headers list them.
-    const head = STEP_WGSL + AttentionKernel.uniforms.wgsl('Params') + commonSource;
+    const head = STEP_WGSL + AttentionKernel.uniforms.wgsl('Params') + commonSource + (r.kvType === 'q8_0' ? kvQ8Source : kvF16Source);
     const kernel = (label: string, bindings: GPUBufferBindingType[], parts: string[], constants: Record<string, number>) =>
       new ComputeKernel(device, { label, bindings, code: [head, ...parts].join('\n'), constants });
     const ro = 'read-only-storage';
@@ -394,12 +416,12 @@ export class AttentionKernel {
       // q, K, V -> partO, partML; step, params
       this.decode = lanesKernel('attention.decode_lanes', decodeBindings, [decodeLanesSource, decodeQuerySource], {});
       // qkv, factors -> K, V (row pos written), partO, partML; step, params, rope params
-      this.decodeRope = lanesKernel('attention.decode_rope_lanes', ropeBindings, [ROPE_WGSL, decodeRopeCommonSource, decodeRopeLanesSource], { NEOX: neox });
+      this.decodeRope = lanesKernel('attention.decode_rope_lanes', ropeBindings, [ROPE_WGSL, q8QuantSource, decodeRopeCommonSource, decodeRopeLanesSource], { NEOX: neox });
     } else {
       // q, K, V -> partO, partML; step, params
       this.decode = kernel('attention.decode', decodeBindings, [workgroupReduce, decodeSource, decodeQuerySource, partialsSource, splitKSource], splitK);
       // qkv, factors -> K, V (row pos written), partO, partML; step, params, rope params
-      this.decodeRope = kernel('attention.decode_rope', ropeBindings, [workgroupReduce, ROPE_WGSL, decodeRopeCommonSource, decodeRopeSource, partialsSource, splitKSource], { ...splitK, NEOX: neox });
+      this.decodeRope = kernel('attention.decode_rope', ropeBindings, [workgroupReduce, ROPE_WGSL, q8QuantSource, decodeRopeCommonSource, decodeRopeSource, partialsSource, splitKSource], { ...splitK, NEOX: neox });
     }
     // partO, partML -> att; step, params
     this.merge = kernel('attention.merge', [ro, ro, 'storage', 'uniform', 'uniform'], [mergeSource], { HD: headDim, CHUNK: this.chunk, WG: MERGE_WG });
