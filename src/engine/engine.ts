@@ -10,7 +10,7 @@
  *     3. decode: each step embeds the token the sampler chose on the GPU, runs the layers, samples
  *        the next; step t+1 is submitted before step t's token is read back (decode.ts, sampler.ts)
  */
-import type { ModelConfig } from '../model/config.ts';
+import { kvTypeProblem, type KvType, type ModelConfig } from '../model/config.ts';
 import type { ByteSource, GGUFFile } from '../model/gguf-types.ts';
 import type { Sampling } from '../common/sampling.ts';
 import { packStep, stepUniforms } from '../kernels/step.ts';
@@ -42,6 +42,12 @@ export interface EngineOptions {
   onUploaded?: () => void;
   /** Which kernel variant and shape runs each role (default: the adapter's table, src/engine/plan.ts tablePlan). */
   plan?: KernelPlan;
+  /**
+   * How the KV cache stores K and V (default 'f16'): 'q8_0' is ggml's 8-bit block, about 53% of
+   * the f16 cache's bytes (src/kernels/kv-cache.ref.ts); it needs a head size that is a multiple
+   * of 32 (kvTypeProblem).
+   */
+  kvType?: KvType;
   /**
    * Without `plan`: called once the weights are uploaded, before any of the engine's pipelines is
    * made, to choose the plan on this device (the autotuner, src/engine/tune.ts).
@@ -117,7 +123,7 @@ export class Engine {
     const made: { destroy(): void }[] = [];
     const keep = <T extends { destroy(): void }>(x: T): T => (made.push(x), x);
     try {
-      this.state = keep(new StepState(device, kernels, cfg, weights, { maxCtx: this.maxCtx, chunk: this.chunk, slidingWindow: opts.slidingWindow !== false }));
+      this.state = keep(new StepState(device, kernels, cfg, weights, { maxCtx: this.maxCtx, chunk: this.chunk, slidingWindow: opts.slidingWindow !== false, kvType: kernels.kvType }));
       this.prefillGraph = keep(new PrefillGraph(kernels, cfg, weights, this.state));
       this.decodeGraph = keep(new DecodeGraph(kernels, cfg, weights, this.state));
       this.sampler = keep(new Sampler(device, kernels.sample, this.state.logits, cfg.vocabSize, opts.penaltyWindow ?? 64));
@@ -134,6 +140,9 @@ export class Engine {
    */
   static async load(device: GPUDevice, file: GGUFFile, src: ByteSource, cfg: ModelConfig, opts: EngineOptions = {}): Promise<Engine> {
     const contextLength = opts.contextLength ?? cfg.contextLength;
+    // before any upload: a model whose cache cannot be kvType
+    const kvProblem = kvTypeProblem(cfg, opts.kvType ?? 'f16');
+    if (kvProblem) throw new InvalidRequestError(kvProblem);
     const { weights, fill } = planWeights(device, file, src, cfg, { contextLength, onProgress: opts.onProgress });
     let plan = opts.plan;
     const tuning = !plan && opts.tune !== undefined;
@@ -153,7 +162,7 @@ export class Engine {
     let compiled: Promise<void>;
     const t0 = performance.now();
     try {
-      ({ value: engine, compiled } = compileInBackground(device, () => new Engine(device, cfg, weights, new Kernels(device, cfg, plan), opts)));
+      ({ value: engine, compiled } = compileInBackground(device, () => new Engine(device, cfg, weights, new Kernels(device, cfg, plan, opts.kvType ?? 'f16'), opts)));
     } catch (e) {
       weights.destroy();
       throw e;
@@ -168,6 +177,25 @@ export class Engine {
       throw e;
     }
     return engine;
+  }
+
+  /** How the KV cache stores K and V. */
+  get kvType(): KvType {
+    return this.state.kvType;
+  }
+
+  /** Bytes of the KV cache's GPU buffers (every layer's K and V). */
+  get kvBytes(): number {
+    return this.state.kvBytes;
+  }
+
+  /**
+   * Bytes of every GPU buffer the engine holds: the weights (as repacked on the GPU), the step
+   * state (activations, KV cache, uniforms, split-K scratch), the graphs' uniforms and hand-off
+   * buffers, and the sampler's buffers (staging included).
+   */
+  get gpuBytes(): number {
+    return this.weights.bufferBytes + this.state.bytes + this.prefillGraph.bytes + this.decodeGraph.bytes + this.sampler.bytes;
   }
 
   /** Bytes of weights a decode step reads (each tensor once). */
