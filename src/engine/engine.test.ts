@@ -77,6 +77,41 @@ describe('GPU engine vs llama.cpp and the CPU reference', () => {
   }
 });
 
+describe('GPU engine with a q8_0 KV cache vs llama.cpp and the CPU reference with one', () => {
+  // MHA and GQA, a shorter run than above. Both sides quantize K and V to q8_0 on append; the
+  // GPU's rotated k differs from the reference's by f32 rounding (~1e-7 relative), so a quant can
+  // differ by one where x / d lies that close to a half-integer (a rounding tie): one element off
+  // by d ~ amax / 127, which moves a score by |q_d| d / sqrt(headDim) and the logits by far less
+  // than LOGIT_TOL (such flips show, if at all, as ~1e-5 here). V is quantized from the same f32
+  // on both sides up to the projection's summation order, with the same argument.
+  const Q8_CASES = LLAMA_CASES.filter(([label]) => label === 'tiny q4_k_m' || label === 'tiny q4_k_m GQA');
+  for (const [label, opts, tol, ctx = 256] of Q8_CASES) {
+    it(label, async () => {
+      const { path, src, file, cfg } = await openTestModel(opts);
+      const prompt = promptIds(48);
+      const steps = 16;
+      const trace = await llamaGreedyFile(path, prompt, steps, { contextSize: ctx, kvType: 'q8_0' });
+      const engine = await Engine.load(gpu.device, file, src, cfg, { contextLength: ctx, slidingWindow: false, kvType: 'q8_0' });
+      try {
+        expect(engine.kvType).toBe('q8_0');
+        const worstP = await expectLlamaGreedy(engine, prompt, trace, tol, steps + 1);
+        const ref = new RefModel(await loadRefWeights(file, src, cfg), { contextLength: ctx, slidingWindow: false, kvType: 'q8_0' });
+        const seq = trace.ids.slice(0, prompt.length + 6);
+        const refLogits = ref.forward(seq, { all: true });
+        engine.reset();
+        let worstLogit = maxAbsDiff((await feed(engine, prompt)).at(-1) as Float32Array, refLogits[prompt.length - 1]);
+        for (const [i, id] of seq.slice(prompt.length).entries()) {
+          worstLogit = Math.max(worstLogit, maxAbsDiff((await feed(engine, [id]))[0], refLogits[prompt.length + i]));
+        }
+        expect(worstLogit).toBeLessThanOrEqual(LOGIT_TOL);
+        console.log(`[engine q8_0 KV] ${label}: ${steps + 1} greedy steps equal llama.cpp (q8_0 KV); max |dp| ${worstP.toExponential(2)}; max |dlogit| vs CPU ref (q8_0 KV) ${worstLogit.toExponential(2)}`);
+      } finally {
+        engine.destroy();
+      }
+    });
+  }
+});
+
 describe('engine behaviour', () => {
   it('sliding window: matches the CPU reference with a short window over a longer prompt', async () => {
     const { file, src, cfg } = await openTestModel({ preset: 'tiny', mix: 'q8_0', seed: 5, slidingWindow: 16 });
