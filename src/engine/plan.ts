@@ -103,16 +103,14 @@ export function tablePlan(adapter: AdapterText, subgroups: boolean): KernelPlan 
 }
 
 /**
- * The plan a cache of `kvType` runs: with 'q8_0', an attention choice whose variant does not read
- * a q8_0 cache (the 'lanes' decode pass, the 'rows-f16' prefill pass; src/kernels/attention.ts)
- * gives way to the default variant ('keys', 'tiled'), so a plan tuned or stored for an f16 cache
- * still loads; the q8_0 tuner only tries what reads q8_0 (candidates.ts).
+ * The plan a cache of `kvType` runs: with 'q8_0', a prefill attention choice whose variant does
+ * not read a q8_0 cache ('rows-f16'; src/kernels/attention.ts) gives way to the default 'tiled',
+ * so a plan tuned or stored for an f16 cache still loads; the q8_0 tuner only tries what reads
+ * q8_0 (candidates.ts).
  */
 export function planForKvType(plan: KernelPlan, kvType: KvType): KernelPlan {
-  if (kvType === 'f16') return plan;
-  const attnDecode = plan.attnDecode.decodeVariant === 'lanes' ? {} : plan.attnDecode;
-  const attnPrefill = plan.attnPrefill.prefillVariant === 'rows-f16' ? {} : plan.attnPrefill;
-  return attnDecode === plan.attnDecode && attnPrefill === plan.attnPrefill ? plan : { ...plan, attnDecode, attnPrefill };
+  if (kvType === 'f16' || plan.attnPrefill.prefillVariant !== 'rows-f16') return plan;
+  return { ...plan, attnPrefill: {} };
 }
 
 /** The plan with one role's choice replaced. */

@@ -5,7 +5,7 @@
  * buffers (a step recomputes every activation from the embedding; only the KV cache carries over).
  */
 import { kvTypeProblem, type KvType, type ModelConfig } from '../model/config.ts';
-import { kvRowWords } from '../kernels/kv-cache.ref.ts';
+import { kvRowWords } from '../kernels/kv-layout.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import { createStepBuffer } from '../kernels/step.ts';
 import type { AttentionShared, AttentionShape, LayerKv } from '../kernels/attention.ts';

@@ -506,6 +506,8 @@ const LANES_VARIANTS: [string, AttentionOptions, 'all' | 'some'][] = [
 
 fusedTests('fused RoPE + KV append + split-K decode (attention_decode_rope.wgsl)', {});
 fusedTests('fused RoPE + KV append + split-K decode, q8_0 cache (attention_decode_rope.wgsl)', { kvType: 'q8_0' });
+fusedTests('fused RoPE + KV append + split-K decode, lanes, q8_0 cache (attention_decode_rope_lanes.wgsl)', { decodeVariant: 'lanes', kvType: 'q8_0' });
+fusedTests('fused RoPE + KV append + split-K decode, lanes, no subgroups, q8_0 cache (attention_decode_rope_lanes.wgsl)', { decodeVariant: 'lanes', subgroups: false, kvType: 'q8_0' });
 
 describe('q8_0 cache: split-K decode and tiled prefill vs CPU reference', () => {
   const q8 = (headDim: number, opts: AttentionOptions = {}) => new AttentionKernel(device, headDim, { ...opts, kvType: 'q8_0' });
@@ -533,8 +535,17 @@ describe('q8_0 cache: split-K decode and tiled prefill vs CPU reference', () => 
     }
   });
 
-  it('refuses what it does not read: lanes, rows-f16, head sizes off 32', () => {
-    expect(attentionOptionsProblem(device, 96, { kvType: 'q8_0', decodeVariant: 'lanes' })).toMatch(/lanes/);
+  it('lanes layouts (vectors of 8 dims): decode with and without subgroups, forced lane counts', async () => {
+    for (const [, opts] of LANES_VARIANTS) {
+      await check(q8(96, opts), inputs(shape(8, 2, 96, 700), 650, 3, 46, 2), ['decode']);
+      await check(q8(64, { ...opts, chunk: 64 }), inputs(shape(4, 2, 64, 2100, 300), 2000, 1, 47, 2), ['decode']);
+    }
+    expect(lanesShape(96, 128, undefined, 'q8_0').vectorWords).toBe(4);
+    expect(lanesShape(96, 64, 2, 'q8_0')).toEqual({ vectorWords: 4, vectors: 12, lanesPerKey: 2, rounds: 6, groups: 32 });
+  });
+
+  it('refuses what it does not read: rows-f16, head sizes off 32', () => {
+    expect(attentionOptionsProblem(device, 96, { kvType: 'q8_0', prefillVariant: 'rows-f16' })).toMatch(/rows-f16/);
     expect(attentionOptionsProblem(device, 80, { kvType: 'q8_0' })).toMatch(/multiple of 32/);
     expect(attentionOptionsProblem(device, 96, { kvType: 'q8_0' })).toBeNull();
   });

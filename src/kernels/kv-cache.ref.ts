@@ -4,6 +4,8 @@
  *   cache[kvHead][pos][headDim/2]  u32 words, element 2w in the low half, 2w+1 in the high half.
  */
 
+import { kvRowWords, Q8_BLOCK } from './kv-layout.ts';
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
@@ -100,12 +102,7 @@ export function unpackKvCache(cache: Uint32Array, nKvHeads: number, maxCtx: numb
  * The scales sit in the row of their quants so that one workgroup writes a whole row and no two
  * rows share a word (see src/kernels/DESIGN.md, "The q8_0 KV cache").
  */
-export const Q8_BLOCK = 32;
-
-/** u32 words of one cache row (one kv head at one position). */
-export function kvRowWords(headDim: number, kvType: 'f16' | 'q8_0'): number {
-  return kvType === 'f16' ? headDim / 2 : headDim / 4 + Math.ceil(headDim / (2 * Q8_BLOCK));
-}
+export { kvRowWords, Q8_BLOCK };
 
 /** One q8_0 block of x[off .. off+32): the f16 bits of d and the 32 quants, as llama.cpp's reference makes them. */
 export function quantizeQ8Block(x: ArrayLike<number>, off: number): { d: number; q: Int8Array } {

@@ -1,7 +1,7 @@
 import source from '../../shaders/rope_kv.wgsl?raw';
 import ropeCommon from '../../shaders/rope_common.wgsl?raw';
 import q8QuantSource from '../../shaders/kv_q8_0_quant.wgsl?raw';
-import type { KvType } from '../model/config.ts';
+import type { KvCacheType as KvType } from './kv-layout.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { STEP_WGSL } from './step.ts';
 import { ComputeKernel, createUniform } from './compute-kernel.ts';
