@@ -22,3 +22,8 @@ fn kvPair(word: u32, scale: u32, w: u32) -> vec2<f32> {
   return unpack2x16float(word);
 }
 const KV_Q8: bool = false;
+
+// The same pair as the f16 pair word the rows-f16 prefill tiles hold: the word itself.
+fn kvPairF16(word: u32, scale: u32, w: u32) -> u32 {
+  return word;
+}

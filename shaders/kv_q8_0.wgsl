@@ -28,3 +28,9 @@ fn kvPair(word: u32, scale: u32, w: u32) -> vec2<f32> {
   return vec2<f32>(f32(lo), f32(hi)) * d;
 }
 const KV_Q8: bool = true;
+
+// The pair rounded to an f16 pair word, for the rows-f16 prefill tiles (one rounding of q * d,
+// which attention.test.ts's rows-f16 bound takes in).
+fn kvPairF16(word: u32, scale: u32, w: u32) -> u32 {
+  return pack2x16float(kvPair(word, scale, w));
+}

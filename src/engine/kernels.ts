@@ -18,7 +18,7 @@ import { SwigluMatvecKernel } from '../kernels/swiglu-matvec.ts';
 import { formatInfo, hasF16Decoder, type WeightFormat } from '../kernels/weight-formats.ts';
 import { deviceAdapterText, fitShape, type GemvShape } from '../kernels/tuning.ts';
 import type { KvType, ModelConfig } from '../model/config.ts';
-import { planForKvType, tablePlan, type GemmRole, type GemvChoice, type GemvRole, type KernelPlan } from './plan.ts';
+import { tablePlan, type GemmRole, type GemvChoice, type GemvRole, type KernelPlan } from './plan.ts';
 
 export class Kernels {
   /** Which variant and shape runs each role. */
@@ -32,7 +32,7 @@ export class Kernels {
     /** How the KV cache stores K and V: the RoPE + append and attention kernels read and write it so. */
     readonly kvType: KvType = 'f16',
   ) {
-    this.plan = planForKvType(plan ?? tablePlan(deviceAdapterText(device), device.features.has('subgroups')), kvType);
+    this.plan = plan ?? tablePlan(deviceAdapterText(device), device.features.has('subgroups'));
   }
 
   /** The kernel under `key`, made by `make` the first time. */

@@ -16,7 +16,7 @@ import type { BcastShape } from '../kernels/matmul-bcast.ts';
 import type { RegTileShape } from '../kernels/matmul-reg.ts';
 import type { DecodeVariant, PrefillVariant } from '../kernels/attention.ts';
 import type { AdapterSummary } from '../gpu/device.ts';
-import type { KvType, ModelConfig } from '../model/config.ts';
+import type { ModelConfig } from '../model/config.ts';
 import { ggmlTypeName, type GGUFFile } from '../model/gguf-types.ts';
 
 export const GEMV_ROLES = ['qkv', 'wo', 'gateUp', 'down', 'lmHead'] as const;
@@ -100,17 +100,6 @@ export function tablePlan(adapter: AdapterText, subgroups: boolean): KernelPlan 
     attnPrefill: {},
     balanceChunks: t.balanceChunks,
   };
-}
-
-/**
- * The plan a cache of `kvType` runs: with 'q8_0', a prefill attention choice whose variant does
- * not read a q8_0 cache ('rows-f16'; src/kernels/attention.ts) gives way to the default 'tiled',
- * so a plan tuned or stored for an f16 cache still loads; the q8_0 tuner only tries what reads
- * q8_0 (candidates.ts).
- */
-export function planForKvType(plan: KernelPlan, kvType: KvType): KernelPlan {
-  if (kvType === 'f16' || plan.attnPrefill.prefillVariant !== 'rows-f16') return plan;
-  return { ...plan, attnPrefill: {} };
 }
 
 /** The plan with one role's choice replaced. */

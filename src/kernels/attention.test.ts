@@ -7,7 +7,7 @@ import { AttentionKernel, attentionOptionsProblem, decodeChunks, lanesShape, win
 import { attentionRef } from './attention.ref.ts';
 import { RopeKvKernel, type RopeKvShape } from './rope_kv.ts';
 import { kvLayerBytes } from '../model/config.ts';
-import { kvRowWords, packKvCache, packKvCacheQ8, roundQ8, unpackKvCache, unpackKvCacheQ8 } from './kv-cache.ref.ts';
+import { kvRowWords, packKvCache, packKvCacheQ8, roundF16, roundQ8, unpackKvCache, unpackKvCacheQ8 } from './kv-cache.ref.ts';
 import type { KvType } from '../model/config.ts';
 
 // Tolerance, per (row, head), from f32 arithmetic. K and V are f16 in the cache and the
@@ -544,8 +544,7 @@ describe('q8_0 cache: split-K decode and tiled prefill vs CPU reference', () => 
     expect(lanesShape(96, 64, 2, 'q8_0')).toEqual({ vectorWords: 4, vectors: 12, lanesPerKey: 2, rounds: 6, groups: 32 });
   });
 
-  it('refuses what it does not read: rows-f16, head sizes off 32', () => {
-    expect(attentionOptionsProblem(device, 96, { kvType: 'q8_0', prefillVariant: 'rows-f16' })).toMatch(/rows-f16/);
+  it('refuses head sizes off 32', () => {
     expect(attentionOptionsProblem(device, 80, { kvType: 'q8_0' })).toMatch(/multiple of 32/);
     expect(attentionOptionsProblem(device, 96, { kvType: 'q8_0' })).toBeNull();
   });
@@ -672,8 +671,14 @@ describe("prefill, 'rows-f16' variant (attention_prefill_f16.wgsl) vs CPU refere
   const U16 = 2 ** -11;
   const BK_MAX = 32;
 
-  function tolerance16(inp: Inputs, tileK: number): Float64Array {
+  // A q8_0 cache (q8 true): the tiles hold q * d rounded to f16, which the reference does not
+  // (it reads q * d exactly): each k and v is off by <= u16/2 relative, or 2^-25 absolute below
+  // f16's normal range. Scores move by <= u16/2 S + HD 2^-25 max|q scale|, the average of v by
+  // <= u16/2 max|v| + 2^-25: added to ds and to the last term.
+  function tolerance16(inp: Inputs, tileK: number, q8 = false): Float64Array {
     const { nHeads, headDim } = inp.shape;
+    let qmax = 0;
+    for (const x of inp.q) qmax = Math.max(qmax, Math.abs(x) / Math.sqrt(headDim));
     const tol = new Float64Array(inp.M * nHeads);
     for (let m = 0; m < inp.M; m++) {
       for (let h = 0; h < nHeads; h++) {
@@ -681,9 +686,9 @@ describe("prefill, 'rows-f16' variant (attention_prefill_f16.wgsl) vs CPU refere
         const n = pos - lo + 1;
         const R = smax - smin;
         const T = Math.ceil(n / tileK) + 1;
-        const ds = (3 * U16 + (headDim / 2 + 2) * U) * S + 3 * headDim * 2 ** -25;
+        const ds = (3 * U16 + (headDim / 2 + 2) * U) * S + 3 * headDim * 2 ** -25 + (q8 ? (U16 / 2) * S + headDim * 2 ** -25 * qmax : 0);
         const delta16 = ds + (3 + 2 * R) * U + (3 * T + 2 * R) * U;
-        tol[m * nHeads + h] = vmax * (2 * delta16 + 2 * (n + 64) * U + 4 * U + 2 * U16) + n * 2 ** -24;
+        tol[m * nHeads + h] = vmax * (2 * delta16 + 2 * (n + 64) * U + 4 * U + 2 * U16 + (q8 ? U16 / 2 : 0)) + n * 2 ** -24 + (q8 ? 2 ** -25 : 0);
       }
     }
     return tol;
@@ -693,7 +698,7 @@ describe("prefill, 'rows-f16' variant (attention_prefill_f16.wgsl) vs CPU refere
     const ref = attentionRef(inp.q, inp.k, inp.v, inp.pos0 + inp.M, inp.M, inp.pos0, inp.shape);
     const got = await runGpu(kernel, inp, 'prefill');
     const s = inp.shape;
-    expectClose(got, ref, inp, `rows-f16 ${s.nHeads}/${s.nKvHeads}x${s.headDim} pos0 ${inp.pos0} M ${inp.M} window ${s.window}`, tolerance16(inp, kernel.tileK));
+    expectClose(got, ref, inp, `rows-f16 ${kernel.kvType} ${s.nHeads}/${s.nKvHeads}x${s.headDim} pos0 ${inp.pos0} M ${inp.M} window ${s.window}`, tolerance16(inp, kernel.tileK, kernel.kvType === 'q8_0'));
   }
 
   const has16 = () => device.features.has('shader-f16');
@@ -738,5 +743,23 @@ describe("prefill, 'rows-f16' variant (attention_prefill_f16.wgsl) vs CPU refere
     await check16(make(64, { tileQ: 16, tileK: 16 }), makeInputs(shape(32, 8, 64, 800), 700, 37, 5));
     await check16(make(128, { tileK: 16 }), makeInputs(shape(4, 1, 128, 400), 300, 20, 21, 2));
     await check16(make(74, { tileQ: 8 }), makeInputs(shape(3, 1, 74, 300, 100), 250, 30, 22));
+  });
+
+  it('q8_0 cache: tiles of q * d rounded to f16; Phi-3 heads, GQA, windows, window 1 exact', async () => {
+    if (!has16()) return;
+    const q8 = (headDim: number, opts: AttentionOptions = {}) => make(headDim, { ...opts, kvType: 'q8_0' });
+    await check16(q8(96), makeInputs(shape(4, 2, 96, 200), 0, 129, 50, 2, 'q8_0'));
+    await check16(q8(96), makeInputs(shape(4, 4, 96, 2600, 2047), 2000, 70, 51, 1, 'q8_0'));
+    await check16(q8(64, { tileQ: 16, tileK: 16 }), makeInputs(shape(32, 8, 64, 800), 700, 37, 52, 1, 'q8_0'));
+    await check16(q8(128, { tileK: 16 }), makeInputs(shape(4, 1, 128, 400), 300, 20, 53, 2, 'q8_0'));
+    // window 1: each row is its own v, which went through f16 exactly once
+    const inp = makeInputs(shape(4, 2, 64, 300, 1), 250, 37, 54, 3, 'q8_0');
+    const got = await runGpu(q8(64), inp, 'prefill');
+    for (let m = 0; m < 37; m++) {
+      for (let h = 0; h < 4; h++) {
+        const self = ((h >> 1) * 287 + 250 + m) * 64;
+        expect([...got.subarray((m * 4 + h) * 64, (m * 4 + h + 1) * 64)]).toEqual([...inp.v.subarray(self, self + 64)].map(roundF16));
+      }
+    }
   });
 });

@@ -98,8 +98,8 @@ export interface AttentionOptions {
    * How the cache stores K and V (src/kernels/kv-cache.ref.ts): 'f16' (default) or 'q8_0' (needs
    * headDim % 32 == 0). Every pass reads rows through the codec of shaders/kv_f16.wgsl or
    * shaders/kv_q8_0.wgsl; the fused decode pass appends in the same format. With 'q8_0' the
-   * 'lanes' passes load vectors of 8 dims (kv_lanes_q8_0.wgsl) and the 'rows-f16' prefill variant
-   * is refused.
+   * 'lanes' passes load vectors of 8 dims (kv_lanes_q8_0.wgsl) and the 'rows-f16' prefill
+   * rounds q * d to f16 into its tiles.
    */
   kvType?: KvType;
 }
@@ -225,7 +225,6 @@ function resolveOptions(device: GPUDevice, headDim: number, opts: AttentionOptio
   if (kvType !== 'f16' && kvType !== 'q8_0') throw new Error(`attention: unknown KV type ${String(kvType)}`);
   if (kvType === 'q8_0') {
     if (headDim % 32) throw new Error(`attention: a q8_0 cache needs headDim ${headDim} to be a multiple of 32`);
-    if (prefillVariant === 'rows-f16') throw new Error("attention: the 'rows-f16' prefill variant does not read a q8_0 cache");
   }
   if (decodeVariant !== 'keys' && decodeVariant !== 'lanes') throw new Error(`attention: unknown decode variant ${String(decodeVariant)}`);
   if (decodeVariant === 'keys' && (!pow2(decodeWorkgroupSize) || decodeWorkgroupSize < words)) {
