@@ -15,7 +15,7 @@ import { MODEL_REGISTRY } from '../src/common/catalog.ts';
 import { formatBytes } from '../src/common/format.ts';
 import { encodeChat } from '../src/model/chat-template.ts';
 import { readGGUFFile } from '../src/model/source-node.ts';
-import { Tokenizer } from '../src/model/tokenizer.ts';
+import { createTokenizer } from '../src/model/create-tokenizer.ts';
 import { vocabFromMetadata } from '../src/model/vocab.ts';
 import type { ModelOptions } from '../scripts/test-model-spec.ts';
 import { ensureModel } from '../scripts/test-models.ts';
@@ -32,7 +32,8 @@ const STAND_INS: Record<string, ModelOptions> = {
   'Phi-3 mini 4k instruct': { preset: 'tiny', mix: 'q4_k_m', seed: 1, contextLength: 4096 },
   'Phi-3 mini 128k instruct': { preset: 'tiny', mix: 'q4_0', seed: 3, longRope: true, contextLength: 2048 },
   'Phi-3.5 mini instruct': { preset: 'tiny', mix: 'q4_0', seed: 3, longRope: true, contextLength: 2048 },
-  'Phi-4 mini instruct': { preset: 'tiny', mix: 'q4_k_m', seed: 2, nKvHeads: 2 },
+  // Phi-4-mini's traits: its o200k BPE vocabulary and chat template, tied output, partial rotary, GQA 4:1.
+  'Phi-4 mini instruct': { preset: 'tiny', mix: 'q4_k_m', seed: 6, nKvHeads: 1, ropeDim: 48, tiedOutput: true, vocab: 'o200k' },
   'Phi-3 medium 4k instruct': { preset: 'tiny', mix: 'q4_k_m', seed: 2, nKvHeads: 1, contextLength: 4096 },
   'Phi-3 medium 128k instruct': { preset: 'tiny', mix: 'q4_0', seed: 3, nKvHeads: 1, longRope: true, contextLength: 2048 },
 };
@@ -48,7 +49,7 @@ test.beforeAll(async () => {
     const path = (files[e.displayName] = await ensureModel(STAND_INS[e.displayName]));
     const file = await readGGUFFile(path);
     const template = file.metadata.get('tokenizer.chat_template');
-    const ids = encodeChat(new Tokenizer(vocabFromMetadata(file.metadata)), [{ role: 'user', content: 'Hello' }], {
+    const ids = encodeChat(createTokenizer(vocabFromMetadata(file.metadata)), [{ role: 'user', content: 'Hello' }], {
       template: typeof template === 'string' ? template : undefined,
       addGenerationPrompt: true,
     });

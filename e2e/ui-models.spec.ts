@@ -47,7 +47,11 @@ test('context length, pause / resume / cancel downloads, storage', async ({ page
   const ctx = page.getByRole('combobox', { name: 'Context length' });
   await expect(ctx).toHaveValue('4096');
   const options = await ctx.locator('option').allTextContents();
-  expect(options).toEqual([expect.stringMatching(/^1024 tokens · 2\.8\d GB GPU$/), expect.stringMatching(/^2048 tokens · 3\.2\d GB GPU$/), expect.stringMatching(/^4096 tokens · 4\.0\d GB GPU$/)]);
+  expect(options).toEqual([
+    expect.stringMatching(/^1024 tokens · 2\.8\d GB GPU, 16-bit KV$/),
+    expect.stringMatching(/^2048 tokens · 3\.2\d GB GPU, 16-bit KV$/),
+    expect.stringMatching(/^4096 tokens · 4\.0\d GB GPU, 16-bit KV$/),
+  ]);
   await expect(page.getByText('(weights and a 4096-token context)')).toBeVisible();
   await ctx.selectOption('1024');
   await expect(page.getByText('(weights and a 1024-token context)')).toBeVisible();
@@ -92,7 +96,7 @@ test('context length, pause / resume / cancel downloads, storage', async ({ page
   await expect(resume).toBeVisible();
   const servedBefore = server.bytesServed;
   await resume.click();
-  await expect(page.getByText('Context length: 2048 tokens.')).toBeVisible({ timeout: 120_000 });
+  await expect(page.getByText('Context length: 2048 tokens, kept in 16-bit precision.')).toBeVisible({ timeout: 120_000 });
   const resumedBytes = server.bytesServed - servedBefore;
   expect(resumedBytes).toBeGreaterThan(0);
   // Paused past 45% (23.6 MB), so at least chunk 0 (16 MiB) was stored and is not fetched again.

@@ -306,7 +306,8 @@ for (const t of [...llamaThreads, ...(v.threads as string).split(',').map(Number
 
 // 1. Node: ours on lavapipe, llama.cpp native.
 for (const preset of presets) {
-  const full = preset === 'phi3-mini';
+  // Full-size presets (Phi-3-mini's 32 layers and more) get short runs: a CPU driver takes seconds per token there.
+  const full = PRESETS[preset].nLayers >= 32;
   const given = (v.file as string | undefined)?.split(',').find((x) => x.startsWith(`${preset}=`));
   const path = given ? given.slice(preset.length + 1) : await ensureModel({ preset, mix: 'q4_k_m', seed: 1 });
   if (!existsSync(path)) throw new Error(`bench: no such model file ${path}`);

@@ -44,12 +44,13 @@ export const LLAMA_CASES: readonly LlamaCase[] = [
   // LongRoPE: a context above the original (512) selects the long factors; one equal to it, the short ones.
   ['tiny q4_0 LongRoPE, long factors', { preset: 'tiny', mix: 'q4_0', seed: 3, longRope: true, contextLength: 2048 }, Q_TOL, 2048],
   ['tiny q4_0 LongRoPE, short factors (context = original)', { preset: 'tiny', mix: 'q4_0', seed: 3, longRope: true, contextLength: 2048 }, Q_TOL, 512],
-  // Phi-4-mini's differences from Phi-3-mini at tiny widths: no output.weight (the logits use
+  // Phi-4-mini's differences from Phi-3-mini at tiny widths: a byte-level BPE vocabulary (the
+  // learned small one; in q4_k_m the o200k one Phi-4-mini ships), no output.weight (the logits use
   // token_embd, Q6_K in the q4_k_m mix), 48 of the 64 head dims rotated, 4 query heads per KV
   // head. In f32 a RoPE error shows: rotating all 64 dims moves a probability by 2e-2 there
   // (20x F32_TOL), but by less than Q_TOL in q4_k_m, whose tied output is checked for its formats.
-  ['tiny f32 tied output, partial rotary 48/64, GQA 4:1', { preset: 'tiny', mix: 'f32', seed: 6, nKvHeads: 1, ropeDim: 48, tiedOutput: true }, F32_TOL],
-  ['tiny q4_k_m tied output, partial rotary 48/64, GQA 4:1', { preset: 'tiny', mix: 'q4_k_m', seed: 6, nKvHeads: 1, ropeDim: 48, tiedOutput: true }, Q_TOL],
+  ['tiny f32 BPE vocab, tied output, partial rotary 48/64, GQA 4:1', { preset: 'tiny', mix: 'f32', seed: 6, nKvHeads: 1, ropeDim: 48, tiedOutput: true, vocab: 'bpe-small' }, F32_TOL],
+  ['tiny q4_k_m o200k vocab, tied output, partial rotary 48/64, GQA 4:1', { preset: 'tiny', mix: 'q4_k_m', seed: 6, nKvHeads: 1, ropeDim: 48, tiedOutput: true, vocab: 'o200k' }, Q_TOL],
 ];
 
 /**

@@ -25,7 +25,7 @@ import { o200kVocab, type BpeVocabData } from './bpe-vocab.ts';
 import { bpeSmallVocab } from './bpe-small-vocab.ts';
 import { phi3Vocab } from './phi3-vocab.ts';
 import {
-  FILE_TYPE, MIXES, POOL_THRESHOLD, PRESETS, TEST_VOCABS, bigramNext, planModel,
+  FILE_TYPE, MIXES, POOL_THRESHOLD, PRESETS, TEST_VOCABS, bigramNext, planModel, vocabOf,
   type Mix, type ModelOptions, type PresetName, type TensorPlan, type TestVocab,
 } from './test-model-spec.ts';
 
@@ -125,7 +125,7 @@ export interface MadeModel {
 }
 
 export function buildWriter(opts: ModelOptions): { writer: GGUFWriter; plan: ReturnType<typeof planModel> } {
-  const vocabName = opts.vocab ?? 'phi3';
+  const vocabName = vocabOf(opts);
   const bpe = vocabName === 'bpe-small' ? bpeSmallVocab() : vocabName === 'o200k' ? o200kVocab() : undefined;
   const nVocab = bpe ? bpe.tokens.length : phi3Vocab().tokens.length;
   const plan = planModel(opts, nVocab);
@@ -233,7 +233,7 @@ export function modelFileName(opts: ModelOptions): string {
     opts.ropeDim !== undefined ? `rd${opts.ropeDim}` : '',
     opts.logitScale !== undefined ? `ls${opts.logitScale}` : '',
     opts.bigram !== undefined ? `bg${opts.bigram}` : '',
-    opts.vocab !== undefined && opts.vocab !== 'phi3' ? opts.vocab : '',
+    opts.vocab !== undefined && opts.vocab !== vocabOf({ preset: opts.preset }) ? opts.vocab : '',
   ].filter(Boolean);
   return [opts.preset, opts.mix, `s${opts.seed}`, ...extra].join('-') + '.gguf';
 }
@@ -260,7 +260,7 @@ function parseArgs(argv: string[]): { opts: ModelOptions; out: string } {
     ropeDim: num('--rope-dim'),
     logitScale: num('--logit-scale'),
     bigram: num('--bigram'),
-    vocab: (get('--vocab') ?? 'phi3') as TestVocab,
+    vocab: get('--vocab') as TestVocab | undefined,
   };
   if (!TEST_VOCABS.includes(opts.vocab ?? 'phi3')) throw new Error(`--vocab must be one of ${TEST_VOCABS.join(', ')}`);
   return { opts, out: get('--out') ?? `models/${modelFileName(opts)}` };

@@ -19,6 +19,8 @@ export interface Preset {
   /** LongRoPE factors and attn_factor (the 128k models), with the original context they extend. */
   longRope?: boolean;
   originalContextLength?: number;
+  /** The vocabulary a model of this preset gets unless ModelOptions.vocab names another. */
+  vocab?: TestVocab;
 }
 
 /** The 128K LongRoPE models all extend an original context of 4096 (PHI3.md 1.2 and "The family"). */
@@ -38,11 +40,11 @@ export const PRESETS = {
   /** Phi-3.5-mini (and Phi-3-mini-128k): mini's shapes, 128K context with LongRoPE. */
   'phi3.5-mini': { dim: 3072, nLayers: 32, nHeads: 32, nKvHeads: 32, ffnDim: 8192, ...LONG_128K },
   /**
-   * Phi-4-mini: head size 128 of which 96 rotate, GQA 24/8, tied output, 128K LongRoPE. Its real
-   * vocabulary (200064 BPE tokens) is the generator's vocabulary option; with Phi-3's, the shapes
-   * are all the same but token_embd's rows.
+   * Phi-4-mini: head size 128 of which 96 rotate, GQA 24/8, tied output, 128K LongRoPE, and its
+   * 200064-token byte-level BPE vocabulary (o200k; `vocab: 'phi3'` gives the same shapes but
+   * token_embd's rows).
    */
-  'phi4-mini': { dim: 3072, nLayers: 32, nHeads: 24, nKvHeads: 8, ffnDim: 8192, ropeDim: 96, tiedOutput: true, ...LONG_128K },
+  'phi4-mini': { dim: 3072, nLayers: 32, nHeads: 24, nKvHeads: 8, ffnDim: 8192, ropeDim: 96, tiedOutput: true, vocab: 'o200k', ...LONG_128K },
   /** Phi-3-medium-4k. */
   'phi3-medium': { ...MEDIUM, nLayers: 40, contextLength: 4096 },
   /** Phi-3-medium-128k. */
@@ -130,7 +132,7 @@ export interface TensorPlan {
 }
 
 /** A preset with its options applied and everything derived filled in. */
-export interface ModelShape extends Required<Preset> {
+export interface ModelShape extends Required<Omit<Preset, 'vocab'>> {
   headDim: number;
   vocabSize: number;
 }
@@ -163,13 +165,19 @@ export function bigramNext(t: number, vocab: number): number {
   return (t * 7919 + 1) % vocab;
 }
 
+/** The vocabulary a model gets: the option's, else its preset's, else Phi-3's. */
+export function vocabOf(opts: Pick<ModelOptions, 'preset' | 'vocab'>): TestVocab {
+  return opts.vocab ?? (PRESETS[opts.preset] as Preset).vocab ?? 'phi3';
+}
+
 export function planModel(opts: ModelOptions, vocabSize: number): ModelPlan {
   const p: Preset = PRESETS[opts.preset];
   const headDim = p.dim / p.nHeads;
   const contextLength = opts.contextLength ?? p.contextLength;
   const longRope = opts.longRope ?? p.longRope ?? false;
+  const { vocab: _vocab, ...dims } = p;
   const shape: ModelShape = {
-    ...p,
+    ...dims,
     nKvHeads: opts.nKvHeads ?? p.nKvHeads,
     contextLength,
     headDim,

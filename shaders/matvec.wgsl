@@ -2,7 +2,8 @@
 //   y[y_offset + r] = sum_k W[r, k] * x[k]      (params.accumulate != 0: y[y_offset + r] += ...)
 // for the rows r of one weight tensor, or of one row-range part of a split tensor.
 //
-// Module = quant_common.wgsl + weights_<type>.wgsl + linear_bindings.wgsl + gemv_common.wgsl
+// Module = quant_common.wgsl + weights_<type>.wgsl + linear_bindings.wgsl + gemv_input.wgsl (or,
+//          merging split-K attention partials into x, matvec_merge.wgsl) + gemv_common.wgsl
 //          + this file + reduce_{tree,subgroup}.wgsl + matvec_store.wgsl (or
 //          matvec_store_norm.wgsl: also the next RMSNorm's inputs; or, split-K,
 //          matvec_store_split.wgsl).
@@ -27,6 +28,7 @@ override SPLIT: u32 = 1u;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: ReduceIds) {
   let lid = ids.lid;
+  gemv_input(lid);
   let row0 = wid.x * ROWS;
   let last = params.rows - 1u;
   let nchunks = params.k / CHUNK;

@@ -1,10 +1,10 @@
 // matvec.wgsl in row groups (gemv_groups.wgsl), for GPUs:
 //   y[y_offset + r] = sum_k W[r, k] * x[k]      (params.accumulate != 0: y[y_offset + r] += ...)
 //
-// Module = quant_common.wgsl + weights_<type>.wgsl + linear_bindings.wgsl + gemv_common.wgsl
-//          + gemv_groups.wgsl (LANES, GROUP_ROWS, NACC = GROUP_ROWS) + this file
-//          + reduce_group_{tree,subgroup}.wgsl + matvec_store.wgsl (or matvec_store_norm.wgsl, or
-//          matvec_store_split.wgsl).
+// Module = quant_common.wgsl + weights_<type>.wgsl + linear_bindings.wgsl + gemv_input.wgsl (or
+//          matvec_merge.wgsl) + gemv_common.wgsl + gemv_store_y.wgsl + gemv_groups.wgsl (LANES,
+//          GROUP_ROWS, NACC = GROUP_ROWS) + this file + reduce_group_{tree,subgroup}.wgsl +
+//          matvec_store.wgsl (or matvec_store_norm.wgsl, or matvec_store_split.wgsl).
 // Bindings: as matvec.wgsl.
 // Dispatch: (ceil(rows / ROWS), SPLIT, 1) workgroups of WG threads; split-K (SPLIT > 1) as in
 // matvec.wgsl: workgroup (i, s) takes the s-th run of ceil(chunks / SPLIT) chunks.
@@ -23,6 +23,7 @@ override SPLIT: u32 = 1u;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  gemv_input(lid);
   let at = group_pos(lid);
   let row0 = wid.x * ROWS;
   let grow0 = row0 + at.group * GROUP_ROWS;

@@ -50,6 +50,7 @@ describe('chat.completions.create', () => {
     expect(chunks[3].usage).toEqual({ prompt_tokens: 5, completion_tokens: 2, total_tokens: 7, cached_prompt_tokens: 0 });
     expect(chunks[3].timing).toEqual(RESULT.timing);
     expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
+    expect(chunks.some((c) => 'truncated' in c), 'a conversation that fitted says nothing was left out').toBe(false);
     // `stream` and `signal` stay on this side; the rest is the worker's request
     expect(calls.requests).toEqual([{ messages, temperature: 0 }]);
   });
@@ -59,6 +60,16 @@ describe('chat.completions.create', () => {
     const c = await engine.chat.completions.create({ messages });
     expect(c.choices[0]).toEqual({ index: 0, message: { role: 'assistant', content: 'Hi there' }, finish_reason: 'length' });
     expect(c.usage.total_tokens).toBe(7);
+  });
+
+  it('the last chunk, and a completion, say what a conversation longer than the context left out', async () => {
+    const truncated = { droppedMessages: 4, droppedTokens: 1230, contextLength: 2048 };
+    const { engine } = fakeEngine([{ text: 'Hi', tokenId: 1 }], { ...RESULT, truncated });
+    const chunks = await collect(await engine.chat.completions.create({ messages, stream: true }));
+    const wire = { dropped_messages: 4, dropped_tokens: 1230, context_length: 2048 };
+    expect(chunks.map((c) => c.truncated)).toEqual([undefined, undefined, wire]);
+    const c = await engine.chat.completions.create({ messages });
+    expect(c.truncated).toEqual(wire);
   });
 
   it("hands out what streamed before a failure, then throws the worker's error", async () => {

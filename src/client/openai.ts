@@ -28,6 +28,19 @@ export interface ChatCompletionChunk {
   usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number; cached_prompt_tokens: number };
   /** On the last chunk only: prefill and decode speed of this reply. */
   timing?: ChatResult['timing'];
+  /**
+   * Not in OpenAI's API. On the last chunk only, when the conversation was longer than the
+   * context: the model saw the system messages and the newest whole turns; the
+   * `dropped_messages` oldest other messages (`dropped_tokens` prompt tokens) were left out of
+   * the `context_length`-token context.
+   */
+  truncated?: Truncated;
+}
+
+export interface Truncated {
+  dropped_messages: number;
+  dropped_tokens: number;
+  context_length: number;
 }
 
 export interface ChatCompletion {
@@ -38,6 +51,8 @@ export interface ChatCompletion {
   choices: { index: 0; message: { role: 'assistant'; content: string }; finish_reason: FinishReason }[];
   usage: NonNullable<ChatCompletionChunk['usage']>;
   timing: ChatResult['timing'];
+  /** As on the last chunk of a stream: what was left out of a conversation longer than the context. */
+  truncated?: Truncated;
 }
 
 type Remote = Pick<Comlink.Remote<EngineApi>, 'chat' | 'abort'>;
@@ -83,6 +98,7 @@ function streamChat(api: Remote, params: CreateParams, model: string): AsyncIter
           chunk({}, r.finishReason, {
             usage: { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens, total_tokens: r.usage.totalTokens, cached_prompt_tokens: r.usage.cachedPromptTokens },
             timing: r.timing,
+            ...(r.truncated ? { truncated: { dropped_messages: r.truncated.droppedMessages, dropped_tokens: r.truncated.droppedTokens, context_length: r.truncated.contextLength } } : {}),
           }),
         ),
       (e: unknown) => {
@@ -153,6 +169,7 @@ export function createChatEngine(client: EngineClient = createEngineClient()): C
       choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: last.choices[0].finish_reason ?? 'stop' }],
       usage: last.usage,
       timing: last.timing,
+      ...(last.truncated ? { truncated: last.truncated } : {}),
     };
   }
   return {

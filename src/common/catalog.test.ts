@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { DEFAULT_MODEL, MODEL_REGISTRY, customModelEntry, findModel } from './catalog.ts';
+import { kvBytesPerToken } from './kv.ts';
 
 describe('catalog', () => {
   test('the default is the official Phi-3-mini 4k Q4 GGUF, MIT, with an approximate size only', () => {
@@ -35,8 +36,10 @@ describe('catalog', () => {
       expect(e.homepage).toBe(`https://huggingface.co/${f.repo}`);
       expect(e).toMatchObject({ architecture: 'phi3', quant: 'Q4_K_M', license: 'MIT', contextLength: f.ctx });
       // f16 K and V of every layer
-      expect(e.kvBytesPerToken).toBe(nLayers * 2 * nKvHeads * headDim * 2);
-      expect(e.nLayers).toBe(nLayers);
+      expect(e.kv).toEqual({ nLayers, nKvHeads, headDim });
+      expect(kvBytesPerToken(e.kv!)).toBe(nLayers * 2 * nKvHeads * headDim * 2);
+      // q8_0: 34 bytes per 32 values
+      expect(kvBytesPerToken(e.kv!, 'q8_0')).toBe(nLayers * 2 * nKvHeads * (headDim / 32) * 34);
       // "about" the listed size: within half of its last digit (5 MB)
       expect(Math.abs((e.approxBytes ?? 0) - f.gb * 1e9)).toBeLessThanOrEqual(5e6);
       expect(e.bytes).toBeUndefined();

@@ -6,6 +6,7 @@
  * The registry offers the Phi family in GGUF files of architecture `phi3` (Phi-4-mini's too).
  */
 import { InvalidRequestError } from './errors.ts';
+import type { KvShape } from './kv.ts';
 
 export interface ModelEntry {
   /** Key of the model in the weight store. Stable, so a download resumes after a reload. */
@@ -23,12 +24,11 @@ export interface ModelEntry {
   /** Trained context length (`<arch>.context_length`), when known before download. */
   contextLength?: number;
   /**
-   * KV cache bytes per context position, when known before download (the GPU memory estimate);
-   * once the file is stored, its header's value (src/model/config.ts kvBytesPerToken) is used.
+   * The shapes the KV cache's size follows (`<arch>.block_count`, `head_count_kv`, head size), when
+   * known before download: the GPU memory estimate at each context and KV type (common/kv.ts).
+   * Once the file is stored, its header's shapes are used.
    */
-  kvBytesPerToken?: number;
-  /** Layers (`<arch>.block_count`), when known before download: each holds kvBytesPerToken / nLayers of the cache. */
-  nLayers?: number;
+  kv?: KvShape;
   license?: string;
   /** Quantization as the publisher names it, e.g. "Q4_K_M". */
   quant?: string;
@@ -44,14 +44,14 @@ function hf(repo: string, file: string): Pick<ModelEntry, 'id' | 'url' | 'homepa
 }
 
 // Sizes are the publisher's listings (the others to 10 MB): the UI says "about"; the exact size
-// comes from the server's Content-Range. KV bytes per position are f16 K and V of every layer:
-// nLayers x 2 x nKvHeads x headDim x 2 bytes (src/model/config.ts kvBytesPerToken, from the header).
-/** Phi-3-mini and Phi-3.5-mini: 32 layers x 2 x 32 KV heads x 96 x 2 bytes. */
-const MINI_KV = 393_216;
-/** Phi-4-mini: 32 layers x 2 x 8 KV heads (grouped-query attention) x 128 x 2 bytes. */
-const PHI4_MINI_KV = 131_072;
-/** Phi-3-medium: 40 layers x 2 x 10 KV heads x 128 x 2 bytes. */
-const MEDIUM_KV = 204_800;
+// comes from the server's Content-Range. The KV shapes are the model cards' (layers, KV heads,
+// head size); the cache's bytes per position follow from them (common/kv.ts kvBytesPerToken).
+/** Phi-3-mini and Phi-3.5-mini: 32 layers, 32 KV heads (no grouping) of 96. */
+const MINI_KV: KvShape = { nLayers: 32, nKvHeads: 32, headDim: 96 };
+/** Phi-4-mini: 32 layers, 8 KV heads (grouped-query attention, 24 query heads) of 128. */
+const PHI4_MINI_KV: KvShape = { nLayers: 32, nKvHeads: 8, headDim: 128 };
+/** Phi-3-medium: 40 layers, 10 KV heads (40 query heads) of 128. */
+const MEDIUM_KV: KvShape = { nLayers: 40, nKvHeads: 10, headDim: 128 };
 
 const PHI3_MINI_4K_Q4: ModelEntry = {
   ...hf('microsoft/Phi-3-mini-4k-instruct-gguf', 'Phi-3-mini-4k-instruct-q4.gguf'),
@@ -60,8 +60,7 @@ const PHI3_MINI_4K_Q4: ModelEntry = {
   approxBytes: 2_393_231_360,
   architecture: 'phi3',
   contextLength: 4096,
-  kvBytesPerToken: MINI_KV,
-  nLayers: 32,
+  kv: MINI_KV,
   license: 'MIT',
   quant: 'Q4_K_M',
 };
@@ -75,8 +74,7 @@ export const MODEL_REGISTRY: readonly ModelEntry[] = [
     approxBytes: 2_390_000_000,
     architecture: 'phi3',
     contextLength: 131_072,
-    kvBytesPerToken: MINI_KV,
-    nLayers: 32,
+    kv: MINI_KV,
     license: 'MIT',
     quant: 'Q4_K_M',
   },
@@ -87,8 +85,7 @@ export const MODEL_REGISTRY: readonly ModelEntry[] = [
     approxBytes: 2_390_000_000,
     architecture: 'phi3',
     contextLength: 131_072,
-    kvBytesPerToken: MINI_KV,
-    nLayers: 32,
+    kv: MINI_KV,
     license: 'MIT',
     quant: 'Q4_K_M',
   },
@@ -99,8 +96,7 @@ export const MODEL_REGISTRY: readonly ModelEntry[] = [
     approxBytes: 2_490_000_000,
     architecture: 'phi3',
     contextLength: 131_072,
-    kvBytesPerToken: PHI4_MINI_KV,
-    nLayers: 32,
+    kv: PHI4_MINI_KV,
     license: 'MIT',
     quant: 'Q4_K_M',
   },
@@ -111,8 +107,7 @@ export const MODEL_REGISTRY: readonly ModelEntry[] = [
     approxBytes: 8_570_000_000,
     architecture: 'phi3',
     contextLength: 4096,
-    kvBytesPerToken: MEDIUM_KV,
-    nLayers: 40,
+    kv: MEDIUM_KV,
     license: 'MIT',
     quant: 'Q4_K_M',
   },
@@ -123,8 +118,7 @@ export const MODEL_REGISTRY: readonly ModelEntry[] = [
     approxBytes: 8_560_000_000,
     architecture: 'phi3',
     contextLength: 131_072,
-    kvBytesPerToken: MEDIUM_KV,
-    nLayers: 40,
+    kv: MEDIUM_KV,
     license: 'MIT',
     quant: 'Q4_K_M',
   },

@@ -16,6 +16,7 @@ import type { MatmulKernel } from '../kernels/matmul.ts';
 import type { MatvecKernel } from '../kernels/matvec.ts';
 import type { NormMatvecKernel } from '../kernels/norm-matvec.ts';
 import type { SwigluMatvecKernel } from '../kernels/swiglu-matvec.ts';
+import type { AttentionShared } from '../kernels/attention.ts';
 
 /** Something a layer loop encodes with one call. */
 export interface Encodable {
@@ -99,22 +100,39 @@ export class BoundMatmul extends Owner {
  * Decode: y (+)= W x. With `handoff` (a residual projection over the whole of y, in one part) it
  * also writes the next RMSNorm's inputs, and `prescaled` says what that norm then reads; unless
  * the role's kernel is split-K, which hands nothing off (`prescaled` stays undefined: the next
- * norm reads x and g).
+ * norm reads x and g). Where the plan has Wo merge the attention partials
+ * (Kernels.mergesAttention), x is their merge instead: `attention` must then be given, and
+ * `mergesAttention` is true.
  */
 export class BoundMatvec extends Owner implements Encodable {
   private readonly kernel: MatvecKernel;
   private readonly parts: { rows: number; group: GPUBindGroup }[];
   /** With a hand-off: what the next norm kernel reads. */
   readonly prescaled?: PrescaledInput;
+  /** Whether x is the merge of `attention`'s split-K partials (the merge pass is then not needed). */
+  readonly mergesAttention: boolean;
 
-  constructor(kernels: Kernels, role: GemvRole, linear: Linear, x: GPUBuffer, y: GPUBuffer, accumulate: boolean, handoff?: NormHandoff) {
+  constructor(
+    kernels: Kernels,
+    role: GemvRole,
+    linear: Linear,
+    x: GPUBuffer,
+    y: GPUBuffer,
+    accumulate: boolean,
+    handoff?: NormHandoff,
+    attention?: Omit<AttentionShared, 'shape'>,
+  ) {
     super();
     const wantHandoff = handoff && linear.parts.length === 1 && linear.parts[0].rowOffset === 0;
     const kernel = (this.kernel = kernels.matvec(role, linear.format, linear.k, wantHandoff));
     const withHandoff = wantHandoff && kernel.normOut;
+    this.mergesAttention = kernel.attentionMerge !== undefined;
+    if (this.mergesAttention && !attention) throw new Error(`${linear.name}: the plan merges the attention partials in this GEMV, but none were given`);
     this.parts = linear.parts.map(({ weight, rowOffset }) => {
       const params = this.own(kernel.createParams(weight.k, weight.rows, rowOffset, accumulate));
-      return { rows: weight.rows, group: withHandoff ? kernel.bindNormOut(weight, x, y, params, handoff) : kernel.bind(weight, x, y, params) };
+      const out = withHandoff ? handoff : undefined;
+      if (attention && this.mergesAttention) return { rows: weight.rows, group: kernel.bindMerged(weight, attention, y, params, out) };
+      return { rows: weight.rows, group: out ? kernel.bindNormOut(weight, x, y, params, out) : kernel.bind(weight, x, y, params) };
     });
     if (withHandoff) this.prescaled = { xg: handoff.xg, partials: handoff.partials, parts: kernel.partialCount(linear.parts[0].weight.rows) };
   }

@@ -10,12 +10,13 @@ import type { ModelWeights, Linear } from './weights.ts';
 import { hasF16Decoder } from '../kernels/weight-formats.ts';
 import { gemvVariantValid } from '../kernels/gemv.ts';
 import { deviceAdapterText, tableGemvShapes } from '../kernels/tuning.ts';
-import { attentionOptionsProblem } from '../kernels/attention.ts';
+import { attentionOptionsProblem, decodeChunkOf } from '../kernels/attention.ts';
+import { matvecVariantValid } from '../kernels/matvec.ts';
 import { REG_TILE_CANDIDATES, regTileUnsupported, type RegTileShape } from '../kernels/matmul-reg.ts';
 
 const REG_F32: RegTileShape = { rows: 64, tokens: 32, rowsPerThread: 4, tokensPerThread: 4, tile: 'f32' };
 const REG_F16: RegTileShape = { rows: 64, tokens: 64, rowsPerThread: 8, tokensPerThread: 8, tile: 'f16' };
-import type { AttnDecodeChoice, AttnPrefillChoice, GemmChoice, GemvChoice, KernelRole } from './plan.ts';
+import { tablePlan, type AttnDecodeChoice, type AttnPrefillChoice, type GemmChoice, type GemvChoice, type KernelRole } from './plan.ts';
 
 export interface CandidateContext {
   device: GPUDevice;
@@ -156,6 +157,42 @@ function gemvCandidates(ctx: CandidateContext): GemvChoice[] {
   return out;
 }
 
+/**
+ * Wo shapes that merge the attention partials themselves (GemvChoice.mergeAttention), besides the
+ * base choice with the merge. Each workgroup repeats the merge, so fewer, larger workgroups repeat
+ * it less: 32 rows (96 workgroups for Phi-3-mini), in both forms; and 8 rows x 64 threads, the
+ * all-threads shape whose reduction leaves room for the merged vector in 16 KiB.
+ */
+const WO_MERGE_SHAPES: Omit<GemvChoice, 'subgroups'>[] = [
+  { workgroupSize: 64, rowsPerWorkgroup: 8 },
+  { workgroupSize: 64, rowsPerWorkgroup: 32 },
+  { workgroupSize: 128, rowsPerWorkgroup: 16, lanesPerRow: 32 },
+  { workgroupSize: 256, rowsPerWorkgroup: 32, lanesPerRow: 32 },
+];
+
+/** Why the Wo GEMV in shape `g` cannot merge this model's attention partials on this device, or null. */
+function woMergeProblem(device: GPUDevice, cfg: ModelConfig, g: GemvChoice): string | null {
+  const { fit: _fit, mergeAttention: _merge, ...shape } = g;
+  // the chunk does not enter the checks
+  const attentionMerge = { k: cfg.nHeads * cfg.headDim, headDim: cfg.headDim, chunk: decodeChunkOf({}) };
+  return matvecVariantValid(device, { ...shape, normOut: true, attentionMerge });
+}
+
+/** The Wo GEMV merging the attention partials (none where the device or the head size cannot). */
+function woMergeCandidates(ctx: CandidateContext): GemvChoice[] {
+  const { device, cfg } = ctx;
+  const subgroups = device.features.has('subgroups');
+  if (ctx.weights.layers[0].wo.k !== cfg.nHeads * cfg.headDim) return [];
+  const list: GemvChoice[] = [{ ...(ctx.base as GemvChoice), mergeAttention: true }];
+  if (ctx.search === 'full') {
+    for (const g of WO_MERGE_SHAPES) {
+      if (g.lanesPerRow && subgroups) list.push({ ...g, subgroups: true, mergeAttention: true });
+      list.push({ ...g, subgroups: g.lanesPerRow ? false : subgroups, mergeAttention: true });
+    }
+  }
+  return list.filter((g) => woMergeProblem(device, cfg, g) === null);
+}
+
 function gemmCandidates(ctx: CandidateContext): GemmChoice[] {
   const out: GemmChoice[] = [{}, { rowsPerWorkgroup: 64, tokensPerWorkgroup: 16 }, { rowsPerWorkgroup: 32, tokensPerWorkgroup: 32 }];
   if (ctx.search === 'seeded') return out;
@@ -202,8 +239,9 @@ function subgroupMin(device: GPUDevice): number | undefined {
 /** The candidates of one role on this device (the base choice is added by the tuner). */
 export function candidatesFor(role: KernelRole, ctx: CandidateContext): object[] {
   switch (role) {
-    case 'qkv':
     case 'wo':
+      return [...gemvCandidates(ctx), ...woMergeCandidates(ctx)];
+    case 'qkv':
     case 'gateUp':
     case 'down':
     case 'lmHead':
@@ -236,6 +274,7 @@ export function variantFamilies(device: GPUDevice, cfg: ModelConfig): VariantFam
   const gemv = (c: GemvChoice) => ({ qkv: c, wo: c, gateUp: c, down: c, lmHead: c });
   const gemm = (c: GemmChoice) => ({ gemmQkv: c, gemmWo: c, gemmUp: c, gemmDown: c });
   const words = cfg.headDim / 2;
+  const woMerge: GemvChoice = { ...tablePlan(deviceAdapterText(device), subgroups).gemv.wo, mergeAttention: true };
   return [
     { name: 'GEMV 64 threads x 16 rows, unfitted', roles: gemv({ workgroupSize: 64, rowsPerWorkgroup: 16, subgroups }) },
     { name: 'GEMV 256 threads x 8 rows, workgroup-memory reduction', roles: gemv({ workgroupSize: 256, rowsPerWorkgroup: 8, subgroups: false }) },
@@ -266,6 +305,12 @@ export function variantFamilies(device: GPUDevice, cfg: ModelConfig): VariantFam
     { name: 'tiled GEMM 64 rows x 16 tokens', roles: gemm({ rowsPerWorkgroup: 64, tokensPerWorkgroup: 16 }) },
     { name: 'register-tiled GEMM 64 x 32, 4 x 4 per thread, f32 tiles', roles: gemm({ regTile: REG_F32 }) },
     { name: 'register-tiled GEMM 64 x 64, 8 x 8 per thread, f16 tiles', roles: gemm({ regTile: REG_F16 }), reason: regTileUnsupported(device, REG_F16) ?? undefined },
+    {
+      // 32-key chunks: several partials per head at the test's positions, not one
+      name: "Wo GEMV merging the split-K attention partials, in the table's shape, 32-key chunks",
+      roles: { wo: woMerge, attnDecode: { chunk: 32 } },
+      reason: woMergeProblem(device, cfg, woMerge) ?? attentionOptionsProblem(device, cfg.headDim, { chunk: 32 }) ?? undefined,
+    },
     {
       name: 'split-K attention, 128-key chunks, 64 threads',
       roles: { attnDecode: { chunk: 128, decodeWorkgroupSize: Math.max(64, 2 ** Math.ceil(Math.log2(words))) } },

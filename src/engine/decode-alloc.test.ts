@@ -4,8 +4,10 @@
  * wrapped so every createBuffer / createBindGroup call through it is counted; the counter is
  * shown to work on a call that does allocate (readLogits makes its staging buffer).
  * Also: one readback per token, and the decode step's dispatch count is the fused path's
- * 6 per layer + 4 (embed, norm + lm_head, two sampler passes), with an f16 or a q8_0 KV cache.
- * And the engine's own GPU accounting (gpuBytes) is every byte it created through the device.
+ * 6 per layer + 4 (embed, norm + lm_head, two sampler passes), one per layer fewer (no merge
+ * pass) where the Wo GEMV merges the attention partials itself; the same with an f16 or a q8_0
+ * KV cache. And the engine's own GPU accounting (gpuBytes) is every byte it created through the
+ * device.
  */
 import { describe, expect, it } from 'vitest';
 import { gpuForTests } from '../gpu/test-gpu.ts';
@@ -42,14 +44,14 @@ function countingDevice(real: GPUDevice) {
 
 /**
  * The table's plan, and one with the real-GPU variants the device can run on every role at once
- * (row-group GEMVs, f16 GEMV math, split-K Wo and down, register-tiled GEMMs, lanes attention):
- * the promises are the graph's, whichever kernels fill it.
+ * (row-group GEMVs, f16 GEMV math, split-K Wo and down, register-tiled GEMMs, lanes attention, Wo
+ * merging the attention partials): the promises are the graph's, whichever kernels fill it.
  */
 function plans(cfg: ModelConfig): [string, KernelPlan | undefined][] {
   const table = tablePlan(deviceAdapterText(gpu.device), gpu.hasSubgroups());
   let variants = table;
   for (const fam of variantFamilies(gpu.device, cfg)) {
-    if (fam.reason || !/row groups with f16|GEMV split-K|register-tiled GEMM 64 x 32|lanes along the head dimension, workgroup-memory/.test(fam.name)) continue;
+    if (fam.reason || !/row groups with f16|GEMV split-K|register-tiled GEMM 64 x 32|lanes along the head dimension, workgroup-memory|Wo GEMV merging/.test(fam.name)) continue;
     for (const [role, choice] of Object.entries(fam.roles)) variants = withChoice(variants, role as KernelRole, choice);
   }
   return [
@@ -91,7 +93,10 @@ describe('decode allocates nothing per token', () => {
         // One readback per token (the prefill's sample, then one per decode step).
         expect(engine.counters.readbacks - readbacks).toBe(maxTokens);
       }
-      expect(engine.counters.dispatchesPerDecodeStep).toBe(6 * cfg.nLayers + 4);
+      // the merge pass goes where Wo merges the partials: one dispatch per layer fewer
+      const merges = plan?.gemv.wo.mergeAttention === true;
+      if (which === 'real-GPU variants') expect(merges, 'the variants plan merges in Wo where the device can').toBe(!variantFamilies(gpu.device, cfg).find((f) => /Wo GEMV merging/.test(f.name))?.reason);
+      expect(engine.counters.dispatchesPerDecodeStep).toBe((merges ? 5 : 6) * cfg.nLayers + 4);
       // The counter works: reading the logits allocates a staging buffer.
       const before = counts.createBuffer;
       await readLogits(engine);

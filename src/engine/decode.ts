@@ -10,7 +10,9 @@
  *               x += Wdown h                               matvec (+ hand-off)
  *   logits = Wout rmsnorm(x) g                             norm_matvec
  *
- * 6 dispatches per layer, plus embed and the head: 194 for Phi-3-mini, 196 with the sampler.
+ * 6 dispatches per layer, plus embed and the head: 194 for Phi-3-mini, 196 with the sampler. Where
+ * the plan has Wo merge the attention partials itself (plan.gemv.wo.mergeAttention), the merge
+ * pass goes: 5 per layer, 164 with the sampler.
  * The hand-off: Wo and Wdown also write x * g of the norm after them and partial sums of x^2
  * (shaders/matvec_store_norm.wgsl), so the fused norms that follow load no g and square nothing
  * (all but layer 0's attention norm). A split-K Wo or Wdown (the plan's splitK) hands nothing off:
@@ -59,7 +61,7 @@ export class DecodeGraph {
     weights.layers.forEach((w, l) => {
       const nextNorm = l + 1 < weights.layers.length ? weights.layers[l + 1].attnNorm : weights.outputNorm;
       const fused = BoundSwiglu.fits(w.up, ffnDim);
-      const wo = new BoundMatvec(k, 'wo', w.wo, s.att, s.x, true, fused ? handoff(w.ffnNorm) : undefined);
+      const wo = new BoundMatvec(k, 'wo', w.wo, s.att, s.x, true, fused ? handoff(w.ffnNorm) : undefined, s.attention);
       const down = new BoundMatvec(k, 'down', w.down, s.h, s.x, true, handoff(nextNorm));
       this.layers.push({
         qkv: new BoundNormMatvec(k, 'qkv', w.qkv, s.x, w.attnNorm, s.qkv, eps, fromDown),
@@ -85,7 +87,8 @@ export class DecodeGraph {
     this.embed.encode(p); //                                             x = embed(id)
     for (const L of this.layers) {
       L.qkv.encode(p); //                                                qkv = Wqkv rmsnorm(x) g
-      k.attention.encodeDecodeRope(p, L.attention, pos); // att = softmax(rope(q) K / sqrt(hd)) V, K/V appended at pos
+      // att = softmax(rope(q) K / sqrt(hd)) V, K/V appended at pos; the merge pass unless Wo merges
+      k.attention.encodeDecodeRope(p, L.attention, pos, !L.wo.mergesAttention);
       L.wo.encode(p); //                                                 x += Wo att
       L.ffn.encode(p); //                                                h = silu(Wgate x') * (Wup x'), x' = rmsnorm(x) g
       L.down.encode(p); //                                               x += Wdown h

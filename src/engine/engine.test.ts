@@ -15,6 +15,7 @@ import { Engine } from './engine.ts';
 import { expectLlamaGreedy, feed, openTestModel, withBindingLimit } from './test-engine.ts';
 import { LLAMA_CASES, LLAMA_WIDE_CASES, llamaGreedyFile } from '../../scripts/llama-ref.ts';
 import { promptIds } from '../../scripts/prompts.ts';
+import { vocabOf } from '../../scripts/test-model-spec.ts';
 import { GREEDY } from '../common/sampling.ts';
 
 // Logit tolerance GPU vs CPU reference: both dequantize bit-exactly and store K/V in f16 the same
@@ -38,7 +39,7 @@ describe('GPU engine vs llama.cpp and the CPU reference', () => {
   for (const [label, opts, tol, ctx = 256, run = { prompt: 64, steps: 32 }] of [...LLAMA_CASES, ...LLAMA_WIDE_CASES]) {
     it(label, async () => {
       const { path, src, file, cfg } = await openTestModel(opts);
-      const prompt = promptIds(run.prompt);
+      const prompt = promptIds(run.prompt, vocabOf(opts));
       const trace = await llamaGreedyFile(path, prompt, run.steps, { contextSize: ctx });
       const device = run.maxBinding ? withBindingLimit(gpu.device, run.maxBinding) : gpu.device;
       const engine = await Engine.load(device, file, src, cfg, { contextLength: ctx, slidingWindow: false });

@@ -31,6 +31,12 @@ export type { GeneratedToken } from './sampler.ts';
 export interface EngineOptions {
   /** Positions the KV cache holds (default: the model's context length). */
   contextLength?: number;
+  /**
+   * How the KV cache stores K and V (default 'f16'; src/model/config.ts KvType): 'q8_0' is ggml's
+   * 8-bit block, 54% of the f16 cache's GPU bytes at Phi-3's head size (src/kernels/kv-layout.ts);
+   * it needs a head size that is a multiple of 32 (kvTypeProblem).
+   */
+  kvType?: KvType;
   /** Tokens per prefill step (default 128). */
   prefillChunk?: number;
   /** Apply the model's sliding window (default true; llama.cpp 3.21.1 ignores it for phi3). */
@@ -42,12 +48,6 @@ export interface EngineOptions {
   onUploaded?: () => void;
   /** Which kernel variant and shape runs each role (default: the adapter's table, src/engine/plan.ts tablePlan). */
   plan?: KernelPlan;
-  /**
-   * How the KV cache stores K and V (default 'f16'): 'q8_0' is ggml's 8-bit block, about 53% of
-   * the f16 cache's bytes (src/kernels/kv-cache.ref.ts); it needs a head size that is a multiple
-   * of 32 (kvTypeProblem).
-   */
-  kvType?: KvType;
   /**
    * Without `plan`: called once the weights are uploaded, before any of the engine's pipelines is
    * made, to choose the plan on this device (the autotuner, src/engine/tune.ts).

@@ -11,6 +11,7 @@ import { loadRefWeights, logSoftmax, RefModel, argmax } from './forward.ref.ts';
 import { LLAMA_CASES, LLAMA_WIDE_CASES, llamaGreedyFile, Q_TOL, type LlamaCase } from '../../scripts/llama-ref.ts';
 import { ensureModel } from '../../scripts/test-models.ts';
 import { promptIds } from '../../scripts/prompts.ts';
+import { vocabOf } from '../../scripts/test-model-spec.ts';
 
 const CASES: LlamaCase[] = [
   ...LLAMA_CASES,
@@ -25,7 +26,7 @@ describe('CPU reference forward pass vs llama.cpp', () => {
       const src = await fileSource(path);
       const file = await readGGUF(src);
       const cfg = modelConfigFromGGUF(file);
-      const prompt = promptIds(run.prompt);
+      const prompt = promptIds(run.prompt, vocabOf(opts));
       const trace = await llamaGreedyFile(path, prompt, run.steps, { contextSize: ctx });
       // llama.cpp 3.21.1 does not apply phi3's sliding window; neither may we when comparing.
       const ref = new RefModel(await loadRefWeights(file, src, cfg), { contextLength: ctx, slidingWindow: false });

@@ -10,7 +10,7 @@ import { MatvecKernel } from '../kernels/matvec.ts';
 import { MatmulKernel } from '../kernels/matmul.ts';
 import { EmbedKernel } from '../kernels/embed.ts';
 import { RopeKvKernel } from '../kernels/rope_kv.ts';
-import { AttentionKernel } from '../kernels/attention.ts';
+import { AttentionKernel, decodeChunkOf } from '../kernels/attention.ts';
 import { SiluMulKernel } from '../kernels/silu_mul.ts';
 import { SampleKernel } from '../kernels/sample.ts';
 import { NormMatvecKernel } from '../kernels/norm-matvec.ts';
@@ -72,12 +72,24 @@ export class Kernels {
   }
 
   /**
+   * Whether decode's Wo GEMV merges the attention partials itself (plan.gemv.wo.mergeAttention):
+   * then the attention's merge pass is not dispatched.
+   */
+  get mergesAttention(): boolean {
+    return this.plan.gemv.wo.mergeAttention === true;
+  }
+
+  /**
    * Decode GEMV of `role` for rows of k elements; `normOut`: with the hand-off to the next norm,
    * unless the role's choice is split-K, which has none (the kernel's normOut says which it got).
+   * Wo with mergeAttention reads the attention kernel's partials (k = nHeads * headDim).
    */
   matvec(role: GemvRole, format: WeightFormat, k: number, normOut = false): MatvecKernel {
     if ((this.plan.gemv[role].splitK ?? 1) > 1) normOut = false;
-    return this.gemv('matvec', role, format, k, normOut, (shape) => new MatvecKernel(this.device, format, { ...shape, normOut }));
+    const merge = role === 'wo' && this.mergesAttention ? { k, headDim: this.cfg.headDim, chunk: decodeChunkOf(this.plan.attnDecode) } : undefined;
+    if (merge && k !== this.cfg.nHeads * this.cfg.headDim) throw new Error(`Wo merging the attention partials: its rows have ${k} elements, the attention output ${this.cfg.nHeads * this.cfg.headDim}`);
+    const tag = merge ? `${normOut}/merge ${merge.chunk}` : normOut;
+    return this.gemv('matvec', role, format, k, tag, (shape) => new MatvecKernel(this.device, format, { ...shape, normOut, attentionMerge: merge }));
   }
 
   /** Prefill GEMM of `role`. */
@@ -100,8 +112,9 @@ export class Kernels {
    * A decode GEMV in the role's shape; a table shape (`fit`) is first fitted to rows of k
    * (tuning.ts fitShape). Made once per kind, shape and variant.
    */
-  private gemv<K>(kind: string, role: GemvRole, format: WeightFormat, k: number, variant: boolean, make: (shape: GemvShape) => K): K {
-    const { fit, ...choice }: GemvChoice = this.plan.gemv[role];
+  private gemv<K>(kind: string, role: GemvRole, format: WeightFormat, k: number, variant: boolean | string, make: (shape: GemvShape) => K): K {
+    // mergeAttention is the caller's (matvec) to apply
+    const { fit, mergeAttention: _merge, ...choice }: GemvChoice = this.plan.gemv[role];
     let shape: GemvShape & { f16?: boolean } = fit ? fitShape(choice, k / formatInfo(format).chunk, this.plan.balanceChunks) : choice;
     // f16 math where the format has an f16 decoder; F32 and BF16 weights stay in f32
     if (shape.f16 && !hasF16Decoder(format)) shape = { ...shape, f16: false };

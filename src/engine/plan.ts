@@ -42,6 +42,11 @@ export interface GemvChoice extends GemvShape {
   splitK?: number;
   /** Narrow the workgroup for short rows (src/kernels/tuning.ts fitShape), as the table's shapes are. */
   fit?: boolean;
+  /**
+   * wo only: the GEMV merges the split-K attention partials itself while loading its input
+   * (src/kernels/matvec.ts attentionMerge), so decode attention's merge pass is not dispatched.
+   */
+  mergeAttention?: boolean;
 }
 
 /** A prefill GEMM (src/kernels/matmul.ts MatmulOptions); {} is the tiled default. */

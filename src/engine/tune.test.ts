@@ -8,7 +8,7 @@ import { gpuForTests } from '../gpu/test-gpu.ts';
 import { Engine } from './engine.ts';
 import { feed, openTestModel } from './test-engine.ts';
 import { AGREEMENT_RMS, agreement, tuneKernels } from './tune.ts';
-import { KERNEL_ROLES, describeChoice, tablePlan } from './plan.ts';
+import { KERNEL_ROLES, describeChoice, tablePlan, type GemvChoice } from './plan.ts';
 import { deviceAdapterText } from '../kernels/tuning.ts';
 import { candidatesFor } from './candidates.ts';
 import { promptIds } from '../../scripts/prompts.ts';
@@ -73,6 +73,8 @@ describe('tuneKernels', () => {
         expect(r.tried.filter((c) => c.ms !== undefined).length, r.role).toBeGreaterThanOrEqual(2);
       }
       expect(t.dropped.some((d) => d.role === 'wo' && d.label.includes('rowsPerWorkgroup=999') && /rows per workgroup/.test(d.reason))).toBe(true);
+      // Wo merging the attention partials itself was timed against the merge pass + Wo (it agreed)
+      expect(t.roles.find((r) => r.role === 'wo')!.tried.some((c) => c.ms !== undefined && (c.choice as GemvChoice).mergeAttention)).toBe(true);
       expect(progress[0]).toBe(`0/${KERNEL_ROLES.length} qkv`);
       expect(progress.at(-1)).toContain(`${KERNEL_ROLES.length}/${KERNEL_ROLES.length}`);
       console.log(`[tune] tiny q4_k_m GQA: ${t.tuneMs.toFixed(0)} ms (${t.timer}); ${t.roles.map((r) => `${r.role}: ${r.chosen}`).join('; ')}`);

@@ -142,12 +142,14 @@ class TuneBench {
   readonly xg: GPUBuffer;
   readonly partials: GPUBuffer;
   private readonly owned: GPUBuffer[] = [];
+  /** The merge pass of the reference's attention over s.attention's partials into s.att (the wo role's). */
+  private mergeGroup?: { shape: AttentionShared['shape']; merge: GPUBindGroup };
 
   constructor(
     readonly device: GPUDevice,
     readonly cfg: ModelConfig,
     readonly weights: ModelWeights,
-    reference: Kernels,
+    readonly reference: Kernels,
     opts: { chunk: number; contextLength: number },
   ) {
     const ctx = Math.max(2, Math.min(opts.contextLength, 2048));
@@ -176,6 +178,11 @@ class TuneBench {
       device.queue.writeBuffer(b, 0, v);
     };
     for (const b of [s.x, s.xb, s.qkv, s.q, s.att, s.h, s.xLast]) fill(b);
+    // split-K partials for the wo role: outputs in [-1, 1), (max, sum) pairs with sums > 0
+    fill(s.attention.scratch.partO);
+    const ml = new Float32Array(s.attention.scratch.partML.size / 4);
+    for (let i = 0; i < ml.length; i += 2) ml.set([rng.uniform(-4, 4), rng.uniform(0.5, 2)], i);
+    device.queue.writeBuffer(s.attention.scratch.partML, 0, ml);
     // f16 keys and values in [-1, 1): halves of 0x3c00 (1.0) and below, random sign
     for (const b of s.kv.flatMap((kv) => [kv.k, kv.v])) {
       const h = new Uint16Array(b.size / 2);
@@ -214,8 +221,22 @@ class TuneBench {
     switch (role) {
       case 'qkv':
         return gemv(layers.map((w) => new BoundNormMatvec(k, 'qkv', w.qkv, s.x, w.attnNorm, s.qkv, eps)), s.qkv, qkvFloats);
-      case 'wo':
-        return gemv(layers.map((w) => new BoundMatvec(k, 'wo', w.wo, s.att, s.x, true, handoff(w.ffnNorm))), s.x, cfg.dim);
+      case 'wo': {
+        // Every candidate starts from the same split-K partials (s.attention's, seeded by
+        // resetInputs): one that merges them itself against the merge pass plus the GEMV, so the
+        // dispatch it saves and the merging it repeats in every workgroup are both timed.
+        const bound = layers.map((w) => new BoundMatvec(k, 'wo', w.wo, s.att, s.x, true, handoff(w.ffnNorm), s.attention));
+        const att = this.reference.attention;
+        const merge = k.mergesAttention ? undefined : (this.mergeGroup ??= att.bindMerge(s.attention, s.att));
+        const trial = gemv(bound, s.x, cfg.dim);
+        const encode = (p: GPUComputePassEncoder) => {
+          for (const b of bound) {
+            if (merge) att.encodeMerge(p, merge, 1);
+            b.encode(p);
+          }
+        };
+        return { ...trial, encode };
+      }
       case 'gateUp':
         return BoundSwiglu.fits(layers[0].up, cfg.ffnDim)
           ? gemv(layers.map((w) => new BoundSwiglu(k, w.up, s.x, w.ffnNorm, s.h, cfg.ffnDim, eps)), s.h, cfg.ffnDim)

@@ -7,91 +7,15 @@ import { AttentionKernel, attentionOptionsProblem, decodeChunks, lanesShape, win
 import { attentionRef } from './attention.ref.ts';
 import { RopeKvKernel, type RopeKvShape } from './rope_kv.ts';
 import { kvLayerBytes } from '../model/config.ts';
-import { kvRowWords, packKvCache, packKvCacheQ8, roundF16, roundQ8, unpackKvCache, unpackKvCacheQ8 } from './kv-cache.ref.ts';
-import type { KvType } from '../model/config.ts';
-
-// Tolerance, per (row, head), from f32 arithmetic. K and V are f16 in the cache and the
-// reference reads the very same f16 values, so only the GPU's f32 work differs (u = 2^-24):
-//   scores: q*scale rounds once, the HD-term dot product accumulates <= HD ulps:
-//       |ds| <= (HD + 2) u S,   S = max_j scale * sum_d |q_d k_jd|
-//   exp: WGSL allows 3 + 2|x| ulp at x = s - max, |x| <= R = spread of the row's scores,
-//       so every weight is off by a relative (HD + 2) u S + (3 + 2R) u =: delta;
-//       perturbing the weights by a relative delta moves a weighted average by <= 2 delta max|v|;
-//   sums: sum p v and sum p run over at most n visible keys, plus rescaling steps (tiles,
-//       chunks, merge): <= (n + 64) u max|v| each, with the final division 2 ulp more.
-//   tol = max|v| (2 delta + 2 (n + 64) u + 4 u).
-// Measured errors are 200x or more below it; a wrong mask (one key too many or too few) moves the result
-// by ~max|v|/n, which the small-window and fixed cases below make far larger than tol.
-// A q8_0 cache (kvType 'q8_0') is read as q * d, exact in f32: the reference gets those very
-// values (roundQ8), and every pass computes with them exactly as with f16 values, so the same
-// bound holds.
-const U = 2 ** -24;
-const F16_NAN = 0x7e00;
-const NAN_WORD = (F16_NAN | (F16_NAN << 16)) >>> 0;
-
-/**
- * Values [nKvHeads][len][headDim] as a cache of kvType [nKvHeads][maxCtx][row], rows len .. maxCtx-1
- * all NaN words (in q8_0 a NaN scale, so every value of such a row reads NaN).
- */
-function packCache(values: ArrayLike<number>, nKvHeads: number, len: number, headDim: number, maxCtx: number, kvType: KvType): Uint32Array {
-  if (kvType === 'f16') return packKvCache(values, nKvHeads, len, headDim, maxCtx, NAN_WORD);
-  const words = packKvCacheQ8(values, nKvHeads, len, headDim, maxCtx);
-  const row = kvRowWords(headDim, 'q8_0');
-  for (let h = 0; h < nKvHeads; h++) words.fill(NAN_WORD, (h * maxCtx + len) * row, (h + 1) * maxCtx * row);
-  return words;
-}
-
-function unpackCache(cache: Uint32Array, nKvHeads: number, maxCtx: number, headDim: number, len: number, kvType: KvType): Float32Array {
-  return kvType === 'f16' ? unpackKvCache(cache, nKvHeads, maxCtx, headDim, 0, len) : unpackKvCacheQ8(cache, nKvHeads, maxCtx, headDim, 0, len);
-}
-
-const cacheBytes = (nKvHeads: number, headDim: number, maxCtx: number, kvType: KvType) => nKvHeads * maxCtx * kvRowWords(headDim, kvType) * 4;
+import { packKvCache, roundF16, unpackKvCache } from './kv-cache.ref.ts';
+// Tolerances: the bound derived in test-attention.ts (tolerance).
+import { U, cacheBytes, cacheWords, makeInputs, packCache, rowStats, tolerance, unpackCache, type Inputs } from './test-attention.ts';
 
 const gpu = gpuForTests();
 let device: GPUDevice;
 beforeAll(() => {
   device = gpu.device;
 });
-
-interface Inputs {
-  shape: AttentionShape;
-  pos0: number;
-  M: number;
-  /** [M, nHeads*headDim] */
-  q: Float32Array;
-  /** [nKvHeads, kvLen, headDim], f16 values; kvLen = pos0 + M. */
-  k: Float32Array;
-  v: Float32Array;
-}
-
-function makeInputs(shape: AttentionShape, pos0: number, M: number, seed: number, qScale = 1, kvType: KvType = 'f16'): Inputs {
-  const rng = new Rng(seed);
-  const { nHeads, nKvHeads, headDim } = shape;
-  const kvLen = pos0 + M;
-  const q = rng.fill(M * nHeads * headDim, -1.5 * qScale, 1.5 * qScale);
-  // Multiples of 2^-10 below 2 in magnitude are exact in f16: no rounding step needed.
-  const grid = (n: number, max: number) => {
-    const a = new Float32Array(n);
-    for (let i = 0; i < n; i++) a[i] = rng.int(-max * 1024, max * 1024) / 1024;
-    return a;
-  };
-  const k = grid(nKvHeads * kvLen * headDim, 1.5);
-  const v = grid(nKvHeads * kvLen * headDim, 1);
-  // q8_0: the values the cache reads back (blocks of 32 lie within rows: headDim % 32 == 0).
-  if (kvType === 'q8_0') return { shape, pos0, M, q, k: roundQ8(k), v: roundQ8(v) };
-  return { shape, pos0, M, q, k, v };
-}
-
-/** Cache words with every slot no row may read (before the first window, after kvLen) set to NaN. */
-function cacheWords(values: Float32Array, inp: Inputs, kvType: KvType): Uint32Array {
-  const { nKvHeads, headDim, maxCtx, window } = inp.shape;
-  const kvLen = inp.pos0 + inp.M;
-  const words = packCache(values, nKvHeads, kvLen, headDim, maxCtx, kvType);
-  const lo = windowStart(inp.pos0, window);
-  const row = kvRowWords(headDim, kvType);
-  for (let h = 0; h < nKvHeads; h++) words.fill(NAN_WORD, h * maxCtx * row, (h * maxCtx + lo) * row);
-  return words;
-}
 
 async function runGpu(kernel: AttentionKernel, inp: Inputs, path: 'decode' | 'prefill'): Promise<Float32Array> {
   const { shape, pos0, M } = inp;
@@ -114,52 +38,6 @@ async function runGpu(kernel: AttentionKernel, inp: Inputs, path: 'decode' | 'pr
   const out = new Float32Array(await readBuffer(device, att, n * 4));
   for (const b of [q, kCache, vCache, att, step, params, scratch.partO, scratch.partML]) b.destroy();
   return out;
-}
-
-/**
- * What the bounds of row m, head h depend on: its visible keys [lo, pos], S = max_j scale sum_d
- * |q_d k_jd|, the largest and smallest score, and max |v| over those keys.
- */
-function rowStats(inp: Inputs, m: number, h: number) {
-  const { nHeads, nKvHeads, headDim, window } = inp.shape;
-  const kvLen = inp.pos0 + inp.M;
-  const scale = 1 / Math.sqrt(headDim);
-  const pos = inp.pos0 + m;
-  const lo = windowStart(pos, window);
-  const kvo = Math.floor(h / (nHeads / nKvHeads)) * kvLen * headDim;
-  const qo = (m * nHeads + h) * headDim;
-  let S = 0;
-  let smax = -Infinity;
-  let smin = Infinity;
-  let vmax = 0;
-  for (let j = lo; j <= pos; j++) {
-    let abs = 0;
-    let s = 0;
-    for (let d = 0; d < headDim; d++) {
-      const qk = inp.q[qo + d] * inp.k[kvo + j * headDim + d];
-      abs += Math.abs(qk);
-      s += qk;
-      vmax = Math.max(vmax, Math.abs(inp.v[kvo + j * headDim + d]));
-    }
-    S = Math.max(S, abs * scale);
-    smax = Math.max(smax, s * scale);
-    smin = Math.min(smin, s * scale);
-  }
-  return { pos, lo, S, smax, smin, vmax };
-}
-
-/** The bound above, per (m, h). */
-function tolerance(inp: Inputs): Float64Array {
-  const { nHeads, headDim } = inp.shape;
-  const tol = new Float64Array(inp.M * nHeads);
-  for (let m = 0; m < inp.M; m++) {
-    for (let h = 0; h < nHeads; h++) {
-      const { pos, lo, S, smax, smin, vmax } = rowStats(inp, m, h);
-      const delta = (headDim + 2) * U * S + (3 + 2 * (smax - smin)) * U;
-      tol[m * nHeads + h] = vmax * (2 * delta + 2 * (pos - lo + 1 + 64) * U + 4 * U);
-    }
-  }
-  return tol;
 }
 
 /** Checks got against ref within tol per (m, h) (by default the bound above); the worst error / tol. */

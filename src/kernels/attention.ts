@@ -210,10 +210,15 @@ interface Resolved {
   kvType: KvType;
 }
 
+/** Keys per split-K chunk of a kernel with these options (AttentionKernel.chunk), without building it. */
+export function decodeChunkOf(opts: AttentionOptions): number {
+  return opts.chunk ?? 256;
+}
+
 function resolveOptions(device: GPUDevice, headDim: number, opts: AttentionOptions): Resolved {
   const limits = device.limits;
   const pow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
-  const chunk = opts.chunk ?? 256;
+  const chunk = decodeChunkOf(opts);
   const decodeWorkgroupSize = opts.decodeWorkgroupSize ?? Math.min(128, limits.maxComputeInvocationsPerWorkgroup);
   const decodeMaxTokens = opts.decodeMaxTokens ?? 4;
   const threadsPerRow = opts.threadsPerRow ?? 8;
@@ -503,14 +508,28 @@ export class AttentionKernel {
   /**
    * One decoded token at `pos`: RoPE, the append of its K and V at `pos`, and attention over
    * keys up to `pos`, in two dispatches (fused split-K pass, merge). Replaces rope_kv.encode plus
-   * encode() for M = 1; the Step uniform must hold { pos0: pos, nTokens: 1 }.
+   * encode() for M = 1; the Step uniform must hold { pos0: pos, nTokens: 1 }. With `merge` false
+   * only the split-K pass: its partials are then merged by their reader (a Wo GEMV made with
+   * attentionMerge, src/kernels/matvec.ts).
    */
-  encodeDecodeRope(pass: GPUComputePassEncoder, binding: DecodeAttentionBinding, pos: number): void {
+  encodeDecodeRope(pass: GPUComputePassEncoder, binding: DecodeAttentionBinding, pos: number, merge = true): void {
     const { nHeads, window, maxCtx } = binding.shape;
     if (!(Number.isInteger(pos) && pos >= 0 && pos < maxCtx)) throw new Error(`attention: position ${pos} outside the cache (${maxCtx})`);
     const { count } = decodeChunks(pos, 1, window, this.chunk);
     this.decodeRope.dispatch(pass, binding.decodeRope, count, nHeads, 1);
-    this.merge.dispatch(pass, binding.merge, nHeads, 1);
+    if (merge) this.encodeMerge(pass, binding, 1);
+  }
+
+  /** A bind group of the merge pass alone (shared's partials into att), for encodeMerge. */
+  bindMerge(shared: AttentionShared, att: GPUBuffer): { shape: AttentionShape; merge: GPUBindGroup } {
+    const { shape, params, step, scratch } = shared;
+    this.checkShape(shape);
+    return { shape, merge: this.merge.bind(scratch.partO, scratch.partML, att, step, params) };
+  }
+
+  /** The merge pass alone, over the partials of the last split-K pass of nTokens tokens. */
+  encodeMerge(pass: GPUComputePassEncoder, binding: { shape: AttentionShape; merge: GPUBindGroup }, nTokens: number): void {
+    this.merge.dispatch(pass, binding.merge, binding.shape.nHeads, nTokens);
   }
 
   /** Encodes this step's attention (the Step uniform must hold the same pos0 and nTokens). */
@@ -519,13 +538,14 @@ export class AttentionKernel {
     else this.encodePrefill(pass, binding, step);
   }
 
-  encodeDecode(pass: GPUComputePassEncoder, binding: AttentionBinding, { pos0, nTokens }: Step): void {
+  /** The split-K pass, then (unless `merge` is false) the merge pass. */
+  encodeDecode(pass: GPUComputePassEncoder, binding: AttentionBinding, { pos0, nTokens }: Step, merge = true): void {
     const { nHeads, window, maxCtx } = binding.shape;
     if (nTokens > this.decodeMaxTokens) throw new Error(`attention: split-K path takes at most ${this.decodeMaxTokens} tokens, got ${nTokens}`);
     if (pos0 + nTokens > maxCtx) throw new Error(`attention: step ends at ${pos0 + nTokens} beyond the cache (${maxCtx})`);
     const { count } = decodeChunks(pos0, nTokens, window, this.chunk);
     this.decode.dispatch(pass, binding.decode, count, nHeads, nTokens);
-    this.merge.dispatch(pass, binding.merge, nHeads, nTokens);
+    if (merge) this.encodeMerge(pass, binding, nTokens);
   }
 
   encodePrefill(pass: GPUComputePassEncoder, binding: AttentionBinding, { pos0, nTokens }: Step): void {

@@ -14,6 +14,7 @@
  */
 import gemvCommon from '../../shaders/gemv_common.wgsl?raw';
 import gemvGroups from '../../shaders/gemv_groups.wgsl?raw';
+import gemvInput from '../../shaders/gemv_input.wgsl?raw';
 import gemvStoreY from '../../shaders/gemv_store_y.wgsl?raw';
 import linearBindings from '../../shaders/linear_bindings.wgsl?raw';
 import reduceGroupSubgroup from '../../shaders/reduce_group_subgroup.wgsl?raw';
@@ -112,6 +113,11 @@ export interface GemvDriver extends GemvLimits {
   splitTail?: string;
   /** Its bindings from 5 on. */
   extra?: GPUBufferBindingType[];
+  /**
+   * The module's bindings 0..4 and its `gemv_input` (the matvec drivers call it before reading x);
+   * default linear_bindings.wgsl + gemv_input.wgsl (x the bound storage vector).
+   */
+  bindings?: string;
   constants?: Record<string, number>;
 }
 
@@ -124,14 +130,15 @@ const Y_ATOMIC = 'var<storage, read_write> y: array<atomic<u32>>;';
 
 /** The limits of each decode GEMV (src/kernels/matvec.ts, norm-matvec.ts, swiglu-matvec.ts). */
 export const GEMV_LIMITS = {
-  matvec: (normOut = false): GemvLimits => ({
+  /** mergeFloats: the attention merge's workgroup memory (matvec.ts attentionMergeFloats), in f32s. */
+  matvec: (normOut = false, mergeFloats = 0): GemvLimits => ({
     name: 'matvec',
     defaultRows: 16,
     // shaders/matvec.wgsl MAX_ROWS
     maxRows: 32,
     reduceRows: (r) => r,
-    // matvec_store_norm.wgsl's squares[MAX_ROWS]
-    workgroupFloats: normOut ? 32 : 0,
+    // matvec_store_norm.wgsl's squares[MAX_ROWS], matvec_merge.wgsl's x and head_scale
+    workgroupFloats: (normOut ? 32 : 0) + mergeFloats,
     noSplit: normOut ? 'a normOut matvec hands its rows on to the next norm, and no split-K workgroup sees a whole row' : undefined,
   }),
   normMatvec: (): GemvLimits => ({
@@ -218,9 +225,9 @@ function shapeError(device: GPUDevice, limits: GemvLimits, { wg, rows, lanes, su
 export function gemvVariantValid(
   device: GPUDevice,
   kernel: keyof typeof GEMV_LIMITS,
-  opts: GemvOptions & { normOut?: boolean },
+  opts: GemvOptions & { normOut?: boolean; mergeFloats?: number },
 ): string | null {
-  const limits = GEMV_LIMITS[kernel](opts.normOut);
+  const limits = GEMV_LIMITS[kernel](opts.normOut, opts.mergeFloats);
   return shapeError(device, limits, resolveShape(device, limits, opts));
 }
 
@@ -272,11 +279,11 @@ export class DecodeGemv {
       rowsConstant = rows;
     }
     // split-K: y as atomics (the same f32 bits) and the store that adds to it; else the plain store
-    let bindings = linearBindings;
+    let bindings = driver.bindings ?? `${linearBindings}\n${gemvInput}`;
     let store = gemvStoreY;
     let tail = driver.tail ?? '';
     if (split > 1) {
-      if (!bindings.includes(Y_F32)) throw new Error(`${this.name}: shaders/linear_bindings.wgsl no longer declares y as \`${Y_F32}\``);
+      if (!bindings.includes(Y_F32)) throw new Error(`${this.name}: its bindings (shaders/linear_bindings.wgsl or the driver's) no longer declare y as \`${Y_F32}\``);
       bindings = bindings.replace(Y_F32, Y_ATOMIC);
       if (!driver.splitTail) throw new Error(`${this.name}: its driver has no split-K store`);
       store = '';

@@ -114,7 +114,7 @@ describe('KV cache size', () => {
     const p = PRESETS['phi3-mini'];
     const phi3Mini = { nLayers: p.nLayers, nKvHeads: p.nKvHeads, headDim: p.dim / p.nHeads };
     expect(kvBytesPerToken(phi3Mini)).toBe(32 * 2 * 32 * 96 * 2);
-    expect(DEFAULT_MODEL.kvBytesPerToken).toBe(kvBytesPerToken(phi3Mini));
+    expect(kvBytesPerToken(DEFAULT_MODEL.kv!)).toBe(kvBytesPerToken(phi3Mini));
     expect(kvLayerBytes(phi3Mini, 4096)).toBe(32 * 96 * 4096 * 2);
     // q8_0: each head's 96 values are 3 blocks of 34 bytes
     expect(kvBytesPerToken(phi3Mini, 'q8_0')).toBe(32 * 2 * 32 * 3 * 34);

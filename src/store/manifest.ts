@@ -32,6 +32,9 @@ export interface HeaderSummary {
   vocabSize: number;
   /** KV cache bytes per context position (model/config.ts); absent in manifests stored by versions of the app that did not record it. */
   kvBytesPerToken?: number;
+  /** KV heads and head size: with nLayers, the KV cache's shape (common/kv.ts KvShape); absent in manifests stored before they were recorded. */
+  nKvHeads?: number;
+  headDim?: number;
 }
 
 export interface ModelManifest {
@@ -99,6 +102,8 @@ export function headerSummary(file: GGUFFile, cfg: ModelConfig): HeaderSummary {
     nLayers: cfg.nLayers,
     vocabSize: cfg.vocabSize,
     kvBytesPerToken: kvBytesPerToken(cfg),
+    nKvHeads: cfg.nKvHeads,
+    headDim: cfg.headDim,
   };
   if (cfg.name !== undefined) s.name = cfg.name;
   if (fileType !== undefined) {

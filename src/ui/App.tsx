@@ -10,6 +10,7 @@ import { ModelPicker } from './ModelPicker.tsx';
 import { useCapabilities } from './useCapabilities.ts';
 import { useEngine } from './useEngine.ts';
 import { useModelFlow } from './useModelFlow.ts';
+import { kvTypeLabel } from './models.ts';
 import { useStorage } from './useStorage.ts';
 import { UpdatePrompt } from './UpdatePrompt.tsx';
 import { WebGPUHelp } from './WebGPUHelp.tsx';
@@ -56,7 +57,7 @@ export function App() {
 
 /** WebGPU works: get a model (pick, install, load), then chat; installed models and GPU details aside. */
 function ChatApp({ engine, limits, gpu }: { engine: ChatEngine; limits: Readonly<Record<string, number>>; gpu: ReactNode }) {
-  const flow = useModelFlow(engine);
+  const flow = useModelFlow(engine, limits);
   const { stage, current } = flow;
   const storage = useStorage(flow.models);
   const working = stage.kind === 'installing' || stage.kind === 'loading' || stage.kind === 'listing';
@@ -80,13 +81,15 @@ function ChatApp({ engine, limits, gpu }: { engine: ChatEngine; limits: Readonly
         ) : stage.kind === 'pick' ? (
           <ModelPicker
             onInstall={(s, label) => void flow.install(s, label)}
-            onUse={(m) => void flow.load(m, flow.contextLength)}
+            onUse={(m) => void flow.load(m, flow.contextLength, flow.kvPreference)}
             stored={flow.models}
             storage={storage}
             limits={limits}
             onCancel={current ? flow.backToChat : undefined}
             contextLength={flow.contextLength}
             onContextLength={flow.setContextLength}
+            kvPreference={flow.kvPreference}
+            onKvPreference={flow.setKvPreference}
           />
         ) : stage.kind === 'installing' ? (
           <InstallProgress
@@ -111,7 +114,7 @@ function ChatApp({ engine, limits, gpu }: { engine: ChatEngine; limits: Readonly
             onBack={current ? flow.backToChat : undefined}
           />
         ) : stage.kind === 'loading' ? (
-          <InstallProgress title={`Loading ${stage.model.displayName}`} progress={stage.progress} note={`Context length: ${stage.contextLength} tokens.`} />
+          <InstallProgress title={`Loading ${stage.model.displayName}`} progress={stage.progress} note={`Context length: ${stage.contextLength} tokens, kept in ${kvTypeLabel(stage.kvType)} precision.`} />
         ) : current ? (
           <Chat key={current.model.id} engine={engine} modelId={current.model.id} modelName={current.model.displayName} contextLength={current.loaded.contextLength} />
         ) : null}
@@ -125,7 +128,10 @@ function ChatApp({ engine, limits, gpu }: { engine: ChatEngine; limits: Readonly
           contextLength={flow.contextLength}
           storage={storage}
           onContextLength={flow.setContextLength}
-          onUse={(m) => void flow.load(m, flow.contextLength)}
+          kvPreference={flow.kvPreference}
+          onKvPreference={flow.setKvPreference}
+          limits={limits}
+          onUse={(m) => void flow.load(m, flow.contextLength, flow.kvPreference)}
           onResume={(m) => flow.resume(m.url, m.displayName)}
           onDelete={(m) => void flow.remove(m)}
           onAdd={stage.kind === 'chat' ? flow.pick : undefined}

@@ -1,7 +1,7 @@
 import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
 import type { ChatEngine } from '../client/openai.ts';
 import { ChatSettings, parseSettings, rememberDraft, rememberedDraft, type SettingsDraft } from './ChatSettings.tsx';
-import { contextUsed } from './conversations.ts';
+import { contextUsed, unseenMessages, unseenNotice } from './conversations.ts';
 import { downloadText, exportFileName, toJSON, toMarkdown } from './export.ts';
 import { ContextMeter, CopyButton, EditForm } from './MessageTools.tsx';
 import { Sidebar } from './Sidebar.tsx';
@@ -22,16 +22,17 @@ function ReplyMeta({ m }: { m: Message }) {
   if (m.usage) parts.push(`${m.usage.completion_tokens} ${m.usage.completion_tokens === 1 ? 'token' : 'tokens'}`);
   if (m.finish === 'abort') parts.push('stopped');
   else if (m.finish === 'length') parts.push('cut at max tokens');
-  else if (m.finish === 'context_full') parts.push('context full: start a new chat');
+  else if (m.finish === 'context_full') parts.push('cut at the end of the context');
   if (m.error) parts.push(`failed: ${m.error}`);
   return parts.length ? <p className="msg-meta">{parts.join(' · ')}</p> : null;
 }
 
 /** One message; `editor` replaces its text while it is being edited, `tools` are its buttons. */
-function MessageItem({ m, modelName, editor, tools }: { m: Message; modelName: string; editor?: ReactNode; tools?: ReactNode }) {
+function MessageItem({ m, modelName, unseen, editor, tools }: { m: Message; modelName: string; unseen?: boolean; editor?: ReactNode; tools?: ReactNode }) {
+  const who = m.role === 'user' ? 'You said' : `${modelName} replied`;
   return (
-    <li className={`msg ${m.role}`}>
-      <span className="visually-hidden">{m.role === 'user' ? 'You said:' : `${modelName} replied:`}</span>
+    <li className={`msg ${m.role}${unseen ? ' unseen' : ''}`}>
+      <span className="visually-hidden">{unseen ? `${who} (no longer seen by the model):` : `${who}:`}</span>
       {/* User input is plain text; replies are Markdown, with raw HTML escaped and then sanitized (Markdown.tsx). */}
       {editor}
       <div
@@ -43,6 +44,11 @@ function MessageItem({ m, modelName, editor, tools }: { m: Message; modelName: s
         {(m.content && m.role === 'assistant' ? <Markdown text={m.content} streaming={m.streaming} /> : m.content) || (m.streaming ? <><span className="typing" aria-hidden="true">…</span><span className="visually-hidden">Thinking</span></> : m.finish === 'abort' ? <em>(stopped before any text)</em> : '')}
       </div>
       <div className="msg-foot">
+        {unseen ? (
+          <p className="msg-meta unseen-label" aria-hidden="true">
+            not seen by the model
+          </p>
+        ) : null}
         {m.role === 'assistant' ? <ReplyMeta m={m} /> : null}
         {tools}
       </div>
@@ -55,6 +61,8 @@ export function Chat({ engine, modelId, modelName, contextLength }: { engine: Ch
   const chat = useChat(engine, { id: modelId, name: modelName });
   const { conversation, error, busy, stop } = chat;
   const messages = conversation.messages;
+  const unseen = unseenMessages(conversation);
+  const notice = unseen ? unseenNotice(unseen) : '';
   const [text, setText] = useState('');
   const [draft, setDraftState] = useState<SettingsDraft>(rememberedDraft);
   const setDraft = (d: SettingsDraft) => {
@@ -191,11 +199,12 @@ export function Chat({ engine, modelId, modelName, contextLength }: { engine: Ch
           {messages.length === 0 ? (
             <li className="empty muted">Ask anything. Replies are computed on your GPU; nothing you type leaves this device.</li>
           ) : (
-            messages.map((m) => (
+            messages.map((m) => [
               <MessageItem
                 key={m.id}
                 m={m}
                 modelName={modelName}
+                unseen={unseen?.ids.has(m.id)}
                 tools={editing === m.id ? null : tools(m)}
                 editor={
                   editing === m.id ? (
@@ -210,10 +219,19 @@ export function Chat({ engine, modelId, modelName, contextLength }: { engine: Ch
                     />
                   ) : undefined
                 }
-              />
-            ))
+              />,
+              m.id === unseen?.lastId ? (
+                <li key="context-cut" className="context-cut" data-testid="context-cut">
+                  <p>{notice}</p>
+                </li>
+              ) : null,
+            ])
           )}
         </ol>
+        {/* Says it when a reply first leaves older messages out, or leaves out more. */}
+        <p role="status" className="visually-hidden">
+          {notice}
+        </p>
         {error ? (
           <p role="alert" className="error">
             {error}

@@ -1,7 +1,10 @@
+import { useId } from 'react';
 import type { LoadedModel, StoredModel } from '../worker/protocol.ts';
 import { ContextLength } from './ContextLength.tsx';
 import { formatBytes } from '../common/format.ts';
-import { effectiveContext } from './models.ts';
+import { deviceBudget, reportedDeviceMemory } from './fit.ts';
+import { KvPrecision } from './KvPrecision.tsx';
+import { effectiveContext, kvChoice, kvOption, kvTypeLabel, type KvPreference } from './models.ts';
 import type { StorageState } from './useStorage.ts';
 
 /** Storage used and free, and whether the browser keeps it under pressure, in plain words. */
@@ -52,6 +55,9 @@ export function ModelList({
   contextLength,
   storage,
   onContextLength,
+  kvPreference,
+  onKvPreference,
+  limits,
   onUse,
   onResume,
   onDelete,
@@ -65,6 +71,11 @@ export function ModelList({
   contextLength: number;
   storage: StorageState;
   onContextLength: (n: number) => void;
+  /** The "KV cache precision" setting. */
+  kvPreference: KvPreference;
+  onKvPreference: (p: KvPreference) => void;
+  /** The adapter's limits (GpuCapabilities.limits). */
+  limits?: Readonly<Record<string, number>>;
   onUse: (m: StoredModel) => void;
   onResume: (m: StoredModel & { url: string }) => void;
   onDelete: (m: StoredModel) => void;
@@ -72,15 +83,23 @@ export function ModelList({
   onPersist: () => void;
 }) {
   const currentId = current?.model.id;
+  const budget = deviceBudget(undefined, reportedDeviceMemory(), limits);
+  const listId = useId();
   return (
     <section className="card models" aria-labelledby="models-title">
       <h2 id="models-title">Models</h2>
       {models.length === 0 ? <p className="muted small">None installed yet.</p> : null}
       <ul>
-        {models.map((m) => {
+        {models.map((m, i) => {
           const inUse = m.id === currentId;
           // The loaded model can be reloaded with another length; others are loaded with the chosen one.
-          const reload = inUse && current && effectiveContext(contextLength, m.contextLength) !== current.loaded.contextLength;
+          const ctx = effectiveContext(contextLength, m.contextLength);
+          const kvType = kvChoice(kvPreference, m.kv, ctx, m.bytes, budget);
+          const reload = inUse && current && (ctx !== current.loaded.contextLength || kvType !== current.loaded.kvType);
+          // a length whose cache needs a larger buffer than the GPU allows cannot load: say why instead of failing later
+          const refused = m.complete && m.kv ? kvOption(m.bytes, m.kv, ctx, kvType, budget).fit : undefined;
+          const refusal = refused?.verdict === 'will-not-fit' ? `Will not fit at this length: it ${refused.reasons[0]}.` : undefined;
+          const refusalId = `${listId}-${i}-refused`;
           return (
             <li key={m.id}>
               <div className="model-name-line">
@@ -90,7 +109,7 @@ export function ModelList({
               </div>
               <div className="muted small">
                 {m.complete
-                  ? `${formatBytes(m.bytes)}${m.contextLength ? ` · up to ${m.contextLength} tokens` : ''}${inUse && current ? ` · loaded with ${current.loaded.contextLength}` : ''}`
+                  ? `${formatBytes(m.bytes)}${m.contextLength ? ` · up to ${m.contextLength} tokens` : ''}${inUse && current ? ` · loaded with ${current.loaded.contextLength}, ${kvTypeLabel(current.loaded.kvType)} KV (${formatBytes(current.loaded.kvBytes)})` : ''}`
                   : `${formatBytes(m.storedBytes)} of ${formatBytes(m.bytes)} downloaded.${m.url ? '' : ' Import the file again to finish.'}`}
               </div>
               {m.complete && m.id !== loadingId ? (
@@ -100,13 +119,27 @@ export function ModelList({
                   onChange={onContextLength}
                   fileBytes={m.bytes}
                   modelMax={m.contextLength}
-                  kvBytesPerToken={inUse && current ? current.loaded.kvBytesPerToken : m.kvBytesPerToken}
+                  kv={inUse && current ? current.loaded.kv : m.kv}
+                  kvPreference={kvPreference}
+                  budget={budget}
                   disabled={busy}
                 />
               ) : null}
+              {refusal && m.id !== loadingId ? (
+                <p id={refusalId} className="error small">
+                  {refusal}
+                </p>
+              ) : null}
               <div className="row">
                 {m.complete && m.id !== loadingId && (!inUse || reload) ? (
-                  <button type="button" className="secondary small" disabled={busy} onClick={() => onUse(m)} aria-label={`${inUse ? 'Reload' : 'Use'} ${m.displayName}`}>
+                  <button
+                    type="button"
+                    className="secondary small"
+                    disabled={busy || refusal !== undefined}
+                    aria-describedby={refusal ? refusalId : undefined}
+                    onClick={() => onUse(m)}
+                    aria-label={`${inUse ? 'Reload' : 'Use'} ${m.displayName}`}
+                  >
                     {inUse ? 'Reload' : 'Use'}
                   </button>
                 ) : null}
@@ -131,6 +164,14 @@ export function ModelList({
           );
         })}
       </ul>
+      {models.some((m) => m.complete) ? (
+        <KvPrecision
+          value={kvPreference}
+          onChange={onKvPreference}
+          inUse={current ? kvChoice(kvPreference, current.loaded.kv, effectiveContext(contextLength, current.model.contextLength), current.model.bytes, budget) : undefined}
+          disabled={busy}
+        />
+      ) : null}
       {onAdd ? (
         <button type="button" className="secondary" onClick={onAdd} disabled={busy}>
           Add a model

@@ -4,8 +4,10 @@ import { DEFAULT_MODEL, MODEL_REGISTRY, type ModelEntry } from '../common/catalo
 import { ContextLength } from './ContextLength.tsx';
 import { modelUrlProblem } from './csp.ts';
 import { formatBytes } from '../common/format.ts';
-import { checkFit, deviceBudget, type DeviceBudget, type Fit } from './fit.ts';
-import { effectiveContext, gpuBytesNeeded } from './models.ts';
+import { checkFit, deviceBudget, reportedDeviceMemory, type DeviceBudget, type Fit } from './fit.ts';
+import { effectiveContext, gpuBytesNeeded, kvChoice, kvTypeLabel, type KvPreference } from './models.ts';
+import { KvPrecision } from './KvPrecision.tsx';
+import { kvBytesPerToken, kvLayerBytes, type KvType } from '../common/kv.ts';
 import type { StorageState } from './useStorage.ts';
 
 /** One registry entry as the picker shows it: what it needs at the chosen context, and whether that fits. */
@@ -15,21 +17,22 @@ interface Offer {
   stored?: StoredModel;
   approxBytes: number;
   contextLength: number;
+  /** The KV type a load would use (src/ui/models.ts kvChoice). */
+  kvType: KvType;
   gpuBytes?: number;
   fit: Fit;
 }
 
-function offer(entry: ModelEntry, stored: StoredModel | undefined, wanted: number, budget: DeviceBudget): Offer {
+function offer(entry: ModelEntry, stored: StoredModel | undefined, wanted: number, pref: KvPreference, budget: DeviceBudget): Offer {
   const approxBytes = entry.bytes ?? entry.approxBytes ?? 0;
   const contextLength = effectiveContext(wanted, entry.contextLength);
-  const kv = entry.kvBytesPerToken;
-  const gpuBytes = kv ? gpuBytesNeeded(approxBytes, contextLength, kv) : undefined;
-  // K and V of each layer are one buffer each: half a layer's share of the cache.
-  const kvLayerBytes = kv && entry.nLayers ? (kv / entry.nLayers / 2) * contextLength : undefined;
+  const kvType = kvChoice(pref, entry.kv, contextLength, approxBytes, budget);
+  const gpuBytes = entry.kv ? gpuBytesNeeded(approxBytes, contextLength, kvBytesPerToken(entry.kv, kvType)) : undefined;
   // A stored model needs no more room; a paused one needs the rest of its file.
   const downloadBytes = stored?.complete ? 0 : Math.max(0, (stored?.bytes || approxBytes) - (stored?.storedBytes ?? 0));
-  const fit = checkFit({ downloadBytes, gpuBytes: gpuBytes ?? 0, contextLength, kvLayerBytes }, budget);
-  return { entry, stored, approxBytes, contextLength, gpuBytes, fit };
+  const layerBytes = entry.kv ? kvLayerBytes(entry.kv, contextLength, kvType) : undefined;
+  const fit = checkFit({ downloadBytes, gpuBytes: gpuBytes ?? 0, contextLength, kvLayerBytes: layerBytes }, budget);
+  return { entry, stored, approxBytes, contextLength, kvType, gpuBytes, fit };
 }
 
 /** "4K", "128K": context lengths as model names and cards give them. */
@@ -67,6 +70,8 @@ export function ModelPicker({
   onCancel,
   contextLength,
   onContextLength,
+  kvPreference,
+  onKvPreference,
   stored,
   storage,
   limits,
@@ -77,6 +82,9 @@ export function ModelPicker({
   onCancel?: () => void;
   contextLength: number;
   onContextLength: (n: number) => void;
+  /** The "KV cache precision" setting. */
+  kvPreference: KvPreference;
+  onKvPreference: (p: KvPreference) => void;
   /** The models in the weight store (complete or paused). */
   stored: readonly StoredModel[];
   storage: StorageState;
@@ -93,8 +101,8 @@ export function ModelPicker({
     return (have(DEFAULT_MODEL) ? MODEL_REGISTRY.find((e) => !have(e)) : undefined)?.id ?? DEFAULT_MODEL.id;
   });
   const ids = { url: useId(), urlHint: useId(), urlError: useId(), file: useId(), fileHint: useId(), family: useId(), fit: useId() };
-  const budget = deviceBudget(storage, (navigator as Navigator & { deviceMemory?: number }).deviceMemory, limits);
-  const offers = MODEL_REGISTRY.map((e) => offer(e, stored.find((m) => m.id === e.id), contextLength, budget));
+  const budget = deviceBudget(storage, reportedDeviceMemory(), limits);
+  const offers = MODEL_REGISTRY.map((e) => offer(e, stored.find((m) => m.id === e.id), contextLength, kvPreference, budget));
   const chosen = offers.find((o) => o.entry.id === chosenId) ?? offers[0];
   const { entry: M, fit } = chosen;
 
@@ -158,7 +166,7 @@ export function ModelPicker({
                 <label htmlFor={id}>{o.entry.displayName}</label>
                 <span id={`${id}-facts`} className="muted small family-facts">
                   about {formatBytes(o.approxBytes)} · {shortContext(o.entry.contextLength ?? 0)} context · {o.entry.license}
-                  {o.gpuBytes !== undefined ? ` · about ${formatBytes(o.gpuBytes)} of GPU memory at ${o.contextLength} tokens` : ''}
+                  {o.gpuBytes !== undefined ? ` · about ${formatBytes(o.gpuBytes)} of GPU memory at ${o.contextLength} tokens (${kvTypeLabel(o.kvType)} KV)` : ''}
                 </span>
                 {mark ? (
                   <span id={`${id}-fit`} className={`small family-fit ${mark.className}`}>
@@ -187,6 +195,8 @@ export function ModelPicker({
               <dd>
                 about {formatBytes(chosen.gpuBytes)} (weights and a {chosen.contextLength}-token context)
               </dd>
+              <dt>KV cache</dt>
+              <dd>{kvTypeLabel(chosen.kvType)}</dd>
             </>
           ) : null}
           <dt>License</dt>
@@ -202,8 +212,17 @@ export function ModelPicker({
             </>
           ) : null}
         </dl>
-        <ContextLength value={contextLength} onChange={onContextLength} fileBytes={chosen.approxBytes} modelMax={M.contextLength} kvBytesPerToken={M.kvBytesPerToken} />
+        <ContextLength
+          value={contextLength}
+          onChange={onContextLength}
+          fileBytes={chosen.approxBytes}
+          modelMax={M.contextLength}
+          kv={M.kv}
+          kvPreference={kvPreference}
+          budget={budget}
+        />
         <p className="muted small context-hint">A longer context remembers more of the conversation and takes more GPU memory. You can change it later.</p>
+        <KvPrecision value={kvPreference} onChange={onKvPreference} inUse={M.kv ? chosen.kvType : undefined} />
         {fit.verdict === 'will-not-fit' ? (
           <div id={ids.fit} className="fit-note refused">
             <p>

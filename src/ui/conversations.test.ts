@@ -8,12 +8,15 @@ import {
   cleanTitle,
   contextUsed,
   isBlank,
+  isTruncated,
   newConversation,
   newMessage,
   parseConversation,
   recoverInterrupted,
   requestMessages,
   titleFrom,
+  unseenMessages,
+  unseenNotice,
   withMessages,
   type Conversation,
 } from './conversations.ts';
@@ -85,6 +88,40 @@ describe('conversation data', () => {
     ]);
     expect(contextUsed(c)).toBe(47);
     expect(contextUsed(newConversation())).toBe(0);
+  });
+
+  test('unseen messages: the oldest ones the latest finished reply says its request left out', () => {
+    const usage = { prompt_tokens: 200, completion_tokens: 8, total_tokens: 208, cached_prompt_tokens: 0 };
+    const truncated = { dropped_messages: 3, dropped_tokens: 120, context_length: 256 };
+    const ms = [
+      newMessage('user', 'q1'),
+      newMessage('assistant', '', { finish: 'abort', usage }), // no text: it was not sent, so not counted
+      newMessage('user', 'q1 again'),
+      newMessage('assistant', 'a1', { usage }),
+      newMessage('user', 'q2'),
+      newMessage('assistant', 'a2', { usage, truncated }),
+    ];
+    const c = withMessages(newConversation(), ms);
+    expect(unseenMessages(c)).toEqual({ ids: new Set([ms[0].id, ms[2].id, ms[3].id]), lastId: ms[3].id, droppedMessages: 3, droppedTokens: 120, contextLength: 256 });
+    // a reply still streaming, or one that failed, does not change what the last finished one said
+    const more = withMessages(c, [...ms, newMessage('user', 'q3'), newMessage('assistant', '', { error: 'failed' }), newMessage('user', 'q4'), newMessage('assistant', '', { streaming: true })]);
+    expect(unseenMessages(more)?.lastId).toBe(ms[3].id);
+    // a newer reply whose conversation fitted: everything is seen again
+    expect(unseenMessages(withMessages(c, [...ms, newMessage('user', 'q3'), newMessage('assistant', 'a3', { usage })]))).toBeUndefined();
+    expect(unseenMessages(newConversation())).toBeUndefined();
+  });
+
+  test('the notice says how many messages and tokens, and the context', () => {
+    const u = { ids: new Set<string>(), lastId: '', droppedTokens: 1230, contextLength: 2048 };
+    expect(unseenNotice({ ...u, droppedMessages: 4 })).toBe('The model no longer sees the 4 oldest messages (1,230 tokens): the conversation is longer than its 2,048-token context.');
+    expect(unseenNotice({ ...u, droppedMessages: 1, droppedTokens: 1 })).toBe('The model no longer sees the oldest message (1 token): the conversation is longer than its 2,048-token context.');
+  });
+
+  test('a malformed truncated record is rejected', () => {
+    const c = chat('q', 'a', 1);
+    const bad = { ...c, messages: [c.messages[0], { ...c.messages[1], truncated: { dropped_messages: '2' } }] };
+    expect(() => parseConversation(bad)).toThrow('message 1 truncated');
+    expect(isTruncated({ dropped_messages: 2, dropped_tokens: 30, context_length: 256 })).toBe(true);
   });
 
   test('a reply still streaming when stored is read back as stopped, with its text', () => {

@@ -7,7 +7,7 @@
  * back turns it into a stopped reply (`finish: 'abort'`), with the text saved so far.
  */
 import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
-import type { ChatCompletionChunk } from '../client/openai.ts';
+import type { ChatCompletionChunk, Truncated } from '../client/openai.ts';
 import type { ChatResult, ChatRole, FinishReason } from '../worker/protocol.ts';
 
 export interface ChatMessage {
@@ -22,6 +22,8 @@ export interface ChatMessage {
   error?: string;
   timing?: ChatResult['timing'];
   usage?: ChatCompletionChunk['usage'];
+  /** On a reply asked with a conversation longer than the context: what the model did not see. */
+  truncated?: Truncated;
 }
 
 export interface Conversation {
@@ -116,6 +118,47 @@ export function contextUsed(c: Conversation): number {
   return 0;
 }
 
+/** The messages the model no longer sees, as of the latest reply that finished (`truncated`). */
+export interface UnseenMessages {
+  /** The left-out messages: the oldest ones sent with that reply's request. */
+  ids: Set<string>;
+  /** The newest of them: the notice goes after it. */
+  lastId: string;
+  droppedMessages: number;
+  droppedTokens: number;
+  contextLength: number;
+}
+
+/**
+ * What the latest finished reply says the model did not see. Its request held the messages
+ * before it that had text (requestMessages), so its `dropped_messages` are the first of those;
+ * messages before a reply never change afterwards (an edit replaces everything after it).
+ */
+export function unseenMessages(c: Conversation): UnseenMessages | undefined {
+  const at = c.messages.findLastIndex((m) => m.role === 'assistant' && m.usage !== undefined);
+  const t = at >= 0 ? c.messages[at].truncated : undefined;
+  if (!t || t.dropped_messages <= 0) return undefined;
+  const sent = c.messages.slice(0, at).filter((m) => m.content);
+  const dropped = sent.slice(0, t.dropped_messages);
+  if (dropped.length === 0) return undefined;
+  return {
+    ids: new Set(dropped.map((m) => m.id)),
+    lastId: dropped[dropped.length - 1].id,
+    droppedMessages: dropped.length,
+    droppedTokens: t.dropped_tokens,
+    contextLength: t.context_length,
+  };
+}
+
+const count = new Intl.NumberFormat('en-US');
+
+/** What the notice after the last left-out message says. */
+export function unseenNotice(u: UnseenMessages): string {
+  const what = u.droppedMessages === 1 ? 'the oldest message' : `the ${count.format(u.droppedMessages)} oldest messages`;
+  const tokens = `${count.format(u.droppedTokens)} ${u.droppedTokens === 1 ? 'token' : 'tokens'}`;
+  return `The model no longer sees ${what} (${tokens}): the conversation is longer than its ${count.format(u.contextLength)}-token context.`;
+}
+
 export function summarize(c: Conversation): ConversationSummary {
   return { id: c.id, title: c.title, createdAt: c.createdAt, updatedAt: c.updatedAt, messageCount: c.messages.length };
 }
@@ -130,6 +173,13 @@ const FINISH_REASONS: Record<FinishReason, true> = { stop: true, length: true, a
 /** For data read back from storage or a file: is `v` a finish reason this app knows? */
 export function isFinishReason(v: unknown): v is FinishReason {
   return typeof v === 'string' && Object.hasOwn(FINISH_REASONS, v);
+}
+
+/** For data read back from storage or a file: is `v` a well-formed `truncated` record? */
+export function isTruncated(v: unknown): v is Truncated {
+  if (typeof v !== 'object' || v === null) return false;
+  const t = v as Record<string, unknown>;
+  return [t.dropped_messages, t.dropped_tokens, t.context_length].every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 0);
 }
 
 /** Checks a stored record's shape; throws naming the first field that is wrong. */
@@ -148,6 +198,7 @@ export function parseConversation(raw: unknown): Conversation {
     const x = m as Record<string, unknown> | null;
     if (!x || typeof x.id !== 'string' || (x.role !== 'user' && x.role !== 'assistant') || typeof x.content !== 'string') bad(`message ${i}`);
     if (x?.finish !== undefined && !isFinishReason(x.finish)) bad(`message ${i} finish`);
+    if (x?.truncated !== undefined && !isTruncated(x.truncated)) bad(`message ${i} truncated`);
   });
   return { ...(c as unknown as Conversation), autoTitle: c.autoTitle !== false };
 }

@@ -2,7 +2,7 @@
  * A conversation as a file: Markdown to read or share, JSON that keeps everything (its `messages`
  * can be sent as-is to any OpenAI-style chat API, the system prompt first).
  */
-import { isFinishReason, titleFrom, type ChatMessage, type Conversation } from './conversations.ts';
+import { isFinishReason, isTruncated, titleFrom, type ChatMessage, type Conversation } from './conversations.ts';
 
 function note(m: ChatMessage): string | undefined {
   if (m.error) return `failed: ${m.error}`;
@@ -42,6 +42,7 @@ export function toJSON(c: Conversation): string {
       ...(m.error ? { error: m.error } : {}),
       ...(m.usage ? { usage: m.usage } : {}),
       ...(m.timing ? { timing: m.timing } : {}),
+      ...(m.truncated ? { truncated: m.truncated } : {}),
     })),
   ];
   const doc = {
@@ -133,6 +134,7 @@ export function fromJSON(text: string, now = Date.now()): Conversation {
       if (usage) msg.usage = { ...usage, cached_prompt_tokens: numbers(m.usage, ['cached_prompt_tokens'] as const)?.cached_prompt_tokens ?? 0 };
       const timing = numbers(m.timing, ['prefillMs', 'decodeMs', 'prefillTokPerS', 'decodeTokPerS'] as const);
       if (timing) msg.timing = timing;
+      if (isTruncated(m.truncated)) msg.truncated = { dropped_messages: m.truncated.dropped_messages, dropped_tokens: m.truncated.dropped_tokens, context_length: m.truncated.context_length };
     }
     messages.push(msg);
   });

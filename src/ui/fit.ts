@@ -52,6 +52,11 @@ export interface Fit {
 /** The most RAM Chrome reports; a device that reports it may have any amount more. */
 export const DEVICE_MEMORY_CAP_GB = 8;
 
+/** `navigator.deviceMemory` where the browser has it (Chrome, Edge). */
+export function reportedDeviceMemory(): unknown {
+  return (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
+}
+
 /** The budget the browser gives: free storage from an estimate, and `navigator.deviceMemory`. */
 export function deviceBudget(
   estimate: { usage?: number; quota?: number } | undefined,

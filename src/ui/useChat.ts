@@ -123,7 +123,7 @@ export function useChat(engine: ChatEngine, model: { id: string; name: string },
           for await (const chunk of stream) {
             const ch = chunk.choices[0];
             content += ch.delta.content ?? '';
-            patch({ content, ...(ch.finish_reason ? { finish: ch.finish_reason, timing: chunk.timing, usage: chunk.usage } : {}) }, 'later');
+            patch({ content, ...(ch.finish_reason ? { finish: ch.finish_reason, timing: chunk.timing, usage: chunk.usage, truncated: chunk.truncated } : {}) }, 'later');
           }
           patch({ streaming: false }, 'now');
         } catch (e) {

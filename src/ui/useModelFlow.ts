@@ -3,7 +3,9 @@ import type { ChatEngine } from '../client/openai.ts';
 import type { InstallSource, LoadedModel, LoadProgress, StoredModel } from '../worker/protocol.ts';
 import { customModelEntry } from '../common/catalog.ts';
 import { errorText } from './format.ts';
-import { effectiveContext, rememberContext, rememberedContext } from './models.ts';
+import { deviceBudget, reportedDeviceMemory } from './fit.ts';
+import { effectiveContext, kvChoice, rememberContext, rememberedContext, rememberedKvPreference, rememberKvPreference, type KvPreference } from './models.ts';
+import type { KvType } from '../common/kv.ts';
 
 type UrlSource = Extract<InstallSource, { kind: 'url' }>;
 
@@ -14,7 +16,7 @@ export type Stage =
   | { kind: 'installing'; label: string; source: InstallSource; progress?: LoadProgress }
   /** A download stopped by Pause: its chunks are stored; Resume installs the same URL again. */
   | { kind: 'paused'; label: string; source: UrlSource; progress?: LoadProgress }
-  | { kind: 'loading'; model: StoredModel; contextLength: number; progress?: LoadProgress }
+  | { kind: 'loading'; model: StoredModel; contextLength: number; kvType: KvType; progress?: LoadProgress }
   | { kind: 'chat' };
 
 export interface Current {
@@ -56,13 +58,17 @@ function partialDownload(list: readonly StoredModel[] | undefined, url: string):
  * into the worker with the chosen context length. On start, the last used complete model (else
  * the first complete one) is loaded by itself.
  */
-export function useModelFlow(engine: ChatEngine) {
+export function useModelFlow(engine: ChatEngine, limits?: Readonly<Record<string, number>>) {
   const [stage, setStage] = useState<Stage>({ kind: 'listing' });
   const [models, setModels] = useState<StoredModel[]>([]);
   const [current, setCurrent] = useState<Current | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [notice, setNotice] = useState<string | undefined>();
   const [contextLength, setContextLengthState] = useState(rememberedContext);
+  const [kvPreference, setKvPreferenceState] = useState(rememberedKvPreference);
+  // the adapter's limits, for the automatic KV choice at load (read there, so a load need not depend on them)
+  const limitsRef = useRef(limits);
+  limitsRef.current = limits;
   const started = useRef(false);
   /** Why the running install is being aborted: Pause keeps its chunks, Cancel deletes them. */
   const stopping = useRef<'pause' | 'cancel' | undefined>(undefined);
@@ -78,14 +84,22 @@ export function useModelFlow(engine: ChatEngine) {
     setContextLengthState(n);
   }, []);
 
+  const setKvPreference = useCallback((p: KvPreference) => {
+    rememberKvPreference(p);
+    setKvPreferenceState(p);
+  }, []);
+
   const load = useCallback(
-    async (model: StoredModel, wanted = rememberedContext()) => {
+    async (model: StoredModel, wanted = rememberedContext(), pref = rememberedKvPreference()) => {
       setError(undefined);
       setNotice(undefined);
       const ctx = effectiveContext(wanted, model.contextLength);
-      setStage({ kind: 'loading', model, contextLength: ctx });
+      // the same choice the picker and the model list show for this model and context
+      const budget = deviceBudget(undefined, reportedDeviceMemory(), limitsRef.current);
+      const kvType = kvChoice(pref, model.kv, ctx, model.bytes, budget);
+      setStage({ kind: 'loading', model, contextLength: ctx, kvType });
       try {
-        const loaded = await engine.load({ kind: 'stored', id: model.id, contextLength: ctx }, (progress) =>
+        const loaded = await engine.load({ kind: 'stored', id: model.id, contextLength: ctx, kvType }, (progress) =>
           setStage((s) => (s.kind === 'loading' ? { ...s, progress } : s)),
         );
         remember(model.id);
@@ -214,5 +228,5 @@ export function useModelFlow(engine: ChatEngine) {
       });
   }, [load, refresh]);
 
-  return { stage, models, current, error, notice, contextLength, setContextLength, install, pause, cancel, resume, discard, load, remove, pick, backToChat };
+  return { stage, models, current, error, notice, contextLength, setContextLength, kvPreference, setKvPreference, install, pause, cancel, resume, discard, load, remove, pick, backToChat };
 }

@@ -13,7 +13,8 @@ import { tablePlan, tuningKey, type KernelPlan } from '../engine/plan.ts';
 import { cpuDriver } from '../kernels/tuning.ts';
 import { TuningStore } from '../store/tuning-store.ts';
 import { httpSource } from '../model/gguf-sources.ts';
-import { kvBytesPerToken } from '../model/config.ts';
+import { KV_TYPES, kvBytesPerToken, kvTypeProblem } from '../model/config.ts';
+import type { KvShape } from '../common/kv.ts';
 import { ChatSession } from './session.ts';
 import { GREEDY } from '../common/sampling.ts';
 import { ContextFullError, CorruptChunkError, DeviceLostError, InvalidRequestError, ModelNotLoadedError, WebGPUUnavailableError } from '../common/errors.ts';
@@ -34,6 +35,13 @@ const PREFILL_CHUNK = 128;
 /** The longest a load may spend tuning (a GPU should need well under 10 s); roles left over keep the table's choice. */
 const TUNING_BUDGET_MS = 30_000;
 
+/** The stored header's KV shape; for a manifest written before it recorded one, the catalog's. */
+function storedKvShape(m: ModelManifest): KvShape | undefined {
+  const h = m.header;
+  if (h?.nKvHeads !== undefined && h.headDim !== undefined) return { nLayers: h.nLayers, nKvHeads: h.nKvHeads, headDim: h.headDim };
+  return findModel(m.id)?.kv;
+}
+
 function describe(m: ModelManifest): StoredModel {
   return {
     id: m.id,
@@ -45,7 +53,7 @@ function describe(m: ModelManifest): StoredModel {
     url: m.source.kind === 'url' ? m.source.url : undefined,
     architecture: m.header?.architecture,
     contextLength: m.header?.contextLength,
-    kvBytesPerToken: m.header?.kvBytesPerToken ?? findModel(m.id)?.kvBytesPerToken,
+    kv: storedKvShape(m),
   };
 }
 
@@ -134,12 +142,17 @@ async function loadModelOnce(req: LoadRequest, onProgress?: (p: LoadProgress) =>
   loadedId = req.kind === 'stored' ? req.id : undefined;
   const model = await readModel(src);
   const contextLength = Math.min(req.contextLength ?? DEFAULT_CONTEXT_LENGTH, model.cfg.contextLength);
+  const kvType = req.kvType ?? 'f16';
+  if (!KV_TYPES.includes(kvType)) throw new InvalidRequestError(`kvType must be one of ${KV_TYPES.join(', ')}; got ${String(kvType)}.`);
+  const kvProblem = kvTypeProblem(model.cfg, kvType);
+  if (kvProblem) throw new InvalidRequestError(`This model cannot keep its context in 8 bits: ${kvProblem}. Choose 16-bit (or Automatic) KV cache precision.`);
   const weightBytes = model.file.tensors.reduce((s, t) => s + t.nbytes, 0);
   const kernels = await choosePlan(req, model, capabilities.adapter);
   let tuning: TuningReport = kernels.report;
   const open = (plan: KernelPlan | undefined) =>
     openModel(dev, model, {
       contextLength,
+      kvType,
       plan,
       tune: plan
         ? undefined
@@ -176,7 +189,10 @@ async function loadModelOnce(req: LoadRequest, onProgress?: (p: LoadProgress) =>
     architecture: model.cfg.arch,
     contextLength,
     weightBytes: opened.engine.weightBytes,
-    kvBytesPerToken: kvBytesPerToken(model.cfg),
+    kvBytesPerToken: kvBytesPerToken(model.cfg, kvType),
+    kvType,
+    kvBytes: kvBytesPerToken(model.cfg, kvType) * contextLength,
+    kv: { nLayers: model.cfg.nLayers, nKvHeads: model.cfg.nKvHeads, headDim: model.cfg.headDim },
     loadMs: performance.now() - t0,
     tuning,
   };

@@ -10,12 +10,14 @@ import type { FinishReason } from '../engine/engine.ts';
 import type { TuningReport } from '../engine/tune.ts';
 import type { ChatRole } from '../model/chat-template.ts';
 import type { WebGPUUnavailableReason } from '../common/errors.ts';
+import type { KvShape, KvType } from '../common/kv.ts';
 
 export type { GpuCapabilities, AdapterSummary } from '../gpu/device.ts';
 export type { BenchMeasurement, KernelProfile, ContextDecode, PrefillRun, GemmTime, DispatchBubbles } from '../engine/bench.ts';
 export type { KindTime } from '../engine/profile.ts';
 export type { TuningReport };
 export type { FinishReason, ChatRole };
+export type { KvShape, KvType };
 
 export type CapabilitiesResult =
   | ({ ok: true } & GpuCapabilities)
@@ -78,6 +80,13 @@ export interface ChatResult {
   finishReason: FinishReason;
   usage: { promptTokens: number; completionTokens: number; totalTokens: number; cachedPromptTokens: number };
   timing: { prefillMs: number; decodeMs: number; prefillTokPerS: number; decodeTokPerS: number };
+  /**
+   * Present when the conversation did not fit the context with room for the reply
+   * (src/worker/context-window.ts): the model saw the system messages and the newest whole turns;
+   * the `droppedMessages` oldest non-system messages, `droppedTokens` prompt tokens, were left out
+   * of the `contextLength`-token context.
+   */
+  truncated?: { droppedMessages: number; droppedTokens: number; contextLength: number };
 }
 
 /**
@@ -92,6 +101,11 @@ export type LoadRequest = ({ kind: 'stored'; id: string } | { kind: 'url'; url: 
    * result; 'table' uses the hand-tuned table.
    */
   kernels?: 'auto' | 'retune' | 'table';
+  /**
+   * How the KV cache stores K and V (default 'f16'). The UI chooses it (src/ui/models.ts kvChoice);
+   * a model whose shape cannot hold it is refused with InvalidRequestError.
+   */
+  kvType?: KvType;
 };
 
 /** Where to install a model from: a URL (download with resume) or a local .gguf file. */
@@ -108,8 +122,8 @@ export interface StoredModel {
   url?: string;
   architecture?: string;
   contextLength?: number;
-  /** KV cache bytes per context position, from the stored header (or the catalog), when known. */
-  kvBytesPerToken?: number;
+  /** The KV cache's shape, from the stored header (or the catalog), when known: its size at any context and KV type (common/kv.ts). */
+  kv?: KvShape;
 }
 
 export interface LoadProgress {
@@ -130,8 +144,14 @@ export interface LoadedModel {
   architecture: string;
   contextLength: number;
   weightBytes: number;
-  /** KV cache bytes per context position (src/model/config.ts kvBytesPerToken). */
+  /** KV cache bytes per context position in `kvType` (common/kv.ts kvBytesPerToken). */
   kvBytesPerToken: number;
+  /** How the KV cache stores K and V. */
+  kvType: KvType;
+  /** The whole KV cache: kvBytesPerToken x contextLength. */
+  kvBytes: number;
+  /** The KV cache's shape. */
+  kv: KvShape;
   loadMs: number;
   /** The kernel plan in use and how it was chosen. */
   tuning: TuningReport;

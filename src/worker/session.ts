@@ -6,10 +6,20 @@ import type { Engine } from '../engine/engine.ts';
 import type { OpenedModel } from '../engine/open.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
 import { StreamDecoder } from '../model/detokenizer.ts';
-import { encodeChat, stopTokenIds } from '../model/chat-template.ts';
+import { encodeChat, stopTokenIds, type ChatMessage } from '../model/chat-template.ts';
 import { CHAT_DEFAULTS } from '../common/sampling.ts';
 import { InvalidRequestError } from '../common/errors.ts';
 import type { ChatDelta, ChatRequest, ChatResult } from './protocol.ts';
+import { chooseWindow, keptMessages } from './context-window.ts';
+
+/** Do `a` and `b` hold the same first `n` non-system messages? */
+function sameStart(a: readonly ChatMessage[], b: readonly ChatMessage[], n: number): boolean {
+  const x = a.filter((m) => m.role !== 'system');
+  const y = b.filter((m) => m.role !== 'system');
+  if (x.length < n || y.length < n) return false;
+  for (let i = 0; i < n; i++) if (x[i].role !== y[i].role || x[i].content !== y[i].content) return false;
+  return true;
+}
 
 export class ChatSession {
   readonly engine: Engine;
@@ -17,8 +27,13 @@ export class ChatSession {
   private readonly stopIds: number[];
   private readonly template?: string;
   private controller?: AbortController;
-  /** The last request's prompt ids and the reply's exact token ids, for KV reuse next turn. */
-  private last?: { promptIds: number[]; replyText: string; replyIds: number[] };
+  /**
+   * The last request: its prompt as sent (`promptIds`) and as its messages encode (`plainIds`),
+   * and the reply's text and exact token ids, for KV reuse next turn.
+   */
+  private last?: { promptIds: number[]; plainIds: number[]; replyText: string; replyIds: number[] };
+  /** The last request's messages and how many of them its window left out (context-window.ts). */
+  private window?: { messages: ChatMessage[]; dropped: number };
   private readonly endId?: number;
 
   constructor(model: OpenedModel) {
@@ -31,21 +46,56 @@ export class ChatSession {
   }
 
   /**
-   * The prompt ids of a request. When it continues the previous turn (same messages, then our
-   * reply verbatim), the reply is spliced in as the exact tokens we generated instead of its
-   * re-tokenized text, so the KV cache covers it and only the new turn is prefilled.
+   * `ids`, the encoded `messages`, with the previous replies spliced in: when they continue the
+   * previous request (its messages encoded the same, then our reply verbatim), the prompt is the
+   * previous prompt, then the reply as the exact tokens we generated (its re-tokenized text may
+   * differ), then the new turn. The previous prompt holds the replies before it spliced the same
+   * way, so the KV cache covers the whole conversation and only the new turn is prefilled.
    */
-  private promptIds(messages: ChatRequest['messages']): number[] {
-    const ids = encodeChat(this.tokenizer, messages, { template: this.template, addGenerationPrompt: true });
+  private spliced(ids: number[], messages: readonly ChatMessage[]): number[] {
     const last = this.last;
     if (!last || this.endId === undefined || last.replyIds.length === 0) return ids;
     const reply = messages.findLastIndex((m) => m.role === 'assistant');
     if (reply < 0 || messages[reply].content !== last.replyText) return ids;
-    const n = last.promptIds.length;
-    if (ids.length <= n || last.promptIds.some((id, i) => ids[i] !== id)) return ids;
+    const n = last.plainIds.length;
+    if (ids.length <= n || last.plainIds.some((id, i) => ids[i] !== id)) return ids;
     const end = ids.indexOf(this.endId, n);
     if (end < 0) return ids;
     return [...last.promptIds, ...last.replyIds, ...ids.slice(end)];
+  }
+
+  private encode(messages: readonly ChatMessage[]): number[] {
+    return encodeChat(this.tokenizer, messages, { template: this.template, addGenerationPrompt: true });
+  }
+
+  /**
+   * The prompt of a request: the whole conversation when it fits, else its system messages and
+   * newest whole turns (context-window.ts), with what was left out. The cut of the previous
+   * request is offered again while the conversation up to it is unchanged, so the window, and
+   * with it the KV cache, carries over.
+   */
+  private prompt(req: ChatRequest): { ids: number[]; plain: number[]; truncated?: ChatResult['truncated'] } {
+    const messages = req.messages;
+    const plain = new Map<number, number[]>();
+    const encoded = (dropped: number) => {
+      let ids = plain.get(dropped);
+      if (!ids) plain.set(dropped, (ids = this.encode(keptMessages(messages, dropped))));
+      return ids;
+    };
+    const full = new Map<number, number[]>();
+    const prompt = (dropped: number) => {
+      let ids = full.get(dropped);
+      if (!ids) full.set(dropped, (ids = this.spliced(encoded(dropped), keptMessages(messages, dropped))));
+      return ids;
+    };
+    const w = this.window;
+    const previous = w && sameStart(w.messages, messages, w.dropped + 1) ? w.dropped : undefined;
+    const limits = { contextLength: this.engine.maxCtx, maxTokens: req.max_tokens ?? CHAT_DEFAULTS.maxTokens };
+    const { dropped } = chooseWindow(messages, limits, (d) => prompt(d).length, previous);
+    this.window = { messages: messages.map((m) => ({ role: m.role, content: m.content })), dropped };
+    const chosen = { ids: prompt(dropped), plain: encoded(dropped) };
+    if (dropped === 0) return chosen;
+    return { ...chosen, truncated: { droppedMessages: dropped, droppedTokens: encoded(0).length - encoded(dropped).length, contextLength: this.engine.maxCtx } };
   }
 
   abort(): void {
@@ -54,7 +104,7 @@ export class ChatSession {
 
   async chat(req: ChatRequest, onDelta?: (d: ChatDelta) => void): Promise<ChatResult> {
     if (!req.messages?.length) throw new InvalidRequestError('The chat request has no messages: send at least one.');
-    const ids = this.promptIds(req.messages);
+    const { ids, plain, truncated } = this.prompt(req);
     const stops = typeof req.stop === 'string' ? [req.stop] : (req.stop ?? []);
     const controller = (this.controller = new AbortController());
     const decoder = new StreamDecoder(this.tokenizer, { stripLeadingSpace: true });
@@ -96,7 +146,7 @@ export class ChatSession {
     }
     const n = res.tokens.length;
     // A reply cut by a stop string has tokens beyond its text: do not splice it next turn.
-    this.last = { promptIds: ids, replyText: text, replyIds: stoppedByString ? [] : res.tokens.map((t) => t.id) };
+    this.last = { promptIds: ids, plainIds: plain, replyText: text, replyIds: stoppedByString ? [] : res.tokens.map((t) => t.id) };
     return {
       text,
       finishReason: stoppedByString ? 'stop' : res.finishReason,
@@ -107,6 +157,7 @@ export class ChatSession {
         prefillTokPerS: (res.promptTokens - res.cachedTokens) / (res.prefillMs / 1000),
         decodeTokPerS: n > 1 ? (n - 1) / (res.decodeMs / 1000) : 0,
       },
+      ...(truncated ? { truncated } : {}),
     };
   }
 }
