@@ -17,6 +17,8 @@ import { LLAMA_CASES, LLAMA_WIDE_CASES, llamaGreedyFile } from '../../scripts/ll
 import { promptIds } from '../../scripts/prompts.ts';
 import { vocabOf } from '../../scripts/test-model-spec.ts';
 import { GREEDY } from '../common/sampling.ts';
+import { tablePlan, withChoice } from './plan.ts';
+import { deviceAdapterText } from '../kernels/tuning.ts';
 
 // Logit tolerance GPU vs CPU reference: both dequantize bit-exactly and store K/V in f16 the same
 // way; they differ only in f32 vs f64 accumulation order over sums of up to ffn = 512 terms per
@@ -110,6 +112,18 @@ describe('GPU engine with a q8_0 KV cache vs llama.cpp and the CPU reference wit
         console.log(`[engine q8_0 KV] ${label}: ${steps + 1} greedy steps equal llama.cpp (q8_0 KV); max |dp| ${worstP.toExponential(2)}; max |dlogit| vs CPU ref (q8_0 KV) ${worstLogit.toExponential(2)}`);
       } finally {
         engine.destroy();
+      }
+      // The real-GPU attention variants on the same cache: 'lanes' decode and, with shader-f16,
+      // 'rows-f16' prefill (its f16 tiles are within Q_TOL too: tolerance16 in attention.test.ts).
+      const table = tablePlan(deviceAdapterText(gpu.device), gpu.hasSubgroups());
+      const f16Prefill = gpu.device.features.has('shader-f16') ? { prefillVariant: 'rows-f16' as const } : {};
+      const plan = withChoice(withChoice(table, 'attnDecode', { decodeVariant: 'lanes' }), 'attnPrefill', f16Prefill);
+      const variants = await Engine.load(gpu.device, file, src, cfg, { contextLength: ctx, slidingWindow: false, kvType: 'q8_0', plan });
+      try {
+        const worst = await expectLlamaGreedy(variants, prompt, trace, tol, steps + 1);
+        console.log(`[engine q8_0 KV, lanes + ${f16Prefill.prefillVariant ?? 'tiled'}] ${label}: greedy equal llama.cpp; max |dp| ${worst.toExponential(2)}`);
+      } finally {
+        variants.destroy();
       }
     });
   }
