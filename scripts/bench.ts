@@ -5,7 +5,7 @@
  *                  [--threads 1,2] [--llama-threads 1,2] [--build] [--port 4184] [--out bench.json]
  *                  [--file phi3-mini=models/phi3-mini-q4_k_m-s1.gguf]
  *                  [--no-sweep] [--sweep-budget-s 30] [--rounds 3] [--contexts 128,1024,4096] [--context-decode 8]
- *                  [--prefill-lengths 128,512,2048] [--gpu-details]
+ *                  [--prefill-lengths 128,512,2048] [--gpu-details] [--kv-type f16|q8_0]
  *
  * On generated Q4_K_M models, in one run on one machine:
  *   - ours in Node: Dawn on lavapipe (or WEBGPU_ICD=swiftshader);
@@ -35,6 +35,7 @@
  * prefill at --prefill-lengths (GFLOP/s per GEMM role when profiling); --gpu-details turns on both
  * at their full sizes (128,1024,4096 and 128,512,2048) and loads a context that holds them.
  */
+import { KV_TYPES, type KvType } from '../src/model/config.ts';
 import { parseArgs } from 'node:util';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { fileSource } from '../src/model/source-node.ts';
@@ -64,6 +65,10 @@ interface Row {
   decodeTokPerS: number;
   dispatchesPerToken?: number;
   weightBytesPerToken?: number;
+  /** Ours: the KV cache's type, its GPU bytes, and every GPU buffer the engine holds. */
+  kvType?: KvType;
+  kvBytes?: number;
+  gpuBytes?: number;
   decodeGBps?: number;
   streamGBps?: number;
   rooflineFraction?: number;
@@ -80,6 +85,7 @@ interface GpuOptions {
   contexts: number[];
   contextDecode: number;
   prefillLengths: number[];
+  kvType: KvType;
 }
 
 type Speeds = Pick<Row, 'promptTokens' | 'decodeTokens' | 'loadMs' | 'ttftMs' | 'prefillTokPerS' | 'decodeTokPerS'>;
@@ -129,6 +135,7 @@ async function benchOurs(name: string, path: string, promptIds: number[], decode
       // as much as the runs asked for need, within what the model was trained for (longer ones are skipped with the reason)
       contextLength: Math.max(256, promptIds.length + decode + 16, Math.min(longest, model.cfg.contextLength)),
       slidingWindow: false,
+      kvType: g.kvType,
       // The app's load-time warm-up (src/worker/engine.worker.ts), with a prefill step too: the timed run compiles nothing.
       warmUp: { promptTokens: 4, maxTokens: 2 },
     });
@@ -146,12 +153,12 @@ async function benchOurs(name: string, path: string, promptIds: number[], decode
         prefillLengths: g.prefillLengths,
         onPhase: (p) => log(`[node ${name}] ${p}`),
       });
-      const { promptTokens, decodeTokens, ttftMs, prefillTokPerS, decodeTokPerS, dispatchesPerToken, weightBytesPerToken, decodeGBps, streamGBps, rooflineFraction, profile } = m;
+      const { promptTokens, decodeTokens, ttftMs, prefillTokPerS, decodeTokPerS, dispatchesPerToken, weightBytesPerToken, kvType, kvBytes, gpuBytes, decodeGBps, streamGBps, rooflineFraction, profile } = m;
       return {
         model: name,
         engine: `ours, Node (${adapterName(capabilities.adapter).split(' (')[0].split(':')[0]})`,
         kind: 'ours-node',
-        ...{ promptTokens, decodeTokens, loadMs, ttftMs, prefillTokPerS, decodeTokPerS, dispatchesPerToken, weightBytesPerToken, decodeGBps, streamGBps, rooflineFraction, profile },
+        ...{ promptTokens, decodeTokens, loadMs, ttftMs, prefillTokPerS, decodeTokPerS, dispatchesPerToken, weightBytesPerToken, kvType, kvBytes, gpuBytes, decodeGBps, streamGBps, rooflineFraction, profile },
         details: m,
         note: m.profileSkipped && profileSteps > 0 ? `no per-kernel times: ${m.profileSkipped}` : undefined,
       };
@@ -211,12 +218,12 @@ function table(rows: Row[]): string {
     return `${f(r.prefillTokPerS / prefill)} / ${f(r.decodeTokPerS / decode)}`;
   };
   const lines = [
-    '| model | engine | prompt / decode | prefill tok/s | TTFT ms | decode tok/s | load ms | dispatches/tok | weight MB/tok | decode GB/s | stream GB/s | roofline | GPU ms/step | ours / llama.cpp (prefill / decode) | ours / wllama (prefill / decode) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| model | engine | prompt / decode | prefill tok/s | TTFT ms | decode tok/s | load ms | dispatches/tok | weight MB/tok | KV MB (type) | GPU MB | decode GB/s | stream GB/s | roofline | GPU ms/step | ours / llama.cpp (prefill / decode) | ours / wllama (prefill / decode) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.model} | ${r.engine} | ${r.promptTokens} / ${r.decodeTokens} | ${f(r.prefillTokPerS)} | ${f(r.ttftMs, 0)} | ${f(r.decodeTokPerS, 3)} | ${f(r.loadMs, 0)} | ${r.dispatchesPerToken ?? ''} | ${r.weightBytesPerToken ? (r.weightBytesPerToken / 1e6).toFixed(2) : ''} | ${f(r.decodeGBps, 3)} | ${f(r.streamGBps, 3)} | ${f(r.rooflineFraction, 3)} | ${f(r.profile?.gpuMsPerStep, 2)} | ${ratio(r, 'llama.cpp')} | ${ratio(r, 'wllama')} |`,
+      `| ${r.model} | ${r.engine} | ${r.promptTokens} / ${r.decodeTokens} | ${f(r.prefillTokPerS)} | ${f(r.ttftMs, 0)} | ${f(r.decodeTokPerS, 3)} | ${f(r.loadMs, 0)} | ${r.dispatchesPerToken ?? ''} | ${r.weightBytesPerToken ? (r.weightBytesPerToken / 1e6).toFixed(2) : ''} | ${r.kvBytes ? `${(r.kvBytes / 1e6).toFixed(2)} (${r.kvType})` : ''} | ${r.gpuBytes ? (r.gpuBytes / 1e6).toFixed(1) : ''} | ${f(r.decodeGBps, 3)} | ${f(r.streamGBps, 3)} | ${f(r.rooflineFraction, 3)} | ${f(r.profile?.gpuMsPerStep, 2)} | ${ratio(r, 'llama.cpp')} | ${ratio(r, 'wllama')} |`,
     );
   }
   const notes = rows.filter((r) => r.note).map((r) => `- ${r.model}, ${r.engine}: ${r.note}`);
@@ -256,6 +263,7 @@ const { values: v } = parseArgs({
     'context-decode': { type: 'string', default: '8' },
     'prefill-lengths': { type: 'string' },
     'gpu-details': { type: 'boolean', default: false },
+    'kv-type': { type: 'string', default: 'f16' },
   },
 });
 
@@ -272,7 +280,9 @@ const gpuOptions: GpuOptions = {
   contexts: list(v.contexts as string | undefined, '128,1024,4096'),
   contextDecode: Number(v['context-decode']),
   prefillLengths: list(v['prefill-lengths'] as string | undefined, '128,512,2048'),
+  kvType: v['kv-type'] as KvType,
 };
+if (!(KV_TYPES as readonly string[]).includes(gpuOptions.kvType)) throw new Error(`bench: --kv-type must be one of ${KV_TYPES.join(', ')} (got ${gpuOptions.kvType})`);
 if (!(gpuOptions.sweepBudgetMs >= 0)) throw new Error(`bench: --sweep-budget-s must be a number of seconds (got ${v['sweep-budget-s']})`);
 if (!Number.isInteger(gpuOptions.rounds) || gpuOptions.rounds < 1) throw new Error(`bench: --rounds must be a positive integer (got ${v.rounds})`);
 if (!Number.isInteger(gpuOptions.contextDecode) || gpuOptions.contextDecode < 2) throw new Error(`bench: --context-decode must be an integer of at least 2 (got ${v['context-decode']})`);

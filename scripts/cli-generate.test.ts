@@ -6,12 +6,12 @@ import { llamaGreedyFile } from './llama-ref.ts';
 import { promptIds } from './prompts.ts';
 
 describe('cli generate', () => {
-  it('prints one JSON line per token and a stats line; greedy tokens equal llama.cpp', async () => {
+  it.for(['f16', 'q8_0'] as const)('--kv-type %s: one JSON line per token and a stats line; greedy tokens equal llama.cpp', async (kvType) => {
     const path = await ensureModel({ preset: 'tiny', mix: 'q4_0', seed: 1 });
     const prompt = promptIds(24);
     const out = execFileSync(
       'npx',
-      ['tsx', '--import', './scripts/register-raw.mjs', 'scripts/cli.ts', 'generate', '--model', path, '--prompt-ids', prompt.join(','), '--max-tokens', '6', '--temperature', '0', '--ctx', '256', '--no-swa', '--json'],
+      ['tsx', '--import', './scripts/register-raw.mjs', 'scripts/cli.ts', 'generate', '--model', path, '--prompt-ids', prompt.join(','), '--max-tokens', '6', '--temperature', '0', '--ctx', '256', '--no-swa', '--kv-type', kvType, '--json'],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const lines = out.trim().split('\n').map((l) => JSON.parse(l));
@@ -25,9 +25,11 @@ describe('cli generate', () => {
     }
     expect(stats.generatedTokens).toBe(6);
     expect(stats.finishReason).toBe('length');
-    for (const k of ['loadMs', 'prefillTokPerS', 'decodeTokPerS', 'dispatchesPerToken', 'weightBytesPerToken']) expect(stats[k], k).toBeGreaterThan(0);
+    for (const k of ['loadMs', 'prefillTokPerS', 'decodeTokPerS', 'dispatchesPerToken', 'weightBytesPerToken', 'kvBytes', 'gpuBytes']) expect(stats[k], k).toBeGreaterThan(0);
+    expect(stats.kvType).toBe(kvType);
+    expect(stats.gpuBytes as number).toBeGreaterThan((stats.kvBytes as number) + (stats.weightBytesPerToken as number) / 2);
 
-    const trace = await llamaGreedyFile(path, prompt, 6, { contextSize: 256 });
+    const trace = await llamaGreedyFile(path, prompt, 6, { contextSize: 256, kvType });
     expect(tokens.map((t) => t.id)).toEqual(trace.ids.slice(prompt.length));
   });
 });

@@ -1,11 +1,13 @@
 /**
  * npm run cli -- generate --model FILE.gguf (--prompt TEXT | --prompt-ids 1,2,3) --max-tokens N
  *                         [--temperature T] [--top-k K] [--top-p P] [--seed S] [--top N]
- *                         [--ctx N] [--chat] [--no-swa] [--json]
+ *                         [--ctx N] [--kv-type f16|q8_0] [--chat] [--no-swa] [--json]
  *
  * Runs our WebGPU engine in Node (Dawn; lavapipe unless WEBGPU_ICD says otherwise). With --json,
  * one line per generated token {"id","text","top":[[id,logprob],...]} and a final stats line
- * {"stats":{...}}; otherwise the text streams to stdout and the stats go to stderr.
+ * {"stats":{...}}; otherwise the text streams to stdout and the stats go to stderr. The stats
+ * include kvBytes (the KV cache's GPU buffers) and gpuBytes (every GPU buffer the engine holds:
+ * weights, state with the cache, scratch, uniforms). --kv-type picks the cache's type (default f16).
  * --prompt is tokenized as plain text with BOS; --chat wraps it as one user turn of the file's
  * chat template instead. Greedy when the temperature is 0 (the default).
  */
@@ -16,9 +18,10 @@ import { encodeChat, stopTokenIds } from '../src/model/chat-template.ts';
 import { openModel, readModel } from '../src/engine/open.ts';
 import { openNodeDevice } from '../src/gpu/node.ts';
 import { DEFAULT_CONTEXT_LENGTH } from '../src/common/catalog.ts';
+import { KV_TYPES, type KvType } from '../src/model/config.ts';
 
 export const GENERATE_USAGE =
-  'usage: generate --model FILE.gguf (--prompt TEXT | --prompt-ids 1,2,3) --max-tokens N [--temperature T] [--top-k K] [--top-p P] [--seed S] [--top N] [--ctx N] [--chat] [--no-swa] [--json]';
+  'usage: generate --model FILE.gguf (--prompt TEXT | --prompt-ids 1,2,3) --max-tokens N [--temperature T] [--top-k K] [--top-p P] [--seed S] [--top N] [--ctx N] [--kv-type f16|q8_0] [--chat] [--no-swa] [--json]';
 
 type Print = (line: string) => void;
 
@@ -36,6 +39,7 @@ export async function generateCommand(args: readonly string[], print: Print = (l
       seed: { type: 'string', default: '0' },
       top: { type: 'string', default: '5' },
       ctx: { type: 'string' },
+      'kv-type': { type: 'string', default: 'f16' },
       chat: { type: 'boolean', default: false },
       'no-swa': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -48,6 +52,9 @@ export async function generateCommand(args: readonly string[], print: Print = (l
     if (!Number.isFinite(n)) throw new Error(`--${name}: not a number: ${s}`);
     return n;
   };
+
+  const kvType = v['kv-type'] as string;
+  if (!(KV_TYPES as readonly string[]).includes(kvType)) throw new Error(`--kv-type: one of ${KV_TYPES.join(', ')}, not ${kvType}`);
 
   const t0 = performance.now();
   const src = await fileSource(v.model);
@@ -64,6 +71,7 @@ export async function generateCommand(args: readonly string[], print: Print = (l
       const { engine } = await openModel(device, model, {
         contextLength: v.ctx ? num('ctx', v.ctx) : Math.min(cfg.contextLength, DEFAULT_CONTEXT_LENGTH),
         slidingWindow: !v['no-swa'],
+        kvType: kvType as KvType,
       });
       const loadMs = performance.now() - t0;
       const decoder = new StreamDecoder(tok, { stripLeadingSpace: v.chat });
@@ -100,6 +108,9 @@ export async function generateCommand(args: readonly string[], print: Print = (l
         decodeSecPerToken: n > 1 ? +(result.decodeMs / 1000 / (n - 1)).toFixed(3) : null,
         dispatchesPerToken: engine.counters.dispatchesPerDecodeStep,
         weightBytesPerToken: engine.weightBytes,
+        kvType: engine.kvType,
+        kvBytes: engine.kvBytes,
+        gpuBytes: engine.gpuBytes,
         peakRssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
       };
       if (v.json) print(JSON.stringify({ stats }) + '\n');

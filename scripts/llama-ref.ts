@@ -137,7 +137,7 @@ export interface GreedyTrace {
 }
 
 /** llamaGreedy on the GGUF at `path`: loaded for this trace, disposed of after it. */
-export async function llamaGreedyFile(path: string, prompt: number[], n: number, opts: { topK?: number; contextSize?: number } = {}): Promise<GreedyTrace> {
+export async function llamaGreedyFile(path: string, prompt: number[], n: number, opts: LlamaGreedyOptions = {}): Promise<GreedyTrace> {
   const model = await loadLlamaModel(path);
   try {
     return await llamaGreedy(model, prompt, n, opts);
@@ -146,11 +146,25 @@ export async function llamaGreedyFile(path: string, prompt: number[], n: number,
   }
 }
 
+export interface LlamaGreedyOptions {
+  topK?: number;
+  contextSize?: number;
+  /**
+   * The KV cache's type (default 'f16'). 'q8_0' gives llama.cpp a q8_0 K and V cache, which its
+   * CPU backend reads only through flash attention (so that is on). Its flash-attention path
+   * then also rounds each query to q8_0 (the K type's vec-dot type) before q.k: one more 8-bit
+   * rounding per score (relative RMS ~0.3% of each q element, ~0.1-0.2% of a score after the
+   * sum), well inside Q_TOL's ~1% logit budget.
+   */
+  kvType?: 'f16' | 'q8_0';
+}
+
 /** llama.cpp's own greedy continuation of `prompt` for `n` tokens, with its distribution at every step. */
-export async function llamaGreedy(model: LlamaModel, prompt: number[], n: number, opts: { topK?: number; contextSize?: number } = {}): Promise<GreedyTrace> {
+export async function llamaGreedy(model: LlamaModel, prompt: number[], n: number, opts: LlamaGreedyOptions = {}): Promise<GreedyTrace> {
   const topK = opts.topK ?? 10;
+  const q8 = opts.kvType === 'q8_0' ? ({ experimentalKvCacheKeyType: 'Q8_0', experimentalKvCacheValueType: 'Q8_0', flashAttention: true } as const) : {};
   // The context size matters: llama.cpp picks LongRoPE's long factors when it exceeds the original context.
-  const context = await model.createContext({ contextSize: opts.contextSize ?? Math.max(256, prompt.length + n + 16), threads: 2, batchSize: Math.max(64, prompt.length) });
+  const context = await model.createContext({ contextSize: opts.contextSize ?? Math.max(256, prompt.length + n + 16), threads: 2, batchSize: Math.max(64, prompt.length), ...q8 });
   try {
     const seq = context.getSequence();
     const ids = [...prompt];

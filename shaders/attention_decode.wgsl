@@ -15,15 +15,15 @@
 //
 // Bindings (group 0):
 //   0  q       storage, read        array<f32>        [M, nHeads * HD]
-//   1  kCache  storage, read        array<u32>        [nKvHeads, maxCtx, HD/2]  f16 pairs
-//   2  vCache  storage, read        array<u32>        [nKvHeads, maxCtx, HD/2]  f16 pairs
+//   1  kCache  storage, read        array<u32>        [nKvHeads, maxCtx, kvRowWords()]  rows of kv_f16.wgsl or kv_q8_0.wgsl
+//   2  vCache  storage, read        array<u32>        [nKvHeads, maxCtx, kvRowWords()]
 //   3  partO   storage, read_write  array<f32>        [M, nHeads, maxChunks, HD]
 //   4  partML  storage, read_write  array<vec2<f32>>  [M, nHeads, maxChunks]
 //   5  step    uniform  Step (struct prepended from src/kernels/step.ts)
 //   6  params  uniform  Params (struct prepended from AttentionKernel.uniforms, src/kernels/attention.ts)
 // Dispatch: (count, nHeads, M) workgroups of WG threads, count = last - first + 1 chunks with
 // last = (kvLen - 1) / CHUNK (src/kernels/attention.ts: decodeChunks).
-// Module = Step + Params + attention_common.wgsl + workgroup_reduce.wgsl + this file + attention_decode_query.wgsl
+// Module = Step + Params + attention_common.wgsl + kv_f16.wgsl or kv_q8_0.wgsl + workgroup_reduce.wgsl + this file + attention_decode_query.wgsl
 // + attention_partials.wgsl + attention_split_k.wgsl.
 
 override HD: u32 = 96u;
@@ -42,17 +42,18 @@ var<workgroup> qs: array<f32, HD>;
 
 fn score(base: u32, j: u32) -> f32 {
   let NW = HD / 2u;
-  let row = base + j * NW;
+  let row = base + j * kvRowWords();
   var s = 0.0;
   for (var w = 0u; w < NW; w++) {
-    let k = unpack2x16float(kCache[row + w]);
+    let k = kvPair(kCache[row + kvPairWord(w)], kCache[row + kvScaleWord(w)], w);
     s += qs[2u * w] * k.x + qs[2u * w + 1u] * k.y;
   }
   return s;
 }
 
 fn value(base: u32, j: u32, w: u32) -> vec2<f32> {
-  return unpack2x16float(vCache[base + j * (HD / 2u) + w]);
+  let row = base + j * kvRowWords();
+  return kvPair(vCache[row + kvPairWord(w)], vCache[row + kvScaleWord(w)], w);
 }
 
 @compute @workgroup_size(WG)
@@ -61,6 +62,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (c.lo >= c.hi) {
     return;
   }
-  let base = (wid.y / (params.nHeads / params.nKvHeads)) * params.maxCtx * (HD / 2u);
+  let base = (wid.y / (params.nHeads / params.nKvHeads)) * params.maxCtx * kvRowWords();
   chunkPartials(lid, c.slot, base, c.lo, c.hi, c.j0);
 }

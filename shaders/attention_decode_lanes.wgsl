@@ -5,8 +5,8 @@
 //
 // Bindings (group 0): as attention_decode.wgsl, with the cache read by vector:
 //   0  q       storage, read        array<f32>        [M, nHeads * HD]
-//   1  kCache  storage, read        array<KV>         [nKvHeads, maxCtx, NV]  VW f16 pairs each
-//   2  vCache  storage, read        array<KV>         [nKvHeads, maxCtx, NV]
+//   1  kCache  storage, read        array<KVC>        [nKvHeads, maxCtx, kvRowStride()]  f16: NV vectors of VW f16 pairs; q8_0: u32 words
+//   2  vCache  storage, read        array<KVC>        [nKvHeads, maxCtx, kvRowStride()]
 //   3  partO   storage, read_write  array<f32>        [M, nHeads, maxChunks, HD]
 //   4  partML  storage, read_write  array<vec2<f32>>  [M, nHeads, maxChunks]
 //   5  step    uniform  Step
@@ -15,8 +15,8 @@
 // Module: see attention_lanes.wgsl; attention_decode_query.wgsl comes right after this file.
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> kCache: array<KV>;
-@group(0) @binding(2) var<storage, read> vCache: array<KV>;
+@group(0) @binding(1) var<storage, read> kCache: array<KVC>;
+@group(0) @binding(2) var<storage, read> vCache: array<KVC>;
 @group(0) @binding(3) var<storage, read_write> partO: array<f32>;
 @group(0) @binding(4) var<storage, read_write> partML: array<vec2<f32>>;
 @group(0) @binding(5) var<uniform> step: Step;
@@ -25,11 +25,11 @@
 var<workgroup> qs: array<f32, HD>;
 
 fn keyVec(base: u32, j: u32, v: u32) -> KV {
-  return kCache[base + j * NV + v];
+  return cacheKeyVec(base, j, v);
 }
 
 fn valueVec(base: u32, j: u32, v: u32) -> KV {
-  return vCache[base + j * NV + v];
+  return cacheValueVec(base, j, v);
 }
 
 @compute @workgroup_size(WG)
@@ -39,6 +39,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: LaneIds) {
   if (c.lo >= c.hi) {
     return;
   }
-  let base = (wid.y / (params.nHeads / params.nKvHeads)) * params.maxCtx * NV;
+  let base = (wid.y / (params.nHeads / params.nKvHeads)) * params.maxCtx * kvRowStride();
   chunkPartialsLanes(ids, c.slot, base, c.lo, c.hi, c.j0);
 }

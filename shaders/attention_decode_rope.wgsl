@@ -7,16 +7,17 @@
 // (chunk c, head h):
 //   - rotates q_h (times scale) into workgroup memory;
 //   - if its chunk holds pos: rotates k and takes v of kv head h / group for position pos,
-//     rounded to f16 exactly as the cache stores them, and uses these for key pos instead of the
-//     cache; the first query head of each kv head (h % group == 0) also writes them to the cache.
+//     encoded exactly as the cache stores them (f16, or q8_0 rows), and uses these for key pos
+//     instead of the cache; the first query head of each kv head (h % group == 0) also writes
+//     them to the cache.
 // No workgroup reads cache row pos, so the writes race with nothing; rows < pos were written by
 // earlier steps (ordered before this dispatch).
 //
 // Bindings (group 0):
 //   0  qkv      storage, read        array<f32>        [(nHeads + 2 nKvHeads) * HD]  Q | K | V (raw)
 //   1  factors  storage, read        array<f32>        [ropeDim/2]  LongRoPE factors (ones when absent)
-//   2  kCache   storage, read_write  array<u32>        [nKvHeads, maxCtx, HD/2]  f16 pairs; row pos written
-//   3  vCache   storage, read_write  array<u32>        [nKvHeads, maxCtx, HD/2]  f16 pairs; row pos written
+//   2  kCache   storage, read_write  array<u32>        [nKvHeads, maxCtx, kvRowWords()]  row pos written
+//   3  vCache   storage, read_write  array<u32>        [nKvHeads, maxCtx, kvRowWords()]  row pos written
 //   4  partO    storage, read_write  array<f32>        [1, nHeads, maxChunks, HD]
 //   5  partML   storage, read_write  array<vec2<f32>>  [1, nHeads, maxChunks]
 //   6  step     uniform  Step (struct prepended from src/kernels/step.ts)
@@ -24,8 +25,8 @@
 //   8  rope     uniform  RopeParams (the rope_kv uniform buffer, struct prepended from RopeKvKernel.uniforms)
 // Dispatch: (count, nHeads, 1) workgroups of WG threads, count as in attention_decode.wgsl; then
 // attention_merge.wgsl.
-// Module = Step + Params + attention_common.wgsl + workgroup_reduce.wgsl + RopeParams + rope_common.wgsl
-// + attention_decode_rope_common.wgsl + this file + attention_partials.wgsl + attention_split_k.wgsl.
+// Module = Step + Params + attention_common.wgsl + kv_f16.wgsl or kv_q8_0.wgsl + workgroup_reduce.wgsl
+// + RopeParams + rope_common.wgsl + kv_q8_0_quant.wgsl + attention_decode_rope_common.wgsl + this file + attention_partials.wgsl + attention_split_k.wgsl.
 
 override HD: u32 = 96u;
 override CHUNK: u32 = 256u;
@@ -44,8 +45,8 @@ override WG: u32 = 128u;
 // (cos, sin) per rotated pair; ropeDim/2 <= HD/2 <= HD entries.
 var<workgroup> table: array<vec2<f32>, HD>;
 var<workgroup> qs: array<f32, HD>;
-// The new key and value as the f16 pairs the cache stores (read back through unpack2x16float
-// like any cached row, which also keeps the compiler from folding the f16 rounding away).
+// The new key and value as the cache row stores them (read back through kvPair like any cached
+// row, which also keeps the compiler from folding the rounding away).
 var<workgroup> kNew: array<u32, HD>;
 var<workgroup> vNew: array<u32, HD>;
 
@@ -55,13 +56,13 @@ fn score(base: u32, j: u32) -> f32 {
   var s = 0.0;
   if (j == step.pos0) {
     for (var w = 0u; w < NW; w++) {
-      let k = unpack2x16float(kNew[w]);
+      let k = kvPair(kNew[kvPairWord(w)], kNew[kvScaleWord(w)], w);
       s += qs[2u * w] * k.x + qs[2u * w + 1u] * k.y;
     }
   } else {
-    let row = base + j * NW;
+    let row = base + j * kvRowWords();
     for (var w = 0u; w < NW; w++) {
-      let k = unpack2x16float(kCache[row + w]);
+      let k = kvPair(kCache[row + kvPairWord(w)], kCache[row + kvScaleWord(w)], w);
       s += qs[2u * w] * k.x + qs[2u * w + 1u] * k.y;
     }
   }
@@ -71,9 +72,10 @@ fn score(base: u32, j: u32) -> f32 {
 fn value(base: u32, j: u32, w: u32) -> vec2<f32> {
   var v: vec2<f32>;
   if (j == step.pos0) {
-    v = unpack2x16float(vNew[w]);
+    v = kvPair(vNew[kvPairWord(w)], vNew[kvScaleWord(w)], w);
   } else {
-    v = unpack2x16float(vCache[base + j * (HD / 2u) + w]);
+    let row = base + j * kvRowWords();
+    v = kvPair(vCache[row + kvPairWord(w)], vCache[row + kvScaleWord(w)], w);
   }
   return v;
 }
@@ -88,12 +90,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     return;
   }
   let pos = step.pos0;
-  let NW = HD / 2u;
-  let base = r.kvh * params.maxCtx * NW;
+  let RW = kvRowWords();
+  let base = r.kvh * params.maxCtx * RW;
   if (r.writes) {
-    for (var w = lid; w < NW; w += WG) {
-      kCache[base + pos * NW + w] = kNew[w];
-      vCache[base + pos * NW + w] = vNew[w];
+    for (var w = lid; w < RW; w += WG) {
+      kCache[base + pos * RW + w] = kNew[w];
+      vCache[base + pos * RW + w] = vNew[w];
     }
   }
 

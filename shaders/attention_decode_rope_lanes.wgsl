@@ -1,26 +1,27 @@
 // Attention, split-K pass for one decoded token with RoPE and the KV append fused in, 'lanes'
 // variant: attention_decode_rope.wgsl's contract (same rotation through rope_common.wgsl, same
-// f16 rounding, so the cache holds the same bits; key pos taken from workgroup memory, never
+// f16 rounding or q8_0 quantization, so the cache holds the same bits; key pos taken from workgroup memory, never
 // from the cache row being written) over the lanes layout of attention_lanes.wgsl.
 //
 // Bindings (group 0): as attention_decode_rope.wgsl, with the cache read and written by vector:
 //   0  qkv      storage, read        array<f32>        [(nHeads + 2 nKvHeads) * HD]  Q | K | V (raw)
 //   1  factors  storage, read        array<f32>        [ropeDim/2]
-//   2  kCache   storage, read_write  array<KV>         [nKvHeads, maxCtx, NV]  row pos written
-//   3  vCache   storage, read_write  array<KV>         [nKvHeads, maxCtx, NV]  row pos written
+//   2  kCache   storage, read_write  array<KVC>        [nKvHeads, maxCtx, kvRowStride()]  row pos written
+//   3  vCache   storage, read_write  array<KVC>        [nKvHeads, maxCtx, kvRowStride()]  row pos written
 //   4  partO    storage, read_write  array<f32>        [1, nHeads, maxChunks, HD]
 //   5  partML   storage, read_write  array<vec2<f32>>  [1, nHeads, maxChunks]
 //   6  step     uniform  Step
 //   7  params   uniform  Params
 //   8  rope     uniform  RopeParams
 // Dispatch: (count, nHeads, 1) workgroups of WG threads; then attention_merge.wgsl.
-// Module: see attention_lanes.wgsl; RopeParams + rope_common.wgsl + attention_decode_rope_common.wgsl
-// come before this file.
+// Module: see attention_lanes.wgsl; RopeParams + rope_common.wgsl + kv_q8_0_quant.wgsl +
+// attention_decode_rope_common.wgsl + kv_lanes_new_f16.wgsl or kv_lanes_new_q8_0.wgsl (kNewVec,
+// vNewVec, writeNewRow) come before this file.
 
 @group(0) @binding(0) var<storage, read> qkv: array<f32>;
 @group(0) @binding(1) var<storage, read> factors: array<f32>;
-@group(0) @binding(2) var<storage, read_write> kCache: array<KV>;
-@group(0) @binding(3) var<storage, read_write> vCache: array<KV>;
+@group(0) @binding(2) var<storage, read_write> kCache: array<KVC>;
+@group(0) @binding(3) var<storage, read_write> vCache: array<KVC>;
 @group(0) @binding(4) var<storage, read_write> partO: array<f32>;
 @group(0) @binding(5) var<storage, read_write> partML: array<vec2<f32>>;
 @group(0) @binding(6) var<uniform> step: Step;
@@ -30,38 +31,22 @@
 // (cos, sin) per rotated pair; ropeDim/2 <= HD/2 entries.
 var<workgroup> table: array<vec2<f32>, NW>;
 var<workgroup> qs: array<f32, HD>;
-// The new key and value as the f16 pairs the cache stores.
+// The new key and value as the cache row stores them (f16 pairs, or q8_0 words).
 var<workgroup> kNew: array<u32, NW>;
 var<workgroup> vNew: array<u32, NW>;
-
-fn kNewVec(v: u32) -> KV {
-  var x: KV;
-  for (var i = 0u; i < VW; i++) {
-    x = kvWith(x, i, kNew[v * VW + i]);
-  }
-  return x;
-}
-
-fn vNewVec(v: u32) -> KV {
-  var x: KV;
-  for (var i = 0u; i < VW; i++) {
-    x = kvWith(x, i, vNew[v * VW + i]);
-  }
-  return x;
-}
 
 fn keyVec(base: u32, j: u32, v: u32) -> KV {
   if (j == step.pos0) {
     return kNewVec(v);
   }
-  return kCache[base + j * NV + v];
+  return cacheKeyVec(base, j, v);
 }
 
 fn valueVec(base: u32, j: u32, v: u32) -> KV {
   if (j == step.pos0) {
     return vNewVec(v);
   }
-  return vCache[base + j * NV + v];
+  return cacheValueVec(base, j, v);
 }
 
 @compute @workgroup_size(WG)
@@ -75,12 +60,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: LaneIds) {
     return;
   }
   let pos = step.pos0;
-  let base = r.kvh * params.maxCtx * NV;
+  let base = r.kvh * params.maxCtx * kvRowStride();
   if (r.writes) {
-    for (var v = lid; v < NV; v += WG) {
-      kCache[base + pos * NV + v] = kNewVec(v);
-      vCache[base + pos * NV + v] = vNewVec(v);
-    }
+    writeNewRow(lid, base, pos);
   }
 
   chunkPartialsLanes(ids, c.slot, base, c.lo, c.hi, c.j0);

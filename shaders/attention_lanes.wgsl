@@ -4,7 +4,9 @@
 // so attention_merge.wgsl combines them unchanged.
 //
 // Layout of the work: a cache row of HD f16 is NV vectors of VW u32 words (KV: vec4<u32>,
-// vec2<u32> or u32, 8, 4 or 2 f16). The WG threads form G = WG / LPK groups of LPK lanes; a
+// vec2<u32> or u32, 8, 4 or 2 f16); a q8_0 row is NV vectors of 8 dims (VW = 4), each loaded as
+// its two quant words and its block's scale (kv_lanes_q8_0.wgsl). kvVecPair(x, i) gives pair i of
+// a loaded vector either way. The WG threads form G = WG / LPK groups of LPK lanes; a
 // group works on one key at a time and lane l of it on the row's vectors l, l + LPK, ..., (R of
 // them, the last round partial when LPK does not divide NV). So the lanes of a group read one
 // row contiguously, a subgroup reads whole rows, and no lane idles when LPK divides NV.
@@ -19,7 +21,8 @@
 // sums, n - 1 rounded f32 additions whatever the tree: the error bounds of the 'keys' pass hold.
 //
 // Module (src/kernels/attention.ts): [enable subgroups;] + the generated constants (HD, NW, CHUNK,
-// WG, VW, NV, LPK, R, G, SHUFFLE, alias KV, kvWord, kvWith) + Step + Params + attention_common.wgsl
+// WG, VW, NV, LPK, R, G, SHUFFLE, alias KV, KVC, kvWord, kvWith) + Step + Params + attention_common.wgsl
+// + kv_f16.wgsl or kv_q8_0.wgsl + kv_lanes_f16.wgsl or kv_lanes_q8_0.wgsl
 // + attention_lanes_subgroup.wgsl or attention_lanes_workgroup.wgsl (LaneIds, groupSumShuffle,
 // wsMax, wsSum) + the pass's own file (its bindings, qs, keyVec, valueVec, main) + this file +
 // attention_split_k.wgsl (Chunk, splitKChunk, emptyPartials, expWeights); the pass's own file is
@@ -85,7 +88,7 @@ fn chunkPartialsLanes(ids: LaneIds, slot: u32, base: u32, lo: u32, hi: u32, j0: 
         if (v < NV) {
           let x = keyVec(base, j, v);
           for (var i = 0u; i < VW; i++) {
-            let k = unpack2x16float(kvWord(x, i));
+            let k = kvVecPair(x, i);
             let qq = qr[r * VW + i];
             s += qq.x * k.x + qq.y * k.y;
           }
@@ -114,7 +117,7 @@ fn chunkPartialsLanes(ids: LaneIds, slot: u32, base: u32, lo: u32, hi: u32, j0: 
       if (v < NV) {
         let x = valueVec(base, j, v);
         for (var i = 0u; i < VW; i++) {
-          acc[r * VW + i] += pj * unpack2x16float(kvWord(x, i));
+          acc[r * VW + i] += pj * kvVecPair(x, i);
         }
       }
     }

@@ -10,17 +10,18 @@
 //
 // Bindings (group 0):
 //   0  q       storage, read        array<f32>  [M, nHeads * HD]
-//   1  kCache  storage, read        array<u32>  [nKvHeads, maxCtx, HD/2]  f16 pairs
-//   2  vCache  storage, read        array<u32>  [nKvHeads, maxCtx, HD/2]  f16 pairs
+//   1  kCache  storage, read        array<u32>  [nKvHeads, maxCtx, kvRowWords()]  rows of kv_f16.wgsl or kv_q8_0.wgsl
+//   2  vCache  storage, read        array<u32>  [nKvHeads, maxCtx, kvRowWords()]
 //   3  att     storage, read_write  array<f32>  [M, nHeads * HD]
 //   4  step    uniform  Step (struct prepended from src/kernels/step.ts)
 //   5  params  uniform  Params (struct prepended from AttentionKernel.uniforms, src/kernels/attention.ts)
 // Dispatch: (ceil(M / BQ), nHeads, 1) workgroups of BQ * TPR threads.
 // Threads: TPR threads per query row; for scores thread t of a row takes keys t, t + TPR, ...;
 // for the output it owns words (dim pairs) t, t + TPR, ... (at most MAX_WPT of them).
-// Workgroup memory: Q tile BQ*HD f32, one K-or-V tile BK*HD/2 u32 (K, then V reuses it),
+// Workgroup memory: Q tile BQ*HD f32, one K-or-V tile of BK cache rows, at most BK*HD/2 u32 (K,
+// then V reuses it; staged as the cache stores them and decoded by kvPair where read),
 // scores BQ*BK f32: 14 KiB at HD 96, BQ 16, BK 32.
-// Module = Step + Params + attention_common.wgsl + this file.
+// Module = Step + Params + attention_common.wgsl + kv_f16.wgsl or kv_q8_0.wgsl + this file.
 
 override HD: u32 = 96u;
 override BQ: u32 = 16u;
@@ -59,7 +60,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // The workgroup's rows together see keys [tileLo, tileHi).
   let tileLo = windowStart(step.pos0 + row0);
   let tileHi = step.pos0 + row0 + rows;
-  let base = (h / (params.nHeads / params.nKvHeads)) * params.maxCtx * NW;
+  let RW = kvRowWords();
+  let base = (h / (params.nHeads / params.nKvHeads)) * params.maxCtx * RW;
 
   for (var i = lid; i < BQ * HD; i += WG) {
     let rr = i / HD;
@@ -77,8 +79,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var t0 = (tileLo / BK) * BK; t0 < tileHi; t0 += BK) {
     workgroupBarrier(); // Q is staged; the previous tile is done with kv and ps
     let tn = min(BK, tileHi - t0);
-    for (var i = lid; i < tn * NW; i += WG) {
-      kv[i] = kCache[base + t0 * NW + i];
+    for (var i = lid; i < tn * RW; i += WG) {
+      kv[i] = kCache[base + t0 * RW + i];
     }
     workgroupBarrier();
 
@@ -89,7 +91,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       if (jl >= a && jl < b) {
         var s = 0.0;
         for (var w = 0u; w < NW; w++) {
-          let k = unpack2x16float(kv[jl * NW + w]);
+          let k = kvPair(kv[jl * RW + kvPairWord(w)], kv[jl * RW + kvScaleWord(w)], w);
           s += qs[r * HD + 2u * w] * k.x + qs[r * HD + 2u * w + 1u] * k.y;
         }
         ps[r * BK + jl] = s;
@@ -98,8 +100,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
 
     // K is no longer needed: stage V in its place while each row finds its tile max.
-    for (var i = lid; i < tn * NW; i += WG) {
-      kv[i] = vCache[base + t0 * NW + i];
+    for (var i = lid; i < tn * RW; i += WG) {
+      kv[i] = vCache[base + t0 * RW + i];
     }
     var mt = NEG;
     for (var jl = a; jl < b; jl++) {
@@ -124,7 +126,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let pj = ps[r * BK + jl];
       lt += pj;
       for (var x = 0u; x * TPR + tc < NW; x++) {
-        o[x] += pj * unpack2x16float(kv[jl * NW + x * TPR + tc]);
+        let w = x * TPR + tc;
+        o[x] += pj * kvPair(kv[jl * RW + kvPairWord(w)], kv[jl * RW + kvScaleWord(w)], w);
       }
     }
     lrow = lrow * alpha + lt;

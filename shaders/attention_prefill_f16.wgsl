@@ -3,8 +3,8 @@
 // flash-style rows and f16 products.
 //   - one thread per query row, BQ rows per workgroup; the row's q * scale lives in registers as
 //     f16 pairs, its output and online softmax (running max, sum) in f32 registers;
-//   - the workgroup stages a tile of BK keys and their values (the cache's f16 pairs, read
-//     contiguously) in workgroup memory; every row reads the same word at once (a broadcast);
+//   - the workgroup stages a tile of BK keys and their values as f16 pairs (an f16 cache's words,
+//     or a q8_0 cache's q * d rounded to f16; rows read contiguously) in workgroup memory; every row reads the same word at once (a broadcast);
 //   - per tile a row computes its BK scores in registers (never stored), the tile max, rescales
 //     its output once, then adds p_j v_j with p_j rounded to f16.
 // Products are f16 (dot of f16 pairs, p_j * v_j), every sum over dims or keys is f32.
@@ -12,14 +12,14 @@
 //
 // Bindings (group 0): as attention_prefill.wgsl.
 //   0  q       storage, read        array<f32>  [M, nHeads * HD]
-//   1  kCache  storage, read        array<u32>  [nKvHeads, maxCtx, HD/2]  f16 pairs
-//   2  vCache  storage, read        array<u32>  [nKvHeads, maxCtx, HD/2]  f16 pairs
+//   1  kCache  storage, read        array<u32>  [nKvHeads, maxCtx, kvRowWords()]  rows of kv_f16.wgsl or kv_q8_0.wgsl
+//   2  vCache  storage, read        array<u32>  [nKvHeads, maxCtx, kvRowWords()]
 //   3  att     storage, read_write  array<f32>  [M, nHeads * HD]
 //   4  step    uniform  Step
 //   5  params  uniform  Params
 // Dispatch: (ceil(M / BQ), nHeads, 1) workgroups of BQ threads.
 // Module = enable f16 + constants HD, NW, BQ, BK (src/kernels/attention.ts; array sizes must be
-// constants) + Step + Params + attention_common.wgsl + this file.
+// constants) + Step + Params + attention_common.wgsl + kv_f16.wgsl or kv_q8_0.wgsl + this file.
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> kCache: array<u32>;
@@ -46,7 +46,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // The workgroup's rows together see keys [tileLo, tileHi).
   let tileLo = windowStart(step.pos0 + row0);
   let tileHi = step.pos0 + row0 + rows;
-  let base = (h / (params.nHeads / params.nKvHeads)) * params.maxCtx * NW;
+  let RW = kvRowWords();
+  let base = (h / (params.nHeads / params.nKvHeads)) * params.maxCtx * RW;
 
   var qh: array<vec2<f16>, NW>;
   if (lid < rows) {
@@ -62,9 +63,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var t0 = (tileLo / BK) * BK; t0 < tileHi; t0 += BK) {
     workgroupBarrier(); // the previous tile is done with kt and vt
     let tn = min(BK, tileHi - t0);
+    // Tiles of f16 pairs: the cache's words (f16), or q * d rounded to f16 (q8_0: kvPairF16).
     for (var i = lid; i < tn * NW; i += BQ) {
-      kt[i] = kCache[base + t0 * NW + i];
-      vt[i] = vCache[base + t0 * NW + i];
+      let row = base + (t0 + i / NW) * RW;
+      let w = i % NW;
+      kt[i] = kvPairF16(kCache[row + kvPairWord(w)], kCache[row + kvScaleWord(w)], w);
+      vt[i] = kvPairF16(vCache[row + kvPairWord(w)], vCache[row + kvScaleWord(w)], w);
     }
     workgroupBarrier();
 

@@ -24,7 +24,7 @@ import { bestTrial, LEGACY_STREAM, StreamBench, type StreamConfig, type StreamSw
 
 /** The sweep's fastest configurations timed again in the interleaved rounds. */
 const STREAM_CANDIDATES = 3;
-import { kvBytesPerToken } from '../model/config.ts';
+import type { KvType } from '../model/config.ts';
 import { GREEDY } from '../common/sampling.ts';
 import { ContextFullError, InvalidRequestError } from '../common/errors.ts';
 
@@ -110,7 +110,7 @@ export interface ContextDecode {
   decodeTokPerS?: number;
   /** Median interval between tokens after the second. */
   msPerToken?: number;
-  /** KV cache bytes one token reads there (K and V of every layer, f16, up to the window), averaged over the decoded positions. */
+  /** KV cache bytes one token reads there (K and V of every layer in the cache's type and GPU layout, up to the window), averaged over the decoded positions. */
   kvBytesPerToken?: number;
   /** (weights + KV) bytes per token x tokens/s. */
   GBps?: number;
@@ -153,6 +153,12 @@ export interface BenchMeasurement {
   dispatchesPerToken: number;
   /** Weight bytes one decode step reads: every tensor once, but one row of the embedding table. */
   weightBytesPerToken: number;
+  /** How the KV cache stores K and V. */
+  kvType: KvType;
+  /** Bytes of the KV cache's GPU buffers at the loaded context. */
+  kvBytes: number;
+  /** Bytes of every GPU buffer the engine holds (weights, state with the cache, scratch, uniforms). */
+  gpuBytes: number;
   decodeGBps: number;
   /** The roofline reference: the best median over the interleaved runs of the candidates (streamCandidates). */
   streamGBps: number;
@@ -270,7 +276,8 @@ export async function decodeAtContext(engine: Engine, ids: readonly number[], co
   const window = engine.attentionWindow;
   let keys = 0;
   for (let p = context; p <= context + n - 2; p++) keys += window > 0 ? Math.min(p + 1, window) : p + 1;
-  const kv = (kvBytesPerToken(engine.cfg) * keys) / (n - 1);
+  // the GPU layout's bytes per position (src/engine/state.ts), of every layer's K and V
+  const kv = ((engine.kvBytes / engine.maxCtx) * keys) / (n - 1);
   const decodeTokPerS = 1000 / msPerToken;
   return {
     context,
@@ -380,6 +387,9 @@ export async function benchEngine(engine: Engine, opts: BenchOptions): Promise<B
     decodeTokPerS,
     dispatchesPerToken: engine.counters.dispatchesPerDecodeStep,
     weightBytesPerToken,
+    kvType: engine.kvType,
+    kvBytes: engine.kvBytes,
+    gpuBytes: engine.gpuBytes,
     decodeGBps,
     streamGBps,
     streamGBpsLegacy64,

@@ -32,6 +32,11 @@ abstract class Owner {
     return b;
   }
 
+  /** Bytes of the buffers it owns. */
+  get bytes(): number {
+    return this.owned.reduce((n, b) => n + b.size, 0);
+  }
+
   destroy(): void {
     for (const b of this.owned) b.destroy();
   }

@@ -5,7 +5,7 @@
  * few timed runs); they span the hand-tuned tables' shapes, so the tuner can rediscover them on
  * the emulators, and the shapes written for real GPUs (src/kernels/DESIGN.md).
  */
-import type { ModelConfig } from '../model/config.ts';
+import type { KvType, ModelConfig } from '../model/config.ts';
 import type { ModelWeights, Linear } from './weights.ts';
 import { hasF16Decoder } from '../kernels/weight-formats.ts';
 import { gemvVariantValid } from '../kernels/gemv.ts';
@@ -31,6 +31,8 @@ export interface CandidateContext {
    * real-GPU variants' pipelines takes seconds to compile and none of them wins).
    */
   search: 'full' | 'seeded';
+  /** The load's KV cache type (default 'f16'): attention candidates must read and write it. */
+  kvType?: KvType;
 }
 
 /** The weight a role reads (layer 0's; the output head's for lmHead), or none for attention. */
@@ -200,7 +202,7 @@ function gemmCandidates(ctx: CandidateContext): GemmChoice[] {
 
 /** Attention options this device and head size can run (attentionOptionsProblem). */
 function runnable<T extends object>(ctx: CandidateContext, list: T[]): T[] {
-  return list.filter((o) => attentionOptionsProblem(ctx.device, ctx.cfg.headDim, o) === null);
+  return list.filter((o) => attentionOptionsProblem(ctx.device, ctx.cfg.headDim, { ...o, kvType: ctx.kvType }) === null);
 }
 
 function attnDecodeCandidates(ctx: CandidateContext): AttnDecodeChoice[] {

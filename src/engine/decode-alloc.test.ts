@@ -5,7 +5,9 @@
  * shown to work on a call that does allocate (readLogits makes its staging buffer).
  * Also: one readback per token, and the decode step's dispatch count is the fused path's
  * 6 per layer + 4 (embed, norm + lm_head, two sampler passes), one per layer fewer (no merge
- * pass) where the Wo GEMV merges the attention partials itself.
+ * pass) where the Wo GEMV merges the attention partials itself; the same with an f16 or a q8_0
+ * KV cache. And the engine's own GPU accounting (gpuBytes) is every byte it created through the
+ * device.
  */
 import { describe, expect, it } from 'vitest';
 import { gpuForTests } from '../gpu/test-gpu.ts';
@@ -22,7 +24,7 @@ const gpu = gpuForTests();
 
 /** A device whose createBuffer / createBindGroup calls are counted (everything else forwarded). */
 function countingDevice(real: GPUDevice) {
-  const counts = { createBuffer: 0, createBindGroup: 0 };
+  const counts = { createBuffer: 0, createBindGroup: 0, bufferBytes: 0 };
   const proxy = new Proxy(real, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target) as unknown;
@@ -30,6 +32,7 @@ function countingDevice(real: GPUDevice) {
       if (prop === 'createBuffer' || prop === 'createBindGroup') {
         return (...args: unknown[]) => {
           counts[prop]++;
+          if (prop === 'createBuffer') counts.bufferBytes += (args[0] as GPUBufferDescriptor).size;
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };
       }
@@ -66,15 +69,20 @@ describe('decode allocates nothing per token', () => {
     ['table plan', TINY],
     ['real-GPU variants', TINY],
     ['table plan, tied output + partial rotary + GQA 4:1', TIED],
+    ['table plan, q8_0 KV cache', TINY],
+    ['real-GPU variants, q8_0 KV cache', TINY],
   ] as const)('%s: generate creates no buffers or bind groups, for 2 or 20 tokens', async ([label, model]) => {
     const which = label.startsWith('table plan') ? 'table plan' : 'real-GPU variants';
+    const kvType = label.endsWith('q8_0 KV cache') ? 'q8_0' : 'f16';
     const { src, file, cfg } = await openTestModel(model);
     const plan = plans(cfg).find(([name]) => name === which)![1];
     if (plan) expect(plan).not.toEqual(tablePlan(deviceAdapterText(gpu.device), gpu.hasSubgroups()));
     const { device: counted, counts } = countingDevice(gpu.device);
-    const engine = await Engine.load(counted, file, src, cfg, { contextLength: 256, plan });
+    const engine = await Engine.load(counted, file, src, cfg, { contextLength: 256, plan, kvType });
     try {
       expect(counts.createBuffer, 'load goes through the counted device').toBeGreaterThan(0);
+      expect(engine.gpuBytes, 'gpuBytes counts every buffer the load made').toBe(counts.bufferBytes);
+      expect(engine.kvBytes).toBe(2 * cfg.nLayers * cfg.nKvHeads * 256 * (kvType === 'f16' ? cfg.headDim * 2 : cfg.headDim + 4 * Math.ceil(cfg.headDim / 64)));
       const prompt = promptIds(40);
       for (const maxTokens of [2, 20]) {
         const before = { ...counts };

@@ -32,7 +32,7 @@ interface DecodeLayer {
   /** RoPE + KV append + split-K attention reading qkv, then the merge. */
   attention: DecodeAttentionBinding;
   wo: BoundMatvec;
-  ffn: Encodable & { destroy(): void };
+  ffn: Encodable & { destroy(): void; readonly bytes: number };
   down: BoundMatvec;
 }
 
@@ -102,6 +102,13 @@ export class DecodeGraph {
     return body.dispatches + head.dispatches;
   }
 
+  /** Bytes of the GPU buffers this graph owns (uniforms, the hand-off). */
+  get bytes(): number {
+    let n = this.embed.bytes + this.head.bytes + this.xg.size + this.partials.size;
+    for (const L of this.layers) for (const b of [L.qkv, L.wo, L.ffn, L.down]) n += b.bytes;
+    return n;
+  }
+
   destroy(): void {
     for (const L of this.layers) for (const b of [L.qkv, L.wo, L.ffn, L.down]) b.destroy();
     this.embed.destroy();
@@ -135,6 +142,10 @@ class UnfusedFfn implements Encodable {
     this.k.rmsnorm.encode(pass, this.norm, 1);
     this.up.encode(pass);
     this.k.siluMul.encode(pass, this.silu, this.cfg.ffnDim, 1);
+  }
+
+  get bytes(): number {
+    return this.up.bytes;
   }
 
   destroy(): void {

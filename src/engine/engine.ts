@@ -10,7 +10,7 @@
  *     3. decode: each step embeds the token the sampler chose on the GPU, runs the layers, samples
  *        the next; step t+1 is submitted before step t's token is read back (decode.ts, sampler.ts)
  */
-import type { KvType, ModelConfig } from '../model/config.ts';
+import { kvTypeProblem, type KvType, type ModelConfig } from '../model/config.ts';
 import type { ByteSource, GGUFFile } from '../model/gguf-types.ts';
 import type { Sampling } from '../common/sampling.ts';
 import { packStep, stepUniforms } from '../kernels/step.ts';
@@ -31,7 +31,11 @@ export type { GeneratedToken } from './sampler.ts';
 export interface EngineOptions {
   /** Positions the KV cache holds (default: the model's context length). */
   contextLength?: number;
-  /** How the KV cache stores K and V (default 'f16'; src/model/config.ts KvType). */
+  /**
+   * How the KV cache stores K and V (default 'f16'; src/model/config.ts KvType): 'q8_0' is ggml's
+   * 8-bit block, 54% of the f16 cache's GPU bytes at Phi-3's head size (src/kernels/kv-layout.ts);
+   * it needs a head size that is a multiple of 32 (kvTypeProblem).
+   */
   kvType?: KvType;
   /** Tokens per prefill step (default 128). */
   prefillChunk?: number;
@@ -119,7 +123,7 @@ export class Engine {
     const made: { destroy(): void }[] = [];
     const keep = <T extends { destroy(): void }>(x: T): T => (made.push(x), x);
     try {
-      this.state = keep(new StepState(device, kernels, cfg, weights, { maxCtx: this.maxCtx, chunk: this.chunk, slidingWindow: opts.slidingWindow !== false }));
+      this.state = keep(new StepState(device, kernels, cfg, weights, { maxCtx: this.maxCtx, chunk: this.chunk, slidingWindow: opts.slidingWindow !== false, kvType: kernels.kvType }));
       this.prefillGraph = keep(new PrefillGraph(kernels, cfg, weights, this.state));
       this.decodeGraph = keep(new DecodeGraph(kernels, cfg, weights, this.state));
       this.sampler = keep(new Sampler(device, kernels.sample, this.state.logits, cfg.vocabSize, opts.penaltyWindow ?? 64));
@@ -136,11 +140,9 @@ export class Engine {
    */
   static async load(device: GPUDevice, file: GGUFFile, src: ByteSource, cfg: ModelConfig, opts: EngineOptions = {}): Promise<Engine> {
     const contextLength = opts.contextLength ?? cfg.contextLength;
-    // The seam for the 8-bit KV cache: until StepState and the attention kernels hold q8_0 blocks,
-    // this build has only f16 buffers and refuses q8_0 here, before any GPU memory is taken.
-    if ((opts.kvType ?? 'f16') !== 'f16') {
-      throw new InvalidRequestError(`This build keeps the KV cache in 16 bits only; ${opts.kvType} is not supported yet. Choose 16-bit KV cache precision.`);
-    }
+    // before any upload: a model whose cache cannot be kvType
+    const kvProblem = kvTypeProblem(cfg, opts.kvType ?? 'f16');
+    if (kvProblem) throw new InvalidRequestError(kvProblem);
     const { weights, fill } = planWeights(device, file, src, cfg, { contextLength, onProgress: opts.onProgress });
     let plan = opts.plan;
     const tuning = !plan && opts.tune !== undefined;
@@ -160,7 +162,7 @@ export class Engine {
     let compiled: Promise<void>;
     const t0 = performance.now();
     try {
-      ({ value: engine, compiled } = compileInBackground(device, () => new Engine(device, cfg, weights, new Kernels(device, cfg, plan), opts)));
+      ({ value: engine, compiled } = compileInBackground(device, () => new Engine(device, cfg, weights, new Kernels(device, cfg, plan, opts.kvType ?? 'f16'), opts)));
     } catch (e) {
       weights.destroy();
       throw e;
@@ -175,6 +177,25 @@ export class Engine {
       throw e;
     }
     return engine;
+  }
+
+  /** How the KV cache stores K and V. */
+  get kvType(): KvType {
+    return this.state.kvType;
+  }
+
+  /** Bytes of the KV cache's GPU buffers (every layer's K and V). */
+  get kvBytes(): number {
+    return this.state.kvBytes;
+  }
+
+  /**
+   * Bytes of every GPU buffer the engine holds: the weights (as repacked on the GPU), the step
+   * state (activations, KV cache, uniforms, split-K scratch), the graphs' uniforms and hand-off
+   * buffers, and the sampler's buffers (staging included).
+   */
+  get gpuBytes(): number {
+    return this.weights.bufferBytes + this.state.bytes + this.prefillGraph.bytes + this.decodeGraph.bytes + this.sampler.bytes;
   }
 
   /** Bytes of weights a decode step reads (each tensor once). */

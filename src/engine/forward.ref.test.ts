@@ -50,6 +50,40 @@ describe('CPU reference forward pass vs llama.cpp', () => {
   }
 });
 
+describe('CPU reference with a q8_0 KV cache vs llama.cpp with a q8_0 KV cache', () => {
+  // MHA and GQA; a shorter run than above (the cache's effect shows from the first step).
+  const Q8_CASES = LLAMA_CASES.filter(([label]) => label === 'tiny q4_k_m' || label === 'tiny q4_k_m GQA');
+  for (const [label, opts, tol, ctx = 256] of Q8_CASES) {
+    it(label, async () => {
+      const path = await ensureModel(opts);
+      const src = await fileSource(path);
+      const file = await readGGUF(src);
+      const cfg = modelConfigFromGGUF(file);
+      const prompt = promptIds(48);
+      const trace = await llamaGreedyFile(path, prompt, 16, { contextSize: ctx, kvType: 'q8_0' });
+      const w = await loadRefWeights(file, src, cfg);
+      const logits = new RefModel(w, { contextLength: ctx, slidingWindow: false, kvType: 'q8_0' }).forward(trace.ids, { all: true });
+      let worst = 0;
+      for (let s = 0; s < trace.steps.length; s++) {
+        const at = prompt.length - 1 + s;
+        const lp = logSoftmax(logits[at]);
+        const theirs = trace.steps[s].top;
+        expect(argmax(logits[at]), `step ${s}: top-1`).toBe(theirs[0][0]);
+        for (const [tok, p] of theirs.slice(0, 5)) {
+          const diff = Math.abs(Math.exp(lp[tok]) - p);
+          worst = Math.max(worst, diff);
+          expect(diff, `step ${s} token ${tok}`).toBeLessThanOrEqual(tol);
+        }
+      }
+      // For the log: how far the f16-cache reference's first step is from llama.cpp's q8_0 run.
+      const f16 = logSoftmax(new RefModel(w, { contextLength: ctx, slidingWindow: false }).forward(trace.ids.slice(0, prompt.length))[0]);
+      const q8 = logSoftmax(logits[prompt.length - 1]);
+      const top = trace.steps[0].top[0];
+      console.log(`[ref q8_0 KV vs llama.cpp q8_0 KV] ${label}: ${trace.steps.length} steps, max |dp| top-5 = ${worst.toExponential(2)}; first step |dp| top-1: q8_0 ref ${Math.abs(Math.exp(q8[top[0]]) - top[1]).toExponential(2)}, f16 ref ${Math.abs(Math.exp(f16[top[0]]) - top[1]).toExponential(2)}`);
+    });
+  }
+});
+
 describe('sliding window and llama.cpp', () => {
   // PHI3.md 2.4: transformers applies phi3's sliding window; the llama.cpp in node-llama-cpp
   // 3.21.1 does not. Two files that differ only in the key give llama.cpp identical outputs,

@@ -7,7 +7,8 @@
  *   per layer:  x += Wo · attn(rope(Wqkv · norm(x)))   ;   x += Wdown · (silu(gate) * up)(Wup · norm(x))
  *   logits = Wout · norm(x)
  */
-import type { ModelConfig } from '../model/config.ts';
+import { kvTypeProblem, type KvType, type ModelConfig } from '../model/config.ts';
+import { roundQ8 } from '../kernels/kv-cache.ref.ts';
 import type { ByteSource, GGUFFile } from '../model/gguf-types.ts';
 import { dequantize, f16ToF32, f32ToF16 } from '../model/quant/index.ts';
 
@@ -101,6 +102,11 @@ export interface RefOptions {
   contextLength?: number;
   /** Store K and V rounded to f16, as the GPU engine and llama.cpp do (default true). */
   kvF16?: boolean;
+  /**
+   * The cache's type: 'f16' (default; kvF16 says whether to round) or 'q8_0': each head's K and V
+   * quantized to q8_0 blocks on append and read back as q * d (src/kernels/kv-cache.ref.ts).
+   */
+  kvType?: KvType;
   /** Apply the sliding window from the metadata (transformers does; llama.cpp 3.21.1 does not). */
   slidingWindow?: boolean;
 }
@@ -113,6 +119,7 @@ export class RefModel {
   private readonly v: Float32Array[];
   private readonly ropeFactors?: Float32Array;
   private readonly kvF16: boolean;
+  private readonly kvType: KvType;
   private readonly window: number;
   /** Number of positions in the cache. */
   pos = 0;
@@ -124,6 +131,9 @@ export class RefModel {
     const cfg = (this.cfg = w.cfg);
     this.maxCtx = opts.contextLength ?? cfg.contextLength;
     this.kvF16 = opts.kvF16 ?? true;
+    this.kvType = opts.kvType ?? 'f16';
+    const problem = kvTypeProblem(cfg, this.kvType);
+    if (problem) throw new Error(`reference: ${problem}`);
     this.window = opts.slidingWindow === false ? 0 : cfg.slidingWindow;
     // llama.cpp picks the factor set statically from the context it runs with (PHI3.md 1.2).
     this.ropeFactors = this.maxCtx > cfg.originalContextLength ? (w.ropeFactorsLong ?? w.ropeFactorsShort) : (w.ropeFactorsShort ?? w.ropeFactorsLong);
@@ -162,9 +172,15 @@ export class RefModel {
       for (let h = 0; h < nKvHeads; h++) this.rope(qkv, dim + h * headDim, pos);
       const kc = this.k[l];
       const vc = this.v[l];
-      for (let i = 0; i < kvDim; i++) {
-        kc[pos * kvDim + i] = this.kvF16 ? roundF16(qkv[dim + i]) : qkv[dim + i];
-        vc[pos * kvDim + i] = this.kvF16 ? roundF16(qkv[dim + kvDim + i]) : qkv[dim + kvDim + i];
+      if (this.kvType === 'q8_0') {
+        // Blocks of 32 within each head (kvTypeProblem: headDim % 32 == 0).
+        kc.set(roundQ8(qkv.subarray(dim, dim + kvDim)), pos * kvDim);
+        vc.set(roundQ8(qkv.subarray(dim + kvDim, dim + 2 * kvDim)), pos * kvDim);
+      } else {
+        for (let i = 0; i < kvDim; i++) {
+          kc[pos * kvDim + i] = this.kvF16 ? roundF16(qkv[dim + i]) : qkv[dim + i];
+          vc[pos * kvDim + i] = this.kvF16 ? roundF16(qkv[dim + kvDim + i]) : qkv[dim + kvDim + i];
+        }
       }
       const att = new Float32Array(dim);
       const first = this.window > 0 ? Math.max(0, pos - this.window + 1) : 0;

@@ -17,7 +17,7 @@ import { NormMatvecKernel } from '../kernels/norm-matvec.ts';
 import { SwigluMatvecKernel } from '../kernels/swiglu-matvec.ts';
 import { formatInfo, hasF16Decoder, type WeightFormat } from '../kernels/weight-formats.ts';
 import { deviceAdapterText, fitShape, type GemvShape } from '../kernels/tuning.ts';
-import type { ModelConfig } from '../model/config.ts';
+import type { KvType, ModelConfig } from '../model/config.ts';
 import { tablePlan, type GemmRole, type GemvChoice, type GemvRole, type KernelPlan } from './plan.ts';
 
 export class Kernels {
@@ -29,6 +29,8 @@ export class Kernels {
     readonly device: GPUDevice,
     readonly cfg: ModelConfig,
     plan?: KernelPlan,
+    /** How the KV cache stores K and V: the RoPE + append and attention kernels read and write it so. */
+    readonly kvType: KvType = 'f16',
   ) {
     this.plan = plan ?? tablePlan(deviceAdapterText(device), device.features.has('subgroups'));
   }
@@ -53,12 +55,12 @@ export class Kernels {
   }
 
   get ropeKv(): RopeKvKernel {
-    return (this.ropeKvK ??= new RopeKvKernel(this.device, this.cfg.ropeStyle));
+    return (this.ropeKvK ??= new RopeKvKernel(this.device, this.cfg.ropeStyle, undefined, undefined, this.kvType));
   }
 
   get attention(): AttentionKernel {
     const { attnDecode, attnPrefill } = this.plan;
-    return (this.attentionK ??= new AttentionKernel(this.device, this.cfg.headDim, { ropeStyle: this.cfg.ropeStyle, ...attnDecode, ...attnPrefill }));
+    return (this.attentionK ??= new AttentionKernel(this.device, this.cfg.headDim, { ropeStyle: this.cfg.ropeStyle, ...attnDecode, ...attnPrefill, kvType: this.kvType }));
   }
 
   get siluMul(): SiluMulKernel {

@@ -102,6 +102,11 @@ export class PrefillGraph {
     return body.dispatches + head.dispatches;
   }
 
+  /** Bytes of the GPU buffers this graph owns (uniforms). */
+  get bytes(): number {
+    return [this.embed, ...this.matmuls, this.head].reduce((n, b) => n + b.bytes, 0);
+  }
+
   destroy(): void {
     for (const b of [this.embed, ...this.matmuls, this.head]) b.destroy();
   }

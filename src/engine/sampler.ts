@@ -72,6 +72,11 @@ export class Sampler {
     return { id: r.id, top: r.top.slice(0, nTop) };
   }
 
+  /** Bytes of the GPU buffers it owns (staging included). */
+  get bytes(): number {
+    return this.owned.reduce((n, b) => n + b.size, 0);
+  }
+
   destroy(): void {
     for (const b of this.owned) b.destroy();
   }

@@ -4,7 +4,8 @@
  * uniforms every layer shares. Made once at load; the prefill and decode graphs bind the same
  * buffers (a step recomputes every activation from the embedding; only the KV cache carries over).
  */
-import { kvLayerBytes, type ModelConfig } from '../model/config.ts';
+import { kvTypeProblem, type KvType, type ModelConfig } from '../model/config.ts';
+import { kvRowWords } from '../kernels/kv-layout.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import { createStepBuffer } from '../kernels/step.ts';
 import type { AttentionShared, AttentionShape, LayerKv } from '../kernels/attention.ts';
@@ -35,8 +36,20 @@ export class StepState {
   readonly ids: GPUBuffer;
   /** uniform Step { pos0, nTokens } (src/kernels/step.ts), written before each step's submit. */
   readonly step: GPUBuffer;
-  /** Per layer, K and V: [nKvHeads, maxCtx, headDim] f16 (kvLayerBytes in src/model/config.ts). */
+  /**
+   * Per layer, K and V: [nKvHeads, maxCtx, row] u32 words, a row per kv head and position as
+   * src/kernels/kv-cache.ref.ts lays it out for kvType: headDim f16 (kvLayerBytes exactly), or
+   * q8_0 (headDim int8 + the f16 block scales padded to a whole word: kvLayerBytes exactly when
+   * headDim / 32 is even, 2 bytes more per row when odd, as at Phi-3's 96).
+   */
   readonly kv: LayerKv[] = [];
+  readonly kvType: KvType;
+  /** Bytes of every layer's K and V cache buffers. */
+  readonly kvBytes: number;
+  /** Bytes of every GPU buffer this state owns (the KV cache included). */
+  get bytes(): number {
+    return this.owned.reduce((n, b) => n + b.size, 0);
+  }
 
   // uniforms shared by every layer
   /** rmsnorm over rows of dim (M rows at most). */
@@ -50,7 +63,7 @@ export class StepState {
 
   private readonly owned: GPUBuffer[] = [];
 
-  constructor(device: GPUDevice, kernels: Kernels, cfg: ModelConfig, weights: ModelWeights, opts: { maxCtx: number; chunk: number; slidingWindow: boolean }) {
+  constructor(device: GPUDevice, kernels: Kernels, cfg: ModelConfig, weights: ModelWeights, opts: { maxCtx: number; chunk: number; slidingWindow: boolean; kvType?: KvType }) {
     const { dim, kvDim, ffnDim, vocabSize, nHeads, nKvHeads, headDim, normEps } = cfg;
     const { maxCtx, chunk: M } = opts;
     const own = <T extends GPUBuffer>(b: T): T => (this.owned.push(b), b);
@@ -66,9 +79,15 @@ export class StepState {
     this.logits = f32(vocabSize, 'logits');
     this.ids = f32(M, 'ids');
     this.step = own(createStepBuffer(device));
+    this.kvType = opts.kvType ?? 'f16';
+    const problem = kvTypeProblem(cfg, this.kvType);
+    if (problem) throw new Error(problem);
+    if (kernels.kvType !== this.kvType) throw new Error(`state: a ${this.kvType} cache with kernels built for ${kernels.kvType}`);
+    const layerBytes = nKvHeads * maxCtx * kvRowWords(headDim, this.kvType) * 4;
     for (let l = 0; l < cfg.nLayers; l++) {
-      this.kv.push({ k: own(createStorage(device, kvLayerBytes(cfg, maxCtx), `k${l}`)), v: own(createStorage(device, kvLayerBytes(cfg, maxCtx), `v${l}`)) });
+      this.kv.push({ k: own(createStorage(device, layerBytes, `k${l}`)), v: own(createStorage(device, layerBytes, `v${l}`)) });
     }
+    this.kvBytes = 2 * cfg.nLayers * layerBytes;
 
     const k = kernels;
     this.normParams = own(k.rmsnorm.createParams(dim, M, normEps));

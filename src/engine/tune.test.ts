@@ -95,4 +95,39 @@ describe('tuneKernels', () => {
       table.destroy();
     }
   });
+
+  it('with a q8_0 KV cache: the attention trials run on a q8_0 cache, every variant included', { timeout: 600_000 }, async () => {
+    const { file, src, cfg } = await openTestModel({ preset: 'tiny', mix: 'q4_k_m', seed: 2, nKvHeads: 2 });
+    let tuned: Awaited<ReturnType<typeof tuneKernels>> | undefined;
+    const engine = await Engine.load(gpu.device, file, src, cfg, {
+      contextLength: 256,
+      prefillChunk: 32,
+      kvType: 'q8_0',
+      tune: async (weights) => {
+        tuned = await tuneKernels(gpu.device, cfg, weights, {
+          chunk: 32,
+          contextLength: 256,
+          samples: 3,
+          search: 'full',
+          kvType: 'q8_0',
+          roles: ['attnDecode', 'attnPrefill'],
+          candidates: (role, ctx) => oneOfEachVariant(candidatesFor(role, ctx)),
+        });
+        return tuned.plan;
+      },
+    });
+    try {
+      const t = tuned!;
+      const tried = t.roles.flatMap((r) => r.tried);
+      expect(t.roles.every((r) => r.ms !== undefined && r.skipped === undefined)).toBe(true);
+      // the real-GPU variants run on the q8_0 cache and agree with the table's choice there
+      expect(tried.some((c) => (c.choice as { decodeVariant?: string }).decodeVariant === 'lanes' && c.ms !== undefined)).toBe(true);
+      if (gpu.device.features.has('shader-f16')) expect(tried.some((c) => (c.choice as { prefillVariant?: string }).prefillVariant === 'rows-f16' && c.ms !== undefined)).toBe(true);
+      expect(t.dropped).toEqual([]);
+      expect(engine.kvType).toBe('q8_0');
+      console.log(`[tune q8_0 KV] ${t.roles.map((r) => `${r.role}: ${r.chosen} (${r.tried.length} tried)`).join('; ')}`);
+    } finally {
+      engine.destroy();
+    }
+  });
 });

@@ -15,7 +15,7 @@
  * What is compared is each kernel's own output; the per-kernel tests check every variant against
  * the CPU reference, and this check only guards against a variant this adapter miscompiles.
  */
-import type { ModelConfig } from '../model/config.ts';
+import type { KvType, ModelConfig } from '../model/config.ts';
 import { packStep, stepUniforms } from '../kernels/step.ts';
 import { compileInBackground } from '../gpu/pipelines.ts';
 import { createStorage, readBuffer } from '../gpu/buffers.ts';
@@ -36,6 +36,8 @@ export interface TuneOptions {
   chunk: number;
   /** The loaded context; decode attention is timed at min(contextLength, 2048) - 1 keys. */
   contextLength: number;
+  /** The load's KV cache type (default 'f16'): every trial's attention and cache use it. */
+  kvType?: KvType;
   /** Roles to tune (default: all, in KERNEL_ROLES order). */
   roles?: readonly KernelRole[];
   /** Candidates per role (default: candidates.ts). The base plan's choice is always tried first. */
@@ -155,7 +157,7 @@ class TuneBench {
     this.pos = ctx - 1;
     this.pos0 = ctx - this.m;
     // the attention roles cycle over a few layers' caches (KV_LAYERS), for the reason the weight roles visit every layer
-    this.s = new StepState(device, reference, { ...cfg, nLayers: Math.min(cfg.nLayers, KV_LAYERS) }, weights, { maxCtx: ctx, chunk: this.m, slidingWindow: false });
+    this.s = new StepState(device, reference, { ...cfg, nLayers: Math.min(cfg.nLayers, KV_LAYERS) }, weights, { maxCtx: ctx, chunk: this.m, slidingWindow: false, kvType: reference.kvType });
     this.xg = this.own(createStorage(device, cfg.dim * 4, 'tune.xg'));
     // the most partial sums a hand-off writes: one per workgroup of at least one row
     this.partials = this.own(createStorage(device, 16 * Math.ceil(Math.max(cfg.dim, cfg.ffnDim) / 4), 'tune.partials'));
@@ -344,12 +346,13 @@ interface Built {
  */
 export async function tuneKernels(device: GPUDevice, cfg: ModelConfig, weights: ModelWeights, opts: TuneOptions): Promise<TuneResult> {
   const t0 = performance.now();
-  const base = opts.base ?? new Kernels(device, cfg).plan;
+  const kvType = opts.kvType ?? 'f16';
+  const base = new Kernels(device, cfg, opts.base, kvType).plan;
   const roles = opts.roles ?? KERNEL_ROLES;
   const samples = opts.samples ?? 5;
   const sampleMs = opts.sampleMs ?? 4;
   const search = opts.search ?? (cpuDriver(deviceAdapterText(device)) ? 'seeded' : 'full');
-  const reference = new Kernels(device, cfg, base);
+  const reference = new Kernels(device, cfg, base, kvType);
   const bench = new TuneBench(device, cfg, weights, reference, opts);
   const timer = new Timer(device, bench.s.step);
   const result: TuneResult = { plan: base, search, tuneMs: 0, timer: timer.kind, roles: [], dropped: [] };
@@ -362,7 +365,7 @@ export async function tuneKernels(device: GPUDevice, cfg: ModelConfig, weights: 
         result.roles.push({ role, chosen: describeChoice(choice), choice, tried: [], skipped: `the ${(opts.budgetMs / 1000).toFixed(0)} s tuning budget was spent`, wallMs: 0 });
         continue;
       }
-      const ctx: CandidateContext = { device, cfg, weights, role, base: choiceOf(base, role), search };
+      const ctx: CandidateContext = { device, cfg, weights, role, base: choiceOf(base, role), search, kvType };
       const list = [choiceOf(base, role), ...(opts.candidates ?? candidatesFor)(role, ctx)];
       const tuned = await tuneRole(role, list, base, bench, timer, { samples, sampleMs }, result.dropped);
       result.roles.push({ ...tuned, wallMs: performance.now() - r0 });
@@ -400,7 +403,7 @@ async function tuneRole(
     const label = describeChoice(choice);
     try {
       const { value, compiled } = compileInBackground(device, () => {
-        const kernels = new Kernels(device, bench.cfg, withChoice(base, role, choice));
+        const kernels = new Kernels(device, bench.cfg, withChoice(base, role, choice), bench.s.kvType);
         return { label, choice, kernels, trial: bench.trial(role, kernels) };
       });
       pending.push({ b: value, compiled });

@@ -51,6 +51,8 @@ export interface ModelWeights {
   ropeFactors?: GPUBuffer;
   /** Sum of the bytes of every tensor (the file's tensor data). */
   totalBytes: number;
+  /** Bytes of the GPU buffers holding them (repacked: the GPU layout's size, not the file's). */
+  bufferBytes: number;
   destroy(): void;
 }
 
@@ -165,6 +167,14 @@ export class WeightLoader {
     for (const job of this.jobs.splice(0)) await job();
   }
 
+  /** Bytes of every buffer planned so far. */
+  get bufferBytes(): number {
+    let n = 0;
+    for (const b of this.buffers) n += b.size;
+    for (const w of this.weights) n += w.blocks.size + (w.scales?.size ?? 0);
+    return n;
+  }
+
   destroyAll(): void {
     for (const b of this.buffers) b.destroy();
     for (const w of this.weights) destroyWeight(w);
@@ -205,7 +215,7 @@ export function planWeights(
       ? cfg.ropeFactorsLong ? 'rope_factors_long.weight' : cfg.ropeFactorsShort ? 'rope_factors_short.weight' : undefined
       : cfg.ropeFactorsShort ? 'rope_factors_short.weight' : cfg.ropeFactorsLong ? 'rope_factors_long.weight' : undefined;
     const ropeFactors = factorName ? L.vector(factorName) : undefined;
-    const weights = { embed, layers, outputNorm, output, ropeFactors, totalBytes: L.total, destroy: () => L.destroyAll() };
+    const weights = { embed, layers, outputNorm, output, ropeFactors, totalBytes: L.total, bufferBytes: L.bufferBytes, destroy: () => L.destroyAll() };
     return { weights, fill: () => L.fill() };
   } catch (e) {
     L.destroyAll();

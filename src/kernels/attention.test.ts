@@ -7,9 +7,9 @@ import { AttentionKernel, attentionOptionsProblem, decodeChunks, lanesShape, win
 import { attentionRef } from './attention.ref.ts';
 import { RopeKvKernel, type RopeKvShape } from './rope_kv.ts';
 import { kvLayerBytes } from '../model/config.ts';
-import { packKvCache, unpackKvCache } from './kv-cache.ref.ts';
+import { packKvCache, roundF16, unpackKvCache } from './kv-cache.ref.ts';
 // Tolerances: the bound derived in test-attention.ts (tolerance).
-import { F16_NAN, U, cacheWords, makeInputs, rowStats, tolerance, type Inputs } from './test-attention.ts';
+import { U, cacheBytes, cacheWords, makeInputs, packCache, rowStats, tolerance, unpackCache, type Inputs } from './test-attention.ts';
 
 const gpu = gpuForTests();
 let device: GPUDevice;
@@ -21,8 +21,8 @@ async function runGpu(kernel: AttentionKernel, inp: Inputs, path: 'decode' | 'pr
   const { shape, pos0, M } = inp;
   const n = M * shape.nHeads * shape.headDim;
   const q = uploadStorage(device, inp.q, 'q');
-  const kCache = uploadStorage(device, cacheWords(inp.k, inp), 'k');
-  const vCache = uploadStorage(device, cacheWords(inp.v, inp), 'v');
+  const kCache = uploadStorage(device, cacheWords(inp.k, inp, kernel.kvType), 'k');
+  const vCache = uploadStorage(device, cacheWords(inp.v, inp, kernel.kvType), 'v');
   const att = uploadStorage(device, new Float32Array(n).fill(NaN), 'att');
   const step = createStepBuffer(device);
   writeStep(device, step, { pos0, nTokens: M });
@@ -304,19 +304,21 @@ function fusedTests(title: string, variant: AttentionOptions) {
     ];
 
     for (const [label, c] of CASES) {
+      if (variant.kvType === 'q8_0' && c.rope.headDim % 32) continue;
       it(label, async () => {
         const { rope, pos } = c;
         const { nHeads, nKvHeads, headDim, maxCtx } = rope;
         const attShape = shape(nHeads, nKvHeads, headDim, maxCtx, c.window);
         const rowLen = (nHeads + 2 * nKvHeads) * headDim;
         const qkv = new Rng(31).fill(rowLen, -2, 2);
-        const ropeKernel = new RopeKvKernel(device, c.style);
+        const kvType = variant.kvType ?? 'f16';
+        const ropeKernel = new RopeKvKernel(device, c.style, undefined, undefined, kvType);
         const att = new AttentionKernel(device, headDim, { ...variant, ropeStyle: c.style, chunk: c.chunk });
         // Positions < pos hold earlier keys; slot pos and later hold NaN (never to be read).
-        const earlier = (seed: number) => packKvCache(new Rng(seed).fill(nKvHeads * pos * headDim, -1.5, 1.5), nKvHeads, pos, headDim, maxCtx, (F16_NAN | (F16_NAN << 16)) >>> 0);
+        const earlier = (seed: number) => packCache(new Rng(seed).fill(nKvHeads * pos * headDim, -1.5, 1.5), nKvHeads, pos, headDim, maxCtx, kvType);
 
         async function run(fused: boolean) {
-          const bytes = kvLayerBytes({ nKvHeads, headDim }, maxCtx);
+          const bytes = cacheBytes(nKvHeads, headDim, maxCtx, kvType);
           const kCache = uploadStorage(device, earlier(32), 'k');
           const vCache = uploadStorage(device, earlier(33), 'v');
           const qkvBuf = uploadStorage(device, qkv, 'qkv');
@@ -356,7 +358,7 @@ function fusedTests(title: string, variant: AttentionOptions) {
         expect(firstDiff(fused.k, twoPass.k), 'first differing K word').toBe(-1);
         expect(firstDiff(fused.v, twoPass.v), 'first differing V word').toBe(-1);
         const kvLen = pos + 1;
-        const kv = { k: unpackKvCache(fused.k, nKvHeads, maxCtx, headDim, 0, kvLen), v: unpackKvCache(fused.v, nKvHeads, maxCtx, headDim, 0, kvLen) };
+        const kv = { k: unpackCache(fused.k, nKvHeads, maxCtx, headDim, kvLen, kvType), v: unpackCache(fused.v, nKvHeads, maxCtx, headDim, kvLen, kvType) };
         const inp: Inputs = { shape: attShape, pos0: pos, M: 1, q: twoPass.q, ...kv };
         const ref = attentionRef(twoPass.q, kv.k, kv.v, kvLen, 1, pos, attShape);
         expectClose(fused.att, ref, inp, `fused ${label}`);
@@ -381,6 +383,50 @@ const LANES_VARIANTS: [string, AttentionOptions, 'all' | 'some'][] = [
 ];
 
 fusedTests('fused RoPE + KV append + split-K decode (attention_decode_rope.wgsl)', {});
+fusedTests('fused RoPE + KV append + split-K decode, q8_0 cache (attention_decode_rope.wgsl)', { kvType: 'q8_0' });
+fusedTests('fused RoPE + KV append + split-K decode, lanes, q8_0 cache (attention_decode_rope_lanes.wgsl)', { decodeVariant: 'lanes', kvType: 'q8_0' });
+fusedTests('fused RoPE + KV append + split-K decode, lanes, no subgroups, q8_0 cache (attention_decode_rope_lanes.wgsl)', { decodeVariant: 'lanes', subgroups: false, kvType: 'q8_0' });
+
+describe('q8_0 cache: split-K decode and tiled prefill vs CPU reference', () => {
+  const q8 = (headDim: number, opts: AttentionOptions = {}) => new AttentionKernel(device, headDim, { ...opts, kvType: 'q8_0' });
+  const inputs = (s: AttentionShape, pos0: number, M: number, seed: number, qScale = 1) => makeInputs(s, pos0, M, seed, qScale, 'q8_0');
+
+  it('Phi-3 heads far into the context; GQA at headDim 64 and 128; windows; M up to 129', async () => {
+    await check(q8(96), inputs(shape(32, 32, 96, 3100), 3000, 1, 40), ['decode', 'prefill']);
+    await check(q8(64), inputs(shape(4, 2, 64, 1200), 1100, 4, 41, 2), ['decode', 'prefill']);
+    await check(q8(128), inputs(shape(8, 2, 128, 700), 600, 37, 42), ['prefill']);
+    await check(q8(64, { chunk: 64 }), inputs(shape(4, 2, 64, 2100, 300), 1990, 4, 43), ['decode', 'prefill']);
+    await check(q8(96), inputs(shape(4, 2, 96, 200), 0, 129, 44, 2), ['prefill']);
+  });
+
+  it('window of 1: each row is its own (dequantized) V exactly', async () => {
+    for (const [path, pos0, M] of [['prefill', 250, 37], ['decode', 286, 1]] as const) {
+      const inp = inputs(shape(4, 2, 64, 300, 1), pos0, M, 45, 3);
+      const got = await runGpu(q8(64), inp, path);
+      const kvLen = pos0 + M;
+      for (let m = 0; m < M; m++) {
+        for (let h = 0; h < 4; h++) {
+          const self = ((h >> 1) * kvLen + pos0 + m) * 64;
+          expect([...got.subarray((m * 4 + h) * 64, (m * 4 + h + 1) * 64)], `${path} m=${m} h=${h}`).toEqual([...inp.v.subarray(self, self + 64)]);
+        }
+      }
+    }
+  });
+
+  it('lanes layouts (vectors of 8 dims): decode with and without subgroups, forced lane counts', async () => {
+    for (const [, opts] of LANES_VARIANTS) {
+      await check(q8(96, opts), inputs(shape(8, 2, 96, 700), 650, 3, 46, 2), ['decode']);
+      await check(q8(64, { ...opts, chunk: 64 }), inputs(shape(4, 2, 64, 2100, 300), 2000, 1, 47, 2), ['decode']);
+    }
+    expect(lanesShape(96, 128, undefined, 'q8_0').vectorWords).toBe(4);
+    expect(lanesShape(96, 64, 2, 'q8_0')).toEqual({ vectorWords: 4, vectors: 12, lanesPerKey: 2, rounds: 6, groups: 32 });
+  });
+
+  it('refuses head sizes off 32', () => {
+    expect(attentionOptionsProblem(device, 80, { kvType: 'q8_0' })).toMatch(/multiple of 32/);
+    expect(attentionOptionsProblem(device, 96, { kvType: 'q8_0' })).toBeNull();
+  });
+});
 for (const [name, opts, which] of LANES_VARIANTS) {
   if (which === 'all') fusedTests(`fused RoPE + KV append + split-K decode, ${name} (attention_decode_rope_lanes.wgsl)`, opts);
 }
@@ -503,8 +549,14 @@ describe("prefill, 'rows-f16' variant (attention_prefill_f16.wgsl) vs CPU refere
   const U16 = 2 ** -11;
   const BK_MAX = 32;
 
-  function tolerance16(inp: Inputs, tileK: number): Float64Array {
+  // A q8_0 cache (q8 true): the tiles hold q * d rounded to f16, which the reference does not
+  // (it reads q * d exactly): each k and v is off by <= u16/2 relative, or 2^-25 absolute below
+  // f16's normal range. Scores move by <= u16/2 S + HD 2^-25 max|q scale|, the average of v by
+  // <= u16/2 max|v| + 2^-25: added to ds and to the last term.
+  function tolerance16(inp: Inputs, tileK: number, q8 = false): Float64Array {
     const { nHeads, headDim } = inp.shape;
+    let qmax = 0;
+    for (const x of inp.q) qmax = Math.max(qmax, Math.abs(x) / Math.sqrt(headDim));
     const tol = new Float64Array(inp.M * nHeads);
     for (let m = 0; m < inp.M; m++) {
       for (let h = 0; h < nHeads; h++) {
@@ -512,9 +564,9 @@ describe("prefill, 'rows-f16' variant (attention_prefill_f16.wgsl) vs CPU refere
         const n = pos - lo + 1;
         const R = smax - smin;
         const T = Math.ceil(n / tileK) + 1;
-        const ds = (3 * U16 + (headDim / 2 + 2) * U) * S + 3 * headDim * 2 ** -25;
+        const ds = (3 * U16 + (headDim / 2 + 2) * U) * S + 3 * headDim * 2 ** -25 + (q8 ? (U16 / 2) * S + headDim * 2 ** -25 * qmax : 0);
         const delta16 = ds + (3 + 2 * R) * U + (3 * T + 2 * R) * U;
-        tol[m * nHeads + h] = vmax * (2 * delta16 + 2 * (n + 64) * U + 4 * U + 2 * U16) + n * 2 ** -24;
+        tol[m * nHeads + h] = vmax * (2 * delta16 + 2 * (n + 64) * U + 4 * U + 2 * U16 + (q8 ? U16 / 2 : 0)) + n * 2 ** -24 + (q8 ? 2 ** -25 : 0);
       }
     }
     return tol;
@@ -524,7 +576,7 @@ describe("prefill, 'rows-f16' variant (attention_prefill_f16.wgsl) vs CPU refere
     const ref = attentionRef(inp.q, inp.k, inp.v, inp.pos0 + inp.M, inp.M, inp.pos0, inp.shape);
     const got = await runGpu(kernel, inp, 'prefill');
     const s = inp.shape;
-    expectClose(got, ref, inp, `rows-f16 ${s.nHeads}/${s.nKvHeads}x${s.headDim} pos0 ${inp.pos0} M ${inp.M} window ${s.window}`, tolerance16(inp, kernel.tileK));
+    expectClose(got, ref, inp, `rows-f16 ${kernel.kvType} ${s.nHeads}/${s.nKvHeads}x${s.headDim} pos0 ${inp.pos0} M ${inp.M} window ${s.window}`, tolerance16(inp, kernel.tileK, kernel.kvType === 'q8_0'));
   }
 
   const has16 = () => device.features.has('shader-f16');
@@ -569,5 +621,23 @@ describe("prefill, 'rows-f16' variant (attention_prefill_f16.wgsl) vs CPU refere
     await check16(make(64, { tileQ: 16, tileK: 16 }), makeInputs(shape(32, 8, 64, 800), 700, 37, 5));
     await check16(make(128, { tileK: 16 }), makeInputs(shape(4, 1, 128, 400), 300, 20, 21, 2));
     await check16(make(74, { tileQ: 8 }), makeInputs(shape(3, 1, 74, 300, 100), 250, 30, 22));
+  });
+
+  it('q8_0 cache: tiles of q * d rounded to f16; Phi-3 heads, GQA, windows, window 1 exact', async () => {
+    if (!has16()) return;
+    const q8 = (headDim: number, opts: AttentionOptions = {}) => make(headDim, { ...opts, kvType: 'q8_0' });
+    // two shapes only: the emulators compile each (fully unrolled) one slowly
+    await check16(q8(96), makeInputs(shape(4, 2, 96, 200), 0, 129, 50, 2, 'q8_0'));
+    await check16(q8(96), makeInputs(shape(4, 4, 96, 2600, 2047), 2000, 70, 51, 1, 'q8_0'));
+    await check16(q8(64, { tileQ: 16, tileK: 16 }), makeInputs(shape(32, 8, 64, 800), 700, 37, 52, 1, 'q8_0'));
+    // window 1: each row is its own v, which went through f16 exactly once
+    const inp = makeInputs(shape(4, 2, 64, 300, 1), 250, 37, 54, 3, 'q8_0');
+    const got = await runGpu(q8(64, { tileQ: 16, tileK: 16 }), inp, 'prefill');
+    for (let m = 0; m < 37; m++) {
+      for (let h = 0; h < 4; h++) {
+        const self = ((h >> 1) * 287 + 250 + m) * 64;
+        expect([...got.subarray((m * 4 + h) * 64, (m * 4 + h + 1) * 64)]).toEqual([...inp.v.subarray(self, self + 64)].map(roundF16));
+      }
+    }
   });
 });

@@ -31,6 +31,14 @@ import lanesWorkgroupSource from '../../shaders/attention_lanes_workgroup.wgsl?r
 import decodeLanesSource from '../../shaders/attention_decode_lanes.wgsl?raw';
 import decodeRopeLanesSource from '../../shaders/attention_decode_rope_lanes.wgsl?raw';
 import prefillF16Source from '../../shaders/attention_prefill_f16.wgsl?raw';
+import kvF16Source from '../../shaders/kv_f16.wgsl?raw';
+import kvLanesF16Source from '../../shaders/kv_lanes_f16.wgsl?raw';
+import kvLanesQ8Source from '../../shaders/kv_lanes_q8_0.wgsl?raw';
+import kvLanesNewF16Source from '../../shaders/kv_lanes_new_f16.wgsl?raw';
+import kvLanesNewQ8Source from '../../shaders/kv_lanes_new_q8_0.wgsl?raw';
+import kvQ8Source from '../../shaders/kv_q8_0.wgsl?raw';
+import q8QuantSource from '../../shaders/kv_q8_0_quant.wgsl?raw';
+import type { KvCacheType as KvType } from './kv-layout.ts';
 import { ROPE_WGSL, type RopeStyle } from './rope_kv.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { STEP_WGSL, type Step } from './step.ts';
@@ -86,6 +94,14 @@ export interface AttentionOptions {
    * tiles exceed workgroup memory); threadsPerRow is unused.
    */
   prefillVariant?: PrefillVariant;
+  /**
+   * How the cache stores K and V (src/kernels/kv-cache.ref.ts): 'f16' (default) or 'q8_0' (needs
+   * headDim % 32 == 0). Every pass reads rows through the codec of shaders/kv_f16.wgsl or
+   * shaders/kv_q8_0.wgsl; the fused decode pass appends in the same format. With 'q8_0' the
+   * 'lanes' passes load vectors of 8 dims (kv_lanes_q8_0.wgsl) and the 'rows-f16' prefill
+   * rounds q * d to f16 into its tiles.
+   */
+  kvType?: KvType;
 }
 
 export type DecodeVariant = 'keys' | 'lanes';
@@ -114,9 +130,10 @@ export interface LanesShape {
  * power of two of lanes dividing the row's vectors (at most 32), doubled while the group sums exceed
  * LANES_ACC_BYTES; the first such shape with no idle lane, else the first that fits.
  */
-export function lanesShape(headDim: number, workgroupSize: number, lanesPerKey?: number): LanesShape {
+export function lanesShape(headDim: number, workgroupSize: number, lanesPerKey?: number, kvType: KvType = 'f16'): LanesShape {
   const words = headDim / 2;
-  const widths = [4, 2, 1].filter((w) => words % w === 0);
+  // a q8_0 row is read in vectors of 8 dims (2 quant words and their block's scale)
+  const widths = (kvType === 'q8_0' ? [4] : [4, 2, 1]).filter((w) => words % w === 0);
   const make = (vectorWords: number, lpk: number): LanesShape => {
     const vectors = words / vectorWords;
     return { vectorWords, vectors, lanesPerKey: lpk, rounds: Math.ceil(vectors / lpk), groups: workgroupSize / lpk };
@@ -142,7 +159,7 @@ function subgroupMinSize(device: GPUDevice): number {
 }
 
 /** The constants the 'lanes' modules are built on (a module prefix: array sizes must be constants). */
-function lanesConstants(headDim: number, chunk: number, wg: number, l: LanesShape, shuffle: boolean): string {
+function lanesConstants(headDim: number, chunk: number, wg: number, l: LanesShape, shuffle: boolean, kvType: KvType): string {
   const kv = l.vectorWords === 1 ? 'u32' : `vec${l.vectorWords}<u32>`;
   const word = l.vectorWords === 1 ? 'x' : 'x[i]';
   const withWord = l.vectorWords === 1 ? 'return w;' : 'var y = x;\n  y[i] = w;\n  return y;';
@@ -158,6 +175,7 @@ function lanesConstants(headDim: number, chunk: number, wg: number, l: LanesShap
     `const G: u32 = ${l.groups}u;`,
     `const SHUFFLE: bool = ${shuffle};`,
     `alias KV = ${kv};`,
+    `alias KVC = ${kvType === 'q8_0' ? 'u32' : 'KV'};`,
     `fn kvWord(x: KV, i: u32) -> u32 {\n  return ${word};\n}`,
     `fn kvWith(x: KV, i: u32, w: u32) -> KV {\n  ${withWord}\n}`,
     '',
@@ -189,6 +207,7 @@ interface Resolved {
   lanes: LanesShape | null;
   subgroups: boolean;
   shuffle: boolean;
+  kvType: KvType;
 }
 
 /** Keys per split-K chunk of a kernel with these options (AttentionKernel.chunk), without building it. */
@@ -205,8 +224,13 @@ function resolveOptions(device: GPUDevice, headDim: number, opts: AttentionOptio
   const threadsPerRow = opts.threadsPerRow ?? 8;
   const decodeVariant = opts.decodeVariant ?? 'keys';
   const prefillVariant = opts.prefillVariant ?? 'tiled';
+  const kvType = opts.kvType ?? 'f16';
   const words = headDim / 2;
   if (!Number.isInteger(words) || headDim < 2) throw new Error(`attention: headDim ${headDim} must be even`);
+  if (kvType !== 'f16' && kvType !== 'q8_0') throw new Error(`attention: unknown KV type ${String(kvType)}`);
+  if (kvType === 'q8_0') {
+    if (headDim % 32) throw new Error(`attention: a q8_0 cache needs headDim ${headDim} to be a multiple of 32`);
+  }
   if (decodeVariant !== 'keys' && decodeVariant !== 'lanes') throw new Error(`attention: unknown decode variant ${String(decodeVariant)}`);
   if (decodeVariant === 'keys' && (!pow2(decodeWorkgroupSize) || decodeWorkgroupSize < words)) {
     throw new Error(`attention: decode workgroup size ${decodeWorkgroupSize} must be a power of two >= headDim/2`);
@@ -257,7 +281,7 @@ function resolveOptions(device: GPUDevice, headDim: number, opts: AttentionOptio
     if (opts.lanesPerKey !== undefined && !(pow2(opts.lanesPerKey) && opts.lanesPerKey <= wg)) {
       throw new Error(`attention (lanes): lanesPerKey ${opts.lanesPerKey} must be a power of two <= the decode workgroup size ${wg}`);
     }
-    lanes = lanesShape(headDim, wg, opts.lanesPerKey);
+    lanes = lanesShape(headDim, wg, opts.lanesPerKey, kvType);
     const has = device.features.has('subgroups');
     subgroups = opts.subgroups ?? has;
     if (subgroups && !has) throw new Error("attention (lanes): subgroups requested, but the device lacks the 'subgroups' feature");
@@ -268,7 +292,7 @@ function resolveOptions(device: GPUDevice, headDim: number, opts: AttentionOptio
       throw new Error(`attention (lanes): ${lanesBytes} B of workgroup memory (chunk ${chunk}, ${lanes.groups} key groups) exceed the device's ${limits.maxComputeWorkgroupStorageSize}`);
     }
   }
-  return { chunk, decodeWorkgroupSize, decodeMaxTokens, threadsPerRow, tileQ, tileK, decodeVariant, prefillVariant, lanes, subgroups, shuffle };
+  return { chunk, decodeWorkgroupSize, decodeMaxTokens, threadsPerRow, tileQ, tileK, decodeVariant, prefillVariant, lanes, subgroups, shuffle, kvType };
 }
 
 /** Inputs of the fused RoPE + append + split-K decode pass (see bindDecode). */
@@ -357,6 +381,8 @@ export class AttentionKernel {
   readonly lanes: LanesShape | null;
   /** Whether the 'lanes' passes reduce through subgroup operations (false for 'keys'). */
   readonly subgroups: boolean;
+  /** How the cache this kernel reads and appends to stores K and V. */
+  readonly kvType: KvType;
   private readonly decode: ComputeKernel;
   private readonly merge: ComputeKernel;
   private readonly prefill: ComputeKernel;
@@ -378,11 +404,12 @@ export class AttentionKernel {
     this.prefillVariant = r.prefillVariant;
     this.lanes = r.lanes;
     this.subgroups = r.subgroups;
+    this.kvType = r.kvType;
 
     // Each module as its .wgsl's `Module =` line lists it: the Step and Params structs and
     // attention_common.wgsl first, then the shader's own parts. Bindings in the order the
     // shaders' headers list them.
-    const head = STEP_WGSL + AttentionKernel.uniforms.wgsl('Params') + commonSource;
+    const head = STEP_WGSL + AttentionKernel.uniforms.wgsl('Params') + commonSource + (r.kvType === 'q8_0' ? kvQ8Source : kvF16Source);
     const kernel = (label: string, bindings: GPUBufferBindingType[], parts: string[], constants: Record<string, number>) =>
       new ComputeKernel(device, { label, bindings, code: [head, ...parts].join('\n'), constants });
     const ro = 'read-only-storage';
@@ -392,19 +419,19 @@ export class AttentionKernel {
     const neox = (opts.ropeStyle ?? 'neox') === 'neox' ? 1 : 0;
     if (r.lanes) {
       // [enable subgroups;] + the constants, then as attention_lanes.wgsl's `Module:` lists it.
-      const lanesHead = (r.subgroups ? 'enable subgroups;\n\n' : '') + lanesConstants(headDim, this.chunk, this.decodeWorkgroupSize, r.lanes, r.shuffle) + head;
+      const lanesHead = (r.subgroups ? 'enable subgroups;\n\n' : '') + lanesConstants(headDim, this.chunk, this.decodeWorkgroupSize, r.lanes, r.shuffle, r.kvType) + head + (r.kvType === 'q8_0' ? kvLanesQ8Source : kvLanesF16Source);
       const reduce = r.subgroups ? [lanesSubgroupSource] : [workgroupReduce, lanesWorkgroupSource];
       const lanesKernel = (label: string, bindings: GPUBufferBindingType[], parts: string[], constants: Record<string, number>) =>
         new ComputeKernel(device, { label, bindings, code: [lanesHead, ...reduce, ...parts, lanesSource, splitKSource].join('\n'), constants });
       // q, K, V -> partO, partML; step, params
       this.decode = lanesKernel('attention.decode_lanes', decodeBindings, [decodeLanesSource, decodeQuerySource], {});
       // qkv, factors -> K, V (row pos written), partO, partML; step, params, rope params
-      this.decodeRope = lanesKernel('attention.decode_rope_lanes', ropeBindings, [ROPE_WGSL, decodeRopeCommonSource, decodeRopeLanesSource], { NEOX: neox });
+      this.decodeRope = lanesKernel('attention.decode_rope_lanes', ropeBindings, [ROPE_WGSL, q8QuantSource, decodeRopeCommonSource, r.kvType === 'q8_0' ? kvLanesNewQ8Source : kvLanesNewF16Source, decodeRopeLanesSource], { NEOX: neox });
     } else {
       // q, K, V -> partO, partML; step, params
       this.decode = kernel('attention.decode', decodeBindings, [workgroupReduce, decodeSource, decodeQuerySource, partialsSource, splitKSource], splitK);
       // qkv, factors -> K, V (row pos written), partO, partML; step, params, rope params
-      this.decodeRope = kernel('attention.decode_rope', ropeBindings, [workgroupReduce, ROPE_WGSL, decodeRopeCommonSource, decodeRopeSource, partialsSource, splitKSource], { ...splitK, NEOX: neox });
+      this.decodeRope = kernel('attention.decode_rope', ropeBindings, [workgroupReduce, ROPE_WGSL, q8QuantSource, decodeRopeCommonSource, decodeRopeSource, partialsSource, splitKSource], { ...splitK, NEOX: neox });
     }
     // partO, partML -> att; step, params
     this.merge = kernel('attention.merge', [ro, ro, 'storage', 'uniform', 'uniform'], [mergeSource], { HD: headDim, CHUNK: this.chunk, WG: MERGE_WG });

@@ -6,7 +6,8 @@ import { createStepBuffer, writeStep } from './step.ts';
 import { RopeKvKernel, type RopeKvShape, type RopeStyle } from './rope_kv.ts';
 import { kvLayerBytes } from '../model/config.ts';
 import { ropeAngles, ropeKvRef, type RopeRefOptions } from './rope_kv.ref.ts';
-import { f16BitsToF32, f16Ulp, f32ToF16Bits } from './kv-cache.ref.ts';
+import { f16BitsToF32, f16Ulp, f32ToF16Bits, kvRowWords, quantizeQ8Block, unpackKvCacheQ8 } from './kv-cache.ref.ts';
+import type { KvType } from '../model/config.ts';
 
 // Tolerances, per element (x_a, x_b = the raw pair, theta_i its angle, A = attnFactor):
 //
@@ -52,7 +53,7 @@ async function runGpu(kernel: RopeKvKernel, c: Case, qkv: Float32Array) {
   const qkvBuf = uploadStorage(device, qkv, 'qkv');
   const factors = c.factors ? uploadStorage(device, c.factors, 'factors') : kernel.createUnitFactors(shape.ropeDim);
   const q = createStorage(device, M * nHeads * headDim * 4, 'q');
-  const cacheBytes = kvLayerBytes({ nKvHeads, headDim }, maxCtx);
+  const cacheBytes = kernel.kvType === 'f16' ? kvLayerBytes({ nKvHeads, headDim }, maxCtx) : nKvHeads * maxCtx * kvRowWords(headDim, kernel.kvType) * 4;
   const kCache = uploadStorage(device, new Uint32Array(cacheBytes / 4).fill(SENTINEL), 'k');
   const vCache = uploadStorage(device, new Uint32Array(cacheBytes / 4).fill(SENTINEL), 'v');
   const step = createStepBuffer(device);
@@ -229,6 +230,90 @@ describe('rope_kv kernel vs CPU reference', () => {
       const kernel = t % 3 === 2 ? (style === 'neox' ? neox : norm) : new RopeKvKernel(device, style, [32, 64][t % 2], [1, 3][t % 3]);
       await check(kernel, { shape, M, pos0, style, seed: 100 + t });
     }
+  });
+});
+
+// q8_0 cache (kv-cache.ref.ts). V is quantized from the raw input, so the GPU must give the
+// CPU's bytes exactly: amax and the products are exact or correctly rounded on every driver, and
+// d = amax / 127 and id = 1 / d are single divisions, which lavapipe and SwiftShader round
+// correctly (the rope factor division above relies on the same). A driver using WGSL's 2.5-ulp
+// division allowance could move x * id across a half-integer (a rounding tie, one quant off by
+// one) or d across an f16 rounding boundary: this test would report it rather than hide it.
+// K is quantized from the GPU's own rotation, which differs from the reference's by the rotation
+// tolerance t above (f32 angles), so q may differ where x * id lies within t * id of a
+// half-integer; K is checked on the values instead: |q d16 - k_ref| <= d16 / 2 (the rounding)
+// + 127 f16Ulp(d) / 2 (d rounded to f16) + t (1 + 1/127 per element: the amax moves by <= t)
+// + 2^-22 |k_ref|, with d16 the GPU's stored scale.
+async function checkQ8(kernel: RopeKvKernel, c: Case) {
+  const { shape, M, pos0 } = c;
+  const { nHeads, nKvHeads, headDim, maxCtx } = shape;
+  const rng = new Rng(c.seed);
+  const rowLen = (nHeads + 2 * nKvHeads) * headDim;
+  const qkv = rng.fill(M * rowLen, -2, 2);
+  // Some blocks of tiny, zero and huge values: d = 0, f16 subnormal and large scales.
+  for (let i = 0; i < M * rowLen; i += 7 * 32) qkv[i] *= 1000;
+  if (M * rowLen > 3 * headDim) qkv.fill(0, rowLen - headDim, rowLen - headDim + 32);
+  const got = await runGpu(kernel, c, qkv);
+  const ref = ropeKvRef(qkv, M, pos0, shape, { style: c.style ?? 'neox', factors: c.factors, angles: 'f32' });
+  const row = kvRowWords(headDim, 'q8_0');
+  const kDec = unpackKvCacheQ8(got.k, nKvHeads, maxCtx, headDim, pos0, M);
+  const gotBytes = new Int8Array(got.v.buffer);
+  const report: string[] = [];
+  let bad = 0;
+  const fail = (what: string) => {
+    bad++;
+    if (report.length < 6) report.push(what);
+  };
+  for (let m = 0; m < M; m++) {
+    const raw = (h: number, d: number) => qkv[m * rowLen + h * headDim + d];
+    const p = pos0 + m;
+    for (let kh = 0; kh < nKvHeads; kh++) {
+      const w0 = (kh * maxCtx + p) * row;
+      for (let b = 0; b < headDim / 32; b++) {
+        const scaleOf = (cache: Uint32Array) => (cache[w0 + headDim / 4 + (b >> 1)] >>> (16 * (b & 1))) & 0xffff;
+        // V: bytes and scale exactly as quantize_row_q8_0_ref.
+        const want = quantizeQ8Block(qkv, m * rowLen + (nHeads + nKvHeads + kh) * headDim + b * 32);
+        if (scaleOf(got.v) !== want.d) fail(`v scale [kv=${kh}, pos=${p}, block ${b}] ${scaleOf(got.v).toString(16)} vs ${want.d.toString(16)}`);
+        for (let j = 0; j < 32; j++) {
+          if (gotBytes[4 * w0 + b * 32 + j] !== want.q[j]) fail(`v q[kv=${kh}, pos=${p}, d=${b * 32 + j}] ${gotBytes[4 * w0 + b * 32 + j]} vs ${want.q[j]}`);
+        }
+        // K: the values, within the bound above.
+        const d16 = f16BitsToF32(scaleOf(got.k));
+        let t = 0;
+        for (let j = 0; j < 32; j++) t = Math.max(t, elementTolerance(c, raw, m, nHeads + kh, b * 32 + j, false) + 2 ** -22 * Math.abs(ref.k[(kh * M + m) * headDim + b * 32 + j]));
+        for (let j = 0; j < 32; j++) {
+          const d = b * 32 + j;
+          const kr = ref.k[(kh * M + m) * headDim + d];
+          const kg = kDec[(kh * M + m) * headDim + d];
+          const tol = d16 / 2 + (127 * f16Ulp(d16)) / 2 + 2 * t;
+          if (!(Math.abs(kg - kr) <= tol)) fail(`k[kv=${kh}, pos=${p}, d=${d}] ${kg} vs ${kr} (tol ${tol.toExponential(2)})`);
+        }
+      }
+    }
+  }
+  expect(bad, `${bad} values wrong: ${report.join('; ')}`).toBe(0);
+  let touched = 0;
+  for (let kh = 0; kh < nKvHeads; kh++) {
+    for (let p = 0; p < maxCtx; p++) {
+      if (p >= pos0 && p < pos0 + M) continue;
+      for (let w = 0; w < row; w++) if (got.k[(kh * maxCtx + p) * row + w] !== SENTINEL || got.v[(kh * maxCtx + p) * row + w] !== SENTINEL) touched++;
+    }
+  }
+  expect(touched, 'cache words written outside the step').toBe(0);
+}
+
+describe('rope_kv with a q8_0 cache vs CPU reference', () => {
+  const q8 = (style: RopeStyle = 'neox', wg = 64, heads = 8) => new RopeKvKernel(device, style, wg, heads, 'q8_0' satisfies KvType);
+
+  it('Phi-3 shape (headDim 96: an odd block count), prefill chunk ending at the cache end', () => checkQ8(q8(), { shape: phi3(300), M: 13, pos0: 287, seed: 21 }));
+
+  it('GQA at headDim 64 and 128, norm style, partial rotary, odd heads per workgroup', async () => {
+    await checkQ8(q8('norm', 32, 3), { shape: { nHeads: 8, nKvHeads: 2, headDim: 64, ropeDim: 48, maxCtx: 900, base: 10000, attnFactor: 1 }, M: 7, pos0: 890, style: 'norm', seed: 22 });
+    await checkQ8(q8('neox', 64, 1), { shape: { nHeads: 4, nKvHeads: 1, headDim: 128, ropeDim: 128, maxCtx: 50, base: 500000, attnFactor: 1 }, M: 1, pos0: 0, seed: 23 });
+  });
+
+  it('refuses a head size that is not a multiple of 32', () => {
+    expect(() => q8().createParams({ ...phi3(16), headDim: 80, ropeDim: 80 })).toThrow(/multiple of 32/);
   });
 });
 

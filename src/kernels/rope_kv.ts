@@ -1,5 +1,7 @@
 import source from '../../shaders/rope_kv.wgsl?raw';
 import ropeCommon from '../../shaders/rope_common.wgsl?raw';
+import q8QuantSource from '../../shaders/kv_q8_0_quant.wgsl?raw';
+import type { KvCacheType as KvType } from './kv-layout.ts';
 import { UniformLayout } from '../gpu/uniforms.ts';
 import { STEP_WGSL } from './step.ts';
 import { ComputeKernel, createUniform } from './compute-kernel.ts';
@@ -35,7 +37,7 @@ export function ropeThetaScale(base: number, ropeDim: number): number {
   return Math.fround(Math.pow(Math.fround(base), Math.fround(-2 / ropeDim)));
 }
 
-/** RoPE on Q and K + append of K and V to a layer's f16 cache (see shaders/rope_kv.wgsl). */
+/** RoPE on Q and K + append of K and V to a layer's cache, f16 or q8_0 (see shaders/rope_kv.wgsl). */
 export class RopeKvKernel {
   /** The uniform `RopeParams`; one buffer per model, also bound by the fused decode attention. */
   static readonly uniforms = new UniformLayout([
@@ -57,13 +59,15 @@ export class RopeKvKernel {
     readonly workgroupSize = 64,
     /** Heads (of Q | K | V) per workgroup; they share one cos/sin table. */
     readonly headsPerWorkgroup = 8,
+    /** How the cache stores K and V (kv-cache.ref.ts); q8_0 needs headDim % 32 == 0 (createParams checks). */
+    readonly kvType: KvType = 'f16',
   ) {
     this.kernel = new ComputeKernel(device, {
-      label: `rope_kv.${style}`,
+      label: `rope_kv.${style}.${kvType}`,
       // qkv, factors -> q, K, V; step, params
       bindings: ['read-only-storage', 'read-only-storage', 'storage', 'storage', 'storage', 'uniform', 'uniform'],
-      code: STEP_WGSL + ROPE_WGSL + source,
-      constants: { WG: workgroupSize, NEOX: style === 'neox' ? 1 : 0, HALF_MAX: TABLE_MAX, HEADS: headsPerWorkgroup },
+      code: STEP_WGSL + ROPE_WGSL + q8QuantSource + source,
+      constants: { WG: workgroupSize, NEOX: style === 'neox' ? 1 : 0, HALF_MAX: TABLE_MAX, HEADS: headsPerWorkgroup, KV_Q8: kvType === 'q8_0' ? 1 : 0 },
     });
   }
 
@@ -75,6 +79,7 @@ export class RopeKvKernel {
     }
     if (ropeDim / 2 > TABLE_MAX) throw new Error(`rope_kv: ropeDim ${ropeDim} exceeds ${2 * TABLE_MAX}`);
     if (nHeads % nKvHeads) throw new Error(`rope_kv: nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
+    if (this.kvType === 'q8_0' && headDim % 32) throw new Error(`rope_kv: a q8_0 cache needs headDim ${headDim} to be a multiple of 32`);
     if (maxCtx > ROPE_MAX_POS) throw new Error(`rope_kv: maxCtx ${maxCtx} exceeds ${ROPE_MAX_POS}`);
     const thetaScale = ropeThetaScale(base, ropeDim);
     return createUniform(this.device, RopeKvKernel.uniforms, 'rope_kv.params', { nHeads, nKvHeads, headDim, ropeDim, maxCtx, thetaScale, attnFactor, _pad: 0 });

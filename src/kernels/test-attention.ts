@@ -3,7 +3,8 @@
  * cache as the kernels read it, and the error bound of the GPU's attention against
  * attention.ref.ts.
  */
-import { packKvCache } from './kv-cache.ref.ts';
+import { kvRowWords, packKvCache, packKvCacheQ8, roundQ8, unpackKvCache, unpackKvCacheQ8 } from './kv-cache.ref.ts';
+import type { KvCacheType as KvType } from './kv-layout.ts';
 import { windowStart, type AttentionShape } from './attention.ts';
 import { Rng } from '../util/rng.ts';
 
@@ -19,8 +20,30 @@ import { Rng } from '../util/rng.ts';
 //   tol = max|v| (2 delta + 2 (n + 64) u + 4 u).
 // Measured errors are 200x or more below it; a wrong mask (one key too many or too few) moves the result
 // by ~max|v|/n, which the small-window and fixed cases of attention.test.ts make far larger than tol.
+// A q8_0 cache (kvType 'q8_0') is read as q * d, exact in f32: the reference gets those very
+// values (roundQ8), and every pass computes with them exactly as with f16 values, so the same
+// bound holds.
 export const U = 2 ** -24;
 export const F16_NAN = 0x7e00;
+export const NAN_WORD = (F16_NAN | (F16_NAN << 16)) >>> 0;
+
+/**
+ * Values [nKvHeads][len][headDim] as a cache of kvType [nKvHeads][maxCtx][row], rows len .. maxCtx-1
+ * all NaN words (in q8_0 a NaN scale, so every value of such a row reads NaN).
+ */
+export function packCache(values: ArrayLike<number>, nKvHeads: number, len: number, headDim: number, maxCtx: number, kvType: KvType): Uint32Array {
+  if (kvType === 'f16') return packKvCache(values, nKvHeads, len, headDim, maxCtx, NAN_WORD);
+  const words = packKvCacheQ8(values, nKvHeads, len, headDim, maxCtx);
+  const row = kvRowWords(headDim, 'q8_0');
+  for (let h = 0; h < nKvHeads; h++) words.fill(NAN_WORD, (h * maxCtx + len) * row, (h + 1) * maxCtx * row);
+  return words;
+}
+
+export function unpackCache(cache: Uint32Array, nKvHeads: number, maxCtx: number, headDim: number, len: number, kvType: KvType): Float32Array {
+  return kvType === 'f16' ? unpackKvCache(cache, nKvHeads, maxCtx, headDim, 0, len) : unpackKvCacheQ8(cache, nKvHeads, maxCtx, headDim, 0, len);
+}
+
+export const cacheBytes = (nKvHeads: number, headDim: number, maxCtx: number, kvType: KvType) => nKvHeads * maxCtx * kvRowWords(headDim, kvType) * 4;
 
 export interface Inputs {
   shape: AttentionShape;
@@ -33,7 +56,7 @@ export interface Inputs {
   v: Float32Array;
 }
 
-export function makeInputs(shape: AttentionShape, pos0: number, M: number, seed: number, qScale = 1): Inputs {
+export function makeInputs(shape: AttentionShape, pos0: number, M: number, seed: number, qScale = 1, kvType: KvType = 'f16'): Inputs {
   const rng = new Rng(seed);
   const { nHeads, nKvHeads, headDim } = shape;
   const kvLen = pos0 + M;
@@ -46,16 +69,19 @@ export function makeInputs(shape: AttentionShape, pos0: number, M: number, seed:
   };
   const k = grid(nKvHeads * kvLen * headDim, 1.5);
   const v = grid(nKvHeads * kvLen * headDim, 1);
+  // q8_0: the values the cache reads back (blocks of 32 lie within rows: headDim % 32 == 0).
+  if (kvType === 'q8_0') return { shape, pos0, M, q, k: roundQ8(k), v: roundQ8(v) };
   return { shape, pos0, M, q, k, v };
 }
 
 /** Cache words with every slot no row may read (before the first window, after kvLen) set to NaN. */
-export function cacheWords(values: Float32Array, inp: Inputs): Uint32Array {
+export function cacheWords(values: Float32Array, inp: Inputs, kvType: KvType = 'f16'): Uint32Array {
   const { nKvHeads, headDim, maxCtx, window } = inp.shape;
   const kvLen = inp.pos0 + inp.M;
-  const words = packKvCache(values, nKvHeads, kvLen, headDim, maxCtx, (F16_NAN | (F16_NAN << 16)) >>> 0);
+  const words = packCache(values, nKvHeads, kvLen, headDim, maxCtx, kvType);
   const lo = windowStart(inp.pos0, window);
-  for (let h = 0; h < nKvHeads; h++) words.fill((F16_NAN | (F16_NAN << 16)) >>> 0, h * maxCtx * (headDim / 2), (h * maxCtx + lo) * (headDim / 2));
+  const row = kvRowWords(headDim, kvType);
+  for (let h = 0; h < nKvHeads; h++) words.fill(NAN_WORD, h * maxCtx * row, (h * maxCtx + lo) * row);
   return words;
 }
 

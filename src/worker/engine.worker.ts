@@ -160,6 +160,7 @@ async function loadModelOnce(req: LoadRequest, onProgress?: (p: LoadProgress) =>
             const r = await tuneKernels(dev, model.cfg, weights, {
               chunk: PREFILL_CHUNK,
               contextLength,
+              kvType,
               budgetMs: TUNING_BUDGET_MS,
               onProgress: (step, steps) => onProgress?.({ phase: 'tuning', bytesDone: 0, bytesTotal: 0, step, steps }),
             });
