@@ -10,9 +10,8 @@
 export type KvType = 'f16' | 'q8_0';
 export const KV_TYPES: readonly KvType[] = ['f16', 'q8_0'];
 
-/** Values per q8_0 block and the block's bytes (f16 scale + 32 int8). */
+/** Values per q8_0 block. */
 export const Q8_0_BLOCK = 32;
-export const Q8_0_BLOCK_BYTES = 34;
 
 /** What the cache's size depends on: every layer holds K and V of nKvHeads x headDim values per position. */
 export interface KvShape {
@@ -21,9 +20,17 @@ export interface KvShape {
   headDim: number;
 }
 
-/** Bytes that `values` K or V values take in the cache (q8_0: whole blocks; a row's length is a multiple of 32). */
-export function kvValueBytes(values: number, kvType: KvType = 'f16'): number {
-  return kvType === 'f16' ? values * 2 : Math.ceil(values / Q8_0_BLOCK) * Q8_0_BLOCK_BYTES;
+/**
+ * Bytes of one cache row (one KV head at one position) as the GPU holds it (src/kernels/kv-layout.ts):
+ * f16, 2 bytes a value; q8_0, the int8 quants then the row's f16 block scales in pairs, padded to
+ * a whole 4-byte word (a row never shares a word with the next, so one thread owns each write).
+ * That is ggml's 34 bytes a block when the row has an even number of blocks (head size 64, 128),
+ * 2 bytes more a row when odd (Phi-3's 96: 104 bytes, not 102).
+ */
+export function kvRowBytes(headDim: number, kvType: KvType = 'f16'): number {
+  if (kvType === 'f16') return headDim * 2;
+  const blocks = Math.ceil(headDim / Q8_0_BLOCK);
+  return headDim + 4 * Math.ceil(blocks / 2);
 }
 
 /** Why a model cannot hold its cache as `kvType`, or undefined: q8_0 blocks must not straddle heads. */
@@ -36,10 +43,10 @@ export function kvTypeProblem(cfg: Pick<KvShape, 'headDim'>, kvType: KvType): st
 
 /** Bytes of one layer's K cache (or V cache) for `positions` positions: nKvHeads x headDim values each. */
 export function kvLayerBytes(cfg: Pick<KvShape, 'nKvHeads' | 'headDim'>, positions: number, kvType: KvType = 'f16'): number {
-  return kvValueBytes(cfg.nKvHeads * cfg.headDim, kvType) * positions;
+  return cfg.nKvHeads * kvRowBytes(cfg.headDim, kvType) * positions;
 }
 
-/** KV cache bytes per context position, over every layer's K and V (Phi-3-mini: 393,216 in f16, 208,896 in q8_0). */
+/** KV cache bytes per context position, over every layer's K and V (Phi-3-mini: 393,216 in f16, 212,992 in q8_0). */
 export function kvBytesPerToken(cfg: KvShape, kvType: KvType = 'f16'): number {
   return cfg.nLayers * 2 * kvLayerBytes(cfg, 1, kvType);
 }

@@ -38,9 +38,8 @@ export class StepState {
   readonly step: GPUBuffer;
   /**
    * Per layer, K and V: [nKvHeads, maxCtx, row] u32 words, a row per kv head and position as
-   * src/kernels/kv-cache.ref.ts lays it out for kvType: headDim f16 (kvLayerBytes exactly), or
-   * q8_0 (headDim int8 + the f16 block scales padded to a whole word: kvLayerBytes exactly when
-   * headDim / 32 is even, 2 bytes more per row when odd, as at Phi-3's 96).
+   * src/kernels/kv-cache.ref.ts lays it out for kvType: headDim f16, or q8_0 (headDim int8 + the
+   * f16 block scales padded to a whole word); kvLayerBytes (src/common/kv.ts) either way.
    */
   readonly kv: LayerKv[] = [];
   readonly kvType: KvType;

@@ -5,12 +5,14 @@
  *   q8_0   headDim / 4 words of int8 quants, then ceil(headDim / 64) words of f16 block scales
  * The same union as src/model/config.ts KvType (kernels/ does not import model/).
  */
+import { kvRowBytes } from '../common/kv.ts';
+
 export type KvCacheType = 'f16' | 'q8_0';
 
 /** Values per q8_0 block. */
 export const Q8_BLOCK = 32;
 
-/** u32 words of one cache row (one kv head at one position). */
+/** u32 words of one cache row (one kv head at one position): src/common/kv.ts kvRowBytes, the sizes' one source. */
 export function kvRowWords(headDim: number, kvType: KvCacheType): number {
-  return kvType === 'f16' ? headDim / 2 : headDim / 4 + Math.ceil(headDim / (2 * Q8_BLOCK));
+  return kvRowBytes(headDim, kvType) / 4;
 }

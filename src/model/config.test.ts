@@ -116,9 +116,11 @@ describe('KV cache size', () => {
     expect(kvBytesPerToken(phi3Mini)).toBe(32 * 2 * 32 * 96 * 2);
     expect(kvBytesPerToken(DEFAULT_MODEL.kv!)).toBe(kvBytesPerToken(phi3Mini));
     expect(kvLayerBytes(phi3Mini, 4096)).toBe(32 * 96 * 4096 * 2);
-    // q8_0: each head's 96 values are 3 blocks of 34 bytes
-    expect(kvBytesPerToken(phi3Mini, 'q8_0')).toBe(32 * 2 * 32 * 3 * 34);
-    expect(kvLayerBytes(phi3Mini, 4096, 'q8_0')).toBe(32 * 3 * 34 * 4096);
+    // q8_0: each head's 96 values are 96 int8 and 3 f16 scales padded to 4 words (104 bytes, ggml's 102 + 2)
+    expect(kvBytesPerToken(phi3Mini, 'q8_0')).toBe(32 * 2 * 32 * 104);
+    expect(kvLayerBytes(phi3Mini, 4096, 'q8_0')).toBe(32 * 104 * 4096);
+    // head size 128: 4 blocks, ggml's 4 x 34 bytes exactly
+    expect(kvLayerBytes({ nKvHeads: 8, headDim: 128 }, 1, 'q8_0')).toBe(8 * 4 * 34);
     expect(kvTypeProblem(phi3Mini, 'q8_0')).toBeUndefined();
     expect(kvTypeProblem({ headDim: 80 }, 'q8_0')).toMatch(/multiple of 32.*80/);
     // grouped-query attention: only the KV heads are cached

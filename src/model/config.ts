@@ -39,7 +39,7 @@ export interface ModelConfig {
 
 // The KV cache's byte counts live in common/ so the UI can estimate GPU memory from a catalog
 // entry's shape before the file exists; ModelConfig is a KvShape.
-export { KV_TYPES, Q8_0_BLOCK, Q8_0_BLOCK_BYTES, kvBytesPerToken, kvLayerBytes, kvTypeProblem, kvValueBytes, type KvType } from '../common/kv.ts';
+export { KV_TYPES, Q8_0_BLOCK, kvBytesPerToken, kvLayerBytes, kvRowBytes, kvTypeProblem, type KvType } from '../common/kv.ts';
 
 export interface ExpectedTensor {
   name: string;

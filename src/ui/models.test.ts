@@ -45,15 +45,15 @@ describe('context length', () => {
 });
 
 describe('GPU memory from the shapes', () => {
-  it('Phi-3-mini at 4096 tokens: 1.61 GB of KV in 16 bits, 0.86 GB in 8 bits, beside its 2.39 GB of weights', () => {
+  it('Phi-3-mini at 4096 tokens: 1.61 GB of KV in 16 bits, 0.87 GB in 8 bits, beside its 2.39 GB of weights', () => {
     const mini = DEFAULT_MODEL.kv!;
     const f16 = kvOption(file(DEFAULT_MODEL), mini, 4096, 'f16', {});
     const q8 = kvOption(file(DEFAULT_MODEL), mini, 4096, 'q8_0', {});
-    // 32 layers x (K, V) x 32 heads x 96 values: 2 bytes each, or 34 bytes per 32
+    // 32 layers x (K, V) x 32 heads x 96 values: 2 bytes each, or 96 int8 + three f16 scales padded to 8 bytes
     expect(f16.kvBytes).toBe(32 * 2 * 32 * 96 * 2 * 4096);
     expect(f16.kvBytes).toBe(1_610_612_736);
-    expect(q8.kvBytes).toBe(32 * 2 * 32 * 3 * 34 * 4096);
-    expect(q8.kvBytes).toBe(855_638_016);
+    expect(q8.kvBytes).toBe(32 * 2 * 32 * 104 * 4096);
+    expect(q8.kvBytes).toBe(872_415_232);
     expect(f16.gpuBytes).toBe(2_393_231_360 + 1_610_612_736);
     expect(q8.gpuBytes).toBe(gpuBytesNeeded(2_393_231_360, 4096, kvBytesPerToken(mini, 'q8_0')));
   });
@@ -169,8 +169,8 @@ describe('the longest context that fits, per 128K model', () => {
     expect(table).toMatchInlineSnapshot(`
       "| model | 4 GiB, f16 | 4 GiB, q8_0 | 8 GiB, f16 | 8 GiB, q8_0 | 16 GiB, f16 | 16 GiB, q8_0 |
       |---|---|---|---|---|---|---|
-      | Phi-3 mini 128k instruct | 4784 (4K) | 9005 (8K) | 15706 (8K) | 29565 (16K) | 37552 (32K) | 70686 (64K) |
-      | Phi-3.5 mini instruct | 4784 (4K) | 9005 (8K) | 15706 (8K) | 29565 (16K) | 37552 (32K) | 70686 (64K) |
+      | Phi-3 mini 128k instruct | 4784 (4K) | 8832 (8K) | 15706 (8K) | 28997 (16K) | 37552 (32K) | 69327 (64K) |
+      | Phi-3.5 mini instruct | 4784 (4K) | 8832 (8K) | 15706 (8K) | 28997 (16K) | 37552 (32K) | 69327 (64K) |
       | Phi-4 mini instruct | 13600 (8K) | 25601 (16K) | 46368 (32K) | 87282 (64K) | 111904 (64K) | 131072 (128K) |
       | Phi-3 medium 128k instruct | does not fit | does not fit | does not fit | does not fit | 41883 (32K) | 78840 (64K) |"
     `);

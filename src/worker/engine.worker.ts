@@ -192,7 +192,7 @@ async function loadModelOnce(req: LoadRequest, onProgress?: (p: LoadProgress) =>
     weightBytes: opened.engine.weightBytes,
     kvBytesPerToken: kvBytesPerToken(model.cfg, kvType),
     kvType,
-    kvBytes: kvBytesPerToken(model.cfg, kvType) * contextLength,
+    kvBytes: opened.engine.kvBytes,
     kv: { nLayers: model.cfg.nLayers, nKvHeads: model.cfg.nKvHeads, headDim: model.cfg.headDim },
     loadMs: performance.now() - t0,
     tuning,
