@@ -43,6 +43,8 @@ test('benchmark screen: run on an installed model, see the table, copy the repor
   await expect(table.getByRole('row', { name: /Prompt \/ decoded tokens\s*16 \/ 4/ })).toBeVisible();
   await expect(table.getByRole('row', { name: /Adapter.*swiftshader/i })).toBeVisible();
   await expect(table.getByRole('row', { name: /^Decode\s*[\d.]+ tok\/s/ })).toBeVisible();
+  await expect(table.getByRole('row', { name: /^KV cache\s*16-bit \(f16\), [\d.]+ [kKMG]?B/ })).toBeVisible();
+  await expect(table.getByRole('row', { name: /^GPU memory \(every buffer the engine holds\)\s*[\d.]+ [kKMG]?B/ })).toBeVisible();
   // SwiftShader in these runs has timestamp-query only behind a flag: either a per-kernel table or the reason.
   await expect(result.getByRole('table', { name: /GPU time per kernel/ }).or(result.getByText(/GPU time per kernel: not measured \(.+\)/))).toBeVisible();
 

@@ -1,6 +1,7 @@
 import type { BenchReport } from '../worker/protocol.ts';
 import { gpuDetailLines, TIMESTAMP_NOTE } from './bench-gpu-report.ts';
 import { tuningMarkdown } from './tuning-report.ts';
+import { formatBytes } from '../common/format.ts';
 
 const f = (x: number | undefined, digits = 2) => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits));
 
@@ -16,6 +17,8 @@ export function benchRows(r: BenchReport): [string, string][] {
     ['Decode', `${f(r.decodeTokPerS, 3)} tok/s`],
     ['Dispatches per token', String(r.dispatchesPerToken)],
     ['Weight bytes per token', `${f(r.weightBytesPerToken / 1e6, 1)} MB`],
+    ['KV cache', `${r.kvType === 'q8_0' ? '8-bit (q8_0)' : '16-bit (f16)'}, ${formatBytes(r.kvBytes)}`],
+    ['GPU memory (every buffer the engine holds)', formatBytes(r.gpuBytes)],
     ['Decode bandwidth', `${f(r.decodeGBps, 3)} GB/s`],
     ['Streaming-read bandwidth', `${f(r.streamGBps, 3)} GB/s`],
     ['Roofline fraction (decode / streaming read)', f(r.rooflineFraction, 3)],
