@@ -52,6 +52,32 @@ export interface AttentionShape {
   maxCtx: number;
   /** Sliding window in positions including self (key j visible iff pos - j < window); 0 = none. */
   window: number;
+  /** Multiplies q.k before the softmax; default 1/sqrt(headDim). */
+  scale?: number;
+  /** Block-sparse pattern (Phi-3-small's sparse layers); absent = every causal key is visible. */
+  sparse?: BlockSparse;
+}
+
+/**
+ * Phi-3-small's block-sparse attention (src/model/PHI3SMALL.md): with B = blockSize, query head h
+ * at position i sees key j <= i iff floor(i/B) - floor(j/B) < localBlocks, or
+ * (floor(j/B) + h * headStep + 1) % vertStride == 0. headStep 0 gives every head head 0's pattern.
+ */
+export interface BlockSparse {
+  blockSize: number;
+  localBlocks: number;
+  vertStride: number;
+  headStep: number;
+}
+
+/** Whether query head `h` at position `i` sees key `j` (causal, then the block-sparse pattern if any). */
+export function keyVisible(sparse: BlockSparse | undefined, h: number, i: number, j: number): boolean {
+  if (j > i) return false;
+  if (!sparse) return true;
+  const { blockSize: B, localBlocks, vertStride, headStep } = sparse;
+  const ib = Math.floor(i / B);
+  const jb = Math.floor(j / B);
+  return ib - jb < localBlocks || (jb + h * headStep + 1) % vertStride === 0;
 }
 
 export interface AttentionOptions {
@@ -459,13 +485,14 @@ export class AttentionKernel {
     if (headDim !== this.headDim) throw new Error(`attention: kernel built for headDim ${this.headDim}, shape has ${headDim}`);
     if (!(nKvHeads >= 1 && nHeads % nKvHeads === 0)) throw new Error(`attention: nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
     if (!(maxCtx >= 1 && window >= 0)) throw new Error('attention: bad maxCtx or window');
+    if (shape.sparse) throw new Error('attention: block-sparse attention is not built yet');
   }
 
   /** Static uniform for a model; made once at load, shared by every layer. */
   createParams(shape: AttentionShape): GPUBuffer {
     this.checkShape(shape);
     const { nHeads, nKvHeads, maxCtx, window, headDim } = shape;
-    const values = { nHeads, nKvHeads, maxCtx, window, scale: 1 / Math.sqrt(headDim), maxChunks: this.maxChunks(maxCtx), _pad0: 0, _pad1: 0 };
+    const values = { nHeads, nKvHeads, maxCtx, window, scale: shape.scale ?? 1 / Math.sqrt(headDim), maxChunks: this.maxChunks(maxCtx), _pad0: 0, _pad1: 0 };
     return createUniform(this.device, AttentionKernel.uniforms, 'attention.params', values);
   }
 
