@@ -26,6 +26,7 @@ import {
   type SparsePattern,
   type Trace,
 } from './phi3small-ref.ts';
+import { makeHfCheckpoint } from './make-hf-checkpoint.ts';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -700,4 +701,43 @@ describe('greedy', () => {
     }
     expect(() => greedy(model, prompt, 40, 32)).toThrow(/do not fit/);
   });
+});
+
+describe('the generated tiny checkpoints (hidden 128, 4 layers, vocabulary 100352)', () => {
+  const r = rng(9);
+  const prompt = Array.from({ length: 300 }, () => Math.floor(r() * 100256));
+  // [name, preset, shards, context, prompt length]: the short LongRoPE set needs the whole context
+  // within original_max_position_embeddings (256), so that run has a 240-token prompt.
+  const cases: [string, 'tiny' | 'tiny-128k', number, number, number][] = [
+    ['tiny, one file', 'tiny', 1, 2048, 300],
+    ['tiny-128k in 2 shards, long factors (context 2048 > 256)', 'tiny-128k', 2, 2048, 300],
+    ['tiny-128k, short factors (context 256)', 'tiny-128k', 1, 256, 240],
+  ];
+  for (const [name, preset, shards, context, n] of cases) {
+    it(`${name}: a ${n}-token prompt and 8 greedy tokens in seconds, the cache agreeing with a full recompute`, async () => {
+      const dir = tempDir();
+      await makeHfCheckpoint(dir, { preset, shards, seed: 3 });
+      const t0 = performance.now();
+      const model = await loadCheckpoint(dir);
+      const t1 = performance.now();
+      const p = prompt.slice(0, n);
+      const g = greedy(model, p, 8, context, true);
+      const t2 = performance.now();
+      console.log(
+        `${name}: load ${(t1 - t0).toFixed(0)} ms, ${n} + 8 tokens ${(t2 - t1).toFixed(0)} ms; tokens ${g.tokens.join(',')}; margins ${g.margins.map((m) => m.toFixed(4)).join(', ')}`,
+      );
+      if (preset === 'tiny-128k' && context <= 256) {
+        // the same prompt under the long set (context 2048) is a different computation
+        const long = greedy(model, p, 1, 2048);
+        expect(Math.abs(long.margins[0] - g.margins[0])).toBeGreaterThan(1e-6);
+      }
+      expect(t2 - t1).toBeLessThan(20000);
+      const masked = new Set(dummyTokenIds());
+      for (const t of g.tokens) expect(masked.has(t)).toBe(false);
+      // the last step through the cache equals the whole sequence recomputed
+      const full = model.logits([...p, ...g.tokens.slice(0, 7)], context);
+      expect(maxRelDiff(g.logits![7], full)).toBeLessThan(1e-12);
+      expect(g.margins.every((m) => m >= 0 && Number.isFinite(m))).toBe(true);
+    }, 60000);
+  }
 });

@@ -31,10 +31,11 @@ export interface RawTensor {
 const DTYPE_BYTES: Record<string, number> = { BF16: 2, F16: 2, F32: 4 };
 
 /** bf16 is the top half of an f32: the bits shifted left by 16 are the same number. */
+const scratchF32 = new Float32Array(1);
+const scratchU32 = new Uint32Array(scratchF32.buffer);
 export function bf16ToF32(bits: number): number {
-  const dv = new DataView(new ArrayBuffer(4));
-  dv.setUint32(0, (bits & 0xffff) << 16, true);
-  return dv.getFloat32(0, true);
+  scratchU32[0] = (bits & 0xffff) << 16;
+  return scratchF32[0];
 }
 
 /** IEEE half to number, including subnormals, infinities and NaN. */
@@ -92,9 +93,14 @@ export function parseSafetensors(bytes: Uint8Array): Map<string, RawTensor> {
     const count = e.shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(count);
     const base = dataStart + e.data_offsets[0];
-    // DataView reads little-endian at any alignment: safetensors does not promise aligned tensors.
-    if (e.dtype === 'BF16') for (let i = 0; i < count; i++) data[i] = bf16ToF32(dv.getUint16(base + 2 * i, true));
-    else if (e.dtype === 'F16') for (let i = 0; i < count; i++) data[i] = f16ToF32(dv.getUint16(base + 2 * i, true));
+    // Bytes are assembled little-endian by hand (or through DataView), so any alignment reads
+    // right: safetensors does not promise aligned tensors. A bf16 is written as the high half of
+    // the f32's bits through a Uint32Array sharing the Float32Array's memory: both views use the
+    // host's byte order, so the reinterpretation is exact on any host.
+    if (e.dtype === 'BF16') {
+      const bits = new Uint32Array(data.buffer);
+      for (let i = 0; i < count; i++) bits[i] = (bytes[base + 2 * i] | (bytes[base + 2 * i + 1] << 8)) << 16;
+    } else if (e.dtype === 'F16') for (let i = 0; i < count; i++) data[i] = f16ToF32(dv.getUint16(base + 2 * i, true));
     else for (let i = 0; i < count; i++) data[i] = dv.getFloat32(base + 4 * i, true);
     out.set(name, { dtype: e.dtype, shape: e.shape, data });
   }
