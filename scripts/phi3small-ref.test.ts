@@ -3,6 +3,7 @@
  * written byte by byte here, vLLM's block mask built the way vLLM builds it, the KV-cache path
  * against the whole-sequence path, and small cases worked out by hand.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -374,6 +375,8 @@ describe('block-sparse pattern', () => {
     expect(headSlidingStep({ heads: 2, blockSize: 64, localBlocks: 16, vertStride: 8, homoHead: false })).toBe(4);
     expect(headSlidingStep({ heads: 32, blockSize: 64, localBlocks: 16, vertStride: 8, homoHead: true })).toBe(0);
     expect([0, 1, 2, 3].map((L) => isDenseLayer({ denseEvery: 2 }, L))).toEqual([false, true, false, true]);
+    expect([0, 1, 2, 3].map((L) => isDenseLayer({ denseEvery: 0 }, L))).toEqual([false, false, false, false]);
+    expect(parseConfig({ ...configJson(BASE), dense_attention_every_n_layers: null }).denseEvery).toBe(0);
   });
 });
 
@@ -461,6 +464,8 @@ describe('pieces, by hand', () => {
     expect(gegelu(2, 9, 7)).toBeCloseTo(2 * sig(3.404) * 8, 14); // linear half capped above
     expect(gegelu(2, -9, 7)).toBeCloseTo(2 * sig(3.404) * -6, 14); // and below
     expect(gegelu(-10, 1, 7)).toBeCloseTo(-10 * sig(-17.02) * 2, 20); // gelu half not clamped below
+    expect(gegelu(1, Infinity, 7)).toBe(Infinity); // infinities pass the clamp, as in Hugging Face
+    expect(gegelu(Infinity, 0, 7)).toBe(Infinity);
   });
 
   it('RoPE turns pair (i, i + d/2) by pos * theta^(-2i/d)', () => {
@@ -701,6 +706,20 @@ describe('greedy', () => {
     }
     expect(() => greedy(model, prompt, 40, 32)).toThrow(/do not fit/);
   });
+
+  it('the CLI prints the same tokens and margins as JSON', async () => {
+    const dir = writeCheckpoint(BASE, randomTensors(BASE, 7));
+    const root = join(new URL(import.meta.url).pathname, '..', '..');
+    const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/phi3small-ref.ts'), '--hf', dir, '--ids', '4,8,15,16,23,42', '--n', '5', '--context', '32'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    const got = JSON.parse(out) as { tokens: number[]; margins: number[]; context: number };
+    const want = greedy(await loadCheckpoint(dir), [4, 8, 15, 16, 23, 42], 5, 32);
+    expect(got.tokens).toEqual(want.tokens);
+    expect(got.margins).toEqual(want.margins);
+    expect(got.context).toBe(32);
+  }, 30000);
 });
 
 describe('the generated tiny checkpoints (hidden 128, 4 layers, vocabulary 100352)', () => {

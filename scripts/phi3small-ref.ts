@@ -261,7 +261,7 @@ export function parseConfig(c: Record<string, unknown>): Phi3SmallConfig {
     mupAttn: num('mup_attn_multiplier'),
     mupWidth: num('mup_width_multiplier'),
     gegeluLimit: num('gegelu_limit'),
-    denseEvery: int('dense_attention_every_n_layers'),
+    denseEvery: need('dense_attention_every_n_layers') === null || c.dense_attention_every_n_layers === 0 ? 0 : int('dense_attention_every_n_layers'),
     blockSize: int('blocksparse_block_size'),
     localBlocks: int('blocksparse_num_local_blocks'),
     vertStride: int('blocksparse_vert_stride'),
@@ -285,9 +285,9 @@ export function dummyTokenIds(): number[] {
   return ids;
 }
 
-/** Layer L is dense iff (L + 1) % dense_attention_every_n_layers == 0; the others are block-sparse. */
+/** Layer L is dense iff (L + 1) % dense_attention_every_n_layers == 0; the others are block-sparse (all of them when the key is 0 or null, as Hugging Face's truthiness test has it). */
 export function isDenseLayer(cfg: Pick<Phi3SmallConfig, 'denseEvery'>, layer: number): boolean {
-  return (layer + 1) % cfg.denseEvery === 0;
+  return cfg.denseEvery > 0 && (layer + 1) % cfg.denseEvery === 0;
 }
 
 export type SparsePattern = Pick<Phi3SmallConfig, 'heads' | 'blockSize' | 'localBlocks' | 'vertStride' | 'homoHead'>;
@@ -323,10 +323,14 @@ export function layerNorm(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLi
   for (let i = 0; i < n; i++) out[oo + i] = (x[xo + i] - mean) * r * w[i] + b[i];
 }
 
-/** One GEGELU output: the gelu half capped above at limit, the linear half clamped to [-limit, limit], quick-gelu(g) * (l + 1). */
+/**
+ * One GEGELU output: the gelu half capped above at limit, the linear half clamped to
+ * [-limit, limit], quick-gelu(g) * (l + 1). As in Hugging Face's gegelu, an infinite input passes
+ * the clamp unchanged (torch.where(isinf(a), a, a.clamp(...))).
+ */
 export function gegelu(g: number, l: number, limit: number): number {
-  const gc = Math.min(g, limit);
-  const lc = Math.min(Math.max(l, -limit), limit);
+  const gc = g === Infinity || g === -Infinity ? g : Math.min(g, limit);
+  const lc = l === Infinity || l === -Infinity ? l : Math.min(Math.max(l, -limit), limit);
   return (gc / (1 + Math.exp(-1.702 * gc))) * (lc + 1);
 }
 
@@ -469,11 +473,12 @@ export class RefModel {
     return isDenseLayer(this.cfg, layer) ? j <= i : sparseSees(this.cfg, h, i, j);
   }
 
-  /** The residual after embedding: embed[id] * mup_embedding_multiplier. */
+  /** The residual after embedding: embed[id] * mup_embedding_multiplier (Hugging Face skips the multiply when it is not > 0). */
   embedRow(id: number, out: Float64Array, oo = 0): void {
     const { hidden, vocab } = this.cfg;
     if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new Error(`token id ${id} outside the vocabulary (0..${vocab - 1})`);
-    for (let i = 0; i < hidden; i++) out[oo + i] = this.embed[id * hidden + i] * this.cfg.mupEmbedding;
+    const m = this.cfg.mupEmbedding > 0 ? this.cfg.mupEmbedding : 1;
+    for (let i = 0; i < hidden; i++) out[oo + i] = this.embed[id * hidden + i] * m;
   }
 
   /** The MLP on one normalized row: up_proj rows 2i (gelu) and 2i+1 (linear) as the checkpoint interleaves them, GEGELU, down_proj. Adds into x[xo..). */
@@ -489,14 +494,19 @@ export class RefModel {
     }
   }
 
-  /** Final LayerNorm, tied logits / mup_width_multiplier, dummy ids -inf. */
+  /**
+   * Final LayerNorm, tied logits / mup_width_multiplier (skipped when it is 0, as Hugging Face's
+   * truthiness test does), dummy ids -inf. Hugging Face fills them with float32's lowest finite
+   * value instead; both take them out of every argmax and give them probability 0.
+   */
   head(x: Float64Array, xo = 0): Float64Array {
     const { hidden, vocab, eps, mupWidth } = this.cfg;
     const h = new Float64Array(hidden);
     layerNorm(x, this.lnfw, this.lnfb, eps, h, xo, 0, hidden);
     const out = new Float64Array(vocab);
     matvec(this.embed, null, h, hidden, 0, vocab, out);
-    for (let v = 0; v < vocab; v++) out[v] = this.masked[v] ? -Infinity : out[v] / mupWidth;
+    const div = mupWidth === 0 ? 1 : mupWidth;
+    for (let v = 0; v < vocab; v++) out[v] = this.masked[v] ? -Infinity : out[v] / div;
     return out;
   }
 
