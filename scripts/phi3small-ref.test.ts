@@ -4,7 +4,7 @@
  * against the whole-sequence path, and small cases worked out by hand.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -287,6 +287,26 @@ describe('safetensors, read by hand', () => {
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { ...idx.weight_map, [first]: other } }));
     await expect(readCheckpointTensors(dir)).rejects.toThrow(/index says/);
     await expect(loadCheckpoint(writeCheckpoint(BASE, randomTensors(BASE, 1)), 1000)).rejects.toThrow(/tiny checkpoints only/);
+  });
+});
+
+describe('a full-size checkpoint', () => {
+  it('is refused from its headers alone, before any data is read', async () => {
+    // A sparse file: the header claims the 8k model's embedding ([100352, 4096] bf16, 411M
+    // parameters) and the file is extended to the size that needs without writing the data.
+    const dir = tempDir();
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(configJson(BASE)));
+    const bytes = 100352 * 4096 * 2;
+    const header = new TextEncoder().encode(JSON.stringify({ 'model.embed_tokens.weight': { dtype: 'BF16', shape: [100352, 4096], data_offsets: [0, bytes] } }));
+    const head = new Uint8Array(8 + header.length);
+    new DataView(head.buffer).setBigUint64(0, BigInt(header.length), true);
+    head.set(header, 8);
+    const file = join(dir, 'model.safetensors');
+    writeFileSync(file, head);
+    truncateSync(file, head.length + bytes);
+    const t0 = performance.now();
+    await expect(loadCheckpoint(dir)).rejects.toThrow(/411041792 parameters; the float64 reference reads tiny checkpoints only/);
+    expect(performance.now() - t0).toBeLessThan(2000);
   });
 });
 

@@ -624,23 +624,40 @@ function attend(
   }
 }
 
-/** One token at a time with a KV cache (rotated keys and values per layer); the same arithmetic as RefModel.logits for each new position. */
+/**
+ * One token at a time with a KV cache (rotated keys and values per layer); the same arithmetic as
+ * RefModel.logits for each new position. The cache grows as tokens arrive (doubling), so a long
+ * loaded context (which picks LongRoPE's long set) costs memory only for the tokens fed.
+ */
 export class RefSession {
   readonly model: RefModel;
   readonly contextLength: number;
   pos = 0;
-  private readonly kc: Float64Array[];
-  private readonly vc: Float64Array[];
+  private kc: Float64Array[];
+  private vc: Float64Array[];
   private readonly rope: RopeTable;
 
   constructor(model: RefModel, contextLength: number) {
     checkLength(1, contextLength, model.cfg);
     this.model = model;
     this.contextLength = contextLength;
-    const kvDim = model.cfg.kvHeads * model.cfg.headDim;
-    this.kc = model.layers.map(() => new Float64Array(contextLength * kvDim));
-    this.vc = model.layers.map(() => new Float64Array(contextLength * kvDim));
+    const initial = Math.min(contextLength, 64) * model.cfg.kvHeads * model.cfg.headDim;
+    this.kc = model.layers.map(() => new Float64Array(initial));
+    this.vc = model.layers.map(() => new Float64Array(initial));
     this.rope = ropeTable(model.cfg, contextLength);
+  }
+
+  private reserve(positions: number): void {
+    const need = positions * this.model.cfg.kvHeads * this.model.cfg.headDim;
+    if (this.kc[0].length >= need) return;
+    const size = Math.max(need, 2 * this.kc[0].length);
+    const grow = (a: Float64Array): Float64Array => {
+      const b = new Float64Array(size);
+      b.set(a);
+      return b;
+    };
+    this.kc = this.kc.map(grow);
+    this.vc = this.vc.map(grow);
   }
 
   /** Feeds one token; returns its position's logits, or null when `wantLogits` is false (prompt tokens before the last). */
@@ -651,6 +668,7 @@ export class RefSession {
     const { hidden, heads, kvHeads, headDim, eps } = m.cfg;
     const t = this.pos;
     if (t >= this.contextLength) throw new Error(`context of ${this.contextLength} positions is full`);
+    this.reserve(t + 1);
     const qPerKv = heads / kvHeads;
     const scale = m.cfg.mupAttn / headDim;
     const x = new Float64Array(hidden);
