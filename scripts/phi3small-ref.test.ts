@@ -253,6 +253,17 @@ describe('safetensors, read by hand', () => {
     expect([...t.get('y')!.data]).toEqual([0.25, -4]);
   });
 
+  it('reads f16 by its bits: normal, subnormal, infinite', () => {
+    const bits = [0x3c00, 0xc000, 0x0001, 0x7c00, 0x3555, 0x8400];
+    const header = new TextEncoder().encode(JSON.stringify({ h: { dtype: 'F16', shape: [6], data_offsets: [0, 12] } }));
+    const bytes = new Uint8Array(8 + header.length + 12);
+    const dv = new DataView(bytes.buffer);
+    dv.setBigUint64(0, BigInt(header.length), true);
+    bytes.set(header, 8);
+    bits.forEach((b, i) => dv.setUint16(8 + header.length + 2 * i, b, true));
+    expect([...parseSafetensors(bytes).get('h')!.data]).toEqual([1, -2, 2 ** -24, Infinity, 0.333251953125, -(2 ** -14)]);
+  });
+
   it('refuses a header whose byte span disagrees with the shape, or runs out of the file', () => {
     const good = safetensorsBytes({ a: { shape: [2], data: [1, 2] } }, 0, false);
     const text = new TextDecoder().decode(good.subarray(8, 8 + Number(new DataView(good.buffer).getBigUint64(0, true))));

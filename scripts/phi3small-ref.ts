@@ -9,6 +9,8 @@
  * float64 accumulation. Meant for tiny checkpoints: above MAX_PARAMS it refuses to load.
  *
  * CLI: npx tsx scripts/phi3small-ref.ts --hf DIR --ids 1,2,3 --n 8 [--context N]
+ * prints {tokens, margins, context, longRope, loadMs, runMs} as JSON; --context is the loaded
+ * context length (default max_position_embeddings), which also picks LongRoPE's factor set.
  */
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
