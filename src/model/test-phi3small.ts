@@ -19,6 +19,8 @@ export interface Phi3SmallFixture {
   contextLength?: number;
   /** Adds rope_factors_long/short, original_context_length and the two mscales (the 128k variant). */
   longRope?: boolean;
+  /** rope.scaling.original_context_length with longRope (default 8192). */
+  originalContext?: number;
   /** Type of the 2-D weights: F32 (default) or F16. */
   weightType?: GGMLType;
   denseEvery?: number;
@@ -67,7 +69,7 @@ export function phi3smallFile(o: Phi3SmallFixture = {}): Uint8Array {
   kv(`${p}rope.freq_base`, GGUFValueType.FLOAT32, 1000000);
   kv(`${p}rope.dimension_count`, GGUFValueType.UINT32, headDim);
   if (o.longRope) {
-    kv(`${p}rope.scaling.original_context_length`, GGUFValueType.UINT32, 8192);
+    kv(`${p}rope.scaling.original_context_length`, GGUFValueType.UINT32, o.originalContext ?? 8192);
     kv(`${p}rope.scaling.short_mscale`, GGUFValueType.FLOAT32, 1.25);
     kv(`${p}rope.scaling.long_mscale`, GGUFValueType.FLOAT32, 1.5);
   }
