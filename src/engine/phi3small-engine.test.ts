@@ -13,27 +13,64 @@ import type { Phi3SmallFixture } from '../model/test-phi3small.ts';
 import { loadRefWeights, RefModel } from './forward.ref.ts';
 import { compareWithReference, openPhi3Small } from './test-phi3small.ts';
 import { gpuForTests } from '../gpu/test-gpu.ts';
+import { variantFamilies } from './candidates.ts';
+import { tablePlan, withChoice, type KernelPlan, type KernelRole } from './plan.ts';
+import { deviceAdapterText } from '../kernels/tuning.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { withBindingLimit } from './test-engine.ts';
 
 const gpu = gpuForTests();
 
+/**
+ * The table plan with the real-GPU variants this device can run (as decode-alloc.test.ts picks
+ * them); `f16`: with the GEMVs' f16 math too.
+ */
+function variantsPlan(cfg: ModelConfig, f16 = false): KernelPlan {
+  let plan = tablePlan(deviceAdapterText(gpu.device), gpu.hasSubgroups());
+  for (const fam of variantFamilies(gpu.device, cfg)) {
+    if (fam.reason || !(f16 && /row groups with f16/.test(fam.name)) && !/GEMV split-K|register-tiled GEMM 64 x 32|lanes along the head dimension, workgroup-memory|Wo GEMV merging/.test(fam.name)) continue;
+    for (const [role, choice] of Object.entries(fam.roles)) plan = withChoice(plan, role as KernelRole, choice);
+  }
+  return plan;
+}
+
 describe('phi3small on the GPU vs the CPU reference, every layer dense', () => {
-  const run = { ctx: 64, chunk: 8, promptLen: 21, steps: 8 };
+  const run: Parameters<typeof compareWithReference>[2] = { ctx: 64, chunk: 8, promptLen: 21, steps: 8 };
   const cases: [string, Phi3SmallFixture, typeof run][] = [
     ['f32 weights, GQA 4:2', { denseEvery: 1, seed: 1 }, run],
     ['f16 weights, MHA, 3 layers', { denseEvery: 1, seed: 2, weightType: GGMLType.F16, nKvHeads: 4, nLayers: 3 }, run],
     ['128k variant, short factors and short mscale (context 64 <= original 8192)', { denseEvery: 1, seed: 3, longRope: true }, run],
     ['128k variant, long factors and long mscale (context 64 > original 32)', { denseEvery: 1, seed: 4, longRope: true, originalContext: 32 }, run],
     ['prompt in one chunk, GQA 4:1', { denseEvery: 1, seed: 5, nKvHeads: 1 }, { ...run, chunk: 32 }],
+    ['real-GPU kernel variants (Wo merging the attention, split-K, row groups, lanes)', { denseEvery: 1, seed: 6, weightType: GGMLType.F16 }, { ...run, plan: variantsPlan }],
+    // f16 products and activations: each term is off by up to 2^-11 relative, so the logits (spread
+    // ~3) move by ~1e-4 to 1e-3 (observed 3.9e-4 on lavapipe); tolerance 2e-3. (No shader-f16 on
+    // SwiftShader: the f32 variants run there instead.)
+    ['real-GPU kernel variants with f16 GEMV math', { denseEvery: 1, seed: 6, weightType: GGMLType.F16 }, { ...run, plan: (cfg) => variantsPlan(cfg, true), tol: 2e-3 }],
+    ['q8_0 KV cache, head size 32', { denseEvery: 1, seed: 7, dim: 128, nHeads: 4, nKvHeads: 2, ffnDim: 160 }, { ...run, kvType: 'q8_0' }],
   ];
   for (const [label, o, r] of cases) {
     it(label, async () => {
-      const { worst, spread, dispatches } = await compareWithReference(gpu.device, o, r);
-      const layers = o.nLayers ?? 2;
-      // per layer 9, or 10 with the attention's merge pass; + embed, final norm, head, mask, sampler (2)
-      expect([9 * layers + 6, 10 * layers + 6]).toContain(dispatches);
+      const { worst, spread, dispatches, cfg, weightParts } = await compareWithReference(gpu.device, o, r);
+      const L = cfg.nLayers;
+      expect(weightParts).toBe(4 * L + 2); // nothing split by rows: one dispatch per weight
+      // per layer 9, and the attention's merge pass unless Wo merges the partials itself; + embed,
+      // final norm, head, mask, and the sampler's 2
+      const merges = r.plan?.(cfg).gemv.wo.mergeAttention === true;
+      expect(dispatches).toBe((merges ? 9 : 10) * L + 6);
       console.log(`[phi3small] ${label}: greedy equal; max |dlogit| ${worst.toExponential(2)} (logits spread over ${spread.toFixed(2)}); ${dispatches} dispatches per decoded token`);
     });
   }
+});
+
+describe('phi3small with weights split by rows (a small binding limit)', () => {
+  it('the tied table gathered and read as the head in parts, ffn_up and QKV in parts', async () => {
+    // 32 KiB: token_embd (300 x 64 f32, 75 KiB) in 3 parts, ffn_up (192 rows, 48 KiB) in 2
+    const device = withBindingLimit(gpu.device, 32768);
+    const { worst, weightParts, cfg } = await compareWithReference(device, { denseEvery: 1, seed: 9 }, { ctx: 64, chunk: 8, promptLen: 21, steps: 6 });
+    expect(weightParts).toBeGreaterThan(4 * cfg.nLayers + 2);
+    console.log(`[phi3small] split weights: greedy equal; max |dlogit| ${worst.toExponential(2)}; ${weightParts} weight parts`);
+  });
 });
 
 describe('the CPU reference on sparse layers (src/kernels/attention.ts keyVisible)', () => {
