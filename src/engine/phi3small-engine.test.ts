@@ -17,7 +17,9 @@ import { variantFamilies } from './candidates.ts';
 import { tablePlan, withChoice, type KernelPlan, type KernelRole } from './plan.ts';
 import { deviceAdapterText } from '../kernels/tuning.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { withBindingLimit } from './test-engine.ts';
+import { countingDevice, withBindingLimit } from './test-engine.ts';
+import { Engine } from './engine.ts';
+import { GREEDY } from '../common/sampling.ts';
 
 const gpu = gpuForTests();
 
@@ -61,6 +63,27 @@ describe('phi3small on the GPU vs the CPU reference, every layer dense', () => {
       console.log(`[phi3small] ${label}: greedy equal; max |dlogit| ${worst.toExponential(2)} (logits spread over ${spread.toFixed(2)}); ${dispatches} dispatches per decoded token`);
     });
   }
+});
+
+describe('phi3small decode allocates nothing per token', () => {
+  it('generate creates no buffers or bind groups, and gpuBytes counts every buffer the load made', async () => {
+    const { file, src, cfg } = await openPhi3Small({ denseEvery: 1, seed: 10 });
+    const { device, counts } = countingDevice(gpu.device);
+    const engine = await Engine.load(device, file, src, cfg, { contextLength: 64, prefillChunk: 8 });
+    try {
+      expect(engine.gpuBytes).toBe(counts.bufferBytes);
+      const prompt = Array.from({ length: 20 }, (_, i) => (i * 7 + 1) % cfg.vocabSize);
+      for (const [maxTokens, sampling] of [[2, GREEDY], [12, { temperature: 0.8, topK: 20, topP: 0.9, seed: 3, repetitionPenalty: 1.1 }]] as const) {
+        const before = { ...counts };
+        const res = await engine.generate(prompt, { maxTokens, topLogprobs: 3, sampling });
+        expect(res.tokens).toHaveLength(maxTokens);
+        for (const t of res.tokens) expect(cfg.maskedIds).not.toContain(t.id);
+        expect(counts, `generate of ${maxTokens} tokens`).toEqual(before);
+      }
+    } finally {
+      engine.destroy();
+    }
+  });
 });
 
 describe('phi3small with weights split by rows (a small binding limit)', () => {
