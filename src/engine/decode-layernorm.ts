@@ -61,12 +61,13 @@ export class LayerNormDecodeGraph {
   private readonly finalNorm: GPUBindGroup;
   private readonly head: BoundMatvec;
   private readonly mask: GPUBindGroup;
+  private readonly maskCount: number;
 
   constructor(
     private readonly k: Kernels,
     private readonly cfg: ModelConfig,
     weights: ModelWeights,
-    private readonly s: StepState,
+    s: StepState,
   ) {
     const small = smallOf(s);
     const bias = biasesOf(weights);
@@ -93,6 +94,7 @@ export class LayerNormDecodeGraph {
     this.finalNorm = norm(weights.outputNorm, bias.outputNorm, bias.layers[bias.layers.length - 1].down);
     this.head = new BoundMatvec(k, 'lmHead', weights.output, s.xb, s.logits, false);
     this.mask = k.logitMask.bind(small.mask, s.logits);
+    this.maskCount = small.mask.count;
   }
 
   /**
@@ -124,7 +126,7 @@ export class LayerNormDecodeGraph {
     const hp = head.encoder;
     k.layernorm.encode(hp, this.finalNorm, 1); //                        xb = LN(x += bdown) wf s + bf s
     this.head.encode(hp); //                                             logits = Wout xb
-    k.logitMask.encode(hp, this.mask, this.s.small!.mask.count); //      logits[masked] = MASKED_LOGIT
+    k.logitMask.encode(hp, this.mask, this.maskCount); //                logits[masked] = MASKED_LOGIT
     tail?.(hp);
     head.end();
     return body.dispatches + head.dispatches;

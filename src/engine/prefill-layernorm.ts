@@ -42,6 +42,7 @@ export class LayerNormPrefillGraph {
   private readonly finalNorm: GPUBindGroup;
   private readonly head: BoundMatvec;
   private readonly mask: GPUBindGroup;
+  private readonly maskCount: number;
   private readonly matmuls: BoundMatmul[] = [];
 
   constructor(
@@ -81,6 +82,7 @@ export class LayerNormPrefillGraph {
     this.finalNorm = norm(s.xLast, weights.outputNorm, bias.outputNorm, bias.layers[bias.layers.length - 1].down);
     this.head = new BoundMatvec(k, 'lmHead', weights.output, s.xb, s.logits, false);
     this.mask = k.logitMask.bind(small.mask, s.logits);
+    this.maskCount = small.mask.count;
   }
 
   /**
@@ -117,7 +119,7 @@ export class LayerNormPrefillGraph {
     const hp = head.encoder;
     k.layernorm.encode(hp, this.finalNorm, 1); //               xb = LN(xLast += bdown) wf s + bf s
     this.head.encode(hp); //                                    logits = Wout xb
-    k.logitMask.encode(hp, this.mask, smallOf(s).mask.count); // logits[masked] = MASKED_LOGIT
+    k.logitMask.encode(hp, this.mask, this.maskCount); //        logits[masked] = MASKED_LOGIT
     tail?.(hp);
     head.end();
     return body.dispatches + head.dispatches;

@@ -32,7 +32,7 @@ export class StepState {
   // f32 unless noted; M = tokens of the longest step (the prefill chunk)
   /** [M, dim] the residual stream. */
   readonly x: GPUBuffer;
-  /** [M, dim] rmsnorm(x) * g (prefill, and decode's unfused feed-forward; otherwise decode fuses the norm into the GEMV). */
+  /** [M, dim] rmsnorm(x) * g (prefill, and decode's unfused feed-forward; otherwise decode fuses the norm into the GEMV); phi3small's LayerNorm output. */
   readonly xb: GPUBuffer;
   /** [M, dim + 2 kvDim] the fused Q | K | V projection. */
   readonly qkv: GPUBuffer;
@@ -40,9 +40,9 @@ export class StepState {
   readonly q: GPUBuffer;
   /** [M, dim] attention output, heads side by side. */
   readonly att: GPUBuffer;
-  /** [M, 2 ffn] gate | up (prefill, and decode's unfused feed-forward; otherwise decode fuses SwiGLU into the gate/up GEMV). */
+  /** [M, 2 ffn] gate | up (prefill, and decode's unfused feed-forward; otherwise decode fuses SwiGLU into the gate/up GEMV); phi3small's gelu | linear halves. */
   readonly gu: GPUBuffer;
-  /** [M, ffn] silu(gate) * up. */
+  /** [M, ffn] silu(gate) * up; phi3small's gegelu. */
   readonly h: GPUBuffer;
   /** [dim] the last position's x, the output head's input after a prefill chunk. */
   readonly xLast: GPUBuffer;

@@ -65,5 +65,6 @@ describe('modelConfigFromGGUF: phi3small (src/model/PHI3SMALL.md)', () => {
     await configError({ denseEvery: 0 }, 'phi3small.attention.dense_every_n_layers', /must be positive/);
     await configError({ gegeluLimit: -1 }, 'phi3small.feed_forward.gegelu_limit', /must be positive/);
     await configError({ maskedIds: [300] }, 'phi3small.dummy_token_indices', /outside the vocabulary/);
+    await configError({ omitKeys: ['phi3small.dummy_token_indices'] }, 'phi3small.dummy_token_indices', /missing/);
   });
 });

@@ -227,7 +227,7 @@ function phi3smallKeys(meta: GGUFFile['metadata'], p: string, s: { nHeads: numbe
   const u = (key: string) => positive(`${p}${key}`, getU32(meta, `${p}${key}`));
   const vertStride = u('attention.block_sparse.vert_stride');
   const homo = getBool(meta, `${p}attention.block_sparse.homo_head`);
-  const masked = Array.from(meta.has(`${p}dummy_token_indices`) ? getNumberArray(meta, `${p}dummy_token_indices`) : []);
+  const masked = Array.from(getNumberArray(meta, `${p}dummy_token_indices`));
   for (const id of masked) {
     if (!(Number.isInteger(id) && id >= 0 && id < s.vocabSize)) throw bad(`${p}dummy_token_indices`, `dummy token id ${id} is outside the vocabulary (${s.vocabSize})`);
   }
