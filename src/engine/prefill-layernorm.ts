@@ -10,7 +10,8 @@
  *               gu = Wup xb;  h = gegelu(gu + bup);  x += Wdown h
  *   logits = Wout LN(x[m-1] += bdown) wf s + bf s;  logits[masked] = MASKED_LOGIT
  *
- * 11 dispatches per layer (the attention's count as AttentionKernel.encode makes it).
+ * 9 dispatches per layer plus the attention's (AttentionKernel.encode: 1 tiled, or 2 for a short
+ * chunk on the split-K path with its merge).
  */
 import type { ModelConfig } from '../model/config.ts';
 import type { AttentionBinding } from '../kernels/attention.ts';
