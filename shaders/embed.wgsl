@@ -1,4 +1,5 @@
-// Embedding gather: out[m, :] = W[ids[m], :] dequantized (exactly llama.cpp's values), for the
+// Embedding gather: out[m, :] = W[ids[m], :] * scale, dequantized (exactly llama.cpp's values;
+// scale is 1 but for Phi-3-small's mup_embedding_multiplier, and * 1 is exact), for the
 // ids that fall in this part's rows [row_offset, row_offset + rows); other ids are left alone,
 // so a row-split table is gathered by one dispatch per part into the same `out`.
 //
@@ -8,7 +9,7 @@
 //   1  ws      storage, read       array<u32>        f16 d pairs (Q4_0, Q8_0, Q6_K only)
 //   2  ids     storage, read       array<u32>        [m] token ids
 //   3  out     storage, read_write array<vec4<f32>>  [m, k]
-//   4  params  uniform             { k, rows, m, row_offset }
+//   4  params  uniform             { k, rows, m, row_offset, scale }
 // Dispatch: (ceil(k / CHUNK / WG), m, 1) workgroups of WG threads; one thread per chunk.
 
 override WG: u32 = 64u;
@@ -18,6 +19,7 @@ struct Params {
   rows: u32,
   m: u32,
   row_offset: u32,
+  scale: f32,
 }
 
 @group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
@@ -39,6 +41,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let w = dequant_chunk(id - params.row_offset, c);
   let base = m * (params.k / 4u);
   for (var j = 0u; j < CHUNK_VECS; j++) {
-    out[base + chunk_vec(c, j)] = w[j];
+    out[base + chunk_vec(c, j)] = w[j] * params.scale;
   }
 }

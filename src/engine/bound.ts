@@ -197,18 +197,25 @@ export class BoundSwiglu extends Owner implements Encodable {
   }
 }
 
-/** x[m, :] = table[ids[m], :], one dispatch per part of the table. */
+/** x[m, :] = table[ids[m], :] * scale, one dispatch per part of the table. */
 export class BoundEmbed extends Owner {
   private readonly kernel: EmbedKernel;
   private readonly parts: { k: number; rows: number; rowOffset: number; group: GPUBindGroup; params: GPUBuffer }[];
   private m: number;
 
-  constructor(kernels: Kernels, table: Linear, ids: GPUBuffer, x: GPUBuffer, m: number) {
+  constructor(
+    kernels: Kernels,
+    table: Linear,
+    ids: GPUBuffer,
+    x: GPUBuffer,
+    m: number,
+    private readonly scale = 1,
+  ) {
     super();
     const kernel = (this.kernel = kernels.embed(table.format));
     this.m = m;
     this.parts = table.parts.map(({ weight, rowOffset }) => {
-      const params = this.own(kernel.createParams(weight.k, weight.rows, m, rowOffset));
+      const params = this.own(kernel.createParams(weight.k, weight.rows, m, rowOffset, scale));
       return { k: weight.k, rows: weight.rows, rowOffset, group: kernel.bind(weight, ids, x, params), params };
     });
   }
@@ -217,7 +224,7 @@ export class BoundEmbed extends Owner {
   setTokens(m: number): void {
     if (m === this.m) return;
     this.m = m;
-    for (const p of this.parts) this.kernel.writeParams(p.params, p.k, p.rows, m, p.rowOffset);
+    for (const p of this.parts) this.kernel.writeParams(p.params, p.k, p.rows, m, p.rowOffset, this.scale);
   }
 
   encode(pass: GPUComputePassEncoder): void {

@@ -12,7 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import { gpuForTests } from '../gpu/test-gpu.ts';
 import { Engine } from './engine.ts';
-import { openTestModel, readLogits } from './test-engine.ts';
+import { countingDevice, openTestModel, readLogits } from './test-engine.ts';
 import { promptIds } from '../../scripts/prompts.ts';
 import { variantFamilies } from './candidates.ts';
 import { tablePlan, withChoice, type KernelPlan, type KernelRole } from './plan.ts';
@@ -21,26 +21,6 @@ import type { ModelConfig } from '../model/config.ts';
 import type { ModelOptions } from '../../scripts/test-model-spec.ts';
 
 const gpu = gpuForTests();
-
-/** A device whose createBuffer / createBindGroup calls are counted (everything else forwarded). */
-function countingDevice(real: GPUDevice) {
-  const counts = { createBuffer: 0, createBindGroup: 0, bufferBytes: 0 };
-  const proxy = new Proxy(real, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target) as unknown;
-      if (typeof value !== 'function') return value;
-      if (prop === 'createBuffer' || prop === 'createBindGroup') {
-        return (...args: unknown[]) => {
-          counts[prop]++;
-          if (prop === 'createBuffer') counts.bufferBytes += (args[0] as GPUBufferDescriptor).size;
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      }
-      return (value as (...a: unknown[]) => unknown).bind(target);
-    },
-  });
-  return { device: proxy, counts };
-}
 
 /**
  * The table's plan, and one with the real-GPU variants the device can run on every role at once

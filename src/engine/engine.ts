@@ -22,11 +22,28 @@ import type { KernelPlan } from './plan.ts';
 import { StepState } from './state.ts';
 import { PrefillGraph } from './prefill.ts';
 import { DecodeGraph } from './decode.ts';
+import { LayerNormDecodeGraph } from './decode-layernorm.ts';
+import { LayerNormPrefillGraph } from './prefill-layernorm.ts';
+import type { PassFactory } from './profile.ts';
 import { Sampler, type GeneratedToken } from './sampler.ts';
 import { ContextFullError, InvalidRequestError } from '../common/errors.ts';
 import { CountingPass, type DispatchProfiler, type StepPass } from './profile.ts';
 
 export type { GeneratedToken } from './sampler.ts';
+
+/** A graph of one token (decode.ts, decode-layernorm.ts). */
+interface DecodeStep {
+  encode(pos: number, begin: PassFactory, tail?: (pass: GPUComputePassEncoder) => void): number;
+  readonly bytes: number;
+  destroy(): void;
+}
+
+/** A graph of a chunk of tokens (prefill.ts, prefill-layernorm.ts). */
+interface PrefillStep {
+  encode(enc: GPUCommandEncoder, pos0: number, m: number, begin: PassFactory, tail?: (pass: GPUComputePassEncoder) => void): number;
+  readonly bytes: number;
+  destroy(): void;
+}
 
 export interface EngineOptions {
   /** Positions the KV cache holds (default: the model's context length). */
@@ -105,8 +122,8 @@ export class Engine {
   /** Token ids whose K/V are in the cache, in order. */
   private cached: number[] = [];
   private readonly state: StepState;
-  private readonly prefillGraph: PrefillGraph;
-  private readonly decodeGraph: DecodeGraph;
+  private readonly prefillGraph: PrefillStep;
+  private readonly decodeGraph: DecodeStep;
   private readonly sampler: Sampler;
   private readonly stepBytes = new ArrayBuffer(stepUniforms.byteSize);
 
@@ -124,8 +141,10 @@ export class Engine {
     const keep = <T extends { destroy(): void }>(x: T): T => (made.push(x), x);
     try {
       this.state = keep(new StepState(device, kernels, cfg, weights, { maxCtx: this.maxCtx, chunk: this.chunk, slidingWindow: opts.slidingWindow !== false, kvType: kernels.kvType }));
-      this.prefillGraph = keep(new PrefillGraph(kernels, cfg, weights, this.state));
-      this.decodeGraph = keep(new DecodeGraph(kernels, cfg, weights, this.state));
+      // phi3small's layer (LayerNorm, biases, GeGeLU) has graphs of its own; phi3 and llama share theirs
+      const small = cfg.arch === 'phi3small';
+      this.prefillGraph = keep(small ? new LayerNormPrefillGraph(kernels, cfg, weights, this.state) : new PrefillGraph(kernels, cfg, weights, this.state));
+      this.decodeGraph = keep(small ? new LayerNormDecodeGraph(kernels, cfg, weights, this.state) : new DecodeGraph(kernels, cfg, weights, this.state));
       this.sampler = keep(new Sampler(device, kernels.sample, this.state.logits, cfg.vocabSize, opts.penaltyWindow ?? 64));
     } catch (e) {
       for (const x of made) x.destroy();

@@ -6,13 +6,32 @@
  *   x = embed[token]
  *   per layer:  x += Wo · attn(rope(Wqkv · norm(x)))   ;   x += Wdown · (silu(gate) * up)(Wup · norm(x))
  *   logits = Wout · norm(x)
+ *
+ * phi3small (src/model/PHI3SMALL.md) in the same loop: x = embed[token] * embeddingScale; norm is
+ * LayerNorm (w, b); every projection adds its bias; scores are q.k * attentionScale over the keys
+ * keyVisible allows (the block-sparse pattern on sparse layers); the feed-forward is GeGeLU; the
+ * logits are multiplied by logitScale after the head, and the masked ids set to MASKED_LOGIT.
  */
-import { kvTypeProblem, type KvType, type ModelConfig } from '../model/config.ts';
+import { isDenseLayer, kvTypeProblem, ropeAttnFactorFor, type KvType, type ModelConfig } from '../model/config.ts';
+import { keyVisible } from '../kernels/attention.ts';
+import { MASKED_LOGIT } from '../kernels/logit_mask.ts';
 import { roundQ8 } from '../kernels/kv-cache.ref.ts';
 import type { ByteSource, GGUFFile } from '../model/gguf-types.ts';
 import { dequantize, f16ToF32, f32ToF16 } from '../model/quant/index.ts';
 
+/** phi3small's biases of one layer. */
+export interface RefBiases {
+  attnNorm: Float32Array; // [dim]
+  qkv: Float32Array; // [dim + 2*kvDim]
+  wo: Float32Array; // [dim]
+  ffnNorm: Float32Array; // [dim]
+  up: Float32Array; // [2*ffn]: gelu half, then linear half
+  down: Float32Array; // [dim]
+}
+
 export interface RefLayer {
+  /** Present iff cfg.biases. */
+  bias?: RefBiases;
   attnNorm: Float32Array; // [dim]
   wqkv: Float32Array; // [dim + 2*kvDim][dim]: q rows, then k, then v
   wo: Float32Array; // [dim][dim]
@@ -26,6 +45,7 @@ export interface RefWeights {
   tokenEmbd: Float32Array; // [vocab][dim]
   layers: RefLayer[];
   outputNorm: Float32Array; // [dim]
+  outputNormBias?: Float32Array; // [dim], iff cfg.biases
   output: Float32Array; // [vocab][dim]
   ropeFactorsLong?: Float32Array; // [ropeDim/2]
   ropeFactorsShort?: Float32Array;
@@ -55,6 +75,16 @@ export async function loadRefWeights(file: GGUFFile, src: ByteSource, cfg: Model
   for (let l = 0; l < cfg.nLayers; l++) {
     const b = `blk.${l}.`;
     layers.push({
+      bias: cfg.biases
+        ? {
+            attnNorm: await get(`${b}attn_norm.bias`),
+            qkv: await get(`${b}attn_qkv.bias`),
+            wo: await get(`${b}attn_output.bias`),
+            ffnNorm: await get(`${b}ffn_norm.bias`),
+            up: await get(`${b}ffn_up.bias`),
+            down: await get(`${b}ffn_down.bias`),
+          }
+        : undefined,
       attnNorm: await get(`${b}attn_norm.weight`),
       wqkv: cfg.fused ? await get(`${b}attn_qkv.weight`) : concat(await get(`${b}attn_q.weight`), await get(`${b}attn_k.weight`), await get(`${b}attn_v.weight`)),
       wo: await get(`${b}attn_output.weight`),
@@ -69,6 +99,7 @@ export async function loadRefWeights(file: GGUFFile, src: ByteSource, cfg: Model
     tokenEmbd,
     layers,
     outputNorm: await get('output_norm.weight'),
+    outputNormBias: cfg.biases ? await get('output_norm.bias') : undefined,
     output: cfg.tiedOutput ? tokenEmbd : await get('output.weight'),
     ropeFactorsLong: cfg.ropeFactorsLong ? await get('rope_factors_long.weight') : undefined,
     ropeFactorsShort: cfg.ropeFactorsShort ? await get('rope_factors_short.weight') : undefined,
@@ -92,6 +123,25 @@ function rmsnorm(x: Float32Array, w: Float32Array, eps: number): Float32Array {
   const scale = 1 / Math.sqrt(ss / x.length + eps);
   const y = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) y[i] = w[i] * (x[i] * scale);
+  return y;
+}
+
+/** LayerNorm: (x - mean) / sqrt(var + eps) * w + b, sums in f64. */
+function layernorm(x: Float32Array, w: Float32Array, b: Float32Array, eps: number): Float32Array {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i];
+  const mean = s / x.length;
+  let ss = 0;
+  for (let i = 0; i < x.length; i++) ss += (x[i] - mean) ** 2;
+  const scale = 1 / Math.sqrt(ss / x.length + eps);
+  const y = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) y[i] = (x[i] - mean) * scale * w[i] + b[i];
+  return y;
+}
+
+/** y += b (a projection's bias), when there is one. */
+function addBias(y: Float32Array, b: Float32Array | undefined): Float32Array {
+  if (b) for (let i = 0; i < y.length; i++) y[i] += b[i];
   return y;
 }
 
@@ -141,8 +191,18 @@ export class RefModel {
     this.v = Array.from({ length: cfg.nLayers }, () => new Float32Array(this.maxCtx * cfg.kvDim));
   }
 
+  /** The layer's input norm: RMSNorm (w), or LayerNorm (w, b) for cfg.norm 'layer'. */
+  private norm(x: Float32Array, w: Float32Array, b: Float32Array | undefined): Float32Array {
+    if (this.cfg.norm === 'layer') {
+      if (!b) throw new Error('reference: LayerNorm without a bias');
+      return layernorm(x, w, b, this.cfg.normEps);
+    }
+    return rmsnorm(x, w, this.cfg.normEps);
+  }
+
   private rope(vec: Float32Array, offset: number, pos: number): void {
-    const { ropeDim, ropeTheta, ropeStyle, ropeAttnFactor } = this.cfg;
+    const { ropeDim, ropeTheta, ropeStyle } = this.cfg;
+    const ropeAttnFactor = ropeAttnFactorFor(this.cfg, this.maxCtx);
     const half = ropeDim / 2;
     for (let i = 0; i < half; i++) {
       const theta = (pos * Math.pow(ropeTheta, (-2 * i) / ropeDim)) / (this.ropeFactors ? this.ropeFactors[i] : 1);
@@ -158,16 +218,19 @@ export class RefModel {
 
   /** Runs one token at position this.pos and returns its hidden state before the final norm. */
   private step(token: number): Float32Array {
-    const { dim, nHeads, nKvHeads, headDim, kvDim, ffnDim, normEps } = this.cfg;
+    const { dim, nHeads, nKvHeads, headDim, kvDim, ffnDim } = this.cfg;
     const pos = this.pos;
     if (pos >= this.maxCtx) throw new Error(`reference: context full (${this.maxCtx})`);
     const x = this.w.tokenEmbd.slice(token * dim, (token + 1) * dim);
+    if (this.cfg.embeddingScale !== 1) for (let i = 0; i < dim; i++) x[i] *= this.cfg.embeddingScale;
     const group = nHeads / nKvHeads;
-    const scale = 1 / Math.sqrt(headDim);
+    const scale = this.cfg.attentionScale;
     for (let l = 0; l < this.cfg.nLayers; l++) {
       const L = this.w.layers[l];
+      const B = L.bias;
+      const sparse = isDenseLayer(this.cfg, l) ? undefined : this.cfg.blockSparse;
       // attention
-      const qkv = matvec(L.wqkv, rmsnorm(x, L.attnNorm, normEps), dim + 2 * kvDim, dim);
+      const qkv = addBias(matvec(L.wqkv, this.norm(x, L.attnNorm, B?.attnNorm), dim + 2 * kvDim, dim), B?.qkv);
       for (let h = 0; h < nHeads; h++) this.rope(qkv, h * headDim, pos);
       for (let h = 0; h < nKvHeads; h++) this.rope(qkv, dim + h * headDim, pos);
       const kc = this.k[l];
@@ -189,6 +252,11 @@ export class RefModel {
         const kvh = Math.floor(h / group);
         let max = -Infinity;
         for (let j = first; j <= pos; j++) {
+          // a key the block-sparse pattern hides weighs 0 (the key at pos itself is always visible)
+          if (sparse && !keyVisible(sparse, h, pos, j)) {
+            scores[j] = -Infinity;
+            continue;
+          }
           let s = 0;
           for (let d = 0; d < headDim; d++) s += qkv[h * headDim + d] * kc[j * kvDim + kvh * headDim + d];
           scores[j] = s * scale;
@@ -202,16 +270,25 @@ export class RefModel {
           att[h * headDim + d] = acc / sum;
         }
       }
-      const o = matvec(L.wo, att, dim, dim);
+      const o = addBias(matvec(L.wo, att, dim, dim), B?.wo);
       for (let i = 0; i < dim; i++) x[i] += o[i];
       // feed-forward
-      const gu = matvec(L.wup, rmsnorm(x, L.ffnNorm, normEps), 2 * ffnDim, dim);
+      const gu = addBias(matvec(L.wup, this.norm(x, L.ffnNorm, B?.ffnNorm), 2 * ffnDim, dim), B?.up);
       const hbuf = new Float32Array(ffnDim);
-      for (let i = 0; i < ffnDim; i++) {
-        const g = gu[i];
-        hbuf[i] = (g / (1 + Math.exp(-g))) * gu[ffnDim + i];
+      if (this.cfg.ffnAct === 'gegelu') {
+        const limit = this.cfg.gegeluLimit;
+        for (let i = 0; i < ffnDim; i++) {
+          const g = Math.min(gu[i], limit);
+          const u = Math.min(Math.max(gu[ffnDim + i], -limit), limit);
+          hbuf[i] = (g / (1 + Math.exp(-1.702 * g))) * (u + 1);
+        }
+      } else {
+        for (let i = 0; i < ffnDim; i++) {
+          const g = gu[i];
+          hbuf[i] = (g / (1 + Math.exp(-g))) * gu[ffnDim + i];
+        }
       }
-      const down = matvec(L.wdown, hbuf, dim, ffnDim);
+      const down = addBias(matvec(L.wdown, hbuf, dim, ffnDim), B?.down);
       for (let i = 0; i < dim; i++) x[i] += down[i];
     }
     this.pos++;
@@ -229,8 +306,12 @@ export class RefModel {
   }
 
   private logits(x: Float32Array): Float32Array {
-    const { dim, vocabSize, normEps } = this.cfg;
-    return matvec(this.w.output, rmsnorm(x, this.w.outputNorm, normEps), vocabSize, dim);
+    const { dim, vocabSize, logitScale, maskedIds } = this.cfg;
+    const logits = matvec(this.w.output, this.norm(x, this.w.outputNorm, this.w.outputNormBias), vocabSize, dim);
+    if (logitScale !== 1) for (let i = 0; i < vocabSize; i++) logits[i] *= logitScale;
+    // the engine's finite stand-in for -inf: exp(MASKED_LOGIT - max) is 0 in f32 and f64 alike
+    for (const id of maskedIds) logits[id] = MASKED_LOGIT;
+    return logits;
   }
 }
 

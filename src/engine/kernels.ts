@@ -13,6 +13,10 @@ import { RopeKvKernel } from '../kernels/rope_kv.ts';
 import { AttentionKernel, decodeChunkOf } from '../kernels/attention.ts';
 import { SiluMulKernel } from '../kernels/silu_mul.ts';
 import { SampleKernel } from '../kernels/sample.ts';
+import { LayerNormKernel } from '../kernels/layernorm.ts';
+import { BiasAddKernel } from '../kernels/bias_add.ts';
+import { GegeluKernel } from '../kernels/gegelu.ts';
+import { LogitMaskKernel } from '../kernels/logit_mask.ts';
 import { NormMatvecKernel } from '../kernels/norm-matvec.ts';
 import { SwigluMatvecKernel } from '../kernels/swiglu-matvec.ts';
 import { formatInfo, hasF16Decoder, type WeightFormat } from '../kernels/weight-formats.ts';
@@ -49,6 +53,10 @@ export class Kernels {
   private attentionK?: AttentionKernel;
   private siluMulK?: SiluMulKernel;
   private sampleK?: SampleKernel;
+  private layernormK?: LayerNormKernel;
+  private biasAddK?: BiasAddKernel;
+  private gegeluK?: GegeluKernel;
+  private logitMaskK?: LogitMaskKernel;
 
   get rmsnorm(): RmsNormKernel {
     return (this.rmsnormK ??= new RmsNormKernel(this.device));
@@ -69,6 +77,23 @@ export class Kernels {
 
   get sample(): SampleKernel {
     return (this.sampleK ??= new SampleKernel(this.device));
+  }
+
+  // phi3small's (made only by its graphs)
+  get layernorm(): LayerNormKernel {
+    return (this.layernormK ??= new LayerNormKernel(this.device));
+  }
+
+  get biasAdd(): BiasAddKernel {
+    return (this.biasAddK ??= new BiasAddKernel(this.device));
+  }
+
+  get gegelu(): GegeluKernel {
+    return (this.gegeluK ??= new GegeluKernel(this.device));
+  }
+
+  get logitMask(): LogitMaskKernel {
+    return (this.logitMaskK ??= new LogitMaskKernel(this.device));
   }
 
   /**

@@ -77,3 +77,23 @@ export async function expectLlamaGreedy(engine: Engine, prompt: number[], trace:
   });
   return worstP;
 }
+
+/** A device whose createBuffer / createBindGroup calls are counted (everything else forwarded). */
+export function countingDevice(real: GPUDevice) {
+  const counts = { createBuffer: 0, createBindGroup: 0, bufferBytes: 0 };
+  const proxy = new Proxy(real, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      if (prop === 'createBuffer' || prop === 'createBindGroup') {
+        return (...args: unknown[]) => {
+          counts[prop]++;
+          if (prop === 'createBuffer') counts.bufferBytes += (args[0] as GPUBufferDescriptor).size;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      return (value as (...a: unknown[]) => unknown).bind(target);
+    },
+  });
+  return { device: proxy, counts };
+}

@@ -32,7 +32,19 @@ export interface Linear {
   fileBytes: number;
 }
 
+/** phi3small's bias vectors of one layer (f32): the norms' and the projections'. */
+export interface LayerBiases {
+  attnNorm: GPUBuffer; // [dim]
+  qkv: GPUBuffer; // [dim + 2 kvDim]
+  wo: GPUBuffer; // [dim]
+  ffnNorm: GPUBuffer; // [dim]
+  up: GPUBuffer; // [2 ffn]: gelu half, then the linear half
+  down: GPUBuffer; // [dim]
+}
+
 export interface LayerWeights {
+  /** Present iff cfg.biases. */
+  bias?: LayerBiases;
   attnNorm: GPUBuffer;
   qkv: Linear;
   wo: Linear;
@@ -45,7 +57,14 @@ export interface LayerWeights {
 export interface ModelWeights {
   embed: Linear;
   layers: LayerWeights[];
+  /**
+   * The final norm's weight (and, with cfg.biases, its bias), both multiplied by cfg.logitScale:
+   * for LayerNorm, head(LN(x) w s + b s) = s head(LN(x) w + b), exactly when s is a power of two
+   * (each rounding commutes with it, barring underflow): Phi-3-small's 1/8. For other s each
+   * element is rounded once more (1 ulp).
+   */
   outputNorm: GPUBuffer;
+  outputNormBias?: GPUBuffer;
   output: Linear;
   /** [ropeDim/2] f32, the factor set chosen for the context length, if the file has any. */
   ropeFactors?: GPUBuffer;
@@ -101,14 +120,15 @@ export class WeightLoader {
     this.onProgress?.({ tensor: name, bytesDone: this.done, bytesTotal: this.total });
   }
 
-  /** A 1-D f32 vector (norm weights, rope factors), dequantized if stored otherwise; filled by fill(). */
-  vector(name: string): GPUBuffer {
+  /** A 1-D f32 vector (norm weights, biases, rope factors) times `scale`, dequantized if stored otherwise; filled by fill(). */
+  vector(name: string, scale = 1): GPUBuffer {
     const t = this.tensor(name);
     const buf = createStorage(this.device, t.nelements * 4, name);
     this.buffers.push(buf);
     this.jobs.push(async () => {
       const raw = await this.src.read(this.file.dataOffset + t.offset, t.nbytes);
       const values = dequantize(t.type, raw, t.nelements);
+      if (scale !== 1) for (let i = 0; i < values.length; i++) values[i] *= scale;
       this.device.queue.writeBuffer(buf, 0, values.buffer, values.byteOffset, values.byteLength);
       this.progress(name, t.nbytes);
     });
@@ -197,7 +217,18 @@ export function planWeights(
     const layers: LayerWeights[] = [];
     for (let l = 0; l < cfg.nLayers; l++) {
       const b = `blk.${l}.`;
+      const bias: LayerBiases | undefined = cfg.biases
+        ? {
+            attnNorm: L.vector(`${b}attn_norm.bias`),
+            qkv: L.vector(`${b}attn_qkv.bias`),
+            wo: L.vector(`${b}attn_output.bias`),
+            ffnNorm: L.vector(`${b}ffn_norm.bias`),
+            up: L.vector(`${b}ffn_up.bias`),
+            down: L.vector(`${b}ffn_down.bias`),
+          }
+        : undefined;
       layers.push({
+        bias,
         attnNorm: L.vector(`${b}attn_norm.weight`),
         qkv: L.linear(cfg.fused ? [`${b}attn_qkv.weight`] : [`${b}attn_q.weight`, `${b}attn_k.weight`, `${b}attn_v.weight`]),
         wo: L.linear([`${b}attn_output.weight`]),
@@ -208,14 +239,15 @@ export function planWeights(
     }
     const embed = L.linear(['token_embd.weight']);
     const output = cfg.tiedOutput ? embed : L.linear(['output.weight']);
-    const outputNorm = L.vector('output_norm.weight');
+    const outputNorm = L.vector('output_norm.weight', cfg.logitScale);
+    const outputNormBias = cfg.biases ? L.vector('output_norm.bias', cfg.logitScale) : undefined;
     // llama.cpp picks LongRoPE's factor set statically from the context it runs with (PHI3.md 1.2).
     const useLong = opts.contextLength > cfg.originalContextLength;
     const factorName = useLong
       ? cfg.ropeFactorsLong ? 'rope_factors_long.weight' : cfg.ropeFactorsShort ? 'rope_factors_short.weight' : undefined
       : cfg.ropeFactorsShort ? 'rope_factors_short.weight' : cfg.ropeFactorsLong ? 'rope_factors_long.weight' : undefined;
     const ropeFactors = factorName ? L.vector(factorName) : undefined;
-    const weights = { embed, layers, outputNorm, output, ropeFactors, totalBytes: L.total, bufferBytes: L.bufferBytes, destroy: () => L.destroyAll() };
+    const weights = { embed, layers, outputNorm, outputNormBias, output, ropeFactors, totalBytes: L.total, bufferBytes: L.bufferBytes, destroy: () => L.destroyAll() };
     return { weights, fill: () => L.fill() };
   } catch (e) {
     L.destroyAll();

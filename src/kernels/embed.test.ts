@@ -16,11 +16,11 @@ import type { WeightPart } from './test-weights.ts';
 const gpu = gpuForTests();
 
 /** out [m, k] gathered from the table parts, one dispatch per part into a zeroed output. */
-function runEmbed(kernel: EmbedKernel, parts: readonly WeightPart[], ids: Uint32Array): Promise<Float32Array> {
+function runEmbed(kernel: EmbedKernel, parts: readonly WeightPart[], ids: Uint32Array, scale = 1): Promise<Float32Array> {
   const k = parts[0].weight.k;
   return runOnce(gpu.device, [ids], new Float32Array(ids.length * k), (pass, [idb], out) =>
     parts.map(({ weight, rowOffset }) => {
-      const params = kernel.createParams(weight.k, weight.rows, ids.length, rowOffset);
+      const params = kernel.createParams(weight.k, weight.rows, ids.length, rowOffset, scale);
       kernel.encode(pass, kernel.bind(weight, idb, out, params), weight.k, ids.length);
       return params;
     }),
@@ -74,5 +74,22 @@ describe('embed: gathered rows equal llama.cpp dequantization bit for bit', () =
     destroyWeight(second.weight);
     expect([...got.subarray(0, 64)].every((v) => v === 0)).toBe(true); // the output starts zeroed
     expect(firstBitDiff(got.subarray(64), tw.w.subarray(15 * 64, 16 * 64))).toBeNull();
+  });
+
+  it('with a scale (Phi-3-small mup_embedding_multiplier): each value times the scale, one f32 product, bit for bit', async () => {
+    const rng = new Rng(33);
+    for (const type of [GgmlType.F32, GgmlType.F16, GgmlType.Q4_K]) {
+      const rows = 20;
+      const k = kStep(type) * (kStep(type) === 8 ? 16 : 1);
+      const tw = makeWeight(type, rows, k, rng);
+      const ids = new Uint32Array([19, 0, 7, 7]);
+      const kernel = new EmbedKernel(gpu.device, formatOf(type));
+      const weight = uploadTestWeight(gpu.device, tw);
+      const scale = Math.fround(10.5);
+      const got = await runEmbed(kernel, [{ weight, rowOffset: 0 }], ids, scale);
+      destroyWeight(weight);
+      const want = embedRef(tw.w, k, ids).map((v) => Math.fround(v * scale));
+      expect(firstBitDiff(got, want), formatOf(type)).toBeNull();
+    }
   });
 });

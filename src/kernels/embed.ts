@@ -4,13 +4,14 @@ import { WeightKernel, createUniform, writeUniform } from './compute-kernel.ts';
 import { formatInfo, weightShader } from './weight-formats.ts';
 import type { GpuWeight, WeightFormat } from './weight-formats.ts';
 
-/** Embedding gather out[m, :] = W[ids[m], :] over repacked weights (see shaders/embed.wgsl). */
+/** Embedding gather out[m, :] = W[ids[m], :] * scale over repacked weights (see shaders/embed.wgsl); scale 1 is exact. */
 export class EmbedKernel {
   static readonly uniforms = new UniformLayout([
     ['k', 'u32'],
     ['rows', 'u32'],
     ['m', 'u32'],
     ['rowOffset', 'u32'],
+    ['scale', 'f32'],
   ] as const);
 
   private readonly kernel: WeightKernel;
@@ -23,15 +24,15 @@ export class EmbedKernel {
     this.kernel = new WeightKernel(device, format, { label: `embed.${format}`, code: weightShader(format, driver), constants: { WG: workgroupSize } });
   }
 
-  /** Uniform buffer for one table (part) holding rows [rowOffset, rowOffset + rows) and m ids. */
-  createParams(k: number, rows: number, m: number, rowOffset = 0): GPUBuffer {
+  /** Uniform buffer for one table (part) holding rows [rowOffset, rowOffset + rows), m ids, and the factor every value is multiplied by. */
+  createParams(k: number, rows: number, m: number, rowOffset = 0, scale = 1): GPUBuffer {
     const buf = createUniform(this.device, EmbedKernel.uniforms, `embed.${this.format}.params`);
-    this.writeParams(buf, k, rows, m, rowOffset);
+    this.writeParams(buf, k, rows, m, rowOffset, scale);
     return buf;
   }
 
-  writeParams(buf: GPUBuffer, k: number, rows: number, m: number, rowOffset = 0): void {
-    writeUniform(this.device, buf, EmbedKernel.uniforms, { k, rows, m, rowOffset });
+  writeParams(buf: GPUBuffer, k: number, rows: number, m: number, rowOffset = 0, scale = 1): void {
+    writeUniform(this.device, buf, EmbedKernel.uniforms, { k, rows, m, rowOffset, scale });
   }
 
   /** ids: [m] u32, out: [m, k] f32. */

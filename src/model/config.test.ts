@@ -28,6 +28,8 @@ describe('modelConfigFromGGUF', () => {
       contextLength: 4096, originalContextLength: 4096, ropeTheta: 10000, ropeDim: 16, ropeStyle: 'neox',
       normEps: Math.fround(1e-5), slidingWindow: 2047, ropeAttnFactor: 1,
       ropeFactorsLong: false, ropeFactorsShort: false, fused: true, tiedOutput: false,
+      norm: 'rms', biases: false, ffnAct: 'swiglu', gegeluLimit: 0, embeddingScale: 1, attentionScale: 1 / 4, logitScale: 1,
+      denseEvery: 1, maskedIds: [],
     } satisfies ModelConfig);
   });
 
