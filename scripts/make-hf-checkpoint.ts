@@ -26,11 +26,11 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { f32ToBf16 } from '../src/model/quant/index.ts';
 import { Rng } from '../src/util/rng.ts';
+import { jsTiktokenRanks } from './bpe-vocab.ts';
 
 /** The chat template of microsoft/Phi-3-small-{8k,128k}-instruct tokenizer_config.json. */
 export const PHI3_SMALL_CHAT_TEMPLATE =
@@ -350,19 +350,8 @@ export function hfTokenizerConfig(c: Phi3SmallShape): Record<string, unknown> {
 
 /** cl100k_base's mergeable ranks from js-tiktoken: token bytes by rank (0..100255). */
 export function cl100kRanks(): Uint8Array[] {
-  const require = createRequire(import.meta.url);
-  const file = require.resolve('js-tiktoken/ranks/cl100k_base');
-  const json = require(file) as { default?: { bpe_ranks: string }; bpe_ranks?: string };
-  const bpeRanks = json.bpe_ranks ?? json.default?.bpe_ranks ?? '';
-  // js-tiktoken's format: lines "<!> <first rank> <base64 token> <base64 token> ...".
-  const byRank: Uint8Array[] = [];
-  for (const line of bpeRanks.split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 2) continue;
-    const first = Number(f[1]);
-    for (let i = 2; i < f.length; i++) byRank[first + i - 2] = new Uint8Array(Buffer.from(f[i], 'base64'));
-  }
-  if (byRank.length !== 100256 || byRank.some((b) => b === undefined)) throw new Error(`make-hf-checkpoint: unexpected cl100k_base ranks in ${file} (${byRank.length})`);
+  const byRank = jsTiktokenRanks('cl100k_base');
+  if (byRank.length !== 100256) throw new Error(`make-hf-checkpoint: js-tiktoken's cl100k_base has ${byRank.length} ranks, not 100256`);
   return byRank;
 }
 
