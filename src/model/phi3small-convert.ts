@@ -13,6 +13,7 @@ import { ModelFormatError } from '../common/errors.ts';
 import { GGMLType, GGUFValueType, type ByteSource } from './gguf-types.ts';
 import { GGUFWriter, writeGGUF, type ByteSink } from './gguf-write.ts';
 import { quantize } from './quant/index.ts';
+import { q4KMType } from './quant-mix.ts';
 import { bf16ToF32, readSafetensorsRows, type SafetensorsTensor } from './safetensors.ts';
 import { PHI3_SMALL_EOT_ID, PHI3_SMALL_VOCAB_SIZE, parseTiktoken, phi3SmallVocab } from './tiktoken-vocab.ts';
 
@@ -173,12 +174,6 @@ export const CONVERT_TYPES: readonly ConvertType[] = ['f16', 'bf16', 'q8_0', 'q4
 /** general.file_type (llama_ftype) of each output type. */
 const FILE_TYPE: Record<ConvertType, number> = { f16: 1, bf16: 32, q8_0: 7, q4_k_m: 15 };
 
-/** llama.cpp's use_more_bits: the first and last eighth of the layers and every third between. */
-function moreBitsLayer(i: number, n: number): boolean {
-  const e = Math.trunc(n / 8);
-  return i < e || i >= Math.trunc((7 * n) / 8) || (i - e) % 3 === 2;
-}
-
 /**
  * The ggml type of a weight matrix. q4_k_m follows llama.cpp's choices for LLAMA_FTYPE_MOSTLY_Q4_K_M:
  * the output (here the tied token_embd, which llama.cpp treats as the output when there is no
@@ -192,10 +187,7 @@ export function weightType(type: ConvertType, name: string, layer: number, nLaye
     case 'q8_0': return GGMLType.Q8_0;
     case 'q4_k_m': {
       if (rowLen % 256 !== 0) return GGMLType.Q8_0;
-      if (name === 'token_embd.weight' || name === 'output.weight') return GGMLType.Q6_K;
-      if (name.endsWith('attn_qkv.weight')) return GGMLType.Q5_K;
-      if (name.endsWith('ffn_down.weight')) return moreBitsLayer(layer, nLayers) ? GGMLType.Q6_K : GGMLType.Q4_K;
-      return GGMLType.Q4_K;
+      return q4KMType(name === 'token_embd.weight' ? 'output.weight' : name, layer, nLayers);
     }
   }
 }
@@ -274,9 +266,16 @@ export interface ConvertProgress {
   totalBytes: number;
 }
 
+/** Encodes whole rows of bf16 into a ggml type (a worker pool can do it off the main thread). */
+export type RowEncoder = (type: GGMLType, bf16: Uint8Array) => Promise<Uint8Array>;
+
 export interface ConvertOptions {
   type: ConvertType;
   onTensor?: (p: ConvertProgress) => void;
+  /** Encodes chunks of a weight matrix; default: in this thread. */
+  encode?: RowEncoder;
+  /** Chunks of one tensor encoded at once (with `encode`); default 1. Output order is kept. */
+  inFlight?: number;
 }
 
 /** Output rows per chunk: about 16 MiB of f32 at a time. */
@@ -388,7 +387,7 @@ function encodeRows(type: GGMLType, bf16: Uint8Array): Uint8Array {
 }
 
 /** A planned tensor's output bytes, in chunks of whole rows, read from the checkpoint a range at a time. */
-async function* tensorData(p: PlannedTensor, tensors: ReadonlyMap<string, LocatedTensor>): AsyncGenerator<Uint8Array> {
+async function* tensorData(p: PlannedTensor, tensors: ReadonlyMap<string, LocatedTensor>, opts: ConvertOptions): AsyncGenerator<Uint8Array> {
   if ('values' in p.source) {
     yield quantize(GGMLType.F32, p.source.values);
     return;
@@ -400,6 +399,10 @@ async function* tensorData(p: PlannedTensor, tensors: ReadonlyMap<string, Locate
   const oneD = p.source.shape.length === 1;
   const maxRows = Math.max(1, Math.floor(CHUNK_ELEMS / rowLen));
   const parts: Uint8Array[] = [];
+  const encode = opts.encode ?? ((type: GGMLType, bf16: Uint8Array) => Promise.resolve(encodeRows(type, bf16)));
+  const inFlight = Math.max(1, opts.inFlight ?? 1);
+  // Chunks being encoded, oldest first: yielded in order, at most inFlight at a time.
+  const pending: Promise<Uint8Array>[] = [];
   for (const run of p.source.runs) {
     for (let k = 0; k < run.count; k += maxRows) {
       const n = Math.min(maxRows, run.count - k);
@@ -411,10 +414,18 @@ async function* tensorData(p: PlannedTensor, tensors: ReadonlyMap<string, Locate
         rows = new Uint8Array(n * rowBytes);
         for (let i = 0; i < n; i++) rows.set(raw.subarray(i * run.stride * rowBytes, (i * run.stride + 1) * rowBytes), i * rowBytes);
       }
-      if (oneD) parts.push(rows.slice());
-      else yield encodeRows(p.type, rows);
+      if (oneD) {
+        parts.push(rows.slice());
+        continue;
+      }
+      // bf16 needs no encoding; anything else goes to the encoder, whose result may come later.
+      const job = p.type === GGMLType.BF16 ? Promise.resolve(rows) : encode(p.type, rows);
+      job.catch(() => {}); // a failure surfaces where the chunk is awaited; none is left unhandled
+      pending.push(job);
+      if (pending.length >= inFlight) yield await pending.shift()!;
     }
   }
+  while (pending.length > 0) yield await pending.shift()!;
   if (oneD) {
     const all = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
     let at = 0;
@@ -439,7 +450,7 @@ export async function convertPhi3Small(input: ConvertInput, opts: ConvertOptions
     const p = plan[i];
     opts.onTensor?.({ tensor: p.gguf, index: i, count: plan.length, doneBytes, totalBytes });
     doneBytes += sourceBytes(p);
-    return tensorData(p, input.tensors);
+    return tensorData(p, input.tensors, opts);
   }, sink);
   return { bytes, plan, hp };
 }
