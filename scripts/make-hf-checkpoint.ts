@@ -125,13 +125,13 @@ export interface HfCheckpointResult {
   seconds: number;
 }
 
-/** Standard deviation of the residual contribution the logits target: peaked but not one-hot. */
+/** Standard deviation of the logits across the vocabulary: peaked, with clear greedy margins. */
 const LOGIT_STD = 4;
 
 interface TensorSpec {
   name: string;
   shape: number[];
-  /** Rows [r0, r1) draw from normal(mean, std); a tensor lists one or more row bands. */
+  /** The normal each row (each element of a 1-D tensor) draws from. */
   dist: (row: number) => { mean: number; std: number };
 }
 
@@ -241,11 +241,11 @@ const CHUNK_ELEMS = 4 * 1024 * 1024;
 /** A tensor's bf16 bytes, little-endian, in chunks of whole rows (a row at least). */
 function* tensorChunks(t: TensorSpec, seed: number): Generator<Uint8Array> {
   const rng = new Rng((seed ^ hashName(t.name)) >>> 0);
-  const rows = t.shape.length > 1 ? t.shape[0] : t.shape[0];
+  const rows = t.shape[0];
   const rowLen = t.shape.length > 1 ? t.shape[1] : 1;
   const rowsPerChunk = Math.max(1, Math.floor(CHUNK_ELEMS / rowLen));
   const tables = new Map<string, Uint16Array>();
-  // Row-even lengths let each u32 fill two values; a 1-D tensor is drawn as one row.
+  // Rows of even length let each u32 fill two values; a 1-D tensor draws one value per element.
   const oneRow = t.shape.length === 1;
   for (let r0 = 0; r0 < rows; r0 += rowsPerChunk) {
     const nRows = Math.min(rowsPerChunk, rows - r0);
