@@ -6,6 +6,7 @@
  * the tokenizer equal to tiktoken; and every refusal, with no output file left behind.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -345,5 +346,27 @@ describe('refusals', () => {
     noLeftovers(root);
     await convertCheckpoint(ckpt['tiny/1'], out, { type: 'bf16', force: true });
     expect(sha(out)).toBe(sha(join(root, 'tiny-bf16.gguf')));
+  }, 60_000);
+});
+
+describe('the CLI', () => {
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', '--import', './scripts/register-raw.mjs', 'scripts/convert.ts', ...args], { encoding: 'utf8' });
+
+  it('prints usage, refuses an unknown --type, converts with progress, time and peak RSS', () => {
+    let r = run();
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/usage: npm run convert -- --hf DIR --out FILE\.gguf/);
+    r = run('--hf', ckpt['tiny/1'], '--out', join(root, 'cli.gguf'), '--type', 'q3_k');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/unknown --type "q3_k": one of f16, bf16, q8_0, q4_k_m/);
+    r = run('--hf', ckpt['tiny/1'], '--out', join(root, 'cli.gguf'), '--type', 'bf16');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/\[ {2}0%\] 1\/51 token_embd\.weight/);
+    expect(r.stdout).toMatch(/wrote .*cli\.gguf: [\d.]+ MB in [\d.]+ s, peak RSS \d+ MiB/);
+    r = run('--hf', ckpt['tiny/1'], '--out', join(root, 'cli.gguf'), '--type', 'bf16');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/cli\.gguf already exists \(pass --force to replace it\)/);
   }, 60_000);
 });
