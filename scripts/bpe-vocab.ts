@@ -6,14 +6,13 @@
  * - `o200kVocab()`: Phi-4-mini's layout (PHI4_MINI_VOCAB_SIZE ids): o200k_base's 199,998 tokens
  *   from the npm package js-tiktoken (ranks = ids), merges derived from the ranks, Phi-4-mini's
  *   special tokens at their ids, `[PAD<id>]` (UNUSED) everywhere else, as llama.cpp's converter
- *   pads. The merge of a token of rank r is what BPE on its bytes, with only ranks below r,
- *   leaves as its last two parts (tiktoken's merge order is the rank order).
+ *   pads. Merges come from the ranks as src/model/tiktoken-vocab.ts derives them.
  *
  * Both come as a `Vocab` (what `vocabFromMetadata` returns) and as tokenizer metadata / a
  * vocab-only GGUF that llama.cpp loads.
  */
 import { createRequire } from 'node:module';
-import { BYTE_TO_CHAR } from '../src/model/bpe-tokenizer.ts';
+import { byteMapped, mergesFromRanks } from '../src/model/tiktoken-vocab.ts';
 import { TokenType, type Vocab } from '../src/model/vocab.ts';
 import { PHI3_HPARAMS, vocabOnlyGGUF } from './phi3-vocab.ts';
 
@@ -50,35 +49,24 @@ export interface BpeVocabData {
   name: string;
 }
 
-/** Runs BPE on `parts` (byte strings) with `rankOf(pair) < limit`; returns the final parts. */
-function bpeParts(parts: string[], rankOf: (s: string) => number | undefined, limit: number): string[] {
-  for (;;) {
-    let best = -1;
-    let bestRank = limit;
-    for (let i = 0; i + 1 < parts.length; i++) {
-      const r = rankOf(parts[i] + parts[i + 1]);
-      if (r !== undefined && r < bestRank) {
-        bestRank = r;
-        best = i;
-      }
-    }
-    if (best < 0) return parts;
-    parts.splice(best, 2, parts[best] + parts[best + 1]);
+/**
+ * A js-tiktoken encoding's mergeable tokens by rank. Its format: lines
+ * "<!> <first rank> <base64 token> <base64 token> ...".
+ */
+export function jsTiktokenRanks(name: 'o200k_base' | 'cl100k_base'): Uint8Array[] {
+  const require = createRequire(import.meta.url);
+  const file = require.resolve(`js-tiktoken/ranks/${name}`);
+  const json = require(file) as { default?: { bpe_ranks: string }; bpe_ranks?: string };
+  const bpeRanks = json.bpe_ranks ?? json.default?.bpe_ranks ?? '';
+  const byRank: Uint8Array[] = [];
+  for (const line of bpeRanks.split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 2) continue;
+    const first = Number(f[1]);
+    for (let i = 2; i < f.length; i++) byRank[first + i - 2] = new Uint8Array(Buffer.from(f[i], 'base64'));
   }
-}
-
-/** Latin-1 string of bytes (one char per byte): a compact map key. */
-function latin1(b: Uint8Array): string {
-  let s = '';
-  for (const x of b) s += String.fromCharCode(x);
-  return s;
-}
-
-/** Byte-mapped token text of a Latin-1 byte string. */
-function mapped(bytes: string): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += BYTE_TO_CHAR[bytes.charCodeAt(i)];
-  return s;
+  for (let r = 0; r < byRank.length; r++) if (byRank[r] === undefined) throw new Error(`bpe-vocab: ${file} has no token of rank ${r}`);
+  return byRank;
 }
 
 let o200kCached: BpeVocabData | undefined;
@@ -86,37 +74,17 @@ let o200kCached: BpeVocabData | undefined;
 /** Phi-4-mini's 200,064-token vocabulary over o200k_base (memoized; callers must not mutate it). */
 export function o200kVocab(): BpeVocabData {
   if (o200kCached) return o200kCached;
-  const require = createRequire(import.meta.url);
-  const file = require.resolve('js-tiktoken/ranks/o200k_base');
-  const ranksJson = (require(file) as { default?: { bpe_ranks: string }; bpe_ranks?: string });
-  const bpeRanks = ranksJson.bpe_ranks ?? ranksJson.default?.bpe_ranks ?? '';
-  // js-tiktoken's format: lines "<!> <first rank> <base64 token> <base64 token> ...".
-  const byRank: string[] = [];
-  for (const line of bpeRanks.split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 2) continue;
-    const first = Number(f[1]);
-    for (let i = 2; i < f.length; i++) byRank[first + i - 2] = latin1(Buffer.from(f[i], 'base64'));
+  const byRank = jsTiktokenRanks('o200k_base');
+  if (byRank.length !== 199998 || byRank[0][0] !== 0x21 || byRank.filter((b) => b.length === 1).length !== 256) {
+    throw new Error(`bpe-vocab: unexpected o200k_base ranks (${byRank.length} tokens)`);
   }
-  if (byRank.length !== 199998 || byRank[0] !== '!' || byRank.filter((b) => b.length === 1).length !== 256) {
-    throw new Error(`bpe-vocab: unexpected o200k_base ranks in ${file} (${byRank.length} tokens)`);
-  }
-  const rankOf = new Map<string, number>();
-  byRank.forEach((b, r) => rankOf.set(b, r));
-  const merges: string[] = [];
-  for (let r = 0; r < byRank.length; r++) {
-    const b = byRank[r];
-    if (b.length < 2) continue;
-    const parts = bpeParts(Array.from(b), (s) => rankOf.get(s), r);
-    if (parts.length !== 2) throw new Error(`bpe-vocab: o200k token ${r} does not end in one merge (${parts.length} parts)`);
-    merges.push(`${mapped(parts[0])} ${mapped(parts[1])}`);
-  }
+  const merges = mergesFromRanks(byRank, 'o200k_base');
   const n = PHI4_MINI_VOCAB_SIZE;
   const tokens = new Array<string>(n);
   const types = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     if (i < byRank.length) {
-      tokens[i] = mapped(byRank[i]);
+      tokens[i] = byteMapped(byRank[i]);
       types[i] = TokenType.NORMAL;
     } else {
       tokens[i] = `[PAD${i}]`;

@@ -26,11 +26,11 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { f32ToBf16 } from '../src/model/quant/index.ts';
 import { Rng } from '../src/util/rng.ts';
+import { jsTiktokenRanks } from './bpe-vocab.ts';
 
 /** The chat template of microsoft/Phi-3-small-{8k,128k}-instruct tokenizer_config.json. */
 export const PHI3_SMALL_CHAT_TEMPLATE =
@@ -125,13 +125,13 @@ export interface HfCheckpointResult {
   seconds: number;
 }
 
-/** Standard deviation of the residual contribution the logits target: peaked but not one-hot. */
+/** Standard deviation of the logits across the vocabulary: peaked, with clear greedy margins. */
 const LOGIT_STD = 4;
 
 interface TensorSpec {
   name: string;
   shape: number[];
-  /** Rows [r0, r1) draw from normal(mean, std); a tensor lists one or more row bands. */
+  /** The normal each row (each element of a 1-D tensor) draws from. */
   dist: (row: number) => { mean: number; std: number };
 }
 
@@ -241,11 +241,11 @@ const CHUNK_ELEMS = 4 * 1024 * 1024;
 /** A tensor's bf16 bytes, little-endian, in chunks of whole rows (a row at least). */
 function* tensorChunks(t: TensorSpec, seed: number): Generator<Uint8Array> {
   const rng = new Rng((seed ^ hashName(t.name)) >>> 0);
-  const rows = t.shape.length > 1 ? t.shape[0] : t.shape[0];
+  const rows = t.shape[0];
   const rowLen = t.shape.length > 1 ? t.shape[1] : 1;
   const rowsPerChunk = Math.max(1, Math.floor(CHUNK_ELEMS / rowLen));
   const tables = new Map<string, Uint16Array>();
-  // Row-even lengths let each u32 fill two values; a 1-D tensor is drawn as one row.
+  // Rows of even length let each u32 fill two values; a 1-D tensor draws one value per element.
   const oneRow = t.shape.length === 1;
   for (let r0 = 0; r0 < rows; r0 += rowsPerChunk) {
     const nRows = Math.min(rowsPerChunk, rows - r0);
@@ -350,19 +350,8 @@ export function hfTokenizerConfig(c: Phi3SmallShape): Record<string, unknown> {
 
 /** cl100k_base's mergeable ranks from js-tiktoken: token bytes by rank (0..100255). */
 export function cl100kRanks(): Uint8Array[] {
-  const require = createRequire(import.meta.url);
-  const file = require.resolve('js-tiktoken/ranks/cl100k_base');
-  const json = require(file) as { default?: { bpe_ranks: string }; bpe_ranks?: string };
-  const bpeRanks = json.bpe_ranks ?? json.default?.bpe_ranks ?? '';
-  // js-tiktoken's format: lines "<!> <first rank> <base64 token> <base64 token> ...".
-  const byRank: Uint8Array[] = [];
-  for (const line of bpeRanks.split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 2) continue;
-    const first = Number(f[1]);
-    for (let i = 2; i < f.length; i++) byRank[first + i - 2] = new Uint8Array(Buffer.from(f[i], 'base64'));
-  }
-  if (byRank.length !== 100256 || byRank.some((b) => b === undefined)) throw new Error(`make-hf-checkpoint: unexpected cl100k_base ranks in ${file} (${byRank.length})`);
+  const byRank = jsTiktokenRanks('cl100k_base');
+  if (byRank.length !== 100256) throw new Error(`make-hf-checkpoint: js-tiktoken's cl100k_base has ${byRank.length} ranks, not 100256`);
   return byRank;
 }
 

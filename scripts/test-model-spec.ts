@@ -4,6 +4,7 @@
  * real Phi-3 GGUF carries (PHI3.md 3.2, 3.3).
  */
 import { GGMLType } from '../src/model/gguf-types.ts';
+import { moreBitsLayer, q4KMType } from '../src/model/quant-mix.ts';
 
 export interface Preset {
   dim: number;
@@ -58,11 +59,7 @@ export type Mix = (typeof MIXES)[number];
 /** general.file_type (llama_ftype) of each mix. */
 export const FILE_TYPE: Record<Mix, number> = { f32: 0, q4_0: 2, q8_0: 7, q4_k_m: 15 };
 
-/** llama.cpp's use_more_bits(i, n): the ffn_down layers that Q4_K_M keeps at Q6_K. */
-export function moreBitsLayer(i: number, n: number): boolean {
-  const e = Math.trunc(n / 8);
-  return i < e || i >= Math.trunc((7 * n) / 8) || (i - e) % 3 === 2;
-}
+export { moreBitsLayer };
 
 /** The ggml type of a 2-D weight under a mix (norms and rope factors are always F32). */
 export function weightType(mix: Mix, name: string, layer: number, nLayers: number): GGMLType {
@@ -75,10 +72,7 @@ export function weightType(mix: Mix, name: string, layer: number, nLayers: numbe
       // llama-quant.cpp: the output tensor becomes Q6_K unless the target is Q8_0.
       return name === 'output.weight' ? GGMLType.Q6_K : GGMLType.Q4_0;
     case 'q4_k_m':
-      if (name === 'output.weight') return GGMLType.Q6_K;
-      if (name.endsWith('attn_qkv.weight')) return GGMLType.Q5_K;
-      if (name.endsWith('ffn_down.weight')) return moreBitsLayer(layer, nLayers) ? GGMLType.Q6_K : GGMLType.Q4_K;
-      return GGMLType.Q4_K;
+      return q4KMType(name, layer, nLayers);
   }
 }
 

@@ -14,6 +14,7 @@ const SOURCES = [
   'scripts/make-test-model.ts', 'scripts/test-model-spec.ts', 'scripts/phi3-vocab.ts', 'src/model/gguf-write.ts',
   // The BPE vocabularies: learned on textCorpus, byte-mapped and split by the tokenizer's modules.
   'scripts/bpe-vocab.ts', 'scripts/bpe-small-vocab.ts', 'scripts/bench-tokenizer.ts', 'src/model/bpe-tokenizer.ts', 'src/model/bpe-pretokenize.ts',
+  'src/model/tiktoken-vocab.ts', 'src/model/quant-mix.ts',
 ];
 
 function generatorHash(): string {

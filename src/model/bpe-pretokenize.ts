@@ -388,3 +388,37 @@ export function splitDefault(text: string): string[] {
   return rangesToWords(text, starts, ranges);
 }
 
+
+// tiktoken's cl100k_base split, run as written on the text itself (no collapsing): tiktoken
+// compiles it with Rust's fancy-regex, whose `\s` is Unicode White_Space (JS's `\s` differs:
+// it adds U+FEFF and lacks U+0085), so the class is spelled out. `(?i:'s|'t|'re|'ve|'m|'ll|'d)`
+// is expanded by hand (not every JS engine has `(?i:`), with the one non-ASCII case fold among
+// those letters: U+017F LATIN SMALL LETTER LONG S folds to s.
+const WS = '\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const CL100K = new RegExp(
+  [
+    "'(?:[sS\\u017f]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])",
+    '[^\\r\\n\\p{L}\\p{N}]?\\p{L}+',
+    '\\p{N}{1,3}',
+    ` ?[^${WS}\\p{L}\\p{N}]+[\\r\\n]*`,
+    `[${WS}]*[\\r\\n]+`,
+    `[${WS}]+(?![^${WS}])`,
+    `[${WS}]+`,
+  ].join('|'),
+  'gu',
+);
+
+/** cl100k_base words of one raw-text fragment (Phi-3-small), as substrings of it. */
+export function splitCl100k(text: string): string[] {
+  const words: string[] = [];
+  let last = 0;
+  CL100K.lastIndex = 0;
+  for (let m = CL100K.exec(text); m; m = CL100K.exec(text)) {
+    // Every character matches some alternative; a gap could only be text no alternative covers.
+    if (m.index > last) words.push(text.slice(last, m.index));
+    words.push(m[0]);
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) words.push(text.slice(last));
+  return words;
+}

@@ -8,7 +8,7 @@
  * byte-mapped characters (every byte one printable code point, GPT-2's `bytes_to_unicode`) ->
  * merges by rank -> token ids. No space prefix, no byte fallback tokens: every byte is a token.
  */
-import { splitDefault, splitGpt2, splitGpt4o, splitLlama3 } from './bpe-pretokenize.ts';
+import { splitCl100k, splitDefault, splitGpt2, splitGpt4o, splitLlama3 } from './bpe-pretokenize.ts';
 import {
   SpecialSplitter, type DecodeOptions, type EncodeOptions, type Segment, type TextTokenizer,
 } from './tokenizer.ts';
@@ -53,7 +53,7 @@ export class BpeTokenizer implements TextTokenizer {
   private readonly ranks = new Map<string, number>();
   private readonly splitter: SpecialSplitter;
   private readonly split: (text: string) => string[];
-  /** llama3: a word that is itself a token is emitted whole, without merging (llama.cpp `ignore_merges`). */
+  /** llama3, cl100k: a word that is itself a token is emitted whole, without merging (llama.cpp `ignore_merges`, tiktoken). */
   private readonly ignoreMerges: boolean;
   /** llama.cpp `clean_spaces` (clean_up_tokenization_spaces): off for gpt-4o, on for the others here. */
   private readonly cleanSpaces: boolean;
@@ -77,9 +77,10 @@ export class BpeTokenizer implements TextTokenizer {
       if (!this.ranks.has(key)) this.ranks.set(key, rank); // the first of duplicate merges wins
     });
     this.splitter = new SpecialSplitter(vocab.tokens, this.attrs);
-    this.split = { gpt4o: splitGpt4o, llama3: splitLlama3, gpt2: splitGpt2, default: splitDefault }[kind];
-    this.ignoreMerges = kind === 'llama3';
-    this.cleanSpaces = kind !== 'gpt4o';
+    this.split = { gpt4o: splitGpt4o, llama3: splitLlama3, gpt2: splitGpt2, default: splitDefault, cl100k: splitCl100k }[kind];
+    // tiktoken (cl100k) also emits a word that is itself a token whole, and decodes bytes as they are.
+    this.ignoreMerges = kind === 'llama3' || kind === 'cl100k';
+    this.cleanSpaces = kind !== 'gpt4o' && kind !== 'cl100k';
     this.pieceCache = new Array(n);
   }
 

@@ -38,7 +38,7 @@ export type VocabModel = 'llama' | 'gpt2';
  * `tokenizer.ggml.pre` values of a gpt2 vocabulary we can pre-tokenize, by the llama.cpp
  * pre-tokenizer type each selects (llama-vocab.cpp `load`). Any other name is refused at load.
  */
-export const BPE_PRE_TOKENIZERS: Readonly<Record<string, 'gpt4o' | 'llama3' | 'gpt2' | 'default'>> = {
+export const BPE_PRE_TOKENIZERS: Readonly<Record<string, 'gpt4o' | 'llama3' | 'gpt2' | 'default' | 'cl100k'>> = {
   'gpt-4o': 'gpt4o',
   llama4: 'gpt4o',
   llama3: 'llama3',
@@ -47,6 +47,8 @@ export const BPE_PRE_TOKENIZERS: Readonly<Record<string, 'gpt4o' | 'llama3' | 'g
   'gpt-2': 'gpt2',
   'phi-2': 'gpt2',
   default: 'default',
+  /** Phi-3-small (tiktoken cl100k_base): not a llama.cpp name; our converter writes it. */
+  cl100k: 'cl100k',
 };
 
 export interface Vocab {
@@ -259,6 +261,7 @@ export function vocabFromMetadata(meta: ReadonlyMap<string, unknown>): Vocab {
     addBos: optBool(meta, 'tokenizer.ggml.add_bos_token', !bpe || BPE_PRE_TOKENIZERS[pre ?? ''] === 'llama3'),
     addEos: optBool(meta, 'tokenizer.ggml.add_eos_token', false),
     addSpacePrefix: optBool(meta, 'tokenizer.ggml.add_space_prefix', !bpe),
-    isPhi3: name.includes('phi-3') || name.includes('phi3'),
+    // Phi-3-small's tokenizer is tiktoken's: it strips nothing around special tokens.
+    isPhi3: pre !== 'cl100k' && (name.includes('phi-3') || name.includes('phi3')),
   };
 }
