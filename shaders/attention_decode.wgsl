@@ -59,9 +59,9 @@ fn value(base: u32, j: u32, w: u32) -> vec2<f32> {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let c = queryChunk(lid, wid);
-  if (c.lo >= c.hi) {
+  if (c.seen.n == 0u) {
     return;
   }
   let base = (wid.y / (params.nHeads / params.nKvHeads)) * params.maxCtx * kvRowWords();
-  chunkPartials(lid, c.slot, base, c.lo, c.hi, c.j0);
+  chunkPartials(lid, c.slot, base, c.seen);
 }

@@ -80,6 +80,53 @@ export function keyVisible(sparse: BlockSparse | undefined, h: number, i: number
   return ib - jb < localBlocks || (jb + h * headStep + 1) % vertStride === 0;
 }
 
+/**
+ * Why the GPU passes cannot take this pattern (null when they can): whole numbers with
+ * blockSize, localBlocks, vertStride >= 1 (so every position sees itself) and headStep >= 0, small
+ * enough that the shaders' u32 block arithmetic cannot wrap.
+ */
+export function blockSparseProblem(sparse: BlockSparse): string | null {
+  const { blockSize, localBlocks, vertStride, headStep } = sparse;
+  const whole = (x: number, min: number) => Number.isInteger(x) && x >= min && x < 2 ** 16;
+  if (!whole(blockSize, 1) || !whole(localBlocks, 1) || !whole(vertStride, 1) || !whole(headStep, 0)) {
+    return `block-sparse pattern ${JSON.stringify(sparse)} needs whole blockSize, localBlocks, vertStride >= 1 and headStep >= 0, each below 65536`;
+  }
+  return null;
+}
+
+/**
+ * The keys a decode step at position `pos` reads (causal, the sliding window if any, the
+ * block-sparse pattern if any): perQueryHead sums the keys each query head sees (what the split-K
+ * passes read: each (chunk, head) workgroup reads its head's keys); perKvHeadUnion sums, over KV
+ * heads, the distinct keys the query heads of its group see together (the rows a pass sharing
+ * one read per KV group would fetch). Dense: nHeads (pos + 1) and nKvHeads (pos + 1), windowed.
+ */
+export function sparseKeysRead(sparse: BlockSparse | undefined, nHeads: number, nKvHeads: number, pos: number, window = 0): { perQueryHead: number; perKvHeadUnion: number } {
+  const lo = windowStart(pos, window);
+  const group = nHeads / nKvHeads;
+  if (!sparse) return { perQueryHead: nHeads * (pos + 1 - lo), perKvHeadUnion: nKvHeads * (pos + 1 - lo) };
+  const B = sparse.blockSize;
+  const ib = Math.floor(pos / B);
+  const seenBy = (h: number, jb: number) => ib - jb < sparse.localBlocks || (jb + h * sparse.headStep + 1) % sparse.vertStride === 0;
+  let perQueryHead = 0;
+  let perKvHeadUnion = 0;
+  // Block by block: the keys of block jb within [lo, pos].
+  for (let jb = Math.floor(lo / B); jb <= ib; jb++) {
+    const keys = Math.min(pos + 1, (jb + 1) * B) - Math.max(lo, jb * B);
+    for (let g = 0; g < nKvHeads; g++) {
+      let any = false;
+      for (let h = g * group; h < (g + 1) * group; h++) {
+        if (seenBy(h, jb)) {
+          perQueryHead += keys;
+          any = true;
+        }
+      }
+      if (any) perKvHeadUnion += keys;
+    }
+  }
+  return { perQueryHead, perKvHeadUnion };
+}
+
 export interface AttentionOptions {
   /** Keys per split-K workgroup. Default 256. */
   chunk?: number;
@@ -391,6 +438,11 @@ export class AttentionKernel {
     ['window', 'u32'],
     ['scale', 'f32'],
     ['maxChunks', 'u32'],
+    // The block-sparse pattern (BlockSparse; attention_common.wgsl): block size, 0 = dense.
+    ['sparseBlock', 'u32'],
+    ['localBlocks', 'u32'],
+    ['vertStride', 'u32'],
+    ['headStep', 'u32'],
     ['_pad0', 'u32'],
     ['_pad1', 'u32'],
   ] as const);
@@ -485,14 +537,29 @@ export class AttentionKernel {
     if (headDim !== this.headDim) throw new Error(`attention: kernel built for headDim ${this.headDim}, shape has ${headDim}`);
     if (!(nKvHeads >= 1 && nHeads % nKvHeads === 0)) throw new Error(`attention: nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
     if (!(maxCtx >= 1 && window >= 0)) throw new Error('attention: bad maxCtx or window');
-    if (shape.sparse) throw new Error('attention: block-sparse attention is not built yet');
+    if (shape.scale !== undefined && !Number.isFinite(shape.scale)) throw new Error(`attention: scale ${shape.scale} is not finite`);
+    const problem = shape.sparse && blockSparseProblem(shape.sparse);
+    if (problem) throw new Error(`attention: ${problem}`);
+    // The shaders add h * headStep to a key block in u32.
+    if (shape.sparse && nHeads * shape.sparse.headStep + maxCtx >= 2 ** 31) throw new Error('attention: nHeads * headStep + maxCtx must stay below 2^31');
   }
 
   /** Static uniform for a model; made once at load, shared by every layer. */
   createParams(shape: AttentionShape): GPUBuffer {
     this.checkShape(shape);
     const { nHeads, nKvHeads, maxCtx, window, headDim } = shape;
-    const values = { nHeads, nKvHeads, maxCtx, window, scale: shape.scale ?? 1 / Math.sqrt(headDim), maxChunks: this.maxChunks(maxCtx), _pad0: 0, _pad1: 0 };
+    const sp = shape.sparse;
+    const values = {
+      nHeads, nKvHeads, maxCtx, window,
+      scale: shape.scale ?? 1 / Math.sqrt(headDim),
+      maxChunks: this.maxChunks(maxCtx),
+      sparseBlock: sp?.blockSize ?? 0,
+      localBlocks: sp?.localBlocks ?? 0,
+      vertStride: sp?.vertStride ?? 1,
+      headStep: sp?.headStep ?? 0,
+      _pad0: 0,
+      _pad1: 0,
+    };
     return createUniform(this.device, AttentionKernel.uniforms, 'attention.params', values);
   }
 
