@@ -14,6 +14,24 @@
  * attention_decode_lanes.wgsl, attention_decode_rope_lanes.wgsl); both write the same partials.
  * Both read q [M, nHeads*headDim] (rotated, unscaled), write att [M, nHeads*headDim], and agree
  * with attention.ref.ts. Pipelines are made once per headDim; bind groups once per layer.
+ *
+ * Scores are q.k * shape.scale (default 1/sqrt(headDim); Phi-3-small's is 1/headDim). A
+ * block-sparse pattern (shape.sparse, Phi-3-small's sparse layers: keyVisible) lives in the Params
+ * uniform (sparseBlock, 0 = dense; localBlocks, vertStride, headStep), so the same pipelines serve
+ * dense and sparse layers, each with its own Params buffer; attention_common.wgsl has the one
+ * definition every pass uses (blockSeen, keySeen, nextSeenKey, seenKeys). No pass reads the K or V
+ * row of a key it does not see:
+ *   - split-K (both layouts, plain and fused): each (chunk, head, token) workgroup maps the keys
+ *     its head sees in its chunk, in order, to 0..n-1 (seenKeys: the vertical blocks before the
+ *     local run, then the local run) and walks that index, so whole runs of unseen keys cost
+ *     nothing and no thread idles on them; a chunk with no seen key writes the empty partials
+ *     (max NEG, sum 0, zeros), which the merge pass and the merging Wo GEMV weigh by 0. The chunks
+ *     dispatched, and so the merge, are the dense ones;
+ *   - prefill (both variants): a workgroup visits only key tiles holding a key some row of it sees
+ *     (nextSeenKey over the rows' first block), loads only the rows of such keys, and masks per row
+ *     (keySeen); 'rows-f16' turns that mask into bits per tile first, out of its unrolled loops.
+ * sparseKeysRead counts the keys a decode step reads under a pattern (per query head, and the
+ * union per KV group).
  */
 import commonSource from '../../shaders/attention_common.wgsl?raw';
 import decodeSource from '../../shaders/attention_decode.wgsl?raw';
