@@ -5,6 +5,8 @@
 //
 // Query row m sits at position pos = step.pos0 + m and sees keys j with
 //   j <= pos  and  (window == 0 or pos - j < window)                  (PHI3.md 2.4)
+// and, with a block-sparse pattern (Params.sparseBlock != 0), keys of blocks query head h sees
+// (attention_common.wgsl: blockSeen); only the rows of those keys are read (splitKChunk).
 // scores s_j = (q . k_j) * scale. GQA: query head h reads kv head h / (nHeads / nKvHeads).
 // Per (m, h, chunk) it writes, over the chunk's visible keys:
 //   partML[slot] = (mc, lc)   mc = max s_j,  lc = sum exp(s_j - mc)
