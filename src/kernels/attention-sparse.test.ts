@@ -226,6 +226,29 @@ for (const kvType of ['f16', 'q8_0'] as const) {
   });
 }
 
+describe('block-sparse split-K decode, one token at a time across block and chunk boundaries (invisible rows NaN)', () => {
+  it("'keys' and 'lanes', f16 and q8_0: positions 495 .. 530 (chunks of 100 start at 500, blocks of 16 at 496, 512 and 528)", async () => {
+    const shape = sparseShape(4, 2, 64, 640, sp(16, 1, 4, 1));
+    for (const kvType of ['f16', 'q8_0'] as const) {
+      const all = makeInputs(shape, 0, 531, 1200, 2, kvType);
+      for (let pos = 495; pos <= 530; pos++) {
+        // the cache up to pos, and the query of position pos (as a decoded token sees them)
+        const rows = (x: Float32Array) => {
+          const out = new Float32Array(shape.nKvHeads * (pos + 1) * 64);
+          for (let g = 0; g < shape.nKvHeads; g++) out.set(x.subarray(g * 531 * 64, (g * 531 + pos + 1) * 64), g * (pos + 1) * 64);
+          return out;
+        };
+        const inp: Inputs = { shape, pos0: pos, M: 1, q: all.q.subarray(pos * 4 * 64, (pos + 1) * 4 * 64), k: rows(all.k), v: rows(all.v) };
+        const ref = attentionRef(inp.q, inp.k, inp.v, pos + 1, 1, pos, shape);
+        for (const [name, variant] of DECODE_VARIANTS.slice(0, 2)) {
+          const got = await runGpu(kernelFor(64, { ...variant, chunk: 100, kvType }), inp, 'decode');
+          expectClose(got, ref, inp, `${name} ${kvType} pos ${pos}`, tolerance(inp));
+        }
+      }
+    }
+  });
+});
+
 describe('block-sparse attention, random patterns (f16 cache, invisible rows NaN)', () => {
   it("split-K 'keys' and 'lanes' decode, and 'tiled' prefill", async () => {
     const rng = new Rng(91);
