@@ -5,6 +5,8 @@
 //
 // Query row m sits at position pos = step.pos0 + m and sees keys j with
 //   j <= pos  and  (window == 0 or pos - j < window)                  (PHI3.md 2.4)
+// and, with a block-sparse pattern (Params.sparseBlock != 0), keys of blocks query head h sees
+// (attention_common.wgsl: blockSeen); only the rows of those keys are read (splitKChunk).
 // scores s_j = (q . k_j) * scale. GQA: query head h reads kv head h / (nHeads / nKvHeads).
 // Per (m, h, chunk) it writes, over the chunk's visible keys:
 //   partML[slot] = (mc, lc)   mc = max s_j,  lc = sum exp(s_j - mc)
@@ -59,9 +61,9 @@ fn value(base: u32, j: u32, w: u32) -> vec2<f32> {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let c = queryChunk(lid, wid);
-  if (c.lo >= c.hi) {
+  if (c.seen.n == 0u) {
     return;
   }
   let base = (wid.y / (params.nHeads / params.nKvHeads)) * params.maxCtx * kvRowWords();
-  chunkPartials(lid, c.slot, base, c.lo, c.hi, c.j0);
+  chunkPartials(lid, c.slot, base, c.seen);
 }

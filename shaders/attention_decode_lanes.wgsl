@@ -36,9 +36,9 @@ fn valueVec(base: u32, j: u32, v: u32) -> KV {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: LaneIds) {
   let lid = ids.lid;
   let c = queryChunk(lid, wid);
-  if (c.lo >= c.hi) {
+  if (c.seen.n == 0u) {
     return;
   }
   let base = (wid.y / (params.nHeads / params.nKvHeads)) * params.maxCtx * kvRowStride();
-  chunkPartialsLanes(ids, c.slot, base, c.lo, c.hi, c.j0);
+  chunkPartialsLanes(ids, c.slot, base, c.seen);
 }

@@ -86,7 +86,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // the cache write of k and v by the first query head of each kv head.
   let r = ropeChunk(lid, wid.x, wid.y);
   let c = r.chunk;
-  if (c.lo >= c.hi) {
+  if (c.seen.n == 0u) {
     return;
   }
   let pos = step.pos0;
@@ -100,5 +100,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
 
   // 1.-3. Scores, softmax weights and sum p_j v_j (same summation order as attention_decode.wgsl).
-  chunkPartials(lid, c.slot, base, c.lo, c.hi, c.j0);
+  chunkPartials(lid, c.slot, base, c.seen);
 }

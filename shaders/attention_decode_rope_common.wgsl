@@ -29,8 +29,10 @@ fn ropeChunk(lid: u32, c: u32, h: u32) -> RopeChunk {
   let chunk = splitKChunk(lid, c, h, 0u);
   let group = params.nHeads / params.nKvHeads;
   let kvh = h / group;
-  let hasNew = chunk.hi == pos + 1u;
-  if (chunk.lo < chunk.hi) {
+  // Key pos is seen by every head (its block is local), so it is the map's last key iff the
+  // chunk holds it.
+  let hasNew = chunk.seen.n > 0u && seenKey(chunk.seen, chunk.seen.n - 1u) == pos;
+  if (chunk.seen.n > 0u) {
     ropeTable(lid, pos);
     let kSrc = (params.nHeads + kvh) * HD;
     let vSrc = (params.nHeads + params.nKvHeads + kvh) * HD;

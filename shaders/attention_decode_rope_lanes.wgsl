@@ -56,7 +56,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: LaneIds) {
   // the cache write of k and v by the first query head of each kv head, by vector.
   let r = ropeChunk(lid, wid.x, wid.y);
   let c = r.chunk;
-  if (c.lo >= c.hi) {
+  if (c.seen.n == 0u) {
     return;
   }
   let pos = step.pos0;
@@ -65,5 +65,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: LaneIds) {
     writeNewRow(lid, base, pos);
   }
 
-  chunkPartialsLanes(ids, c.slot, base, c.lo, c.hi, c.j0);
+  chunkPartialsLanes(ids, c.slot, base, c.seen);
 }

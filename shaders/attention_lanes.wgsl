@@ -10,10 +10,12 @@
 // group works on one key at a time and lane l of it on the row's vectors l, l + LPK, ..., (R of
 // them, the last round partial when LPK does not divide NV). So the lanes of a group read one
 // row contiguously, a subgroup reads whole rows, and no lane idles when LPK divides NV.
+// The keys are those of the chunk the row and head see (splitKChunk's Seen map, key number t);
+// "key j" below is key seenKey(seen, t), its score and weight at p[t].
 //   1. scores: each lane dots its vectors of k_j with the same slice of q (kept in registers),
 //      groupSum adds the LPK lane sums; the group's lane 0 stores s_j in p; wsMax: the max.
 //   2. weights exp(s_j - mc) in p, one key per thread; wsSum: their sum.
-//   3. sum_j p_j v_j: group g takes keys lo + g, lo + g + G, ... and each lane accumulates its
+//   3. sum_j p_j v_j: group g takes keys t = g, g + G, ... and each lane accumulates its
 //      vectors of v_j in registers; the G group sums meet in workgroup memory (accS), and
 //      thread w adds word w's G entries in group order.
 // Rounding: each score is an HD-term sum (any order; the same bound as attention_partials.wgsl),
@@ -59,10 +61,12 @@ fn groupSum(ids: LaneIds, s: f32) -> f32 {
   return t;
 }
 
-// Over the visible keys [lo, hi) of the chunk that starts at key j0 (see the header):
+// Over the keys of a chunk its row and head see (the Seen map of splitKChunk, n > 0 keys, key
+// number t in p[t]; only their rows are read; see the header):
 //   partML[slot] = (mc, lc)   mc = max s_j,  lc = sum exp(s_j - mc)
 //   partO[slot]  = sum exp(s_j - mc) v_j
-fn chunkPartialsLanes(ids: LaneIds, slot: u32, base: u32, lo: u32, hi: u32, j0: u32) {
+fn chunkPartialsLanes(ids: LaneIds, slot: u32, base: u32, seen: Seen) {
+  let n = seen.n;
   let lid = ids.lid;
   let lane = lid % LPK;
   let g = lid / LPK;
@@ -79,10 +83,11 @@ fn chunkPartialsLanes(ids: LaneIds, slot: u32, base: u32, lo: u32, hi: u32, j0: 
 
   // 1. Scores, and their max. Every thread runs every round (groupSum is collective).
   var mx = NEG;
-  for (var jb = lo; jb < hi; jb += G) {
-    let j = jb + g;
+  for (var tb = 0u; tb < n; tb += G) {
+    let t = tb + g;
     var s = 0.0;
-    if (j < hi) {
+    if (t < n) {
+      let j = seenKey(seen, t);
       for (var r = 0u; r < R; r++) {
         let v = lane + r * LPK;
         if (v < NV) {
@@ -96,9 +101,9 @@ fn chunkPartialsLanes(ids: LaneIds, slot: u32, base: u32, lo: u32, hi: u32, j0: 
       }
     }
     s = groupSum(ids, s);
-    if (j < hi) {
+    if (t < n) {
       if (lane == 0u) {
-        p[j - j0] = s;
+        p[t] = s;
       }
       mx = max(mx, s);
     }
@@ -106,12 +111,13 @@ fn chunkPartialsLanes(ids: LaneIds, slot: u32, base: u32, lo: u32, hi: u32, j0: 
   let mc = wsMax(ids, mx);
 
   // 2. Weights exp(s - mc), and their sum (wsMax's barriers order the stores of p before).
-  let lc = wsSum(ids, expWeights(lid, lo, hi, j0, mc));
+  let lc = wsSum(ids, expWeights(lid, n, mc));
 
   // 3. sum_j p_j v_j (wsSum's barrier orders the weights before).
   var acc: array<vec2<f32>, R * VW>;
-  for (var j = lo + g; j < hi; j += G) {
-    let pj = p[j - j0];
+  for (var t = g; t < n; t += G) {
+    let pj = p[t];
+    let j = seenKey(seen, t);
     for (var r = 0u; r < R; r++) {
       let v = lane + r * LPK;
       if (v < NV) {

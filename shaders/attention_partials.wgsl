@@ -12,34 +12,38 @@ var<workgroup> p: array<f32, CHUNK>;
 var<workgroup> red: array<f32, WG>;
 var<workgroup> acc: array<vec2<f32>, WG>;
 
-// Over the visible keys [lo, hi) of the chunk that starts at key j0:
+// Over the keys of a chunk its row and head see (the Seen map of splitKChunk, n > 0 keys, key
+// number t in p[t]):
 //   partML[slot] = (mc, lc)   mc = max s_j,  lc = sum exp(s_j - mc)
 //   partO[slot]  = sum exp(s_j - mc) v_j
 // Threads: scores one key per thread (strided), tree reductions for max and sum, then
 // WG / (HD/2) groups of HD/2 threads each sum p_j v_j over a share of the keys, two dims a thread.
-fn chunkPartials(lid: u32, slot: u32, base: u32, lo: u32, hi: u32, j0: u32) {
+// Only the rows of seen keys are read. Dense, key t is lo + t: the same keys and order as a loop
+// over [lo, hi).
+fn chunkPartials(lid: u32, slot: u32, base: u32, seen: Seen) {
   let NW = HD / 2u;
+  let n = seen.n;
 
   // 1. Scores, and their max.
   var mx = NEG;
-  for (var j = lo + lid; j < hi; j += WG) {
-    let s = score(base, j);
-    p[j - j0] = s;
+  for (var t = lid; t < n; t += WG) {
+    let s = score(base, seenKey(seen, t));
+    p[t] = s;
     mx = max(mx, s);
   }
   let mc = wg_max(lid, mx);
 
   // 2. Weights exp(s - mc), and their sum.
-  let lc = wg_sum(lid, expWeights(lid, lo, hi, j0, mc));
+  let lc = wg_sum(lid, expWeights(lid, n, mc));
 
-  // 3. sum_j p_j v_j: group g takes keys lo + g, lo + g + groups, ...; thread w two dims.
+  // 3. sum_j p_j v_j: group g takes keys g, g + groups, ... of the map; thread w two dims.
   let groups = WG / NW;
   let g = lid / NW;
   let w = lid % NW;
   var a = vec2<f32>(0.0);
   if (g < groups) {
-    for (var j = lo + g; j < hi; j += groups) {
-      a += p[j - j0] * value(base, j, w);
+    for (var t = g; t < n; t += groups) {
+      a += p[t] * value(base, seenKey(seen, t), w);
     }
   }
   acc[lid] = a;

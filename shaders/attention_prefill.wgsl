@@ -5,8 +5,11 @@
 // Query row m sits at position pos = step.pos0 + m and sees keys j with
 //   j <= pos  and  (window == 0 or pos - j < window)                  (PHI3.md 2.4)
 // att[m, h] = sum_j softmax_j(q . k_j * scale) v_j. GQA: query head h reads kv head h / (nHeads / nKvHeads).
-// Tiles wholly masked for every row of the workgroup (after the last row's position, or before
-// the first row's window) are not visited; partly masked ones are masked per row.
+// With a block-sparse pattern (Params.sparseBlock != 0), row m of head h also needs keySeen: the
+// key's block local to the row's block or vertical for h (attention_common.wgsl).
+// Tiles wholly masked for every row of the workgroup (after the last row's position, before the
+// first row's window, or in blocks no row of it sees) are not visited; partly masked ones are
+// masked per row, and within them the rows of keys in blocks no row sees are not loaded.
 //
 // Bindings (group 0):
 //   0  q       storage, read        array<f32>  [M, nHeads * HD]
@@ -76,11 +79,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var lrow = 0.0;
   var o: array<vec2<f32>, MAX_WPT>;
 
-  for (var t0 = (tileLo / BK) * BK; t0 < tileHi; t0 += BK) {
+  // Key tiles [t0, t0 + BK): from the one holding the first key some row sees to the next such
+  // one (nextSeenKey from the first row's block b0: keySeen(h, b0, j) is "some row of the
+  // workgroup sees key j", attention_common.wgsl), so tiles of blocks no row sees are skipped.
+  // t0 is the same for every thread.
+  let b0 = queryBlock(step.pos0 + row0);
+  let myBlock = queryBlock(pos);
+  var t0 = (nextSeenKey(h, b0, tileLo) / BK) * BK;
+  loop {
+    if (t0 >= tileHi) {
+      break;
+    }
     workgroupBarrier(); // Q is staged; the previous tile is done with kv and ps
     let tn = min(BK, tileHi - t0);
+    // Rows of keys no row sees are not loaded: their slots keep stale words, which no row reads
+    // (each row's keys are among those some row sees).
     for (var i = lid; i < tn * RW; i += WG) {
-      kv[i] = kCache[base + t0 * RW + i];
+      if (keySeen(h, b0, t0 + i / RW)) {
+        kv[i] = kCache[base + t0 * RW + i];
+      }
     }
     workgroupBarrier();
 
@@ -88,7 +105,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let a = select(0u, rowLo - t0, rowLo > t0);
     let b = select(0u, min(rowHi - t0, BK), rowHi > t0);
     for (var jl = tc; jl < BK; jl += TPR) {
-      if (jl >= a && jl < b) {
+      if (jl >= a && jl < b && keySeen(h, myBlock, t0 + jl)) {
         var s = 0.0;
         for (var w = 0u; w < NW; w++) {
           let k = kvPair(kv[jl * RW + kvPairWord(w)], kv[jl * RW + kvScaleWord(w)], w);
@@ -101,18 +118,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     // K is no longer needed: stage V in its place while each row finds its tile max.
     for (var i = lid; i < tn * RW; i += WG) {
-      kv[i] = vCache[base + t0 * RW + i];
+      if (keySeen(h, b0, t0 + i / RW)) {
+        kv[i] = vCache[base + t0 * RW + i];
+      }
     }
     var mt = NEG;
     for (var jl = a; jl < b; jl++) {
-      mt = max(mt, ps[r * BK + jl]);
+      if (keySeen(h, myBlock, t0 + jl)) {
+        mt = max(mt, ps[r * BK + jl]);
+      }
     }
     let mnew = max(mrow, mt);
     let alpha = exp(mrow - mnew);
     workgroupBarrier(); // every thread of the row has read the raw scores
 
     for (var jl = tc; jl < BK; jl += TPR) {
-      if (jl >= a && jl < b) {
+      if (jl >= a && jl < b && keySeen(h, myBlock, t0 + jl)) {
         ps[r * BK + jl] = exp(ps[r * BK + jl] - mnew);
       }
     }
@@ -123,6 +144,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       o[x] *= alpha;
     }
     for (var jl = a; jl < b; jl++) {
+      if (!keySeen(h, myBlock, t0 + jl)) {
+        continue;
+      }
       let pj = ps[r * BK + jl];
       lt += pj;
       for (var x = 0u; x * TPR + tc < NW; x++) {
@@ -132,6 +156,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     lrow = lrow * alpha + lt;
     mrow = mnew;
+    t0 = (nextSeenKey(h, b0, t0 + BK) / BK) * BK;
   }
 
   if (r < rows) {

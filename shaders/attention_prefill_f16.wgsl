@@ -8,7 +8,8 @@
 //   - per tile a row computes its BK scores in registers (never stored), the tile max, rescales
 //     its output once, then adds p_j v_j with p_j rounded to f16.
 // Products are f16 (dot of f16 pairs, p_j * v_j), every sum over dims or keys is f32.
-// Masking and the tiles visited are those of attention_prefill.wgsl.
+// Masking (window, causal, block-sparse) and the tiles and rows visited are those of
+// attention_prefill.wgsl.
 //
 // Bindings (group 0): as attention_prefill.wgsl.
 //   0  q       storage, read        array<f32>  [M, nHeads * HD]
@@ -30,6 +31,32 @@
 
 var<workgroup> kt: array<u32, BK * NW>;
 var<workgroup> vt: array<u32, BK * NW>;
+
+const MW: u32 = (BK + 31u) / 32u;
+
+// Bit jl (word jl / 32, bit jl % 32) set iff key t0 + jl is one a row of head h in query block
+// ib sees, for jl in [a, b): runs of such keys (to the end of their block, or b) from
+// nextSeenKey. The masks keep the division and modulo of keySeen out of the per-key loops, which
+// the compilers unroll BK times.
+fn rowMask(h: u32, ib: u32, t0: u32, a: u32, b: u32) -> array<u32, MW> {
+  var mask: array<u32, MW>;
+  var j = t0 + a;
+  loop {
+    j = nextSeenKey(h, ib, j);
+    if (j >= t0 + b) {
+      break;
+    }
+    var e = t0 + b;
+    if (params.sparseBlock != 0u) {
+      e = min(e, (j / params.sparseBlock + 1u) * params.sparseBlock);
+    }
+    for (var x = j - t0; x < e - t0; x++) {
+      mask[x / 32u] |= 1u << (x % 32u);
+    }
+    j = e;
+  }
+  return mask;
+}
 
 @compute @workgroup_size(BQ)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -60,25 +87,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var o: array<vec2<f32>, NW>;
   var mrow = NEG;
   var lrow = 0.0;
-  for (var t0 = (tileLo / BK) * BK; t0 < tileHi; t0 += BK) {
+  // Tiles as in attention_prefill.wgsl: only those holding a key some row sees, and in them
+  // only the rows of such keys loaded.
+  let b0 = queryBlock(step.pos0 + row0);
+  let myBlock = queryBlock(pos);
+  for (var t0 = (nextSeenKey(h, b0, tileLo) / BK) * BK; t0 < tileHi; t0 = (nextSeenKey(h, b0, t0 + BK) / BK) * BK) {
     workgroupBarrier(); // the previous tile is done with kt and vt
     let tn = min(BK, tileHi - t0);
     // Tiles of f16 pairs: the cache's words (f16), or q * d rounded to f16 (q8_0: kvPairF16).
     for (var i = lid; i < tn * NW; i += BQ) {
-      let row = base + (t0 + i / NW) * RW;
-      let w = i % NW;
-      kt[i] = kvPairF16(kCache[row + kvPairWord(w)], kCache[row + kvScaleWord(w)], w);
-      vt[i] = kvPairF16(vCache[row + kvPairWord(w)], vCache[row + kvScaleWord(w)], w);
+      if (keySeen(h, b0, t0 + i / NW)) {
+        let row = base + (t0 + i / NW) * RW;
+        let w = i % NW;
+        kt[i] = kvPairF16(kCache[row + kvPairWord(w)], kCache[row + kvScaleWord(w)], w);
+        vt[i] = kvPairF16(vCache[row + kvPairWord(w)], vCache[row + kvScaleWord(w)], w);
+      }
     }
     workgroupBarrier();
 
-    // Keys of this tile visible to my row, as local indices [a, b).
+    // Keys of this tile visible to my row: local indices in [a, b) and, under a block-sparse
+    // pattern, in blocks the row sees; as the bits of `seen`.
     let a = select(0u, rowLo - t0, rowLo > t0);
     let b = select(0u, min(rowHi - t0, BK), rowHi > t0);
+    let seen = rowMask(h, myBlock, t0, a, b);
     var s: array<f32, BK>;
     var mt = NEG;
     for (var jl = 0u; jl < BK; jl++) {
-      if (jl >= a && jl < b) {
+      if ((seen[jl / 32u] & (1u << (jl % 32u))) != 0u) {
         var acc = 0.0;
         for (var w = 0u; w < NW; w++) {
           acc += f32(dot(qh[w], bitcast<vec2<f16>>(kt[jl * NW + w])));
@@ -95,7 +130,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
       lrow *= alpha;
       for (var jl = 0u; jl < BK; jl++) {
-        if (jl >= a && jl < b) {
+        if ((seen[jl / 32u] & (1u << (jl % 32u))) != 0u) {
           let p = exp(s[jl] - mnew);
           lrow += p;
           let ph = f16(p);

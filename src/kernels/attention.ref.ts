@@ -2,9 +2,11 @@
  * CPU reference for attention (shaders/attention_*.wgsl), in f64.
  * q [M, nHeads*headDim] at positions pos0 .. pos0+M-1; k, v [nKvHeads, kvLen, headDim] hold
  * the cache's values (already f16, as the GPU reads them), kvLen >= pos0 + M.
- * att[m, h] = sum_j softmax_j(q_mh . k_j / sqrt(headDim)) v_j over j <= pos, pos - j < window.
+ * att[m, h] = sum_j softmax_j(scale q_mh . k_j) v_j over the keys j head h at pos sees: j <= pos,
+ * pos - j < window (when window > 0), and keyVisible (the block-sparse pattern, when shape.sparse
+ * is set). scale = shape.scale, default 1/sqrt(headDim).
  */
-import type { AttentionShape } from './attention.ts';
+import { keyVisible, type AttentionShape } from './attention.ts';
 
 export function attentionRef(
   q: ArrayLike<number>,
@@ -13,11 +15,11 @@ export function attentionRef(
   kvLen: number,
   M: number,
   pos0: number,
-  shape: Pick<AttentionShape, 'nHeads' | 'nKvHeads' | 'headDim' | 'window'>,
+  shape: Pick<AttentionShape, 'nHeads' | 'nKvHeads' | 'headDim' | 'window' | 'scale' | 'sparse'>,
 ): Float64Array {
-  const { nHeads, nKvHeads, headDim, window } = shape;
+  const { nHeads, nKvHeads, headDim, window, sparse } = shape;
   const group = nHeads / nKvHeads;
-  const scale = 1 / Math.sqrt(headDim);
+  const scale = shape.scale ?? 1 / Math.sqrt(headDim);
   const att = new Float64Array(M * nHeads * headDim);
   const s = new Float64Array(kvLen);
   for (let m = 0; m < M; m++) {
@@ -26,16 +28,18 @@ export function attentionRef(
     for (let h = 0; h < nHeads; h++) {
       const qo = (m * nHeads + h) * headDim;
       const kvo = Math.floor(h / group) * kvLen * headDim;
+      const seen: number[] = [];
+      for (let j = lo; j <= pos; j++) if (keyVisible(sparse, h, pos, j)) seen.push(j);
       let max = -Infinity;
-      for (let j = lo; j <= pos; j++) {
+      for (const j of seen) {
         let dot = 0;
         for (let d = 0; d < headDim; d++) dot += q[qo + d] * k[kvo + j * headDim + d];
         s[j] = dot * scale;
         max = Math.max(max, s[j]);
       }
       let sum = 0;
-      for (let j = lo; j <= pos; j++) sum += (s[j] = Math.exp(s[j] - max));
-      for (let j = lo; j <= pos; j++) {
+      for (const j of seen) sum += (s[j] = Math.exp(s[j] - max));
+      for (const j of seen) {
         const p = s[j] / sum;
         for (let d = 0; d < headDim; d++) att[qo + d] += p * v[kvo + j * headDim + d];
       }

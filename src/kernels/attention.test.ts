@@ -9,7 +9,7 @@ import { RopeKvKernel, type RopeKvShape } from './rope_kv.ts';
 import { kvLayerBytes } from '../model/config.ts';
 import { packKvCache, roundF16, unpackKvCache } from './kv-cache.ref.ts';
 // Tolerances: the bound derived in test-attention.ts (tolerance).
-import { U, cacheBytes, cacheWords, makeInputs, packCache, rowStats, tolerance, unpackCache, type Inputs } from './test-attention.ts';
+import { cacheBytes, cacheWords, makeInputs, packCache, tolerance, tolerance16, unpackCache, type Inputs } from './test-attention.ts';
 
 const gpu = gpuForTests();
 let device: GPUDevice;
@@ -530,47 +530,8 @@ describe('split-K decode, lanes variant (attention_decode_lanes.wgsl) vs CPU ref
 });
 
 describe("prefill, 'rows-f16' variant (attention_prefill_f16.wgsl) vs CPU reference", () => {
-  // Tolerance per (row, head); u = 2^-24 (f32), u16 = 2^-11 (f16). K and V are f16 in the cache
-  // and the reference reads the same values, so only the GPU's rounding differs:
-  //   scores: q * scale rounds in f32 then to f16, each f16 pair product and the pair's sum round
-  //     in f16 (3 u16 + u relative to the pair's sum of |q k|, to first order), the HD/2 pair
-  //     sums add in f32 (<= HD/2 u); where a value falls below f16's normal range (2^-14) a
-  //     rounding is off by <= 2^-25 absolute instead, at most 3 per pair, times |k| < 2:
-  //       |ds| <= (3 u16 + (HD/2 + 2) u) S + 3 HD 2^-25,   S as in `tolerance` above;
-  //   weights: the exp of each score as before, and per tile of BK keys one rescaling exp(m - m')
-  //     off by (3 + 2|m - m'|) ulp, T = ceil(n / BK) + 1 tiles, sum |m - m'| <= R:
-  //       delta16 = |ds| + (3 + 2R) u + (3T + 2R) u;
-  //   sum p v: p rounded to f16 and the f16 product p v: relative 2 u16 per term (<= 2 u16 max|v|
-  //     of the average), or 2^-24 absolute per term below f16's normal range (n terms over a sum
-  //     of weights >= 1, the max key's weight being 1); the f32 sums as in `tolerance`:
-  //   tol16 = max|v| (2 delta16 + 2 (n + 64) u + 4 u + 2 u16) + n 2^-24.
-  // A wrong mask moves the output by ~max|v| / n: the window-of-1 and small-window cases below
-  // make that far larger than tol16 (exact results where one weight is 1 and the rest are 0).
-  const U16 = 2 ** -11;
+  // Tolerance: tolerance16 (test-attention.ts), the f16 bound derived there.
   const BK_MAX = 32;
-
-  // A q8_0 cache (q8 true): the tiles hold q * d rounded to f16, which the reference does not
-  // (it reads q * d exactly): each k and v is off by <= u16/2 relative, or 2^-25 absolute below
-  // f16's normal range. Scores move by <= u16/2 S + HD 2^-25 max|q scale|, the average of v by
-  // <= u16/2 max|v| + 2^-25: added to ds and to the last term.
-  function tolerance16(inp: Inputs, tileK: number, q8 = false): Float64Array {
-    const { nHeads, headDim } = inp.shape;
-    let qmax = 0;
-    for (const x of inp.q) qmax = Math.max(qmax, Math.abs(x) / Math.sqrt(headDim));
-    const tol = new Float64Array(inp.M * nHeads);
-    for (let m = 0; m < inp.M; m++) {
-      for (let h = 0; h < nHeads; h++) {
-        const { pos, lo, S, smax, smin, vmax } = rowStats(inp, m, h);
-        const n = pos - lo + 1;
-        const R = smax - smin;
-        const T = Math.ceil(n / tileK) + 1;
-        const ds = (3 * U16 + (headDim / 2 + 2) * U) * S + 3 * headDim * 2 ** -25 + (q8 ? (U16 / 2) * S + headDim * 2 ** -25 * qmax : 0);
-        const delta16 = ds + (3 + 2 * R) * U + (3 * T + 2 * R) * U;
-        tol[m * nHeads + h] = vmax * (2 * delta16 + 2 * (n + 64) * U + 4 * U + 2 * U16 + (q8 ? U16 / 2 : 0)) + n * 2 ** -24 + (q8 ? 2 ** -25 : 0);
-      }
-    }
-    return tol;
-  }
 
   async function check16(kernel: AttentionKernel, inp: Inputs) {
     const ref = attentionRef(inp.q, inp.k, inp.v, inp.pos0 + inp.M, inp.M, inp.pos0, inp.shape);

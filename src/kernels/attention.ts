@@ -14,6 +14,24 @@
  * attention_decode_lanes.wgsl, attention_decode_rope_lanes.wgsl); both write the same partials.
  * Both read q [M, nHeads*headDim] (rotated, unscaled), write att [M, nHeads*headDim], and agree
  * with attention.ref.ts. Pipelines are made once per headDim; bind groups once per layer.
+ *
+ * Scores are q.k * shape.scale (default 1/sqrt(headDim); Phi-3-small's is 1/headDim). A
+ * block-sparse pattern (shape.sparse, Phi-3-small's sparse layers: keyVisible) lives in the Params
+ * uniform (sparseBlock, 0 = dense; localBlocks, vertStride, headStep), so the same pipelines serve
+ * dense and sparse layers, each with its own Params buffer; attention_common.wgsl has the one
+ * definition every pass uses (blockSeen, keySeen, nextSeenKey, seenKeys). No pass reads the K or V
+ * row of a key it does not see:
+ *   - split-K (both layouts, plain and fused): each (chunk, head, token) workgroup maps the keys
+ *     its head sees in its chunk, in order, to 0..n-1 (seenKeys: the vertical blocks before the
+ *     local run, then the local run) and walks that index, so whole runs of unseen keys cost
+ *     nothing and no thread idles on them; a chunk with no seen key writes the empty partials
+ *     (max NEG, sum 0, zeros), which the merge pass and the merging Wo GEMV weigh by 0. The chunks
+ *     dispatched, and so the merge, are the dense ones;
+ *   - prefill (both variants): a workgroup visits only key tiles holding a key some row of it sees
+ *     (nextSeenKey over the rows' first block), loads only the rows of such keys, and masks per row
+ *     (keySeen); 'rows-f16' turns that mask into bits per tile first, out of its unrolled loops.
+ * sparseKeysRead counts the keys a decode step reads under a pattern (per query head, and the
+ * union per KV group).
  */
 import commonSource from '../../shaders/attention_common.wgsl?raw';
 import decodeSource from '../../shaders/attention_decode.wgsl?raw';
@@ -78,6 +96,53 @@ export function keyVisible(sparse: BlockSparse | undefined, h: number, i: number
   const ib = Math.floor(i / B);
   const jb = Math.floor(j / B);
   return ib - jb < localBlocks || (jb + h * headStep + 1) % vertStride === 0;
+}
+
+/**
+ * Why the GPU passes cannot take this pattern (null when they can): whole numbers with
+ * blockSize, localBlocks, vertStride >= 1 (so every position sees itself) and headStep >= 0, small
+ * enough that the shaders' u32 block arithmetic cannot wrap.
+ */
+export function blockSparseProblem(sparse: BlockSparse): string | null {
+  const { blockSize, localBlocks, vertStride, headStep } = sparse;
+  const whole = (x: number, min: number) => Number.isInteger(x) && x >= min && x < 2 ** 16;
+  if (!whole(blockSize, 1) || !whole(localBlocks, 1) || !whole(vertStride, 1) || !whole(headStep, 0)) {
+    return `block-sparse pattern ${JSON.stringify(sparse)} needs whole blockSize, localBlocks, vertStride >= 1 and headStep >= 0, each below 65536`;
+  }
+  return null;
+}
+
+/**
+ * The keys a decode step at position `pos` reads (causal, the sliding window if any, the
+ * block-sparse pattern if any): perQueryHead sums the keys each query head sees (what the split-K
+ * passes read: each (chunk, head) workgroup reads its head's keys); perKvHeadUnion sums, over KV
+ * heads, the distinct keys the query heads of its group see together (the rows a pass sharing
+ * one read per KV group would fetch). Dense: nHeads (pos + 1) and nKvHeads (pos + 1), windowed.
+ */
+export function sparseKeysRead(sparse: BlockSparse | undefined, nHeads: number, nKvHeads: number, pos: number, window = 0): { perQueryHead: number; perKvHeadUnion: number } {
+  const lo = windowStart(pos, window);
+  const group = nHeads / nKvHeads;
+  if (!sparse) return { perQueryHead: nHeads * (pos + 1 - lo), perKvHeadUnion: nKvHeads * (pos + 1 - lo) };
+  const B = sparse.blockSize;
+  const ib = Math.floor(pos / B);
+  const seenBy = (h: number, jb: number) => ib - jb < sparse.localBlocks || (jb + h * sparse.headStep + 1) % sparse.vertStride === 0;
+  let perQueryHead = 0;
+  let perKvHeadUnion = 0;
+  // Block by block: the keys of block jb within [lo, pos].
+  for (let jb = Math.floor(lo / B); jb <= ib; jb++) {
+    const keys = Math.min(pos + 1, (jb + 1) * B) - Math.max(lo, jb * B);
+    for (let g = 0; g < nKvHeads; g++) {
+      let any = false;
+      for (let h = g * group; h < (g + 1) * group; h++) {
+        if (seenBy(h, jb)) {
+          perQueryHead += keys;
+          any = true;
+        }
+      }
+      if (any) perKvHeadUnion += keys;
+    }
+  }
+  return { perQueryHead, perKvHeadUnion };
 }
 
 export interface AttentionOptions {
@@ -391,6 +456,11 @@ export class AttentionKernel {
     ['window', 'u32'],
     ['scale', 'f32'],
     ['maxChunks', 'u32'],
+    // The block-sparse pattern (BlockSparse; attention_common.wgsl): block size, 0 = dense.
+    ['sparseBlock', 'u32'],
+    ['localBlocks', 'u32'],
+    ['vertStride', 'u32'],
+    ['headStep', 'u32'],
     ['_pad0', 'u32'],
     ['_pad1', 'u32'],
   ] as const);
@@ -485,14 +555,29 @@ export class AttentionKernel {
     if (headDim !== this.headDim) throw new Error(`attention: kernel built for headDim ${this.headDim}, shape has ${headDim}`);
     if (!(nKvHeads >= 1 && nHeads % nKvHeads === 0)) throw new Error(`attention: nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
     if (!(maxCtx >= 1 && window >= 0)) throw new Error('attention: bad maxCtx or window');
-    if (shape.sparse) throw new Error('attention: block-sparse attention is not built yet');
+    if (shape.scale !== undefined && !Number.isFinite(shape.scale)) throw new Error(`attention: scale ${shape.scale} is not finite`);
+    const problem = shape.sparse && blockSparseProblem(shape.sparse);
+    if (problem) throw new Error(`attention: ${problem}`);
+    // The shaders add h * headStep to a key block in u32.
+    if (shape.sparse && nHeads * shape.sparse.headStep + maxCtx >= 2 ** 31) throw new Error('attention: nHeads * headStep + maxCtx must stay below 2^31');
   }
 
   /** Static uniform for a model; made once at load, shared by every layer. */
   createParams(shape: AttentionShape): GPUBuffer {
     this.checkShape(shape);
     const { nHeads, nKvHeads, maxCtx, window, headDim } = shape;
-    const values = { nHeads, nKvHeads, maxCtx, window, scale: shape.scale ?? 1 / Math.sqrt(headDim), maxChunks: this.maxChunks(maxCtx), _pad0: 0, _pad1: 0 };
+    const sp = shape.sparse;
+    const values = {
+      nHeads, nKvHeads, maxCtx, window,
+      scale: shape.scale ?? 1 / Math.sqrt(headDim),
+      maxChunks: this.maxChunks(maxCtx),
+      sparseBlock: sp?.blockSize ?? 0,
+      localBlocks: sp?.localBlocks ?? 0,
+      vertStride: sp?.vertStride ?? 1,
+      headStep: sp?.headStep ?? 0,
+      _pad0: 0,
+      _pad1: 0,
+    };
     return createUniform(this.device, AttentionKernel.uniforms, 'attention.params', values);
   }
 

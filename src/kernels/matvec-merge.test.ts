@@ -180,6 +180,16 @@ describe('matvec with the attention merge folded in, vs attention.ref + matvec.r
     await check(makeCase(GgmlType.Q4_K, windowed, { chunk: 64 }, 21, rng, { g: rng.fill(21, 0.5, 2) }));
   });
 
+  it('Q4_K after block-sparse attention: chunks no key of which a head sees hold empty partials (max NEG, sum 0), merged to nothing', async () => {
+    const rng = new Rng(960);
+    // blocks of 16, one local block, every 8th block vertical (offset by the head), scale 1/64:
+    // at pos 333 with chunks of 32 keys most chunks hold no key a given head sees
+    const sparse = { blockSize: 16, localBlocks: 1, vertStride: 8, headStep: 1 };
+    const inp = makeInputs({ ...shape(4, 2, 64, 400), scale: 1 / 64, sparse }, 333, 1, 961, 2);
+    await check(makeCase(GgmlType.Q4_K, inp, { chunk: 32 }, 37, rng, { g: rng.fill(37, 0.5, 2) }));
+    await check(makeCase(GgmlType.Q4_K, inp, { chunk: 32, decodeVariant: 'lanes', subgroups: false }, 21, rng));
+  });
+
   it("Phi-3-mini's shape: 32 heads x 96, k = 3072, Q4_K and Q6_K, 256-key chunks at position 1000", async () => {
     const rng = new Rng(940);
     const inp = makeInputs(shape(32, 32, 96, 1100), 1000, 1, 941);
