@@ -110,8 +110,14 @@ export interface ContextDecode {
   decodeTokPerS?: number;
   /** Median interval between tokens after the second. */
   msPerToken?: number;
-  /** KV cache bytes one token reads there (K and V of every layer in the cache's type and GPU layout, up to the window), averaged over the decoded positions. */
+  /**
+   * KV cache bytes one token reads there (K and V of every layer in the cache's type and GPU
+   * layout, the rows its layers see: up to the window, and only the visible blocks on block-sparse
+   * layers; a row several query heads read counted once), averaged over the decoded positions.
+   */
   kvBytesPerToken?: number;
+  /** The same for causal attention on every layer (equal to kvBytesPerToken unless some layers are block-sparse). */
+  denseKvBytesPerToken?: number;
   /** (weights + KV) bytes per token x tokens/s. */
   GBps?: number;
   skipped?: string;
@@ -272,12 +278,17 @@ export async function decodeAtContext(engine: Engine, ids: readonly number[], co
   const n = res.tokens.length;
   if (n < 3) return { context, decodeTokens: n, skipped: `generation ended after ${n} token(s) (${res.finishReason}); 3 are needed for an interval after the second` };
   const msPerToken = median(at.slice(2).map((t, i) => t - at[i + 1]));
-  // decode steps write positions context .. context + n - 2 and read the keys up to them
-  const window = engine.attentionWindow;
-  let keys = 0;
-  for (let p = context; p <= context + n - 2; p++) keys += window > 0 ? Math.min(p + 1, window) : p + 1;
-  // the GPU layout's bytes per position (src/engine/state.ts), of every layer's K and V
-  const kv = ((engine.kvBytes / engine.maxCtx) * keys) / (n - 1);
+  // decode steps write positions context .. context + n - 2 and read the rows they see
+  let rows = 0;
+  let denseRows = 0;
+  for (let p = context; p <= context + n - 2; p++) {
+    const r = engine.kvRowsRead(p);
+    rows += r.rows;
+    denseRows += r.denseRows;
+  }
+  // the GPU layout's bytes per row (src/engine/state.ts): one KV head's K and V at one position of one layer
+  const rowBytes = engine.kvBytes / (engine.maxCtx * engine.cfg.nLayers * engine.cfg.nKvHeads);
+  const kv = (rowBytes * rows) / (n - 1);
   const decodeTokPerS = 1000 / msPerToken;
   return {
     context,
@@ -286,6 +297,7 @@ export async function decodeAtContext(engine: Engine, ids: readonly number[], co
     decodeTokPerS,
     msPerToken,
     kvBytesPerToken: kv,
+    denseKvBytesPerToken: (rowBytes * denseRows) / (n - 1),
     GBps: ((decodeWeightBytes(engine) + kv) * decodeTokPerS) / 1e9,
   };
 }

@@ -10,7 +10,8 @@
  *     3. decode: each step embeds the token the sampler chose on the GPU, runs the layers, samples
  *        the next; step t+1 is submitted before step t's token is read back (decode.ts, sampler.ts)
  */
-import { kvTypeProblem, type KvType, type ModelConfig } from '../model/config.ts';
+import { isDenseLayer, kvTypeProblem, type KvType, type ModelConfig } from '../model/config.ts';
+import { sparseKeysRead } from '../kernels/attention.ts';
 import type { ByteSource, GGUFFile } from '../model/gguf-types.ts';
 import type { Sampling } from '../common/sampling.ts';
 import { packStep, stepUniforms } from '../kernels/step.ts';
@@ -206,6 +207,27 @@ export class Engine {
   /** Bytes of the KV cache's GPU buffers (every layer's K and V). */
   get kvBytes(): number {
     return this.state.kvBytes;
+  }
+
+  /**
+   * Cache rows (one KV head's K and V at one position) that the decode step at `pos` reads, summed
+   * over layers: `rows` counts a row once however many query heads of its group see it (the
+   * fewest bytes memory must deliver), `headRows` once per query head that sees it (what the
+   * split-K workgroups, one per query head, load); `dense*` the same for causal attention over
+   * the same window on every layer. Times kvBytes / (maxCtx nLayers nKvHeads) for bytes.
+   */
+  kvRowsRead(pos: number): { rows: number; denseRows: number; headRows: number; denseHeadRows: number } {
+    const { nHeads, nKvHeads, nLayers, blockSparse } = this.cfg;
+    const dense = sparseKeysRead(undefined, nHeads, nKvHeads, pos, this.attentionWindow);
+    const sparse = blockSparse ? sparseKeysRead(blockSparse, nHeads, nKvHeads, pos, this.attentionWindow) : dense;
+    let rows = 0;
+    let headRows = 0;
+    for (let l = 0; l < nLayers; l++) {
+      const r = isDenseLayer(this.cfg, l) ? dense : sparse;
+      rows += r.perKvHeadUnion;
+      headRows += r.perQueryHead;
+    }
+    return { rows, denseRows: nLayers * dense.perKvHeadUnion, headRows, denseHeadRows: nLayers * dense.perQueryHead };
   }
 
   /**

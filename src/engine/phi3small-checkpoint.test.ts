@@ -28,7 +28,8 @@ import { GREEDY } from '../common/sampling.ts';
 import { gpuForTests } from '../gpu/test-gpu.ts';
 import { MASKED_LOGIT } from '../kernels/logit_mask.ts';
 import { fileSource } from '../model/source-node.ts';
-import type { KvType } from '../model/config.ts';
+import { isDenseLayer, type KvType } from '../model/config.ts';
+import { keyVisible } from '../kernels/attention.ts';
 import { openModel, readModel } from './open.ts';
 import { feed } from './test-engine.ts';
 
@@ -178,6 +179,28 @@ describe('Phi-3-small: converted checkpoint on the GPU vs the independent float6
         expect(diff.max).toBeLessThanOrEqual(c.tol.max);
         expect(diff.rms).toBeLessThanOrEqual(c.tol.rms);
         expect(choices).toBeGreaterThanOrEqual(NEW_TOKENS - 1);
+
+        // the KV rows a decode step reads (what the benchmarks count), against the pattern key by key
+        const { cfg } = model;
+        const pos = prompt.length - 1;
+        let rows = 0;
+        let headRows = 0;
+        for (let l = 0; l < cfg.nLayers; l++) {
+          const pattern = isDenseLayer(cfg, l) ? undefined : cfg.blockSparse;
+          const group = cfg.nHeads / cfg.nKvHeads;
+          for (let j = 0; j <= pos; j++) {
+            for (let g = 0; g < cfg.nKvHeads; g++) {
+              let seen = 0;
+              for (let h = g * group; h < (g + 1) * group; h++) seen += keyVisible(pattern, h, pos, j) ? 1 : 0;
+              headRows += seen;
+              rows += seen > 0 ? 1 : 0;
+            }
+          }
+        }
+        const read = engine.kvRowsRead(pos);
+        expect([read.rows, read.headRows]).toEqual([rows, headRows]);
+        expect([read.denseRows, read.denseHeadRows]).toEqual([cfg.nLayers * cfg.nKvHeads * (pos + 1), cfg.nLayers * cfg.nHeads * (pos + 1)]);
+        expect(read.rows).toBeLessThan(read.denseRows);
       } finally {
         engine.destroy();
       }
