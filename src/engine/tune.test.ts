@@ -12,6 +12,7 @@ import { KERNEL_ROLES, describeChoice, tablePlan, type GemvChoice } from './plan
 import { deviceAdapterText } from '../kernels/tuning.ts';
 import { candidatesFor } from './candidates.ts';
 import { promptIds } from '../../scripts/prompts.ts';
+import { openPhi3Small } from './test-phi3small.ts';
 
 const gpu = gpuForTests();
 
@@ -128,6 +129,40 @@ describe('tuneKernels', () => {
       console.log(`[tune q8_0 KV] ${t.roles.map((r) => `${r.role}: ${r.chosen} (${r.tried.length} tried)`).join('; ')}`);
     } finally {
       engine.destroy();
+    }
+  });
+
+  it('on phi3small: the GEMVs its graphs run (plain, no norm fused, no hand-off) are what it times', { timeout: 600_000 }, async () => {
+    const { file, src, cfg } = await openPhi3Small({ seed: 21, denseEvery: 2, blockSize: 4, localBlocks: 2, vertStride: 3 });
+    const opts = { contextLength: 64, prefillChunk: 16 };
+    let tuned: Awaited<ReturnType<typeof tuneKernels>> | undefined;
+    const engine = await Engine.load(gpu.device, file, src, cfg, {
+      ...opts,
+      tune: async (weights) => {
+        tuned = await tuneKernels(gpu.device, cfg, weights, {
+          chunk: 16,
+          contextLength: 64,
+          samples: 2,
+          search: 'full',
+          roles: ['qkv', 'wo', 'gateUp', 'down', 'lmHead', 'attnDecode'],
+          candidates: (role, ctx) => oneOfEachVariant(candidatesFor(role, ctx)),
+        });
+        return tuned.plan;
+      },
+    });
+    const table = await Engine.load(gpu.device, file, src, cfg, { ...opts, plan: tablePlan(deviceAdapterText(gpu.device), gpu.hasSubgroups()) });
+    try {
+      const t = tuned!;
+      for (const r of t.roles) expect(r.ms, r.role).toBeGreaterThan(0);
+      expect(t.dropped).toEqual([]);
+      const ids = Array.from({ length: 30 }, (_, i) => (i * 37 + 11) % cfg.vocabSize);
+      const a = [...(await feed(engine, ids, 16)), ...(await feed(engine, [7, 8], 1))];
+      const b = [...(await feed(table, ids, 16)), ...(await feed(table, [7, 8], 1))];
+      a.forEach((x, i) => expect(agreement(x, b[i])).toBeLessThanOrEqual(AGREEMENT_RMS));
+      console.log(`[tune phi3small] ${t.roles.map((r) => `${r.role}: ${r.chosen}`).join('; ')}`);
+    } finally {
+      engine.destroy();
+      table.destroy();
     }
   });
 });

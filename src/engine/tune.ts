@@ -216,11 +216,16 @@ class TuneBench {
         destroy: () => bound.forEach((b) => b.destroy()),
       };
     };
-    const handoff = (g: GPUBuffer) => ({ g, xg: this.xg, partials: this.partials });
+    // phi3small's graphs (decode-layernorm.ts) run plain GEMVs where phi3's fuse the norm or
+    // SwiGLU, and hand nothing off to the next norm (a LayerNorm reads x itself): time those.
+    const plain = cfg.arch === 'phi3small';
+    const handoff = (g: GPUBuffer) => (plain ? undefined : { g, xg: this.xg, partials: this.partials });
     const qkvFloats = cfg.dim + 2 * cfg.kvDim;
     switch (role) {
       case 'qkv':
-        return gemv(layers.map((w) => new BoundNormMatvec(k, 'qkv', w.qkv, s.x, w.attnNorm, s.qkv, eps)), s.qkv, qkvFloats);
+        return plain
+          ? gemv(layers.map((w) => new BoundMatvec(k, 'qkv', w.qkv, s.xb, s.qkv, false)), s.qkv, qkvFloats)
+          : gemv(layers.map((w) => new BoundNormMatvec(k, 'qkv', w.qkv, s.x, w.attnNorm, s.qkv, eps)), s.qkv, qkvFloats);
       case 'wo': {
         // Every candidate starts from the same split-K partials (s.attention's, seeded by
         // resetInputs): one that merges them itself against the merge pass plus the GEMV, so the
@@ -238,13 +243,15 @@ class TuneBench {
         return { ...trial, encode };
       }
       case 'gateUp':
-        return BoundSwiglu.fits(layers[0].up, cfg.ffnDim)
+        return !plain && BoundSwiglu.fits(layers[0].up, cfg.ffnDim)
           ? gemv(layers.map((w) => new BoundSwiglu(k, w.up, s.x, w.ffnNorm, s.h, cfg.ffnDim, eps)), s.h, cfg.ffnDim)
           : gemv(layers.map((w) => new BoundMatvec(k, 'gateUp', w.up, s.xb, s.gu, false)), s.gu, 2 * cfg.ffnDim);
       case 'down':
         return gemv(layers.map((w) => new BoundMatvec(k, 'down', w.down, s.h, s.x, true, handoff(this.weights.outputNorm))), s.x, cfg.dim);
       case 'lmHead':
-        return gemv([new BoundNormMatvec(k, 'lmHead', this.weights.output, s.xLast, this.weights.outputNorm, s.logits, eps)], s.logits, cfg.vocabSize);
+        return plain
+          ? gemv([new BoundMatvec(k, 'lmHead', this.weights.output, s.xb, s.logits, false)], s.logits, cfg.vocabSize)
+          : gemv([new BoundNormMatvec(k, 'lmHead', this.weights.output, s.xLast, this.weights.outputNorm, s.logits, eps)], s.logits, cfg.vocabSize);
       case 'gemmQkv':
         return gemm(layers.map((w) => new BoundMatmul(k, role, w.qkv, s.xb, s.qkv, qkvFloats, false)), s.qkv, m * qkvFloats);
       case 'gemmWo':
