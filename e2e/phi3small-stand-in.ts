@@ -23,12 +23,12 @@ import { loadCheckpoint, type RefModel } from '../scripts/phi3small-ref.ts';
 import { readSafetensorsHeader } from '../src/model/safetensors.ts';
 import { fileSource } from '../src/model/source-node.ts';
 import { bf16ToF32, f32ToBf16 } from '../src/model/quant/index.ts';
-import { CHAT_DEFAULTS } from '../src/common/sampling.ts';
+import { CHAT_DEFAULTS, PENALTY_WINDOW } from '../src/common/sampling.ts';
+import { sampleZ } from '../src/kernels/sample.ref.ts';
+import type { SampleSettings } from '../src/kernels/sample.ts';
 
 const END = 100266;
 const IDS = { bos: 100257, user: 100262, assistant: 100263, end: END };
-/** The app's repetition penalty window (src/engine/sampler.ts) and its default penalty. */
-const PENALTY_WINDOW = 64;
 /** Smallest gap, in logits, between the chosen token and the runner-up at every step of the reply. */
 const MIN_MARGIN = 0.3;
 
@@ -50,9 +50,9 @@ export function helloPrompt(): number[] {
   return [IDS.bos, IDS.user, ...tt.encode('\nHello'), IDS.end, ...tt.encode('\n'), IDS.assistant, ...tt.encode('\n')];
 }
 
-/** The app's greedy reply (penalized argmax) for `prompt` with the final bias `bias`; stops at `<|end|>` or after `max`. */
+/** The app's greedy reply for `prompt` (the sampler's CPU reference: penalized logits, argmax); stops at `<|end|>` or after `max`. */
 function simulate(model: RefModel, prompt: number[], max: number): { ids: number[]; margins: number[] } {
-  const pen = Math.fround(CHAT_DEFAULTS.repetitionPenalty);
+  const settings: SampleSettings = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: CHAT_DEFAULTS.repetitionPenalty, penaltyWindow: PENALTY_WINDOW, seed: 0, nTop: 0 };
   const s = model.session(512);
   let logits: Float64Array | null = null;
   for (let i = 0; i < prompt.length; i++) logits = s.step(prompt[i], i === prompt.length - 1);
@@ -60,22 +60,14 @@ function simulate(model: RefModel, prompt: number[], max: number): { ids: number
   const ids: number[] = [];
   const margins: number[] = [];
   for (let n = 0; n < max; n++) {
-    const hit = new Set(seq.slice(-PENALTY_WINDOW));
-    let best = -1;
-    let bestZ = -Infinity;
+    // the engine's logits are f32, and its penalty counts the last PENALTY_WINDOW ids
+    const z = sampleZ(Float32Array.from(logits!), seq.slice(-PENALTY_WINDOW), settings);
+    let best = 0;
+    for (let t = 1; t < z.length; t++) if (z[t] > z[best]) best = t;
     let second = -Infinity;
-    for (let t = 0; t < logits!.length; t++) {
-      let z = logits![t];
-      if (z === -Infinity) continue;
-      if (hit.has(t)) z = z > 0 ? z / pen : z * pen;
-      if (z > bestZ) {
-        second = bestZ;
-        bestZ = z;
-        best = t;
-      } else if (z > second) second = z;
-    }
+    for (let t = 0; t < z.length; t++) if (t !== best && z[t] > second) second = z[t];
     ids.push(best);
-    margins.push(bestZ - second);
+    margins.push(z[best] - second);
     if (best === END) break;
     seq.push(best);
     logits = s.step(best);

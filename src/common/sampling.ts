@@ -19,4 +19,7 @@ export interface Sampling {
 export const GREEDY: Readonly<Sampling> = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
 
 /** What a chat request that leaves a setting out gets (the UI's settings panel starts from these too). */
+/** Recent ids (the prompt's last ones, then the reply's) the repetition penalty counts: the engine's sampler window. */
+export const PENALTY_WINDOW = 64;
+
 export const CHAT_DEFAULTS = { temperature: 0.7, topP: 0.95, topK: 40, repetitionPenalty: 1.1, maxTokens: 512 } as const;

@@ -13,7 +13,7 @@
 import { isDenseLayer, kvTypeProblem, type KvType, type ModelConfig } from '../model/config.ts';
 import { sparseKeysRead } from '../kernels/attention.ts';
 import type { ByteSource, GGUFFile } from '../model/gguf-types.ts';
-import type { Sampling } from '../common/sampling.ts';
+import { PENALTY_WINDOW, type Sampling } from '../common/sampling.ts';
 import { packStep, stepUniforms } from '../kernels/step.ts';
 import type { SampleSettings } from '../kernels/sample.ts';
 import { compileInBackground, settleAll } from '../gpu/pipelines.ts';
@@ -146,7 +146,7 @@ export class Engine {
       const small = cfg.arch === 'phi3small';
       this.prefillGraph = keep(small ? new LayerNormPrefillGraph(kernels, cfg, weights, this.state) : new PrefillGraph(kernels, cfg, weights, this.state));
       this.decodeGraph = keep(small ? new LayerNormDecodeGraph(kernels, cfg, weights, this.state) : new DecodeGraph(kernels, cfg, weights, this.state));
-      this.sampler = keep(new Sampler(device, kernels.sample, this.state.logits, cfg.vocabSize, opts.penaltyWindow ?? 64));
+      this.sampler = keep(new Sampler(device, kernels.sample, this.state.logits, cfg.vocabSize, opts.penaltyWindow ?? PENALTY_WINDOW));
     } catch (e) {
       for (const x of made) x.destroy();
       throw e;

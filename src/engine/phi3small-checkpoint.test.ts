@@ -32,6 +32,7 @@ import { isDenseLayer, type KvType } from '../model/config.ts';
 import { keyVisible } from '../kernels/attention.ts';
 import { openModel, readModel } from './open.ts';
 import { feed } from './test-engine.ts';
+import { argmax } from './forward.ref.ts';
 
 const gpu = gpuForTests();
 
@@ -92,11 +93,6 @@ class LogitDiff {
   }
 }
 
-function argmax(a: ArrayLike<number>): number {
-  let b = 0;
-  for (let i = 1; i < a.length; i++) if (a[i] > a[b]) b = i;
-  return b;
-}
 
 interface Case {
   label: string;
